@@ -1,0 +1,45 @@
+// Atomic file and directory writes: readers see the old content or the new, never half of either.
+import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { dirname, basename, join } from 'node:path';
+
+function tempName(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = tempName(path);
+  writeFileSync(temp, data);
+  const fd = openSync(temp, 'r');
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(temp, path);
+}
+
+/** Builds a directory in a temp sibling, then swaps it in place of `path` (the old one is removed only after the swap). */
+export function writeDirAtomic(path: string, fill: (tempDir: string) => void): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const temp = tempName(path);
+  mkdirSync(temp);
+  try {
+    fill(temp);
+  } catch (error) {
+    rmSync(temp, { recursive: true, force: true });
+    throw error;
+  }
+  if (existsSync(path)) {
+    const old = tempName(path) + '.old';
+    renameSync(path, old);
+    renameSync(temp, path);
+    rmSync(old, { recursive: true, force: true });
+  } else {
+    renameSync(temp, path);
+  }
+}
+
+/** Appends one JSON line by rewriting the file atomically (metrics files are small; a crash never leaves half a line). */
+export function appendJsonlAtomic(path: string, record: unknown): void {
+  const before = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  writeFileAtomic(path, before + JSON.stringify(record) + '\n');
+}
+
