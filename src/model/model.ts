@@ -135,7 +135,7 @@ export function disposeCache(cache: KVCache | undefined): void {
 
 /** y = x Wᵀ (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  const y = tf.matMul(x, model.params[`${name}.weight`]! as tf.Tensor2D, false, true);
+  const y = tf.matMul(x, model.params[`${name}.weight`]!, false, true) as tf.Tensor2D;
   const a = model.lora?.params[`${name}.lora_A`];
   if (!a) return y;
   const b = model.lora!.params[`${name}.lora_B`]!;
