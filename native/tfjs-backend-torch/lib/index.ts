@@ -1,0 +1,89 @@
+// tfjs-backend-torch: registers a tfjs backend named 'torch' whose tensors live in libtorch.
+import '@tensorflow/tfjs-backend-cpu';
+import { getKernelsForBackend, registerBackend, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { addonLoadError, tryLoadAddon } from './addon.js';
+import type { InitInfo } from './addon.js';
+import { TorchBackend } from './backend.js';
+import { fallbackCounts, fallbackKernel, resetFallbackCounts, runOnCpu } from './fallback.js';
+import { UseFallback, nativeKernels } from './kernels.js';
+import type { Inputs } from './kernels.js';
+
+export { TorchBackend, fallbackCounts, resetFallbackCounts, nativeKernels };
+export type { TorchMemoryInfo } from './backend.js';
+export type { InitInfo } from './addon.js';
+
+export const BACKEND_NAME = 'torch';
+
+export interface TorchBackendOptions {
+  /** 'cpu' (default), 'cuda', or 'auto' (cuda when the addon has CUDA and a GPU is visible). */
+  device?: 'cpu' | 'cuda' | 'auto';
+  /** Intra-op threads; default: OMP_NUM_THREADS, else libtorch's own default. */
+  threads?: number;
+  /** Registration priority for tfjs's default-backend choice (cpu is 1, wasm 2). Default 0: never the default. */
+  priority?: number;
+}
+
+export type RegisterResult = { available: true; info: InitInfo } | { available: false; reason: string };
+
+let registered: InitInfo | undefined;
+
+/** Names of the kernels that run natively on 'torch'; every other cpu kernel runs through the fallback. */
+export function nativeKernelNames(): string[] {
+  return Object.keys(nativeKernels).sort();
+}
+
+/** Kernels registered for 'torch' that run through the cpu fallback. */
+export function fallbackKernelNames(): string[] {
+  return getKernelsForBackend('cpu')
+    .map((k) => k.kernelName)
+    .filter((name) => !(name in nativeKernels))
+    .sort();
+}
+
+function registerKernels(): void {
+  const cpuKernels = new Map<string, KernelConfig>(getKernelsForBackend('cpu').map((k) => [k.kernelName, k]));
+  for (const config of cpuKernels.values()) {
+    registerKernel({ kernelName: config.kernelName, backendName: BACKEND_NAME, kernelFunc: fallbackKernel(config) });
+  }
+  for (const [name, impl] of Object.entries(nativeKernels)) {
+    if (cpuKernels.has(name)) unregisterKernel(name, BACKEND_NAME);
+    const cpu = cpuKernels.get(name);
+    registerKernel({
+      kernelName: name,
+      backendName: BACKEND_NAME,
+      kernelFunc: ({ inputs, backend, attrs }) => {
+        try {
+          return impl(backend as TorchBackend, inputs as Inputs, attrs ?? {});
+        } catch (err) {
+          if (err instanceof UseFallback && cpu) return runOnCpu(cpu, backend as TorchBackend, inputs, attrs);
+          throw err;
+        }
+      },
+    });
+  }
+}
+
+/**
+ * Loads the addon, initialises libtorch on the chosen device and registers the 'torch' backend with all
+ * its kernels. Never throws: when the addon is missing or the device is unavailable it says why.
+ * A second call returns the first registration (libtorch's device is fixed per process).
+ */
+export function registerTorchBackend(opts: TorchBackendOptions = {}): RegisterResult {
+  if (registered) return { available: true, info: registered };
+  const addon = tryLoadAddon();
+  if (!addon) return { available: false, reason: addonLoadError() ?? 'addon not loadable' };
+  const envThreads = Number(process.env.OMP_NUM_THREADS);
+  const threads = opts.threads ?? (Number.isInteger(envThreads) && envThreads > 0 ? envThreads : 0);
+  let info: InitInfo;
+  try {
+    info = addon.Init(opts.device ?? 'cpu', threads);
+  } catch (err) {
+    return { available: false, reason: (err as Error).message };
+  }
+  const backend = new TorchBackend(addon, info);
+  registerKernels();
+  registerBackend(BACKEND_NAME, () => backend, opts.priority ?? 0);
+  registered = info;
+  return { available: true, info };
+}
