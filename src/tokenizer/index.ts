@@ -1,0 +1,88 @@
+// SentencePiece tokenizer (sentencepiece-js wasm) for the svgap models. The shipped model
+// models/tokenizer/svgap.model is made by scripts/train_tokenizer.ts: unigram, ~1,000 pieces, byte fallback,
+// identity normalisation, no dummy prefix, digits / "\n" / "True" / "False" as single user-defined pieces.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SentencePieceProcessor } from 'sentencepiece-js';
+import { readModelPieces, type ModelPiece } from './model-proto.js';
+
+export interface Tokenizer {
+  vocabSize: number; padId: number; bosId: number; eosId: number; sepId: number; // sepId: prompt/response separator
+  encode(text: string): number[]; // no BOS/EOS added
+  decode(ids: number[]): string; // skips pad/bos/eos/sep
+  idToPiece(id: number): string; pieceToId(piece: string): number;
+  modelPath: string; // for the run metadata / checkpoint tokenizer reference
+}
+
+export type { ModelPiece, PieceType } from './model-proto.js';
+export { readModelPieces } from './model-proto.js';
+
+// src/tokenizer/index.ts and dist/tokenizer/index.js both sit two levels below the package root.
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEFAULT_TOKENIZER_PATH: string = resolve(PACKAGE_ROOT, 'models', 'tokenizer', 'svgap.model');
+
+/** Special pieces every svgap tokenizer must have (control symbols: never produced by encode, skipped by decode). */
+export const SPECIAL_PIECES = { pad: '<pad>', bos: '<s>', eos: '</s>', sep: '<sep>' } as const;
+
+export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH): Promise<Tokenizer> {
+  const path = resolve(modelPath);
+  if (!existsSync(path)) {
+    throw new Error(`tokenizer model not found: ${path} (the default is ${DEFAULT_TOKENIZER_PATH}; ` +
+      'rebuild it with `npx tsx scripts/train_tokenizer.ts`)');
+  }
+  let pieces: ModelPiece[];
+  try {
+    pieces = readModelPieces(readFileSync(path));
+  } catch (err) {
+    throw new Error(`tokenizer model ${path} is not a SentencePiece model: ${(err as Error).message}`);
+  }
+  const ids = new Map<string, number>();
+  pieces.forEach((p, id) => ids.set(p.piece, id));
+  const special = (name: keyof typeof SPECIAL_PIECES): number => {
+    const id = ids.get(SPECIAL_PIECES[name]);
+    if (id === undefined || pieces[id].type !== 'control') {
+      throw new Error(`tokenizer model ${path} lacks the control piece ${SPECIAL_PIECES[name]} (${name})`);
+    }
+    return id;
+  };
+  const padId = special('pad');
+  const bosId = special('bos');
+  const eosId = special('eos');
+  const sepId = special('sep');
+
+  const spp = new SentencePieceProcessor();
+  await spp.load(path);
+  // sentencepiece-js ignores the load status: check that the wasm side encodes with the same piece table.
+  const probe = pieces.findIndex((p) => p.type === 'user_defined' || p.type === 'normal');
+  let probeIds: number[] = [];
+  try {
+    probeIds = spp.encodeIds(pieces[probe].piece);
+  } catch {
+    // reported below
+  }
+  if (probe < 0 || probeIds.length !== 1 || probeIds[0] !== probe) throw new Error(`sentencepiece-js failed to load ${path}`);
+
+  const skipped = new Set([padId, bosId, eosId, sepId]);
+  const vocabSize = pieces.length;
+  return {
+    vocabSize, padId, bosId, eosId, sepId, modelPath: path,
+    encode: (text: string) => spp.encodeIds(text),
+    decode: (tokenIds: number[]) => {
+      for (const id of tokenIds) {
+        if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`decode: token id ${id} outside [0, ${vocabSize})`);
+      }
+      const kept = tokenIds.filter((id) => !skipped.has(id));
+      return kept.length === 0 ? '' : spp.decodeIds(kept);
+    },
+    idToPiece: (id: number) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`idToPiece: token id ${id} outside [0, ${vocabSize})`);
+      return pieces[id].piece;
+    },
+    pieceToId: (piece: string) => {
+      const id = ids.get(piece);
+      if (id === undefined) throw new Error(`pieceToId: "${piece}" is not a piece of ${path}`);
+      return id;
+    },
+  };
+}
