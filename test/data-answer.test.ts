@@ -1,0 +1,154 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
+} from '../src/data/index.js';
+
+const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'test.jsonl')) && existsSync(join(DEFAULT_DATA_DIR, 'math', 'test.jsonl'));
+if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the real-data answer tests are skipped`);
+
+// [model output or worked solution, expected extracted final answer]
+const EXTRACTION: [string, string | null][] = [
+  ['He has 3+4=7 apples.\n#### 7', '7'],
+  ['So the total is 1,000.\n#### 1,000', '1,000'],
+  ['It costs $18.\n#### $18.00\n', '$18.00'],
+  ['#### 42 apples', '42 apples'],
+  ['#### \nthe answer is 9', '9'], // empty after #### falls back to the last number
+  ['The answer is $\\boxed{\\frac{3}{4}}$.', '\\frac{3}{4}'],
+  ['first \\boxed{\\{1,2\\}} then \\boxed{x^{2}+1}', 'x^{2}+1'], // last box, nested braces
+  ['so $\\boxed 5$.', '5'],
+  ['\\fbox{12}', '12'],
+  ['I got 3 then 4, so -2.5 is it', '-2.5'],
+  ['About 1,234,567 people', '1,234,567'],
+  ['The ratio is 3/4', '3/4'],
+  ['Answer: .5', '.5'],
+  ['no numbers here', null],
+  ['', null],
+];
+
+// [a, b, equal?]
+const EQUIVALENCE: [string | null, string | null, boolean][] = [
+  ['1,000', '1000', true],
+  ['$18.00', '18', true],
+  ['18.50', '18.5', true],
+  ['50%', '50', true],
+  ['50\\%', '50', true],
+  ['5.0', '5', true],
+  ['-3', '-3.0', true],
+  ['\u22123', '-3', true], // unicode minus
+  ['3/4', '\\frac{3}{4}', true],
+  ['\\dfrac{3}{4}', '0.75', true],
+  ['\\tfrac34', '3/4', true],
+  ['\\frac{1}{2}', '.5', true],
+  ['-\\frac{1}{2}', '-0.5', true],
+  ['\\frac{-1}{2}', '-1/2', true],
+  ['90^\\circ', '90', true],
+  ['90^{\\circ}', '90', true],
+  ['5 \\text{ cm}', '5', true],
+  ['12\\mbox{ inches}', '12', true],
+  ['\\text{5 apples}', '5', true],
+  ['42 apples', '42', true],
+  ['x = 5', '5', true],
+  ['(1,2)', '(1, 2)', true],
+  ['\\left( 1, 2 \\right)', '(1,2)', true],
+  ['\\sqrt2', '\\sqrt{2}', true],
+  ['2\\sqrt{3}', '2 \\sqrt{3}', true],
+  ['\\text{Monday}', 'Monday', true],
+  ['1{,}000', '1000', true],
+  ['1\\,000', '1000', true],
+  ['\\$5', '5', true],
+  ['72.', '72', true],
+  ['0.3333333333', '1/3', true], // numeric comparison, 1e-6 relative tolerance
+  ['\\begin{pmatrix} 2 \\\\ -3 \\end{pmatrix}', '\\begin{pmatrix}2\\\\-3\\end{pmatrix}', true],
+  ['3', '-3', false],
+  ['1,000', '1', false],
+  ['10', '100', false],
+  ['\\frac{1}{2}', '\\frac{2}{1}', false],
+  ['3/4', '4/3', false],
+  ['0.33', '1/3', false],
+  ['x^2', 'x^3', false],
+  ['(1,2)', '(2,1)', false],
+  ['\\sqrt{2}', '\\sqrt{3}', false],
+  ['5', '5.01', false],
+  ['18', '$1.8', false],
+  ['1,2', '12', false], // a list, not a thousands separator
+  ['12,000', '12', false],
+  ['-\\frac{1}{2}', '\\frac{1}{2}', false],
+  ['50%', '0.5', false], // the percent sign is dropped, not converted
+  ['2x', '2', false],
+  ['x=5', '6', false],
+  ['\\text{(A)}', '\\text{(B)}', false],
+  ['A', 'B', false],
+  ['\\begin{pmatrix} 2 \\\\ -3 \\end{pmatrix}', '\\begin{pmatrix} 2 & -3 \\end{pmatrix}', false],
+  [null, '5', false],
+  [null, null, false],
+  ['', '', false],
+];
+
+describe('extractAnswer', () => {
+  it.each(EXTRACTION)('extracts from %j', (text, expected) => {
+    expect(extractAnswer(text)).toBe(expected);
+  });
+  it('reads nested braces and rejects unbalanced ones', () => {
+    expect(lastBoxed('\\boxed{\\frac{a}{b^{2}}}')).toBe('\\frac{a}{b^{2}}');
+    expect(lastBoxed('\\boxed{\\frac{1}{2}')).toBeNull();
+    expect(lastBoxed('nothing')).toBeNull();
+  });
+});
+
+describe('answersEqual', () => {
+  it(`has at least 40 tricky cases, both equal and not equal (${EQUIVALENCE.length})`, () => {
+    expect(EQUIVALENCE.length).toBeGreaterThanOrEqual(40);
+    expect(EQUIVALENCE.filter((c) => c[2]).length).toBeGreaterThanOrEqual(15);
+    expect(EQUIVALENCE.filter((c) => !c[2]).length).toBeGreaterThanOrEqual(15);
+  });
+  it.each(EQUIVALENCE)('%j vs %j -> %s', (a, b, equal) => {
+    expect(answersEqual(a, b)).toBe(equal);
+    expect(answersEqual(b, a)).toBe(equal); // symmetric
+  });
+  it('parses plain numbers and fractions only', () => {
+    expect(parseNumber(normalizeAnswer('$1,234.50'))).toBe(1234.5);
+    expect(parseNumber(normalizeAnswer('\\dfrac{9}{7}'))).toBeCloseTo(9 / 7, 12);
+    expect(parseNumber(normalizeAnswer('-7/2'))).toBe(-3.5);
+    expect(parseNumber(normalizeAnswer('x+1'))).toBeNull();
+    expect(parseNumber(normalizeAnswer('1/0'))).toBeNull();
+  });
+  it('isCorrect extracts from the prediction and compares with the reference', () => {
+    expect(isCorrect('She sold 48+24=72 clips.\n#### 72', '72')).toBe(true);
+    expect(isCorrect('The answer is $\\boxed{\\dfrac{9}{7}}$.', '\\frac{9}{7}')).toBe(true);
+    expect(isCorrect('First 5, then 6', '5')).toBe(false); // the last number counts
+    expect(isCorrect('I do not know', '5')).toBe(false);
+  });
+});
+
+describe.skipIf(!HAVE_SHARED)('real data (../shared/datasets)', () => {
+  it.each(['train', 'test'] as const)('every GSM8K %s answer parses to a number and is re-extracted from its solution', (split) => {
+    const problems = loadGsm8k({ split });
+    expect(problems.length).toBe(split === 'train' ? 7473 : 1319);
+    const unparsed = problems.filter((p) => parseNumber(normalizeAnswer(p.answer)) === null);
+    expect(unparsed.map((p) => p.answer)).toEqual([]);
+    const mismatched = problems.filter((p) => !answersEqual(extractAnswer(p.solution), p.answer));
+    expect(mismatched.map((p) => p.idx)).toEqual([]);
+  });
+
+  it('extracts a final answer from >= 99% of the 5,000 MATH test solutions', () => {
+    const problems = loadMath({});
+    expect(problems.length).toBe(5000);
+    const extracted = problems.filter((p) => {
+      const boxed = lastBoxed(p.solution);
+      return boxed !== null && boxed !== '' && p.answer === boxed;
+    }).length;
+    console.log(`MATH test: final answer extracted from ${extracted}/5000 solutions`);
+    expect(extracted).toBeGreaterThanOrEqual(4950);
+    // Extracted answers are brace-balanced (the nested-brace reader stopped at the matching brace).
+    for (const p of problems) {
+      let depth = 0;
+      for (const ch of p.answer) depth += ch === '{' ? 1 : ch === '}' ? -1 : 0;
+      expect(depth).toBe(0);
+    }
+    // A solution graded against its own reference answer is correct.
+    const selfCorrect = problems.filter((p) => isCorrect(p.solution, p.answer)).length;
+    expect(selfCorrect).toBe(extracted);
+  });
+});
