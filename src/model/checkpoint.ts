@@ -82,7 +82,8 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
   if (!existsSync(weightsPath)) throw new Error(`${dir}: model.safetensors is missing`);
   const weights = readSafetensors(weightsPath).tensors;
   checkShapes(weightsPath, weights, parameterShapes(config));
-  const params = Object.fromEntries(Object.entries(weights).map(([name, t]) => [name, tf.variable(tf.tensor(t.data, t.shape), true, name)]));
+  const toVariable = (t: NamedArray, trainable = true) => tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape), trainable));
+  const params = Object.fromEntries(Object.entries(weights).map(([name, t]) => [name, toVariable(t)]));
   const model: Model = { config, params, embedMode };
 
   const adapterPath = join(dir, 'adapter_model.safetensors');
@@ -99,7 +100,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
       expected[`${linear}.lora_B`] = [shape[0]!, loraConfig.rank];
     }
     checkShapes(adapterPath, adapter, expected);
-    model.lora = { config: loraConfig, params: Object.fromEntries(Object.entries(adapter).map(([name, t]) => [name, tf.variable(tf.tensor(t.data, t.shape), true, name)])) };
+    model.lora = { config: loraConfig, params: Object.fromEntries(Object.entries(adapter).map(([name, t]) => [name, toVariable(t)])) };
   }
 
   let training: TrainingState | undefined;
@@ -115,7 +116,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
       expected[`v.${name}`] = v.shape;
     }
     checkShapes(optimizerPath, moments, expected);
-    const variable = (name: string) => tf.variable(tf.tensor(moments[name]!.data, moments[name]!.shape), false);
+    const variable = (name: string) => toVariable(moments[name]!, false);
     training = {
       optimizer: {
         step: state.step,

@@ -79,7 +79,7 @@ export function initModel(config: ModelConfig, seed: number, embedMode: Model['e
       const std = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight') ? residualStd : config.initializer_range;
       for (let i = 0; i < size; i++) values[i] = rng.normal() * std;
     }
-    params[name] = tf.variable(tf.tensor(values, shape, 'float32'), true, name);
+    params[name] = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32')));
   }
   return { config, params, embedMode };
 }
@@ -98,8 +98,8 @@ export function addLora(model: Model, config: LoraConfig, seed: number): Lora {
   for (const [linear, [out, inp]] of loraLinears(model, config.targets)) {
     const a = new Float32Array(config.rank * inp!);
     for (let i = 0; i < a.length; i++) a[i] = rng.normal() / Math.sqrt(inp!);
-    params[`${linear}.lora_A`] = tf.variable(tf.tensor2d(a, [config.rank, inp!]), true, `${linear}.lora_A`);
-    params[`${linear}.lora_B`] = tf.variable(tf.zeros([out!, config.rank]), true, `${linear}.lora_B`);
+    params[`${linear}.lora_A`] = tf.tidy(() => tf.variable(tf.tensor2d(a, [config.rank, inp!])));
+    params[`${linear}.lora_B`] = tf.tidy(() => tf.variable(tf.zeros([out!, config.rank])));
   }
   model.lora = { config, params };
   return model.lora;
@@ -192,11 +192,16 @@ function attentionMask(batch: number, time: number, past: number, keyMask?: numb
   return tf.tensor(mask, [batch, 1, 1, time, keys]);
 }
 
+/** One-hot rows as float32; built as int32 then cast, because the wasm OneHot kernel ignores the dtype and writes int32 bits. */
+export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
+  return tf.cast(tf.oneHot(indices, depth), 'float32');
+}
+
 function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
   const table = model.params['model.embed_tokens.weight']!;
   const flat = tf.reshape(tokens, [-1]) as tf.Tensor1D;
   if (model.embedMode === 'gather') return tf.gather(table, flat) as tf.Tensor2D;
-  return tf.matMul(tf.oneHot(flat, model.config.vocab_size, 1, 0, 'float32') as tf.Tensor2D, table);
+  return tf.matMul(oneHotFloat(flat, model.config.vocab_size) as tf.Tensor2D, table);
 }
 
 /** Grouped-query self-attention of one layer; x is [batch·time, hidden]. Returns the output and the layer's extended cache. */

@@ -1,6 +1,6 @@
 // Batched sampling with a KV cache, and the teacher-forced scorer behind the paper's uncertainty U (sequence NLL).
 import * as tf from '@tensorflow/tfjs-core';
-import { type KVCache, type Model, disposeCache, emptyCache, forward } from './model.js';
+import { type KVCache, type Model, disposeCache, emptyCache, forward, oneHotFloat } from './model.js';
 import { Rng } from './rng.js';
 
 export interface SampleOptions {
@@ -127,7 +127,7 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
       const logits = forward(model, tf.tensor2d(inputs, undefined, 'int32')).logits;
       const logProbs = tf.logSoftmax(logits);
       const weight = tf.tensor2d(weights);
-      const targetLogProbs = tf.sum(tf.mul(logProbs, tf.oneHot(tf.tensor2d(targets, undefined, 'int32'), vocab, 1, 0, 'float32')), 2);
+      const targetLogProbs = tf.sum(tf.mul(logProbs, oneHotFloat(tf.tensor2d(targets, undefined, 'int32'), vocab)), 2);
       const tokenEntropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 2));
       // KL(U‖p) = −log V − mean_v log p_v
       const tokenSelfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 2)), Math.log(vocab));

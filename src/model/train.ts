@@ -1,6 +1,6 @@
 // Supervised fine-tuning: masked causal-LM loss, AdamW with global-norm clipping, warm-up + cosine schedule.
 import * as tf from '@tensorflow/tfjs-core';
-import { type Model, forward, trainableParams } from './model.js';
+import { type Model, forward, oneHotFloat, trainableParams } from './model.js';
 
 export interface TrainBatch {
   inputs: number[][]; // token ids [batch][time]
@@ -38,7 +38,7 @@ export function learningRate(config: OptimizerConfig, step: number): number {
 }
 
 export function initAdamW(params: Record<string, tf.Variable>): AdamWState {
-  const zerosLike = (v: tf.Variable) => tf.variable(tf.zerosLike(v), false);
+  const zerosLike = (v: tf.Variable) => tf.tidy(() => tf.variable(tf.zerosLike(v), false));
   return {
     step: 0,
     m: Object.fromEntries(Object.entries(params).map(([name, v]) => [name, zerosLike(v)])),
@@ -54,7 +54,7 @@ export function disposeAdamW(state: AdamWState): void {
 export function maskedLoss(logits: tf.Tensor3D, targets: tf.Tensor2D, weights: tf.Tensor2D): tf.Scalar {
   const vocab = logits.shape[2];
   const logProbs = tf.logSoftmax(tf.reshape(logits, [-1, vocab]));
-  const targetLogProbs = tf.sum(tf.mul(logProbs, tf.oneHot(tf.reshape(targets, [-1]) as tf.Tensor1D, vocab, 1, 0, 'float32')), 1);
+  const targetLogProbs = tf.sum(tf.mul(logProbs, oneHotFloat(tf.reshape(targets, [-1]), vocab)), 1);
   const flatWeights = tf.reshape(weights, [-1]);
   return tf.div(tf.neg(tf.sum(tf.mul(targetLogProbs, flatWeights))), tf.maximum(tf.sum(flatWeights), 1)) as tf.Scalar;
 }
@@ -84,7 +84,8 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
   const t = state.step;
   const [lossValue, normValue] = tf.tidy(() => {
     const { inputs, targets, weights } = batchTensors(batch);
-    const { value, grads } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]!));
+    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]!));
+    const grads = Object.fromEntries(names.map((n) => [n, byVariableName[params[n]!.name]!])); // tfjs keys by its own variable names
     const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!)))));
     const clipScale = tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)));
     const biasCorrection1 = 1 - Math.pow(config.beta1, t);
