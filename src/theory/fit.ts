@@ -181,10 +181,10 @@ function makeInterval(value: number, variance: number, tq: number): Interval {
   return { value, lower: value - tq * stderr, upper: value + tq * stderr, stderr };
 }
 
-/** Quadratic form gᵀ C g (delta-method variance of a linear combination). */
-function quadForm(C: number[][], g: number[]): number {
+/** aᵀ C b (delta-method covariance of two linear combinations). */
+function bilinear(C: number[][], a: number[], b: number[]): number {
   let s = 0;
-  for (let i = 0; i < g.length; i++) for (let j = 0; j < g.length; j++) s += g[i] * C[i][j] * g[j];
+  for (let i = 0; i < a.length; i++) for (let j = 0; j < b.length; j++) s += a[i] * C[i][j] * b[j];
   return s;
 }
 
@@ -211,6 +211,8 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   // back to the time units of t, amplitudes referred to t = 0 as in Prop. 3.1
   const rate = rho / span;
   const shift = Math.exp(rate * t0);
+  if (!Number.isFinite(shift))
+    throw new Error(`shared-rate fit: time starts at ${t0}, ${(rate * t0).toFixed(0)} time constants after t = 0, so the amplitudes at t = 0 overflow; shift the time column to start near 0`);
   const theta = [rate, as * shift, cs, av * shift, cv];
   const dof = 2 * n - 5;
   const sigma2 = core.rss / dof;
@@ -232,8 +234,8 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     solverLimit: makeInterval(theta[2], covariance[2][2], tq),
     verifierAmplitude: makeInterval(theta[3], covariance[3][3], tq),
     verifierLimit: makeInterval(theta[4], covariance[4][4], tq),
-    gapAmplitude: makeInterval(theta[1] - theta[3], quadForm(covariance, [0, 1, 0, -1, 0]), tq),
-    gapLimit: makeInterval(theta[2] - theta[4], quadForm(covariance, [0, 0, 1, 0, -1]), tq),
+    gapAmplitude: makeInterval(theta[1] - theta[3], bilinear(covariance, [0, 1, 0, -1, 0], [0, 1, 0, -1, 0]), tq),
+    gapLimit: makeInterval(theta[2] - theta[4], bilinear(covariance, [0, 0, 1, 0, -1], [0, 0, 1, 0, -1]), tq),
   };
 
   const e = tau.map((x) => Math.exp(-rho * x));
@@ -277,12 +279,6 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     intervalMethod,
     warnings,
   };
-}
-
-function bilinear(C: number[][], a: number[], b: number[]): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) for (let j = 0; j < b.length; j++) s += a[i] * C[i][j] * b[j];
-  return s;
 }
 
 /** Residual bootstrap: resample each series' residuals, refit, take percentile intervals. */
