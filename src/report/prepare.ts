@@ -1,0 +1,241 @@
+// From run data to the plain arrays the figure builders take: fits, forecast bands, per-stage timings, cross arms.
+import {
+  allocationFractions,
+  earlyPrediction,
+  fitSharedRate,
+  linearityCheck,
+  physicalFromIdentifiable,
+  predictShared,
+  simulateCrossImprovement,
+  type Allocation,
+  type SharedRateFit,
+  type Trajectory,
+} from '../theory/index.js';
+import { finite, STAGES, type CrossData, type MetricsRow } from './data.js';
+import type { AccuracyRow, Band, CrossFigureData, FitPanel, LinearityPanel, ThroughputRow } from './figures.js';
+
+/** The uncertainty trajectory of a run (rows with a non-finite uncertainty are skipped). */
+export function trajectoryOf(metrics: MetricsRow[]): Trajectory {
+  const rows = metrics.filter((m) => finite(m.t) && finite(m.solverUncertainty) && finite(m.verifierUncertainty));
+  return {
+    t: rows.map((m) => m.t),
+    solver: rows.map((m) => m.solverUncertainty),
+    verifier: rows.map((m) => m.verifierUncertainty),
+    gap: rows.map((m) => (finite(m.gap) ? m.gap : m.solverUncertainty - m.verifierUncertainty)),
+  };
+}
+
+/** `count` evenly spaced times covering [min t, max t] (for smooth fitted curves). */
+export function denseGrid(t: number[], count = 121): number[] {
+  const lo = Math.min(...t);
+  const hi = Math.max(...t);
+  return Array.from({ length: count }, (_, i) => lo + ((hi - lo) * i) / (count - 1));
+}
+
+/**
+ * Pointwise confidence band of the fitted curves (delta method): Var f(t) = ∇fᵀ C ∇f with C the covariance of
+ * [r, α′, U_s∞, β′, U_v∞] and f = α′e^{−rt} + U_s∞ (Prop. 3.1). The multiplier is the one the fit used for its
+ * own Wald intervals, so the band matches the fit table. Without a finite covariance the band collapses to the curve.
+ */
+export function fitBand(fit: SharedRateFit, times: number[]): { solver: Band; verifier: Band; gap: Band } {
+  const C = fit.covariance;
+  const z = fit.rate.stderr > 0 && Number.isFinite(fit.rate.stderr) ? (fit.rate.upper - fit.rate.value) / fit.rate.stderr : NaN;
+  const usable = Array.isArray(C) && C.length === 5 && Number.isFinite(z) && C.every((row) => row.every(Number.isFinite));
+  const quad = (g: number[]) => g.reduce((s, gi, i) => s + gi * g.reduce((u, gj, j) => u + C[i][j] * gj, 0), 0);
+  const out = { solver: emptyBand(), verifier: emptyBand(), gap: emptyBand() };
+  const a = fit.amplitudes.solver.value;
+  const b = fit.amplitudes.verifier.value;
+  for (const t of times) {
+    const p = predictShared(fit, t);
+    const e = Math.exp(-fit.rate.value * t);
+    // gradients with respect to [r, α′, U_s∞, β′, U_v∞]
+    const grads = {
+      solver: [-a * t * e, e, 1, 0, 0],
+      verifier: [-b * t * e, 0, 0, e, 1],
+      gap: [-(a - b) * t * e, e, 1, -e, -1],
+    };
+    for (const key of ['solver', 'verifier', 'gap'] as const) {
+      const half = usable ? z * Math.sqrt(Math.max(0, quad(grads[key]))) : 0;
+      out[key].value.push(p[key]);
+      out[key].lower.push(p[key] - half);
+      out[key].upper.push(p[key] + half);
+    }
+  }
+  return out;
+}
+
+function emptyBand(): Band {
+  return { value: [], lower: [], upper: [] };
+}
+
+/**
+ * Figure 4 panel of one trajectory: the shared-rate fit of all points (lines) and, with `first`, the early
+ * prediction from the first `first` points (dashed, with its band) over the whole range.
+ */
+export function fitPanel(title: string, trajectory: Trajectory, options: { fit?: SharedRateFit; first?: number } = {}): { panel: FitPanel; fit: SharedRateFit } {
+  const fit = options.fit ?? fitSharedRate(trajectory);
+  const grid = denseGrid(trajectory.t);
+  const curve = { t: grid, solver: [] as number[], verifier: [] as number[], gap: [] as number[] };
+  for (const t of grid) {
+    const p = predictShared(fit, t);
+    curve.solver.push(p.solver);
+    curve.verifier.push(p.verifier);
+    curve.gap.push(p.gap);
+  }
+  // A measured gap may carry its own constant offset (the paper's digitized panel); draw it at the level of U_s − U_v.
+  const measuredGap = trajectory.gap ?? trajectory.solver.map((s, i) => s - trajectory.verifier[i]);
+  const offset = mean(trajectory.solver.map((s, i) => s - trajectory.verifier[i] - measuredGap[i]));
+  const panel: FitPanel = {
+    title,
+    t: trajectory.t,
+    solver: trajectory.solver,
+    verifier: trajectory.verifier,
+    gap: measuredGap.map((g) => g + offset),
+    curve,
+    r2: fit.r2,
+  };
+  if (options.first !== undefined) {
+    const early = earlyPrediction(trajectory, options.first, 'shared');
+    if (!early.shared) throw new Error('early prediction returned no shared-rate fit');
+    const band = fitBand(early.shared, grid);
+    panel.forecast = { first: options.first, tFirst: trajectory.t[options.first - 1], t: grid, ...band };
+  }
+  return { panel, fit };
+}
+
+function mean(xs: number[]): number {
+  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0;
+}
+
+/** Figure 2 panel: finite-difference −dG/dt against G and its regression line. */
+export function linearityPanel(title: string, trajectory: Trajectory): LinearityPanel {
+  const check = linearityCheck(trajectory);
+  return { title, points: check.points, slope: check.slope, intercept: check.intercept, r2: check.r2 };
+}
+
+/** Figure 3 rows. */
+export function accuracyRows(metrics: MetricsRow[]): AccuracyRow[] {
+  return metrics.map((m) => ({
+    t: m.t,
+    solverAccuracy: m.solverAccuracy,
+    verifierAccuracy: m.verifierAccuracy,
+    testAccuracy: m.testAccuracy,
+    solverUncertainty: m.solverUncertainty,
+    verifierUncertainty: m.verifierUncertainty,
+    gap: m.gap,
+  }));
+}
+
+/**
+ * Seconds per stage per round. Each metrics line's timing covers the work since the previous evaluation point, so
+ * a round's time is the sum over its lines; whatever the round's total ("round") has beyond the stages is "other".
+ */
+export function throughputRows(metrics: MetricsRow[]): ThroughputRow[] {
+  const byRound = new Map<number, Record<string, number>>();
+  for (const m of metrics) {
+    if (!m.timing || !finite(m.round)) continue;
+    const acc = byRound.get(m.round) ?? {};
+    for (const [stage, seconds] of Object.entries(m.timing)) if (finite(seconds)) acc[stage] = (acc[stage] ?? 0) + seconds;
+    byRound.set(m.round, acc);
+  }
+  const rows: ThroughputRow[] = [];
+  for (const [round, acc] of [...byRound].sort((a, b) => a[0] - b[0])) {
+    let staged = 0;
+    for (const stage of STAGES) {
+      const seconds = acc[stage] ?? 0;
+      staged += seconds;
+      rows.push({ round, stage, seconds });
+    }
+    rows.push({ round, stage: 'other', seconds: Math.max(0, (acc.round ?? staged) - staged) });
+  }
+  // Drop stages that never took time (e.g. "other" when the loop's stages account for everything).
+  const used = new Set(rows.filter((r) => r.seconds > 0).map((r) => r.stage));
+  return rows.filter((r) => used.has(r.stage));
+}
+
+function meanBy<T>(items: T[], key: (x: T) => number, value: (x: T) => number): { key: number; value: number }[] {
+  const groups = new Map<number, number[]>();
+  for (const item of items) {
+    const k = key(item);
+    const v = value(item);
+    if (!finite(k) || !finite(v)) continue;
+    groups.set(k, [...(groups.get(k) ?? []), v]);
+  }
+  return [...groups].sort((a, b) => a[0] - b[0]).map(([k, vs]) => ({ key: k, value: mean(vs) }));
+}
+
+const NAMED_ALLOCATIONS = new Set(['early', 'uniform', 'late']);
+
+/**
+ * Cross-improvement figure data: bars from summary.json; curves = solver uncertainty per evaluation point (mean over
+ * seeds) and the theory's prediction. The theory runs the fitted dynamics of the arm without external verification
+ * (or the arm with the fewest queries) through simulateCrossImprovement with each arm's allocation and summary γ.
+ */
+export function crossData(cross: CrossData): CrossFigureData {
+  const arms = Object.keys(cross.summary.arms);
+  const bars = arms.map((arm) => {
+    const s = cross.summary.arms[arm];
+    return { arm, accuracy: s.finalTestAccuracy, sd: finite(s.finalTestAccuracySd) ? s.finalTestAccuracySd : 0, initial: s.initialTestAccuracy };
+  });
+  const curves: CrossFigureData['curves'] = [];
+  const meanTrajectory = (arm: string): Trajectory & { rounds: number; tPerRound: number } => {
+    const rows = cross.runs[arm].flatMap((run) => run.metrics);
+    const s = meanBy(rows, (m) => m.t, (m) => m.solverUncertainty);
+    const v = meanBy(rows, (m) => m.t, (m) => m.verifierUncertainty);
+    const rounds = Math.max(0, ...rows.map((m) => m.round).filter(finite));
+    const tMax = Math.max(...s.map((p) => p.key));
+    return { t: s.map((p) => p.key), solver: s.map((p) => p.value), verifier: v.map((p) => p.value), rounds, tPerRound: rounds > 0 ? tMax / rounds : 1 };
+  };
+  const withRuns = arms.filter((arm) => (cross.runs[arm] ?? []).length > 0);
+  for (const arm of withRuns) {
+    const tr = meanTrajectory(arm);
+    tr.t.forEach((t, i) => curves.push({ arm, t, value: tr.solver[i], source: 'measured' }));
+  }
+  const base = withRuns.includes('none')
+    ? 'none'
+    : withRuns.slice().sort((a, b) => cross.summary.arms[a].externalQueries - cross.summary.arms[b].externalQueries)[0];
+  if (base !== undefined) {
+    // Fit in round units: the simulation advances one time unit per round.
+    const baseTrajectory = meanTrajectory(base);
+    const inRounds = { ...baseTrajectory, t: baseTrajectory.t.map((t) => t / baseTrajectory.tPerRound) };
+    const params = inRounds.t.length >= 3 ? physicalFromFit(fitSharedRate(inRounds)) : null;
+    for (const arm of withRuns) {
+      if (!params) break;
+      const tr = meanTrajectory(arm);
+      const allocation: Allocation | null = NAMED_ALLOCATIONS.has(arm) ? (arm as Allocation) : null;
+      if (arm !== 'none' && allocation === null) continue; // a custom arm's fractions are not recoverable from its name
+      if (tr.rounds < 1) continue;
+      const fractions = allocation === null ? new Array<number>(tr.rounds).fill(0) : allocationFractions(allocation, tr.rounds);
+      const sim = simulateCrossImprovement({
+        ...params,
+        solver0: tr.solver[0],
+        verifier0: tr.verifier[0],
+        gamma: crossStrength(cross.summary),
+        rounds: tr.rounds,
+        fractions,
+      });
+      sim.t.forEach((t, i) => curves.push({ arm, t: t * tr.tPerRound, value: sim.solver[i], source: 'theory' }));
+    }
+  }
+  return { bars, curves, budget: cross.summary.budget, gamma: cross.summary.gamma };
+}
+
+/**
+ * The verifier boost per unit of η: U_v ← U_v/(1 + γMη_t). summary.json records γ per external query and the budget M;
+ * the theory's compareAllocations uses the same product (γ·budget).
+ */
+export function crossStrength(summary: { gamma: number; budget: number }): number {
+  return summary.gamma * summary.budget;
+}
+
+/** One representative (α, β, k, b) of a shared-rate fit, the non-identifiable scale fixed by k = 1 (Prop. 3.1 inverted). */
+export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: number; k: number; b: number } | null {
+  const p = physicalFromIdentifiable({
+    rate: fit.rate.value,
+    solverAmplitude: fit.amplitudes.solver.value,
+    verifierAmplitude: fit.amplitudes.verifier.value,
+    solverLimit: fit.limits.solver.value,
+    verifierLimit: fit.limits.verifier.value,
+  });
+  return [p.alpha, p.beta, p.k, p.b].every(Number.isFinite) ? { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b } : null;
+}
