@@ -124,7 +124,7 @@ describe('answersEqual', () => {
 
 describe.skipIf(!HAVE_SHARED)('real data (../shared/datasets)', () => {
   it.each(['train', 'test'] as const)('every GSM8K %s answer parses to a number and is re-extracted from its solution', (split) => {
-    const problems = loadGsm8k({ split });
+    const problems = loadGsm8k({ split, dataDir: DEFAULT_DATA_DIR });
     expect(problems.length).toBe(split === 'train' ? 7473 : 1319);
     const unparsed = problems.filter((p) => parseNumber(normalizeAnswer(p.answer)) === null);
     expect(unparsed.map((p) => p.answer)).toEqual([]);
@@ -133,7 +133,7 @@ describe.skipIf(!HAVE_SHARED)('real data (../shared/datasets)', () => {
   });
 
   it('extracts a final answer from >= 99% of the 5,000 MATH test solutions', () => {
-    const problems = loadMath({});
+    const problems = loadMath({ dataDir: DEFAULT_DATA_DIR });
     expect(problems.length).toBe(5000);
     const extracted = problems.filter((p) => {
       const boxed = lastBoxed(p.solution);

@@ -93,10 +93,10 @@ describe('npm run grade', () => {
 
 describe.skipIf(!HAVE_SHARED)('grading the real references against themselves', () => {
   it('scores 100% on GSM8K test and MATH test when the prediction is the reference solution', () => {
-    const gsm = loadGsm8k({ split: 'test' });
+    const gsm = loadGsm8k({ split: 'test', dataDir: DEFAULT_DATA_DIR });
     const gsmReport = gradePredictions(gsm, gsm.map((p) => ({ idx: p.idx, prediction: p.solution })));
     expect(gsmReport.correct).toBe(1319);
-    const math = loadMath({});
+    const math = loadMath({ dataDir: DEFAULT_DATA_DIR });
     const mathReport = gradePredictions(math, math.map((p) => ({ idx: p.idx, prediction: p.solution })));
     expect(mathReport.correct).toBe(5000);
     // Shifted predictions (each graded against another problem) are mostly wrong.

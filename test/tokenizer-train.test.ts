@@ -36,7 +36,7 @@ describe.skipIf(!HAVE_SPM)('scripts/train_tokenizer.ts', () => {
 
   it.skipIf(!HAVE_SHARED)('reproduces the shipped model byte for byte', () => {
     const out = join(work, 'full', 'svgap');
-    train(['--out', out]);
+    train(['--data-dir', DEFAULT_DATA_DIR, '--out', out]);
     expect(readFileSync(`${out}.model`).equals(readFileSync(DEFAULT_TOKENIZER_PATH))).toBe(true);
   });
 });

@@ -91,13 +91,14 @@ describe('shipped tokenizer', () => {
 
 describe.skipIf(!HAVE_SHARED)('round trip on real data', () => {
   it('is lossless on every GSM8K test question and solution (annotations kept and stripped)', () => {
-    const texts = [...loadGsm8k({ split: 'test' }), ...loadGsm8k({ split: 'test', stripCalculator: true })]
-      .flatMap((p) => [p.question, p.solution]);
+    const raw = loadGsm8k({ split: 'test', dataDir: DEFAULT_DATA_DIR });
+    const stripped = loadGsm8k({ split: 'test', stripCalculator: true, dataDir: DEFAULT_DATA_DIR });
+    const texts = [...raw, ...stripped].flatMap((p) => [p.question, p.solution]);
     expect(roundTripFailures(texts)).toEqual([]);
   });
 
   it('is lossless on every MATH test problem and solution (LaTeX, byte fallback)', () => {
-    const texts = loadMath({}).flatMap((p) => [p.question, p.solution]);
+    const texts = loadMath({ dataDir: DEFAULT_DATA_DIR }).flatMap((p) => [p.question, p.solution]);
     expect(texts).toHaveLength(10_000);
     expect(roundTripFailures(texts)).toEqual([]);
   });
