@@ -180,7 +180,7 @@ function propagate(equations: Equation[], j: number, slip: number, integral: boo
     const a = chain ? values[k - 1].c : altered.get(e.a) ?? e.a;
     const b = chain ? e.b : altered.get(e.b) ?? e.b;
     if (a === e.a && b === e.b) continue;
-    const c = applyOp(e.op, a, b);
+    const c = Math.round(applyOp(e.op, a, b) * 1e6) / 1e6; // GSM8K decimals: no 0.30000000000000004
     if (!Number.isFinite(c) || c < 0 || (integral && !Number.isInteger(c))) return null;
     altered.set(e.c, c);
     values[k] = { ...e, a, b, c };
