@@ -149,7 +149,7 @@ describe('Figure 3: accuracy and uncertainty over training', () => {
       expect(labels).toContain(l);
     }
     expect(labels.some((l) => /^\d+%$/.test(l))).toBe(true);
-    expect(labels.filter((l) => l === 'training time t (epochs)')).toHaveLength(2);
+    expect(labels.filter((l) => l === 'training time t (epochs)')).toHaveLength(1);
     expect(markGroups(svg, 'mark-line role-mark')).toHaveLength(6);
     await expectPng(svg);
   });
@@ -180,7 +180,7 @@ describe('Cross-improvement', () => {
     expectClean(svg);
     const labels = texts(svg);
     for (const arm of CROSS_ARMS) expect(labels.filter((l) => l === arm).length).toBeGreaterThanOrEqual(2); // axis + legend
-    expect(labels).toContain('final test accuracy');
+    expect(labels).toContain('final test accuracy (mean ± sd)');
     expect(labels).toContain('solver uncertainty Uₛ (nats)');
     expect(countPaths(markGroups(svg, 'mark-rect role-mark')[0])).toBe(CROSS_ARMS.length);
     expect(markGroups(svg, 'mark-line role-mark')).toHaveLength(CROSS_ARMS.length);

@@ -143,6 +143,27 @@ describe('writeRunReport', () => {
   });
 });
 
+describe('short runs', () => {
+  it('a run too short to fit still gets its figures, with the reason in the table', async () => {
+    const out = join(dir, 'short');
+    writeSyntheticRun(out, { seed: 4, rounds: 1, evalsPerRound: 1 }); // two evaluation points
+    const html = readFileSync(await writeRunReport(out, { formats: ['svg'], first: 5 }), 'utf8');
+    expect(html).toContain('id="figure4-uncertainty"');
+    expect(html).toContain('shared-rate fit: 2 time points, need at least 3');
+    expect(html).not.toContain('id="figure2-linearity"'); // the linearity check needs 4 points
+    expect(html).toContain('Uₛ solver (no fit)');
+    expect(html).not.toMatch(/NaN/);
+  });
+
+  it('a forecast that cannot be made is reported, the full fit is kept', async () => {
+    const out = join(dir, 'long-first');
+    writeSyntheticRun(out, { seed: 5, rounds: 3 }); // seven evaluation points
+    const html = readFileSync(await writeRunReport(out, { formats: ['svg'], first: 7 }), 'utf8');
+    expect(html).toContain('<td>forecast</td><td>early prediction: --first 7 leaves no held-out points');
+    expect(html).toContain('rate r = k(α−β)');
+  });
+});
+
 describe('figuresOf', () => {
   it('accepts a CSV as `fit` reads it and draws Figures 4 and 2 from it', () => {
     const csv = join(dir, 'traj.csv');

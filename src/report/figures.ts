@@ -65,7 +65,7 @@ function fmtR2(r2: number): string {
 }
 
 function seriesLabel(series: Series, r2: number): string {
-  return `${SERIES_NAME[series]}  R² = ${fmtR2(r2)}`;
+  return Number.isFinite(r2) ? `${SERIES_NAME[series]}  R² = ${fmtR2(r2)}` : `${SERIES_NAME[series]} (no fit)`;
 }
 
 function titleOf(text: string | undefined, subtitle?: string | string[]): { text: string; subtitle?: string | string[] } | undefined {
@@ -259,15 +259,17 @@ export function accuracySpec(rows: AccuracyRow[], options: FigureOptions = {}): 
       defs.flatMap(([key, label]) => rows.map((r) => ({ t: r.t, value: r[key], label }))),
       ['t', 'value'],
     );
-  const x = { field: 't', type: 'quantitative', title: options.xTitle ?? TIME_TITLE };
-  const row = (defs: [keyof AccuracyRow, string, string][], yTitle: string, format?: string) => {
+  const xAxis = { field: 't', type: 'quantitative', title: options.xTitle ?? TIME_TITLE };
+  const row = (defs: [keyof AccuracyRow, string, string][], yTitle: string, format?: string, top = false) => {
     const color = {
       field: 'label',
       type: 'nominal',
       title: null,
       scale: { domain: defs.map((d) => d[1]), range: defs.map((d) => d[2]) },
-      legend: { orient: 'right' },
+      legend: { orient: 'right', symbolOpacity: 1 },
     };
+    // the rows share the time axis: its title only once, under the bottom row
+    const x = { ...xAxis, ...(top ? { title: null } : {}) };
     const y = { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, ...(format ? { axis: { format } } : {}) };
     return {
       width: 2 * PANEL_WIDTH,
@@ -281,7 +283,7 @@ export function accuracySpec(rows: AccuracyRow[], options: FigureOptions = {}): 
   };
   return topLevel({
     title: titleOf(options.title ?? 'Accuracy and uncertainty over self-improvement (Figure 3)', options.subtitle),
-    vconcat: [row(acc, 'accuracy', '.0%'), row(unc, options.yTitle ?? UNCERTAINTY_TITLE)],
+    vconcat: [row(acc, 'accuracy', '.0%', true), row(unc, options.yTitle ?? UNCERTAINTY_TITLE)],
     resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
   });
 }
@@ -329,7 +331,7 @@ export interface CrossFigureData {
 /** Cross-improvement: final test accuracy per allocation arm (bars ± seed sd) and per-round curves with the theory (Prop. 5.1). */
 export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): TopLevelSpec {
   const arms = data.bars.map((b) => b.arm);
-  const armColor = { field: 'arm', type: 'nominal', title: 'arm', scale: { domain: arms, range: TABLEAU } };
+  const armColor = { field: 'arm', type: 'nominal', title: 'arm', scale: { domain: arms, range: TABLEAU }, legend: { symbolOpacity: 1 } };
   const bars = keepFinite(
     data.bars.map((b) => ({ ...b, lo: b.accuracy - (Number.isFinite(b.sd) ? b.sd : 0), hi: b.accuracy + (Number.isFinite(b.sd) ? b.sd : 0) })),
     ['accuracy', 'lo', 'hi'],
@@ -337,7 +339,6 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
   const initialValues = data.bars.map((b) => b.initial).filter(Number.isFinite);
   const initial = initialValues.length ? [{ initial: initialValues.reduce((a, b) => a + b, 0) / initialValues.length }] : [];
   const barPanel = {
-    title: panelTitle('final test accuracy (mean ± sd over seeds)'),
     width: 240,
     height: PANEL_HEIGHT,
     data: { values: bars },
@@ -346,15 +347,15 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
         mark: { type: 'bar', opacity: 0.85 },
         encoding: {
           x: { field: 'arm', type: 'nominal', title: 'allocation arm', sort: arms, axis: { labelAngle: 0 } },
-          y: { field: 'accuracy', type: 'quantitative', title: 'final test accuracy', axis: { format: '.0%' } },
+          y: { field: 'accuracy', type: 'quantitative', title: 'final test accuracy (mean ± sd)', axis: { format: '.0%' } },
           color: armColor,
         },
       },
       {
-        mark: { type: 'errorbar', ticks: true, color: '#222' },
+        mark: { type: 'errorbar', ticks: { size: 14 }, color: '#222' },
         encoding: {
           x: { field: 'arm', type: 'nominal', sort: arms },
-          y: { field: 'lo', type: 'quantitative', title: 'final test accuracy' },
+          y: { field: 'lo', type: 'quantitative', title: 'final test accuracy (mean ± sd)' },
           y2: { field: 'hi' },
         },
       },
@@ -375,7 +376,6 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
   const x = { field: 't', type: 'quantitative', title: TIME_TITLE };
   const y = { field: 'value', type: 'quantitative', title: data.curveTitle ?? 'solver uncertainty Uₛ (nats)', scale: { zero: false } };
   const curvePanel = {
-    title: panelTitle('solver uncertainty: points measured, lines theory'),
     width: PANEL_WIDTH,
     height: PANEL_HEIGHT,
     layer: [
@@ -394,8 +394,12 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
   return topLevel({
     title: titleOf(
       options.title ?? 'Cross-improvement: external verification budget by allocation',
-      options.subtitle ?? `budget M = ${data.budget} external queries, γ = ${fmtNum(data.gamma)} per query; theory: Uᵥ ← Uᵥ/(1 + γ·M·ηₜ) each round (Prop. 5.1)`,
+      options.subtitle ?? [
+        `budget M = ${data.budget} external queries, γ = ${fmtNum(data.gamma)} per query; theory: Uᵥ ← Uᵥ/(1 + γ·M·ηₜ) each round (Prop. 5.1)`,
+        'left: final test accuracy, mean ± sd over seeds; right: solver uncertainty, points measured, lines theory',
+      ],
     ),
+    spacing: 40,
     hconcat: [barPanel, curvePanel],
   });
 }

@@ -14,7 +14,7 @@ import {
   type LinearityPanel,
 } from './figures.js';
 import { flattenSettings, formatNumber, reportHtml, type RenderedFigure, type Table } from './html.js';
-import { accuracyRows, crossData, fitPanel, linearityPanel, throughputRows, trajectoryOf } from './prepare.js';
+import { accuracyRows, crossData, fitPanel, forecastOf, linearityPanel, throughputRows, trajectoryOf } from './prepare.js';
 import { renderPng, renderSvg, type TopLevelSpec } from './render.js';
 
 export * from './data.js';
@@ -81,10 +81,20 @@ function trajectoryFigures(
   const fits: (SharedRateFit | null)[] = [];
   for (const item of items) {
     try {
-      const { panel, fit } = fitPanel(item.title, item.trajectory, { first: options.first });
+      const { panel, fit } = fitPanel(item.title, item.trajectory);
+      const table = fitTable(`shared-rate fit: ${item.title}`, fit);
+      if (options.first !== undefined) {
+        try {
+          panel.forecast = forecastOf(item.trajectory, options.first, panel.curve.t);
+        } catch (e) {
+          // One short run among several must not cost the others their figure: say it in the table instead.
+          table.rows.push(['forecast', (e as Error).message, '', '']);
+          console.warn(`${item.title}: no forecast: ${(e as Error).message}`);
+        }
+      }
       panels.push(panel);
       fits.push(fit);
-      tables.push(fitTable(`shared-rate fit: ${item.title}`, fit));
+      tables.push(table);
     } catch (e) {
       // Too few points or a degenerate run: still show the measurements, say why there is no fit.
       const tr = item.trajectory;
@@ -223,7 +233,7 @@ function runOnlyFigures(run: RunData, suffix: string): Figure[] {
 export function runFigures(runs: RunData[], options: FigureInputOptions = {}): Figure[] {
   const figures = trajectoryFigures(
     runs.map((run) => ({ title: runTitle(run), trajectory: trajectoryOf(run.metrics) })),
-    { ...options, source: runs.length === 1 ? `run ${runs[0].name}` : `${runs.length} runs` },
+    { ...options, source: runs.length === 1 ? `run “${runs[0].name}”` : `${runs.length} runs` },
   );
   for (const run of runs) figures.push(...runOnlyFigures(run, runs.length === 1 ? '' : `-${run.name}`));
   return figures;

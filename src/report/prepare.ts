@@ -94,13 +94,15 @@ export function fitPanel(title: string, trajectory: Trajectory, options: { fit?:
     curve,
     r2: fit.r2,
   };
-  if (options.first !== undefined) {
-    const early = earlyPrediction(trajectory, options.first, 'shared');
-    if (!early.shared) throw new Error('early prediction returned no shared-rate fit');
-    const band = fitBand(early.shared, grid);
-    panel.forecast = { first: options.first, tFirst: trajectory.t[options.first - 1], t: grid, ...band };
-  }
+  if (options.first !== undefined) panel.forecast = forecastOf(trajectory, options.first, grid);
   return { panel, fit };
+}
+
+/** The early prediction from the first `first` points (dashed lines) with its 95 % pointwise band, over `grid`. */
+export function forecastOf(trajectory: Trajectory, first: number, grid: number[]): NonNullable<FitPanel['forecast']> {
+  const early = earlyPrediction(trajectory, first, 'shared');
+  if (!early.shared) throw new Error('early prediction returned no shared-rate fit');
+  return { first, tFirst: trajectory.t[first - 1], t: grid, ...fitBand(early.shared, grid) };
 }
 
 function mean(xs: number[]): number {
