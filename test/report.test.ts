@@ -88,18 +88,22 @@ describe('forecast band (delta method)', () => {
 });
 
 describe('throughput rows', () => {
-  it('sums each round’s stage times over its evaluation points and puts the rest of the round in "other"', () => {
+  it('takes each round’s cumulative stage clocks from its last evaluation point and puts the rest in "other"', () => {
     const metrics = readRun(join(dir, 'run')).metrics;
     const rows = throughputRows(metrics);
-    for (const round of [0, 3]) {
-      const lines = metrics.filter((m) => m.round === round);
+    expect([...new Set(rows.map((r) => r.round))]).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    for (const round of [0, 1, 3]) {
+      // the fixture evaluates twice per round: t = round − 0.5 and t = round; the second one closes the round
+      const closing = metrics.find((m) => Math.abs(m.t - round) < 1e-9)!;
       const get = (stage: string) => rows.find((r) => r.round === round && r.stage === stage)?.seconds ?? 0;
-      const train = lines.reduce((s, m) => s + (m.timing?.train ?? 0), 0);
-      expect(get('train')).toBeCloseTo(train, 12);
-      const total = lines.reduce((s, m) => s + (m.timing?.round ?? 0), 0);
+      for (const stage of ['sample', 'score', 'verify', 'train', 'eval'] as const) expect(get(stage)).toBeCloseTo(closing.timing?.[stage] ?? 0, 12);
       const staged = ['sample', 'score', 'verify', 'train', 'eval'].reduce((s, st) => s + get(st), 0);
-      expect(staged + get('other')).toBeCloseTo(total, 9);
+      expect(staged + get('other')).toBeCloseTo(closing.timing!.round!, 9);
     }
+    // mid-round lines never add to the total: the round's train time is the closing line's, not the sum of both
+    const mid = metrics.find((m) => Math.abs(m.t - 2.5) < 1e-9)!;
+    const closing = metrics.find((m) => Math.abs(m.t - 3) < 1e-9)!;
+    expect(rows.find((r) => r.round === 3 && r.stage === 'train')!.seconds).toBeLessThan(mid.timing!.train! + closing.timing!.train!);
   });
 });
 
@@ -231,5 +235,26 @@ describe('fixture script', () => {
     execFileSync(process.execPath, ['--import', 'tsx', join(root, 'test/fixtures/report/synthetic.ts'), out], { cwd: root });
     expect(existsSync(join(out, 'run', 'metrics.jsonl'))).toBe(true);
     expect(existsSync(join(out, 'cross', 'summary.json'))).toBe(true);
+  });
+});
+
+describe('several runs', () => {
+  it('gives each run its own Figure 3 and throughput files, unique even when directory names repeat', () => {
+    const a = join(dir, 'a', 'same name');
+    const b = join(dir, 'b', 'same name');
+    writeSyntheticRun(a, { seed: 11 });
+    writeSyntheticRun(b, { seed: 12 });
+    const { figures } = figuresOf({ inputs: [a, b] });
+    const names = figures.map((f) => f.name);
+    expect(names).toEqual([
+      'figure4-uncertainty',
+      'figure2-linearity',
+      'figure3-accuracy-same-name',
+      'throughput-same-name',
+      'figure3-accuracy-same-name-2',
+      'throughput-same-name-2',
+    ]);
+    // one Figure 4 panel per run
+    expect((figures[0].spec as { concat?: unknown[] }).concat).toHaveLength(2);
   });
 });

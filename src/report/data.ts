@@ -5,28 +5,30 @@ import { basename, join } from 'node:path';
 export const STAGES = ['sample', 'score', 'verify', 'train', 'eval'] as const;
 export type Stage = (typeof STAGES)[number];
 
-/** One line of metrics.jsonl: an evaluation point (t in epochs of self-improvement). */
+/** One line of metrics.jsonl: an evaluation point (t in epochs of self-improvement; see src/loop's MetricsRecord). */
 export interface MetricsRow {
   t: number;
+  /** rounds completed, fractional mid-round (0.5 = half of round 1) */
   round: number;
   solverUncertainty: number;
   verifierUncertainty: number;
   gap: number;
   solverAccuracy: number;
   verifierAccuracy: number;
+  /** null in the file (NaN) when the run has no test set */
   testAccuracy: number;
   passAtN?: number;
   majorityAccuracy?: number;
   meanResponseLength?: number;
   fallbacks?: number;
+  externalQueries?: number;
+  poolSolverUncertainty?: number;
+  poolVerifierUncertainty?: number;
+  trainLoss?: number;
+  /** seconds per stage, cumulative within the round up to this point; "round" = the round's wall clock so far */
   timing?: Partial<Record<Stage | 'round', number>>;
   tokensPerSecond?: Partial<Record<'sample' | 'score' | 'train', number>>;
-  forecast?: {
-    solverLimit: { value: number; lower: number; upper: number };
-    verifierLimit: { value: number; lower: number; upper: number };
-    gapLimit: { value: number; lower: number; upper: number };
-    roundsToConverge: number;
-  };
+  forecast?: Record<string, unknown>;
 }
 
 /** run.json; only the fields the report shows are typed, the rest is kept as-is for the settings table. */

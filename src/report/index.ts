@@ -213,7 +213,7 @@ function runOnlyFigures(run: RunData, suffix: string): Figure[] {
       name: `throughput${suffix}`,
       title: `Throughput: time per stage per round${suffix ? ` (${run.name})` : ''}`,
       caption:
-        `Wall time per round split into sampling, verifier scoring, selection, training and evaluation (summed over the round's evaluation points). ` +
+        `Wall time per round split into sampling, verifier scoring, selection, training and evaluation (the round's stage clocks at its last evaluation point; round 0 is the evaluation before training; "other" is the rest of the round's wall clock). ` +
         `${run.name}: ${formatNumber(all)} s over ${rounds.length} rounds; largest share ${stages.slice().sort((a, b) => total(b) - total(a))[0]} (${pct(Math.max(...stages.map(total)) / all)}).`,
       spec: throughputSpec(rows, { subtitle: run.name }),
       tables: [
@@ -235,7 +235,14 @@ export function runFigures(runs: RunData[], options: FigureInputOptions = {}): F
     runs.map((run) => ({ title: runTitle(run), trajectory: trajectoryOf(run.metrics) })),
     { ...options, source: runs.length === 1 ? `run “${runs[0].name}”` : `${runs.length} runs` },
   );
-  for (const run of runs) figures.push(...runOnlyFigures(run, runs.length === 1 ? '' : `-${run.name}`));
+  const used = new Set<string>();
+  for (const run of runs) {
+    // file-safe and unique: two runs may share a directory name (a/run, b/run)
+    let suffix = runs.length === 1 ? '' : `-${run.name.replace(/[^A-Za-z0-9_.-]+/g, '-')}`;
+    for (let k = 2; used.has(suffix); k++) suffix = `-${run.name.replace(/[^A-Za-z0-9_.-]+/g, '-')}-${k}`;
+    used.add(suffix);
+    figures.push(...runOnlyFigures(run, suffix));
+  }
   return figures;
 }
 

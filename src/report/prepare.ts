@@ -128,29 +128,37 @@ export function accuracyRows(metrics: MetricsRow[]): AccuracyRow[] {
   }));
 }
 
+/** The round an evaluation point belongs to: `round` counts rounds completed, fractional mid-round (0.5 = half of round 1). */
+export function roundIndex(round: number): number {
+  return Math.max(0, Math.ceil(round - 1e-9));
+}
+
 /**
- * Seconds per stage per round. Each metrics line's timing covers the work since the previous evaluation point, so
- * a round's time is the sum over its lines; whatever the round's total ("round") has beyond the stages is "other".
+ * Seconds per stage per round. The loop's timing is cumulative within a round (its stage clocks restart each round and
+ * every evaluation point records them so far), so a round's time is the timing of its last evaluation point; what the
+ * round's wall clock ("round") has beyond the stages is "other". Round 0 is the evaluation before any training.
  */
 export function throughputRows(metrics: MetricsRow[]): ThroughputRow[] {
-  const byRound = new Map<number, Record<string, number>>();
+  const last = new Map<number, MetricsRow>();
   for (const m of metrics) {
     if (!m.timing || !finite(m.round)) continue;
-    const acc = byRound.get(m.round) ?? {};
-    for (const [stage, seconds] of Object.entries(m.timing)) if (finite(seconds)) acc[stage] = (acc[stage] ?? 0) + seconds;
-    byRound.set(m.round, acc);
+    const k = roundIndex(m.round);
+    const seen = last.get(k);
+    if (!seen || m.round >= seen.round) last.set(k, m);
   }
   const rows: ThroughputRow[] = [];
-  for (const [round, acc] of [...byRound].sort((a, b) => a[0] - b[0])) {
+  for (const [round, m] of [...last].sort((a, b) => a[0] - b[0])) {
+    const timing = m.timing ?? {};
     let staged = 0;
     for (const stage of STAGES) {
-      const seconds = acc[stage] ?? 0;
+      const seconds = finite(timing[stage]) ? timing[stage] : 0;
       staged += seconds;
       rows.push({ round, stage, seconds });
     }
-    rows.push({ round, stage: 'other', seconds: Math.max(0, (acc.round ?? staged) - staged) });
+    const total = finite(timing.round) ? timing.round : staged;
+    rows.push({ round, stage: 'other', seconds: Math.max(0, total - staged) });
   }
-  // Drop stages that never took time (e.g. "other" when the loop's stages account for everything).
+  // Drop stages that never took time (e.g. "other" when the stages account for the whole round).
   const used = new Set(rows.filter((r) => r.seconds > 0).map((r) => r.stage));
   return rows.filter((r) => used.has(r.stage));
 }
@@ -184,7 +192,7 @@ export function crossData(cross: CrossData): CrossFigureData {
     const rows = cross.runs[arm].flatMap((run) => run.metrics);
     const s = meanBy(rows, (m) => m.t, (m) => m.solverUncertainty);
     const v = meanBy(rows, (m) => m.t, (m) => m.verifierUncertainty);
-    const rounds = Math.max(0, ...rows.map((m) => m.round).filter(finite));
+    const rounds = Math.max(0, ...rows.map((m) => roundIndex(m.round)).filter(finite));
     const tMax = Math.max(...s.map((p) => p.key));
     return { t: s.map((p) => p.key), solver: s.map((p) => p.value), verifier: v.map((p) => p.value), rounds, tPerRound: rounds > 0 ? tMax / rounds : 1 };
   };
