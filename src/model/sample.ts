@@ -152,3 +152,23 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
 function padTo(ids: number[], length: number, padId: number): number[] {
   return [...ids, ...Array<number>(length - ids.length).fill(padId)];
 }
+
+/** Log-probabilities of the token after each prompt, [prompt][vocab], left-padded in batches (the verifier's read-out). */
+export function nextTokenLogProbs(model: Model, prompts: number[][], options: { padId: number; batchSize?: number }): Float64Array[] {
+  const out: Float64Array[] = [];
+  const batchSize = options.batchSize ?? 32;
+  const vocab = model.config.vocab_size;
+  for (let start = 0; start < prompts.length; start += batchSize) {
+    const rows = prompts.slice(start, start + batchSize);
+    const length = Math.max(...rows.map((r) => r.length));
+    const padding = rows.map((r) => length - r.length);
+    const input = rows.map((r, b) => [...Array<number>(padding[b]!).fill(options.padId), ...r]);
+    const positions = rows.map((_, b) => Array.from({ length }, (_, t) => Math.max(0, t - padding[b]!)));
+    const keyMask = rows.map((_, b) => Array.from({ length }, (_, s) => (s < padding[b]! ? 0 : 1)));
+    const logits = tf.tidy(() => forward(model, tf.tensor2d(input, undefined, 'int32'), { positions, keyMask, lastOnly: true }).logits);
+    const values = logits.dataSync() as Float32Array;
+    logits.dispose();
+    rows.forEach((_, b) => out.push(logSoftmaxRow(values, b * vocab, vocab)));
+  }
+  return out;
+}

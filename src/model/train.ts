@@ -113,3 +113,24 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
   }
   return { loss, gradNorm, lr };
 }
+
+/** A prompt and the response the loss is taken on (SFT: response tokens only). */
+export interface SftExample {
+  prompt: number[];
+  response: number[];
+}
+
+/** Right-pads examples into one batch whose weights cover only the response tokens. */
+export function sftBatch(examples: SftExample[], padId: number): TrainBatch {
+  const length = Math.max(...examples.map((e) => e.prompt.length + e.response.length)) - 1;
+  const batch: TrainBatch = { inputs: [], targets: [], weights: [] };
+  for (const { prompt, response } of examples) {
+    const sequence = [...prompt, ...response];
+    const pad = (ids: number[]) => [...ids, ...Array<number>(length - ids.length).fill(padId)];
+    batch.inputs.push(pad(sequence.slice(0, -1)));
+    batch.targets.push(pad(sequence.slice(1)));
+    // target j predicts sequence position j+1: the response occupies targets prompt.length-1 .. end
+    batch.weights.push(Array.from({ length }, (_, j) => (j >= prompt.length - 1 && j < sequence.length - 1 ? 1 : 0)));
+  }
+  return batch;
+}

@@ -1,0 +1,176 @@
+// The pieces of one self-improvement round: sample candidates, score their uncertainty, verify, pick; and the
+// evaluation that produces the paper's U_s, U_v, G and the accuracies.
+import { answersEqual, extractAnswer, type Problem } from '../data/index.js';
+import type { Model } from '../model/model.js';
+import { Rng } from '../model/rng.js';
+import { sample } from '../model/sample.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { responseUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
+import { promptIds } from './prompts.js';
+import { type Candidate, type Pick, type VerifierKind, pickCandidate, verifierScores } from './verify.js';
+
+export interface SamplingOptions {
+  samples: number; // N candidates per question
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  sampleBatch: number; // rows per sampling forward pass
+}
+
+export type Progress = (stage: string, done: number, total: number) => void;
+
+export interface StageTimes {
+  sample: number;
+  score: number;
+  verify: number;
+  train: number;
+  eval: number;
+}
+
+export interface TokenCounts {
+  sample: number;
+  score: number;
+  train: number;
+}
+
+export function zeroTimes(): StageTimes {
+  return { sample: 0, score: 0, verify: 0, train: 0, eval: 0 };
+}
+
+export function zeroTokens(): TokenCounts {
+  return { sample: 0, score: 0, train: 0 };
+}
+
+/** Runs fn and adds its wall time (seconds) to times[stage]. */
+export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T): T {
+  const start = performance.now();
+  try {
+    return fn();
+  } finally {
+    times[stage] += (performance.now() - start) / 1000;
+  }
+}
+
+/** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
+export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
+  times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
+  const prompts = problems.map((p) => promptIds(tokenizer, p.question));
+  const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
+  const sampled: number[][] = [];
+  timed(times, 'sample', () => {
+    for (let start = 0; start < rows.length; start += options.sampleBatch) {
+      const batch = rows.slice(start, start + options.sampleBatch);
+      const out = sample(model, batch.map((q) => prompts[q]!), {
+        temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng,
+      });
+      sampled.push(...out.tokens);
+      progress?.('sample', Math.min(start + batch.length, rows.length), rows.length);
+    }
+  });
+  tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
+  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch }));
+  tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
+  return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
+    const i = q * options.samples + j;
+    const text = tokenizer.decode(sampled[i]!);
+    const answer = extractAnswer(text);
+    return { tokens: sampled[i]!, text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i]! };
+  }));
+}
+
+export interface Verified {
+  scores: number[][];
+  picks: Pick[];
+}
+
+/** Scores every candidate (self-verifier, or an external one for the questions in `external`) and picks one per question. */
+export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Tokenizer, problems: Problem[], candidates: Candidate[][], sigma: number,
+  external?: { questions: Set<number>; score: (problems: Problem[], candidates: Candidate[][]) => number[][] }): Verified {
+  const self = problems.map((_, q) => q).filter((q) => !external?.questions.has(q));
+  const scores: number[][] = Array.from({ length: problems.length }, () => []);
+  const selfScores = verifierScores(kind, model, tokenizer, self.map((q) => problems[q]!), self.map((q) => candidates[q]!));
+  self.forEach((q, i) => (scores[q] = selfScores[i]!));
+  if (external && external.questions.size > 0) {
+    const outside = [...external.questions].sort((a, b) => a - b);
+    const outsideScores = external.score(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));
+    outside.forEach((q, i) => (scores[q] = outsideScores[i]!));
+  }
+  const picks = candidates.map((group, q) => pickCandidate(group, scores[q]!, sigma));
+  return { scores, picks };
+}
+
+export interface Evaluation {
+  solverUncertainty: number;
+  verifierUncertainty: number;
+  gap: number;
+  solverAccuracy: number; // share of sampled answers that are correct
+  verifierAccuracy: number; // share of picks that are correct
+  passAtN: number;
+  majorityAccuracy: number;
+  testAccuracy: number; // greedy, on the test split
+  meanResponseLength: number;
+  evalFallbacks: number;
+  meanEntropy: number;
+  meanSelfCertainty: number;
+}
+
+function majorityCorrect(group: Candidate[]): boolean {
+  const counts = new Map<string, { count: number; correct: boolean }>();
+  for (const c of group) {
+    if (c.answer === null) continue;
+    const key = [...counts.keys()].find((k) => answersEqual(k, c.answer)) ?? c.answer;
+    const entry = counts.get(key) ?? { count: 0, correct: c.correct };
+    entry.count += 1;
+    counts.set(key, entry);
+  }
+  let best: { count: number; correct: boolean } | undefined;
+  for (const entry of counts.values()) if (!best || entry.count > best.count) best = entry;
+  return best?.correct ?? false;
+}
+
+/** Greedy accuracy on problems (the test split). */
+export function greedyAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): number {
+  if (problems.length === 0) return Number.NaN;
+  let correct = 0;
+  for (let start = 0; start < problems.length; start += options.sampleBatch) {
+    const batch = problems.slice(start, start + options.sampleBatch);
+    const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question)), {
+      temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng: new Rng(0),
+    });
+    out.tokens.forEach((ids, i) => (correct += answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer) ? 1 : 0));
+    progress?.('test', Math.min(start + batch.length, problems.length), problems.length);
+  }
+  return correct / problems.length;
+}
+
+/**
+ * One evaluation point on the fixed evaluation subset: U_s (mean U of all samples), U_v (mean U of the picks),
+ * G = U_s − U_v, and the accuracies. Sampling uses the same seed at every point (common random numbers), so the
+ * curves move with the model rather than with sampling noise.
+ */
+export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
+  verifier: VerifierKind; sigma: number; seed: number }, progress?: Progress): Evaluation {
+  const times = zeroTimes();
+  const tokens = zeroTokens();
+  const candidates = generateCandidates(model, tokenizer, evalProblems, options, new Rng(options.seed), times, tokens, progress);
+  const { picks } = verifyAndPick(options.verifier, model, tokenizer, evalProblems, candidates, options.sigma);
+  const all = candidates.flat();
+  const picked = picks.map((p, q) => candidates[q]![p.index]!);
+  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+  const us = solverUncertainty(all);
+  const uv = verifierUncertainty(picked);
+  return {
+    solverUncertainty: us,
+    verifierUncertainty: uv,
+    gap: us - uv,
+    solverAccuracy: mean(all.map((c) => (c.correct ? 1 : 0))),
+    verifierAccuracy: mean(picked.map((c) => (c.correct ? 1 : 0))),
+    passAtN: mean(candidates.map((g) => (g.some((c) => c.correct) ? 1 : 0))),
+    majorityAccuracy: mean(candidates.map((g) => (majorityCorrect(g) ? 1 : 0))),
+    testAccuracy: greedyAccuracy(model, tokenizer, testProblems, options, progress),
+    meanResponseLength: mean(all.map((c) => c.length)),
+    evalFallbacks: picks.filter((p) => p.fallback).length,
+    meanEntropy: mean(all.map((c) => c.entropy)),
+    meanSelfCertainty: mean(all.map((c) => c.selfCertainty)),
+  };
+}

@@ -1,0 +1,394 @@
+// A self-improvement run (the paper's procedure): rounds of sample → score → verify → pick → fine-tune, evaluated
+// `evalsPerEpoch` times per epoch, written to a run directory that a killed run resumes from with identical results.
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { type BackendInfo, type BackendChoice, type DeviceChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
+import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
+  disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams } from '../model/index.js';
+import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import type { Problem } from '../data/index.js';
+import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
+import { appendJsonlAtomic, writeFileAtomic } from '../io.js';
+import { loadLoopData, type LoopData } from './data.js';
+import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
+import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens } from './round.js';
+import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
+
+export interface TrainOptions {
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  questionField?: string;
+  answerField?: string;
+  skipBadLines?: boolean;
+  out?: string;
+  resume?: boolean;
+  seed: number;
+  backend: BackendChoice;
+  threads?: number;
+  device?: DeviceChoice;
+  rounds: number;
+  poolSize: number;
+  freshPool: boolean;
+  samples: number;
+  temperature: number;
+  topP: number;
+  maxNewTokens: number;
+  sampleBatch: number;
+  verifier: VerifierKind;
+  sigma: number;
+  epochsPerRound: number;
+  lr: number;
+  batchSize: number;
+  fullFinetune: boolean;
+  loraRank: number;
+  loraAlpha: number;
+  evalsPerEpoch: number;
+  evalSize: number;
+  testSize: number;
+  stopAtConvergence?: number;
+  report: boolean;
+  externalVerifier?: string; // 'oracle' or a checkpoint directory used as a frozen verifier
+  externalBudget?: number; // questions that may be verified externally over the whole run
+  allocation?: string; // early | uniform | late | R1:share,R2:share,...
+}
+
+export const TRAIN_DEFAULTS: TrainOptions = {
+  model: 'tiny-arith', dataset: 'arith', seed: 1, backend: 'auto', rounds: 6, poolSize: 256, freshPool: false, samples: 16,
+  temperature: 1.0, topP: 1.0, maxNewTokens: 64, sampleBatch: 64, verifier: 'tf', sigma: 0.5, epochsPerRound: 1, lr: 2e-3, batchSize: 16,
+  fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, report: true,
+};
+
+/** One line of metrics.jsonl: an evaluation point. */
+export interface MetricsRecord extends Evaluation {
+  t: number; // epochs of self-improvement so far
+  round: number; // rounds completed (fractional mid-round)
+  fallbacks: number; // picks in this round's pool that no candidate passed σ for
+  externalQueries: number; // questions verified externally in this round so far
+  poolSolverUncertainty?: number;
+  poolVerifierUncertainty?: number;
+  trainLoss?: number;
+  timing: StageTimes & { round: number };
+  tokensPerSecond: { sample: number; score: number; train: number };
+  forecast?: Forecast | { error: string };
+}
+
+export interface Forecast {
+  solverLimit: { value: number; lower: number; upper: number };
+  verifierLimit: { value: number; lower: number; upper: number };
+  gapLimit: { value: number; lower: number; upper: number };
+  rate: number;
+  roundsToConverge: number; // Cor. 3.2: further epochs until |G − G∞| < 1 % of the initial gap
+  remainingSolverImprovement: number; // U_s(now) − U_s∞ predicted by the fit
+}
+
+export interface RunResult {
+  runDir: string;
+  metrics: MetricsRecord[];
+  fit?: SharedRateFit;
+  backend: BackendInfo;
+  stoppedEarly: boolean;
+}
+
+export interface RunHooks {
+  log?: (line: string) => void;
+  progress?: Progress;
+  signal?: AbortSignal; // aborting stops the run between steps (tests use it to simulate a kill)
+}
+
+const require = createRequire(import.meta.url);
+
+function versions(): Record<string, string> {
+  const version = (name: string) => {
+    try {
+      return (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      return 'unknown';
+    }
+  };
+  return { svgap: (require('../../package.json') as { version: string }).version, node: process.version, tfjs: version('@tensorflow/tfjs-core') };
+}
+
+export function validateTrainOptions(o: TrainOptions): void {
+  const positiveInt = (name: string, v: number) => {
+    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: must be a positive integer (got ${v})`);
+  };
+  positiveInt('rounds', o.rounds);
+  positiveInt('pool-size', o.poolSize);
+  positiveInt('samples', o.samples);
+  positiveInt('max-new-tokens', o.maxNewTokens);
+  positiveInt('sample-batch', o.sampleBatch);
+  positiveInt('batch-size', o.batchSize);
+  positiveInt('evals-per-epoch', o.evalsPerEpoch);
+  positiveInt('eval-size', o.evalSize);
+  positiveInt('lora-rank', o.loraRank);
+  if (!Number.isInteger(o.testSize) || o.testSize < 0) throw new Error(`--test-size: must be a non-negative integer (got ${o.testSize})`);
+  if (!(o.temperature >= 0)) throw new Error(`--temperature: must be ≥ 0 (got ${o.temperature})`);
+  if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p: must be in (0, 1] (got ${o.topP})`);
+  if (!(o.sigma >= 0 && o.sigma <= 1)) throw new Error(`--sigma: must be in [0, 1] (got ${o.sigma})`);
+  if (!(o.lr > 0)) throw new Error(`--lr: must be positive (got ${o.lr})`);
+  if (!(o.epochsPerRound > 0)) throw new Error(`--epochs-per-round: must be positive (got ${o.epochsPerRound})`);
+  if (!(VERIFIER_KINDS as readonly string[]).includes(o.verifier)) throw new Error(`--verifier: unknown verifier '${o.verifier}'; choose one of ${VERIFIER_KINDS.join(', ')}`);
+  if (o.verifier === 'oracle') throw new Error("--verifier oracle: the oracle knows the answers, so it is no self-verifier; use it as --external-verifier oracle");
+  if (o.evalSize > o.poolSize && o.dataset === 'arith') throw new Error(`--eval-size ${o.evalSize}: must not exceed --pool-size ${o.poolSize} (it is a subset of the train questions)`);
+  if (o.externalBudget !== undefined) {
+    if (!Number.isInteger(o.externalBudget) || o.externalBudget < 0) throw new Error(`--external-budget: must be a non-negative integer (got ${o.externalBudget})`);
+    if (!o.externalVerifier) throw new Error('--external-budget needs --external-verifier oracle|PATH');
+  }
+}
+
+/** `early|uniform|late|R1:share,R2:share,...` (rounds 1-based; unnamed rounds get 0; shares are normalised to sum to 1). */
+export function parseAllocation(spec: string, rounds: number): number[] {
+  if (spec === 'early' || spec === 'uniform' || spec === 'late') return allocationFractions(spec, rounds);
+  const shares = new Array<number>(rounds).fill(0);
+  for (const part of spec.split(',')) {
+    const match = /^\s*R?(\d+)\s*:\s*([0-9.eE+-]+)\s*$/.exec(part);
+    if (!match) throw new Error(`--allocation: cannot read '${part}' (use early, uniform, late or R1:share,R2:share,...)`);
+    const round = Number(match[1]);
+    const share = Number(match[2]);
+    if (round < 1 || round > rounds) throw new Error(`--allocation: round ${round} is outside 1..${rounds}`);
+    if (!(share >= 0) || !Number.isFinite(share)) throw new Error(`--allocation: share '${match[2]}' for round ${round} must be a non-negative number`);
+    shares[round - 1]! += share;
+  }
+  const total = shares.reduce((s, x) => s + x, 0);
+  if (!(total > 0)) throw new Error('--allocation: the shares sum to 0');
+  return allocationFractions(shares.map((s) => s / total) as Allocation, rounds);
+}
+
+/** Whole questions per round from fractions η_t of budget M, rounded so they sum exactly to M (largest remainder). */
+export function budgetPerRound(fractions: number[], budget: number): number[] {
+  const raw = fractions.map((eta) => eta * budget);
+  const counts = raw.map(Math.floor);
+  let left = budget - counts.reduce((s, x) => s + x, 0);
+  const order = raw.map((x, i) => ({ i, rest: x - Math.floor(x) })).sort((a, b) => b.rest - a.rest || a.i - b.i);
+  for (const { i } of order) {
+    if (left <= 0) break;
+    counts[i]! += 1;
+    left -= 1;
+  }
+  return counts;
+}
+
+function forecastFrom(metrics: MetricsRecord[]): Forecast | { error: string } {
+  try {
+    const trajectory = { t: metrics.map((m) => m.t), solver: metrics.map((m) => m.solverUncertainty), verifier: metrics.map((m) => m.verifierUncertainty) };
+    const fit = fitSharedRate(trajectory);
+    const now = metrics[metrics.length - 1]!;
+    const delta = Math.abs(predictShared(fit, now.t).gap - fit.limits.gap.value);
+    const epsilon = 0.01 * Math.max(Math.abs(metrics[0]!.gap - fit.limits.gap.value), 1e-12);
+    const interval = (i: { value: number; lower: number; upper: number }) => ({ value: i.value, lower: i.lower, upper: i.upper });
+    return {
+      solverLimit: interval(fit.limits.solver), verifierLimit: interval(fit.limits.verifier), gapLimit: interval(fit.limits.gap), rate: fit.rate.value,
+      roundsToConverge: delta <= epsilon ? 0 : Math.log(delta / epsilon) / fit.rate.value, // Cor. 3.2 from the current point
+      remainingSolverImprovement: predictShared(fit, now.t).solver - fit.limits.solver.value,
+    };
+  } catch (error) {
+    return { error: (error as Error).message };
+  }
+}
+
+function readJsonl<T>(path: string): T[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as T;
+    } catch {
+      throw new Error(`${path}:${i + 1}: not valid JSON (the run directory is damaged)`);
+    }
+  });
+}
+
+function defaultRunName(): string {
+  return `run-${new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19)}`;
+}
+
+interface RunState {
+  round: number; // rounds completed
+  metricsLines: number;
+  externalUsed: number;
+}
+
+/** The run's options: the saved ones when resuming (only --rounds may grow), else the given ones. */
+function runOptions(given: TrainOptions, runDir: string): TrainOptions {
+  const runJson = join(runDir, 'run.json');
+  if (!given.resume) {
+    if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`--out ${runDir}: a run already exists there; pass --resume to continue it or choose another --out`);
+    return given;
+  }
+  if (!existsSync(runJson)) throw new Error(`--resume: ${runJson} not found (nothing to resume)`);
+  const saved = (JSON.parse(readFileSync(runJson, 'utf8')) as { options: TrainOptions }).options;
+  return { ...saved, rounds: Math.max(saved.rounds, given.rounds), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device };
+}
+
+function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): (problems: Problem[], candidates: Candidate[][]) => number[][] {
+  if (spec === 'oracle') return (_problems, candidates) => candidates.map((g) => g.map((c) => (c.correct ? 1 : 0)));
+  // another checkpoint, frozen, judging with the run's verifier template (tf when the run's verifier reads no model)
+  const frozen: Model = loadCheckpoint(resolve(spec), preferredEmbedMode()).model;
+  const kind: VerifierKind = options.verifier === 'qe' ? 'qe' : 'tf';
+  return (problems, candidates) => verifierScores(kind, frozen, tokenizer, problems, candidates);
+}
+
+export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  const log = hooks.log ?? (() => {});
+  const runDir = resolve(given.out ?? join('checkpoints', defaultRunName()));
+  const options = runOptions(given, runDir);
+  validateTrainOptions(options);
+  const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device });
+  log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
+  const tokenizer = await loadTokenizer();
+  const data: LoopData = loadLoopData(options);
+  for (const note of data.notes) log(`note: ${note}`);
+
+  // model, adapters and optimizer: from the run's own checkpoint when resuming
+  const checkpointDir = join(runDir, 'checkpoint');
+  let loaded: LoadedCheckpoint;
+  let state: RunState = { round: 0, metricsLines: 0, externalUsed: 0 };
+  const resuming = options.resume === true && existsSync(join(checkpointDir, 'config.json'));
+  if (resuming) {
+    loaded = loadCheckpoint(checkpointDir, preferredEmbedMode());
+    state = loaded.training!.extra as unknown as RunState;
+    log(`resuming ${runDir} after round ${state.round}`);
+  } else {
+    loaded = resolveModel(options.model, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
+    if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
+  }
+  const model = loaded.model;
+  const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.lr, minLr: options.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
+  const optimizer = loaded.training?.optimizer ?? initAdamW(trainableParams(model));
+  const rng = new Rng(loaded.training?.rng ?? options.seed);
+
+  mkdirSync(join(runDir, 'samples'), { recursive: true });
+  const metricsPath = join(runDir, 'metrics.jsonl');
+  const metrics = readJsonl<MetricsRecord>(metricsPath).slice(0, state.metricsLines);
+  writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
+  const runInfo = {
+    command: `svgap train ${process.argv.slice(2).join(' ')}`.trim(),
+    options, seed: options.seed,
+    backend: { name: backend.name, version: backend.version, threads: backend.threads, device: backend.device, package: backend.package },
+    versions: versions(),
+    model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
+      trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0), lora: model.lora?.config ?? null },
+    tokenizer: tokenizer.modelPath,
+    dataset: { name: options.dataset, poolSize: options.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.freshPool },
+    verifier: { kind: options.verifier, sigma: options.sigma, templates: VERIFIER_TEMPLATES },
+    external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform' } : null,
+    startedAt: new Date().toISOString(),
+  };
+  writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
+
+  const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+  const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919 };
+  const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
+  const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
+  const checkAbort = () => {
+    if (hooks.signal?.aborted) throw new Error('run aborted');
+  };
+
+  const record = (point: Omit<MetricsRecord, 'forecast'>): MetricsRecord => {
+    for (const [key, value] of Object.entries(point)) {
+      if (typeof value === 'number' && !Number.isFinite(value) && key !== 'testAccuracy') {
+        throw new Error(`metrics at t=${point.t}: ${key} is ${value} (NaN/Inf): stopping; the last completed round is saved in ${checkpointDir}`);
+      }
+    }
+    const line: MetricsRecord = { ...point };
+    metrics.push(line);
+    if (metrics.length >= 4) line.forecast = forecastFrom(metrics); // the theory inside the loop, from the 4th point on
+    appendJsonlAtomic(metricsPath, line);
+    log(`t=${line.t.toFixed(2)} U_s=${line.solverUncertainty.toFixed(3)} U_v=${line.verifierUncertainty.toFixed(3)} G=${line.gap.toFixed(3)} ` +
+      `acc solver=${line.solverAccuracy.toFixed(3)} verifier=${line.verifierAccuracy.toFixed(3)} test=${line.testAccuracy.toFixed(3)}`);
+    return line;
+  };
+
+  if (metrics.length === 0) {
+    const times = zeroTimes();
+    const evaluation = timed(times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions, hooks.progress));
+    record({ t: 0, round: 0, ...evaluation, fallbacks: 0, externalQueries: 0, timing: { ...times, round: times.eval }, tokensPerSecond: { sample: 0, score: 0, train: 0 } });
+    state.metricsLines = metrics.length;
+  }
+
+  let stoppedEarly = false;
+  for (let round = state.round; round < options.rounds; round++) {
+    const roundStart = performance.now();
+    const times = zeroTimes();
+    const tokens: TokenCounts = zeroTokens();
+    const pool = data.pool(round);
+    checkAbort();
+    const candidates = generateCandidates(model, tokenizer, pool, sampling, rng, times, tokens, hooks.progress);
+    checkAbort();
+    // external verification (cross-improvement): the first η_t·M questions of the pool go to the stronger verifier
+    const externalCount = Math.min(externalPerRound[round] ?? 0, pool.length);
+    const external = externalScorer && externalCount > 0 ? { questions: new Set(Array.from({ length: externalCount }, (_, q) => q)), score: externalScorer } : undefined;
+    const { scores, picks } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
+    state.externalUsed += external?.questions.size ?? 0;
+    const fallbacks = picks.filter((p) => p.fallback).length;
+    const samplesFile = pool.map((problem, q) => JSON.stringify({
+      idx: problem.idx, question: problem.question, reference: problem.answer, external: external?.questions.has(q) ?? false,
+      pick: picks[q]!.index, fallback: picks[q]!.fallback,
+      candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
+    })).join('\n') + '\n';
+    writeFileAtomic(join(runDir, 'samples', `round-${round + 1}.jsonl`), samplesFile);
+    const picked = picks.map((p, q) => candidates[q]![p.index]!);
+    const poolSolverUncertainty = candidates.flat().reduce((s, c) => s + c.nll, 0) / (pool.length * options.samples);
+    const poolVerifierUncertainty = picked.reduce((s, c) => s + c.nll, 0) / picked.length;
+
+    // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
+    const examples: SftExample[] = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question), response: picked[q]!.tokens }));
+    const steps = Math.max(1, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize));
+    const evalPoints = Math.max(1, Math.round(options.evalsPerEpoch * options.epochsPerRound));
+    const evalAt = new Set(Array.from({ length: evalPoints }, (_, i) => Math.round(((i + 1) * steps) / evalPoints)));
+    let order: number[] = [];
+    let lossSum = 0;
+    let lossCount = 0;
+    for (let step = 1; step <= steps; step++) {
+      checkAbort();
+      if (order.length < options.batchSize) order = [...order, ...rng.shuffle(examples.map((_, i) => i))];
+      const batchIndices = order.splice(0, options.batchSize);
+      const batch = sftBatch(batchIndices.map((i) => examples[i]!), tokenizer.padId);
+      const { loss } = timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch));
+      tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
+      lossSum += loss;
+      lossCount += 1;
+      hooks.progress?.('train', step, steps);
+      if (evalAt.has(step)) {
+        const evaluation = timed(times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions, hooks.progress));
+        const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
+        record({
+          t: round * options.epochsPerRound + (step / steps) * options.epochsPerRound, round: round + step / steps, ...evaluation,
+          fallbacks, externalQueries: external?.questions.size ?? 0, poolSolverUncertainty, poolVerifierUncertainty, trainLoss: lossSum / lossCount,
+          timing: { ...times, round: (performance.now() - roundStart) / 1000 },
+          tokensPerSecond: { sample: perSecond(tokens.sample, times.sample), score: perSecond(tokens.score, times.score), train: perSecond(tokens.train, times.train) },
+        });
+        lossSum = 0;
+        lossCount = 0;
+      }
+    }
+    state = { round: round + 1, metricsLines: metrics.length, externalUsed: state.externalUsed };
+    saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
+    const forecast = metrics[metrics.length - 1]!.forecast;
+    if (options.stopAtConvergence !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < options.stopAtConvergence) {
+      log(`stopping after round ${round + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${options.stopAtConvergence}`);
+      stoppedEarly = true;
+      break;
+    }
+  }
+
+  let fit: SharedRateFit | undefined;
+  try {
+    fit = fitSharedRate({ t: metrics.map((m) => m.t), solver: metrics.map((m) => m.solverUncertainty), verifier: metrics.map((m) => m.verifierUncertainty) });
+    writeFileAtomic(join(runDir, 'fit.json'), JSON.stringify(fit, null, 2) + '\n');
+    log(`shared-rate fit: r=${fit.rate.value.toFixed(3)} U_s∞=${fit.limits.solver.value.toFixed(3)} U_v∞=${fit.limits.verifier.value.toFixed(3)} ` +
+      `R² solver=${fit.r2.solver.toFixed(3)} verifier=${fit.r2.verifier.toFixed(3)} gap=${fit.r2.gap.toFixed(3)}`);
+  } catch (error) {
+    log(`no shared-rate fit: ${(error as Error).message}`);
+  }
+  writeFileAtomic(join(runDir, 'run.json'), JSON.stringify({ ...runInfo, finishedAt: new Date().toISOString(), stoppedEarly }, null, 2) + '\n');
+  if (options.report) {
+    const { writeRunReport } = await import('../report/index.js');
+    const index = await writeRunReport(runDir);
+    log(`report: ${index}`);
+  }
+  disposeAdamW(optimizer);
+  disposeModel(model);
+  return { runDir, metrics, fit, backend, stoppedEarly };
+}

@@ -1,0 +1,175 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { initBackend } from '../src/engine/index.js';
+import { initModel, nextTokenLogProbs, saveCheckpoint, resolveModel } from '../src/model/index.js';
+import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
+import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
+import { verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
+import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { makeProgress } from '../src/cli/progress.js';
+import { MICRO } from './helpers.js';
+
+function candidate(answer: string | null, correct: boolean, normalizedNll: number): Candidate {
+  return { tokens: [5], text: `#### ${answer}`, answer, correct, nll: normalizedNll * 10, normalizedNll, length: 10, entropy: 1, selfCertainty: 1 };
+}
+
+let tokenizer: Tokenizer;
+let microDir: string;
+
+beforeAll(async () => {
+  await initBackend({ backend: 'cpu' });
+  tokenizer = await loadTokenizer();
+  microDir = join(mkdtempSync(join(tmpdir(), 'svgap-loop-')), 'micro');
+  saveCheckpoint(microDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
+});
+
+function microOptions(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
+  return {
+    ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
+    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, ...extra,
+  };
+}
+
+describe('selection (the paper\'s hybrid best-of-N)', () => {
+  const group = [candidate('3', false, 0.2), candidate('4', true, 0.5), candidate('4', true, 0.4), candidate(null, false, 0.1)];
+
+  it('keeps candidates with score ≥ σ and picks the lowest normalised NLL among them', () => {
+    expect(pickCandidate(group, [0.9, 0.6, 0.7, 0.2], 0.5)).toEqual({ index: 0, fallback: false });
+    expect(pickCandidate(group, [0.4, 0.6, 0.7, 0.2], 0.5)).toEqual({ index: 2, fallback: false });
+    expect(pickCandidate(group, [0.4, 0.6, 0.5, 0.2], 0.5)).toEqual({ index: 2, fallback: false }); // σ is inclusive
+  });
+
+  it('falls back to the highest score when no candidate reaches σ', () => {
+    expect(pickCandidate(group, [0.1, 0.3, 0.2, 0.0], 0.5)).toEqual({ index: 1, fallback: true });
+  });
+
+  it('likelihood, majority and oracle scores', () => {
+    const noModel = undefined as never;
+    expect(verifierScores('likelihood', noModel, tokenizer, [{ question: 'q', answer: '4' }], [group])).toEqual([[1, 1, 1, 1]]);
+    expect(verifierScores('oracle', noModel, tokenizer, [{ question: 'q', answer: '4' }], [group])).toEqual([[0, 1, 1, 0]]);
+    expect(verifierScores('majority', noModel, tokenizer, [{ question: 'q', answer: '4' }], [group])).toEqual([[0.25, 0.5, 0.5, 0]]);
+    // likelihood: everything passes, so the pick is the plain minimum normalised NLL
+    expect(pickCandidate(group, [1, 1, 1, 1], 0.5).index).toBe(3);
+  });
+
+  it('tf and qe read the model\'s next-token distribution after the template', () => {
+    const { model } = resolveModel(microDir, { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' });
+    const questions = [{ question: 'Sam has 3 apples.', answer: '3' }];
+    const candidates = [[{ ...candidate('3', true, 0.1), tokens: tokenizer.encode('3+0=3\n#### 3') }]];
+    const ids = verdictIds(tokenizer);
+    const tf = verifierScores('tf', model, tokenizer, questions, candidates)[0]![0]!;
+    const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'tf', questions[0]!.question, candidates[0]![0]!.tokens)], { padId: tokenizer.padId })[0]!;
+    expect(tf).toBeCloseTo(Math.exp(lpTf[ids.trueId]!) / (Math.exp(lpTf[ids.trueId]!) + Math.exp(lpTf[ids.falseId]!)), 10);
+    const qe = verifierScores('qe', model, tokenizer, questions, candidates)[0]![0]!;
+    const lpQe = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'qe', questions[0]!.question, candidates[0]![0]!.tokens)], { padId: tokenizer.padId })[0]!;
+    const p = ids.ratingIds.map((id) => Math.exp(lpQe[id]!));
+    expect(qe).toBeCloseTo((p.reduce((s, x, r) => s + x * (r + 1), 0) / p.reduce((s, x) => s + x, 0) - 1) / 4, 10);
+    expect(tf).toBeGreaterThan(0);
+    expect(qe).toBeGreaterThanOrEqual(0);
+    expect(qe).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('external budget', () => {
+  it('allocations spend exactly the budget, per round', () => {
+    expect(budgetPerRound(parseAllocation('uniform', 4), 10)).toEqual([3, 3, 2, 2]);
+    expect(budgetPerRound(parseAllocation('early', 6), 10)).toEqual([5, 5, 0, 0, 0, 0]);
+    expect(budgetPerRound(parseAllocation('late', 6), 9)).toEqual([0, 0, 0, 0, 5, 4]);
+    expect(budgetPerRound(parseAllocation('R1:1,R3:3', 4), 8)).toEqual([2, 0, 6, 0]);
+    for (const spec of ['early', 'uniform', 'late', 'R2:0.3,R5:0.7']) {
+      for (const budget of [0, 1, 7, 25, 100]) expect(budgetPerRound(parseAllocation(spec, 5), budget).reduce((s, x) => s + x, 0)).toBe(budget);
+    }
+  });
+
+  it('bad allocations are clear errors', () => {
+    expect(() => parseAllocation('sometimes', 3)).toThrow(/--allocation: cannot read 'sometimes'/);
+    expect(() => parseAllocation('R4:1', 3)).toThrow(/round 4 is outside 1..3/);
+    expect(() => parseAllocation('R1:0', 3)).toThrow(/sum to 0/);
+  });
+});
+
+describe('runs', () => {
+  it('bad flags and paths give clear errors', async () => {
+    const base = microOptions('/tmp/unused');
+    expect(() => validateTrainOptions({ ...base, samples: 0 })).toThrow(/--samples: must be a positive integer/);
+    expect(() => validateTrainOptions({ ...base, sigma: 1.5 })).toThrow(/--sigma: must be in \[0, 1\]/);
+    expect(() => validateTrainOptions({ ...base, verifier: 'psychic' as never })).toThrow(/--verifier: unknown verifier 'psychic'/);
+    expect(() => validateTrainOptions({ ...base, verifier: 'oracle' })).toThrow(/no self-verifier/);
+    expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
+    expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/weights are not present.*--model tiny-arith/);
+    expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
+    await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
+    await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
+  });
+
+  it('a 2-round micro run writes the promised files and keys; a second run refuses the same --out', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-run-')), 'run');
+    const lines: string[] = [];
+    const result = await runTraining(microOptions(out, { externalVerifier: 'oracle', externalBudget: 3, allocation: 'late' }), { log: (l) => lines.push(l) });
+    expect(lines[0]).toMatch(/^backend: cpu/);
+    const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
+    for (const key of ['command', 'options', 'seed', 'backend', 'versions', 'model', 'dataset', 'verifier', 'startedAt', 'finishedAt']) expect(run).toHaveProperty(key);
+    expect(run.verifier.templates.tf).toContain('correct?');
+    expect(run.backend.name).toBe('cpu');
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
+    expect(metrics.map((m) => m.t)).toEqual([0, 0.5, 1, 1.5, 2]);
+    for (const m of metrics) {
+      for (const key of ['t', 'round', 'solverUncertainty', 'verifierUncertainty', 'gap', 'solverAccuracy', 'verifierAccuracy', 'testAccuracy', 'passAtN',
+        'majorityAccuracy', 'meanResponseLength', 'fallbacks', 'timing', 'tokensPerSecond']) expect(m, key).toHaveProperty(key);
+      expect(m.gap).toBeCloseTo(m.solverUncertainty - m.verifierUncertainty, 10);
+      expect(Object.keys(m.timing).sort()).toEqual(['eval', 'round', 'sample', 'score', 'train', 'verify']);
+    }
+    expect(metrics[4]!.forecast).toBeDefined();
+    // late allocation of 3 over 2 rounds: all in the last round
+    expect(metrics.map((m) => m.externalQueries)).toEqual([0, 0, 0, 3, 3]);
+    expect(readdirSync(join(out, 'samples')).sort()).toEqual(['round-1.jsonl', 'round-2.jsonl']);
+    const round2 = readFileSync(join(out, 'samples', 'round-2.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(round2).toHaveLength(4);
+    expect(round2.filter((q) => q.external)).toHaveLength(3);
+    for (const q of round2) {
+      expect(q.candidates).toHaveLength(3);
+      for (const c of q.candidates) for (const key of ['text', 'answer', 'correct', 'score', 'nll', 'normalizedNll']) expect(c).toHaveProperty(key);
+      if (q.external) for (const c of q.candidates) expect(c.score).toBe(c.correct ? 1 : 0);
+    }
+    expect(existsSync(join(out, 'checkpoint', 'adapter_model.safetensors'))).toBe(true);
+    expect(existsSync(join(out, 'fit.json')) || lines.some((l) => l.startsWith('no shared-rate fit'))).toBe(true);
+    expect(result.metrics).toHaveLength(5);
+    await expect(runTraining(microOptions(out))).rejects.toThrow(/a run already exists there; pass --resume/);
+  });
+
+  it('a run killed mid-round and resumed gives the metrics of an uninterrupted run', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'svgap-resume-'));
+    const options = (out: string) => microOptions(out, { rounds: 3, verifier: 'majority' });
+    const whole = await runTraining(options(join(root, 'whole')));
+
+    const controller = new AbortController();
+    let trainCalls = 0;
+    await expect(runTraining(options(join(root, 'killed')), {
+      signal: controller.signal,
+      progress: (stage) => {
+        if (stage === 'train' && ++trainCalls === 3) controller.abort(); // round 2, after its first step
+      },
+    })).rejects.toThrow(/aborted/);
+    const partial = readFileSync(join(root, 'killed', 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(partial.map((l) => JSON.parse(l).t)).toEqual([0, 0.5, 1, 1.5]); // round 2's mid-round point was written, the round never finished
+    const resumed = await runTraining({ ...options(join(root, 'killed')), resume: true });
+    const strip = (m: MetricsRecord) => ({ ...m, timing: undefined, tokensPerSecond: undefined });
+    expect(resumed.metrics.map(strip)).toEqual(whole.metrics.map(strip));
+  });
+
+  it('progress on a non-terminal stream writes plain lines', () => {
+    let text = '';
+    const stream = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }) as unknown as NodeJS.WriteStream;
+    const { progress, log } = makeProgress(stream);
+    for (let i = 1; i <= 100; i++) progress('sample', i, 100);
+    log('t=0.50 U_s=1.0');
+    const lines = text.trim().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(6);
+    expect(lines[lines.length - 2]).toMatch(/^sample 100\/100/);
+    expect(lines[lines.length - 1]).toBe('t=0.50 U_s=1.0');
+    expect(text).not.toMatch(/\u001b\[/); // no terminal control codes in logs
+  });
+});
