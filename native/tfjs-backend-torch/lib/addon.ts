@@ -44,7 +44,7 @@ export interface Addon {
   Reshape(x: number, shape: Ints): number;
   Transpose(x: number, perm: Ints): number;
   Slice(x: number, begin: Ints, size: Ints): number;
-  StridedSlice(x: number, begin: Ints, strides: Ints, sparseShape: Ints, finalShape: Ints): number;
+  StridedSlice(x: number, begin: Ints, strides: Ints, sizes: Ints, finalShape: Ints): number;
   Concat(ids: number[], axis: number): number;
   Stack(ids: number[], axis: number): number;
   Unstack(x: number, axis: number): number[];

@@ -4,7 +4,9 @@ import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from '@tensorflow/tfjs-core';
 import type { TorchBackend } from './backend.js';
 
-const counts = new Map<string, number>();
+// Shared through globalThis: the package may be loaded twice (dist/ and, under tsx, lib/) in one process.
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('tfjs-backend-torch.fallbacks')] ??= new Map<string, number>()) as Map<string, number>;
+const counts = shared;
 let cpu: MathBackendCPU | undefined;
 
 /** How many times each kernel fell back to the cpu implementation since the last reset. */

@@ -10,6 +10,7 @@ import { UseFallback, nativeKernels } from './kernels.js';
 import type { Inputs } from './kernels.js';
 
 export { TorchBackend, fallbackCounts, resetFallbackCounts, nativeKernels };
+export { nativeTimer } from './profile.js';
 export type { TorchMemoryInfo } from './backend.js';
 export type { InitInfo } from './addon.js';
 
@@ -26,7 +27,8 @@ export interface TorchBackendOptions {
 
 export type RegisterResult = { available: true; info: InitInfo } | { available: false; reason: string };
 
-let registered: InitInfo | undefined;
+// Shared through globalThis like the fallback counts: one registration per process whichever copy asks.
+const state = ((globalThis as Record<symbol, unknown>)[Symbol.for('tfjs-backend-torch.state')] ??= {}) as { registered?: InitInfo };
 
 /** Names of the kernels that run natively on 'torch'; every other cpu kernel runs through the fallback. */
 export function nativeKernelNames(): string[] {
@@ -70,7 +72,7 @@ function registerKernels(): void {
  * A second call returns the first registration (libtorch's device is fixed per process).
  */
 export function registerTorchBackend(opts: TorchBackendOptions = {}): RegisterResult {
-  if (registered) return { available: true, info: registered };
+  if (state.registered) return { available: true, info: state.registered };
   const addon = tryLoadAddon();
   if (!addon) return { available: false, reason: addonLoadError() ?? 'addon not loadable' };
   const envThreads = Number(process.env.OMP_NUM_THREADS);
@@ -84,6 +86,6 @@ export function registerTorchBackend(opts: TorchBackendOptions = {}): RegisterRe
   const backend = new TorchBackend(addon, info);
   registerKernels();
   registerBackend(BACKEND_NAME, () => backend, opts.priority ?? 0);
-  registered = info;
+  state.registered = info;
   return { available: true, info };
 }

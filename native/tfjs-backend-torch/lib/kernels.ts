@@ -141,7 +141,8 @@ export const nativeKernels: Record<string, NativeKernel> = {
     const info = slice_util.sliceInfo(x.shape, nums(attrs.begin), nums(attrs.end), nums(attrs.strides), num(attrs.beginMask),
       num(attrs.endMask), num(attrs.ellipsisMask), num(attrs.newAxisMask), num(attrs.shrinkAxisMask));
     if (info.isIdentity) return reshapeTo(b, x, info.finalShape);
-    return b.out(b.addon.StridedSlice(b.handle(x), info.begin, info.strides, info.finalShapeSparse, info.finalShape));
+    const sizes = slice_util.computeOutShape(info.begin, info.end, info.strides);
+    return b.out(b.addon.StridedSlice(b.handle(x), info.begin, info.strides, sizes, info.finalShape));
   },
   Concat: (b, inputs, attrs) => {
     const list = listOf(inputs);

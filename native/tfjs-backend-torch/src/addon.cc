@@ -471,7 +471,7 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   return num(info, put(x));
 }
 
-// stridedSlice(x, begin, strides, sparseShape, finalShape): out[loc] = x[begin + loc * strides]
+// stridedSlice(x, begin, strides, sizes, finalShape): out[loc] = x[begin + loc * strides], loc < sizes
 Napi::Value StridedSlice(const Napi::CallbackInfo& info) {
   at::Tensor x = get(info[0]);
   auto begin = ints(info[1]);

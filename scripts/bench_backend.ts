@@ -1,0 +1,158 @@
+// Training and sampling throughput of the project's model on tfjs backends (torch, wasm, cpu), for the same
+// config and batch as scripts/bench_torch.py (the PyTorch reference), so the figures read side by side.
+//   npx tsx scripts/bench_backend.ts --preset tiny,small --backends torch,wasm,cpu --threads 1
+// For torch it also reports kernels and cpu fallbacks per step, and the share of the step spent inside
+// libtorch (native) versus in JS (tfjs engine dispatch, gradient tape, model code).
+import { writeFileSync, renameSync } from 'node:fs';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend, preferredEmbedMode, tf } from '../src/engine/index.js';
+import { DEFAULT_OPTIMIZER, PRESET_NAMES, Rng, disposeAdamW, disposeModel, initAdamW, initModel, presetConfig, sample, trainStep } from '../src/model/index.js';
+import type { PresetName, TrainBatch } from '../src/model/index.js';
+import { fallbackCounts, nativeTimer, resetFallbackCounts } from '../native/tfjs-backend-torch/lib/index.js';
+
+export interface BenchRow {
+  backend: string;
+  device: string;
+  preset: string;
+  threads: number;
+  train_ms_per_step: number;
+  train_tokens_per_s: number;
+  sample_tokens_per_s: number;
+  kernels_per_step?: number;
+  fallbacks_per_step?: number;
+  fallback_kernels?: string[];
+  native_ms_per_step?: number;
+  native_calls_per_step?: number;
+  steps: number;
+  batch: number;
+  seq: number;
+  vocab: number;
+}
+
+interface Args {
+  preset: string;
+  backends: string;
+  vocab: number;
+  batch: number;
+  seq: number;
+  steps: number;
+  warmup: number;
+  maxSeconds: number;
+  sampleBatch: number;
+  prompt: number;
+  newTokens: number;
+  threads?: number;
+  device: 'cpu' | 'cuda' | 'auto';
+  json?: string;
+}
+
+function randomRows(rng: Rng, rows: number, cols: number, vocab: number, from = 0): number[][] {
+  return Array.from({ length: rows }, () => Array.from({ length: cols }, () => from + Math.floor(rng.next() * (vocab - from))));
+}
+
+async function benchOne(backend: string, preset: PresetName, args: Args): Promise<BenchRow> {
+  const info = await initBackend({ backend: backend as 'torch' | 'wasm' | 'cpu', threads: args.threads, device: args.device });
+  await tf.setBackend(info.name);
+  const model = initModel(presetConfig(preset, args.vocab), 1, preferredEmbedMode());
+  const state = initAdamW(model.params);
+  const rng = new Rng(3);
+  const batch: TrainBatch = {
+    inputs: randomRows(rng, args.batch, args.seq, args.vocab),
+    targets: randomRows(rng, args.batch, args.seq, args.vocab),
+    weights: Array.from({ length: args.batch }, () => Array<number>(args.seq).fill(1)),
+  };
+  const optimizer = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
+  for (let i = 0; i < args.warmup; i++) trainStep(model, state, optimizer, batch);
+
+  // timed steps, stopping early on slow backends once maxSeconds is spent (at least one step)
+  let steps = 0;
+  const t0 = performance.now();
+  while (steps < args.steps && (steps === 0 || performance.now() - t0 < args.maxSeconds * 1000)) {
+    trainStep(model, state, optimizer, batch);
+    steps++;
+  }
+  const stepMs = (performance.now() - t0) / steps;
+
+  const row: BenchRow = {
+    backend: info.name, device: info.device, preset, threads: info.threads, train_ms_per_step: stepMs,
+    train_tokens_per_s: (args.batch * args.seq * 1000) / stepMs, sample_tokens_per_s: 0, steps, batch: args.batch, seq: args.seq, vocab: args.vocab,
+  };
+
+  if (info.name === 'torch') {
+    // one extra step under the kernel profiler, one under the native timer (each perturbs timing, so neither is in stepMs)
+    resetFallbackCounts();
+    const profile = await tf.profile(() => void trainStep(model, state, optimizer, batch));
+    row.kernels_per_step = profile.kernels.length;
+    const fallbacks = fallbackCounts();
+    row.fallbacks_per_step = Object.values(fallbacks).reduce((a, b) => a + b, 0);
+    row.fallback_kernels = Object.keys(fallbacks);
+    const timer = nativeTimer();
+    timer.start();
+    trainStep(model, state, optimizer, batch);
+    timer.stop();
+    row.native_ms_per_step = timer.read().ms;
+    row.native_calls_per_step = timer.read().calls;
+  }
+
+  const prompts = randomRows(rng, args.sampleBatch, args.prompt, args.vocab, 1);
+  const options = { temperature: 1, topP: 0.9, eosId: -1, padId: 0 };
+  sample(model, prompts, { ...options, maxNewTokens: 2, rng: new Rng(5) });
+  const s0 = performance.now();
+  sample(model, prompts, { ...options, maxNewTokens: args.newTokens, rng: new Rng(5) });
+  row.sample_tokens_per_s = (args.sampleBatch * args.newTokens * 1000) / (performance.now() - s0);
+  disposeAdamW(state);
+  disposeModel(model);
+  return row;
+}
+
+function formatRow(r: BenchRow): string {
+  const extra = r.kernels_per_step === undefined ? '' :
+    `  kernels/step ${r.kernels_per_step}, fallbacks/step ${r.fallbacks_per_step}${r.fallback_kernels?.length ? ` (${r.fallback_kernels.join(', ')})` : ''}, ` +
+    `native ${r.native_ms_per_step!.toFixed(1)} ms in ${r.native_calls_per_step} calls`;
+  return `${`${r.backend}-${r.device}`.padEnd(14)} ${r.preset.padEnd(6)} ${String(r.threads).padStart(7)} ${r.train_ms_per_step.toFixed(1).padStart(9)} ` +
+    `${r.train_tokens_per_s.toFixed(0).padStart(12)} ${r.sample_tokens_per_s.toFixed(0).padStart(13)}${extra}`;
+}
+
+async function main(): Promise<void> {
+  const args = (await yargs(hideBin(process.argv))
+    .usage('$0 [options]: tokens/s of a training step and of sampling, per tfjs backend')
+    .option('preset', { type: 'string', default: 'tiny', describe: `model presets, comma separated (${PRESET_NAMES.join(', ')})` })
+    .option('backends', { type: 'string', default: 'torch,wasm,cpu', describe: 'tfjs backends, comma separated' })
+    .option('vocab', { type: 'number', default: 512 })
+    .option('batch', { type: 'number', default: 16 })
+    .option('seq', { type: 'number', default: 64 })
+    .option('steps', { type: 'number', default: 10, describe: 'timed training steps (fewer if --max-seconds runs out)' })
+    .option('warmup', { type: 'number', default: 2 })
+    .option('max-seconds', { type: 'number', default: 30, describe: 'time budget for the timed steps of one backend' })
+    .option('sample-batch', { type: 'number', default: 8 })
+    .option('prompt', { type: 'number', default: 16 })
+    .option('new-tokens', { type: 'number', default: 32 })
+    .option('threads', { type: 'number', describe: 'intra-op threads (default: OMP_NUM_THREADS, else all cores)' })
+    .option('device', { choices: ['cpu', 'cuda', 'auto'] as const, default: 'cpu' as const, describe: 'torch device' })
+    .option('json', { type: 'string', describe: 'also write the rows here as JSON' })
+    .strict()
+    .parse()) as unknown as Args;
+  const presets = args.preset.split(',');
+  for (const p of presets) {
+    if (!(PRESET_NAMES as readonly string[]).includes(p)) throw new Error(`--preset: unknown preset '${p}' (${PRESET_NAMES.join(', ')})`);
+  }
+  const rows: BenchRow[] = [];
+  console.log(`${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`);
+  for (const preset of presets) {
+    for (const backend of args.backends.split(',')) {
+      const row = await benchOne(backend, preset as PresetName, args);
+      rows.push(row);
+      console.log(formatRow(row));
+    }
+  }
+  if (args.json) {
+    writeFileSync(`${args.json}.tmp`, JSON.stringify(rows, null, 2));
+    renameSync(`${args.json}.tmp`, args.json);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
