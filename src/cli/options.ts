@@ -1,8 +1,8 @@
 // Command-line options shared by train, cross and bench.
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES } from '../engine/index.js';
-import { TRAIN_DEFAULTS } from '../loop/run.js';
-import { VERIFIER_KINDS } from '../loop/verify.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
+import { VERIFIER_KINDS, type VerifierKind } from '../loop/verify.js';
 
 export function backendOptions<T>(y: Argv<T>) {
   return y
@@ -47,4 +47,21 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('external-verifier', { type: 'string', describe: 'cross-improvement: oracle, or a checkpoint used as a frozen verifier' })
     .option('external-budget', { type: 'number', describe: 'questions that may be verified externally over the run' })
     .option('allocation', { type: 'string', describe: 'early | uniform | late | R1:share,R2:share,...' });
+}
+
+/** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
+export function toTrainOptions(argv: Record<string, unknown>): TrainOptions {
+  return {
+    model: argv.model as string, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
+    questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
+    out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
+    backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'],
+    rounds: argv.rounds as number, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
+    temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
+    verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
+    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number,
+    evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number,
+    stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
+    externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,
+  };
 }

@@ -1,0 +1,468 @@
+// Cross-improvement experiment (the paper's Sec. 5): one self-improvement run per allocation of a budget M of external
+// verification ("arms": none, early, uniform, late or custom), every arm from the same starting model and seed(s); then
+// the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type AllocationOutcome, type AllocationRegime, type Trajectory,
+  compareAllocations, fitGamma, fitSharedRate, physicalFromIdentifiable, simulateCrossImprovement,
+} from '../theory/index.js';
+import { writeFileAtomic } from '../io.js';
+import { type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
+
+export interface CrossOptions extends TrainOptions {
+  out: string; // the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report
+  budget?: number; // M, questions verified externally per run (default: defaultBudget(poolSize))
+  arms: string[]; // none | early | uniform | late | NAME=SPEC (SPEC as --allocation); items without '=' may hold several, comma-separated
+  seeds: number; // runs per arm, with seeds seed, seed+1, ...
+}
+
+export const DEFAULT_ARMS = ['none', 'early', 'uniform', 'late'];
+
+/** One arm: its name (directory) and its allocation (null: no external verification). */
+export interface CrossArm {
+  name: string;
+  allocation: string | null;
+  fractions: number[]; // η_t per round (zeros for none)
+  perRound: number[]; // questions verified externally in each round
+}
+
+/** The default budget: 10 % of one round's pool (at least one question). */
+export function defaultBudget(poolSize: number): number {
+  return Math.max(1, Math.round(0.1 * poolSize));
+}
+
+/** `--arms` items: `none`, `early`, `uniform`, `late` (comma lists allowed) or `NAME=SPEC` with SPEC an --allocation. */
+export function parseArms(items: string[], rounds: number, budget: number): CrossArm[] {
+  const arms: CrossArm[] = [];
+  const parts = items.flatMap((item) => (item.includes('=') ? [item] : item.split(','))).map((p) => p.trim()).filter((p) => p !== '');
+  if (parts.length === 0) throw new Error('--arms: no arms given (e.g. --arms none,early,uniform,late)');
+  for (const part of parts) {
+    const eq = part.indexOf('=');
+    const name = eq < 0 ? part : part.slice(0, eq).trim();
+    const spec = eq < 0 ? part : part.slice(eq + 1).trim();
+    if (eq < 0 && !DEFAULT_ARMS.includes(name)) {
+      throw new Error(`--arms: unknown arm '${name}'; use none, early, uniform, late or NAME=SPEC (e.g. front=R1:0.7,R2:0.3)`);
+    }
+    if (!/^[A-Za-z0-9_.]+(-[A-Za-z0-9_.]+)*$/.test(name) || /-seed\d+$/.test(name) || name === 'report') {
+      throw new Error(`--arms: '${name}' cannot name an arm directory (letters, digits, _ . -; not 'report', not ending in -seed<k>)`);
+    }
+    if (eq >= 0 && name === 'none') throw new Error("--arms: 'none' is the arm without external verification; give it no allocation");
+    if (arms.some((a) => a.name === name)) throw new Error(`--arms: arm '${name}' given twice`);
+    if (name === 'none') {
+      arms.push({ name, allocation: null, fractions: new Array<number>(rounds).fill(0), perRound: new Array<number>(rounds).fill(0) });
+      continue;
+    }
+    let fractions: number[];
+    try {
+      fractions = parseAllocation(spec, rounds);
+    } catch (error) {
+      throw new Error(`--arms ${name}: ${(error as Error).message}`);
+    }
+    arms.push({ name, allocation: spec, fractions, perRound: budgetPerRound(fractions, budget) });
+  }
+  return arms;
+}
+
+function armDirName(arm: string, seed: number, seeds: number): string {
+  return seeds > 1 ? `${arm}-seed${seed}` : arm;
+}
+
+/** The options of one arm's run: the shared train options plus the arm's external verification. */
+export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
+  const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined };
+  for (const key of ['budget', 'arms', 'seeds'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
+  if (arm.allocation !== null) {
+    run.externalVerifier = options.externalVerifier ?? 'oracle';
+    run.externalBudget = arm.perRound.reduce((s, x) => s + x, 0);
+    run.allocation = arm.allocation;
+  }
+  return run;
+}
+
+// Options that may differ between invocations of the same experiment (where and how it runs, not what it computes).
+const RUNTIME_KEYS = new Set(['out', 'resume', 'backend', 'threads', 'device', 'report']);
+
+function comparable(o: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([k, v]) => !RUNTIME_KEYS.has(k) && v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** An arm directory's state: absent, finished (run.json has finishedAt) or partial (to resume); throws if it holds another experiment. */
+function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'partial' {
+  const runJson = join(dir, 'run.json');
+  if (!existsSync(runJson)) return 'absent';
+  let saved: { options?: TrainOptions; finishedAt?: string };
+  try {
+    saved = JSON.parse(readFileSync(runJson, 'utf8')) as typeof saved;
+  } catch (error) {
+    throw new Error(`${runJson}: not valid JSON (${(error as Error).message})`);
+  }
+  const had = comparable(saved.options ?? {});
+  const want = comparable(wanted);
+  const differ = [...new Set([...Object.keys(had), ...Object.keys(want)])].filter((k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]));
+  if (differ.length > 0) {
+    const show = differ.slice(0, 4).map((k) => `${k}: ${JSON.stringify(had[k])} there, ${JSON.stringify(want[k])} now`).join('; ');
+    throw new Error(`${runJson}: this arm was run with other settings (${show}); re-run with the same flags or choose another --out`);
+  }
+  return saved.finishedAt ? 'finished' : 'partial';
+}
+
+export interface CrossArmSummary {
+  initialTestAccuracy: number; // mean over seeds
+  finalTestAccuracy: number; // mean over seeds
+  finalTestAccuracySd: number; // sample sd over seeds (NaN, null in JSON, with one seed)
+  finalSolverUncertainty: number;
+  finalVerifierUncertainty: number;
+  externalQueries: number; // per run (mean over seeds)
+  predictedFinalSolverUncertainty: number; // the theory with the fitted γ (NaN when no fit)
+  finalTestAccuracies: number[]; // per finished seed
+  externalQueriesPerRound: number[];
+  fractions: number[];
+  allocation: string | null;
+  seedsFinished: number;
+  wallSeconds: number; // summed over seeds, from the runs' own clocks
+}
+
+export interface CrossTheory {
+  method: string;
+  base: string; // the arm whose shared-rate fit gives the dynamics
+  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number } };
+  gammaBudget: number; // γ·M, the boost per unit of η
+  outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
+  regime: AllocationRegime;
+  gammaPerArm: Record<string, { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }>;
+}
+
+export interface CrossSummary {
+  budget: number;
+  gamma: number; // per external query: U_v ← U_v/(1 + γ·M·η_t) (NaN, null in JSON, when it cannot be fitted)
+  arms: Record<string, CrossArmSummary>;
+  failed: { arm: string; seed: number; dir: string; error: string }[];
+  seeds: number[];
+  rounds: number;
+  externalVerifier: string;
+  comparison: {
+    deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
+    beatsNone: Record<string, boolean>;
+    allocationSpread: number; // max − min final test accuracy over the arms with budget
+    meanSeedSd: number; // mean over those arms of the seed-to-seed sd
+  };
+  theory: CrossTheory | { error: string };
+  wallSeconds: number;
+}
+
+export interface CrossResult {
+  dir: string;
+  summary: CrossSummary;
+  table: string;
+}
+
+/** A finished run of one arm: its seed and metrics.jsonl. */
+export interface FinishedRun {
+  seed: number;
+  metrics: MetricsRecord[];
+}
+
+function readMetrics(dir: string): MetricsRecord[] {
+  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+    try {
+      return JSON.parse(l) as MetricsRecord;
+    } catch {
+      throw new Error(`${join(dir, 'metrics.jsonl')}:${i + 1}: not valid JSON`);
+    }
+  });
+}
+
+const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
+const sampleSd = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : NaN);
+const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN); // JSON null (a NaN when written) back to NaN
+
+/** Questions verified externally in each round of a run: the externalQueries of each round's end-of-round point. */
+export function externalPerRound(metrics: MetricsRecord[], rounds: number): number[] {
+  return Array.from({ length: rounds }, (_, k) => metrics.find((m) => m.round === k + 1)?.externalQueries ?? 0);
+}
+
+/** Wall seconds of a run from its own clocks: the t = 0 evaluation plus each round's wall time. */
+function runSeconds(metrics: MetricsRecord[]): number {
+  return metrics.filter((m) => Number.isInteger(m.round)).reduce((s, m) => s + (m.timing?.round ?? 0), 0);
+}
+
+/** Mean over seeds at each evaluation time, time in rounds (t / epochsPerRound). */
+function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundOnly = false): Trajectory {
+  const groups = new Map<number, { s: number[]; v: number[] }>();
+  for (const run of runs) {
+    for (const m of run.metrics) {
+      if (endOfRoundOnly && !Number.isInteger(m.round)) continue;
+      const t = endOfRoundOnly ? m.round : m.t / epochsPerRound;
+      const g = groups.get(t) ?? { s: [], v: [] };
+      g.s.push(num(m.solverUncertainty));
+      g.v.push(num(m.verifierUncertainty));
+      groups.set(t, g);
+    }
+  }
+  const ts = [...groups.keys()].sort((a, b) => a - b);
+  return { t: ts, solver: ts.map((t) => mean(groups.get(t)!.s)), verifier: ts.map((t) => mean(groups.get(t)!.v)) };
+}
+
+/**
+ * The theory over the arms. Dynamics (α, β, b at k = 1): the shared-rate fit (Prop. 3.1) of the base arm (none, else
+ * the arm with the fewest external queries), mean over seeds, time in rounds. γ: one value for all arms, by least
+ * squares of the predicted vs measured final U_s, each taken relative to the base arm, so the base's own misfit
+ * cancels: Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement (U_v ← U_v/(1 + γMη_t)
+ * at the start of each round, Sec. 5), each arm from its own measured t = 0 point. Per arm, fitGamma's separate
+ * 6-parameter fit on the end-of-round points is reported as a check.
+ */
+export function crossTheory(
+  armRuns: Record<string, FinishedRun[]>, arms: CrossArm[], budget: number, rounds: number, epochsPerRound: number,
+): { gamma: number; predicted: Record<string, number>; theory: CrossTheory } {
+  const present = arms.filter((a) => (armRuns[a.name] ?? []).length > 0);
+  if (present.length === 0) throw new Error('no finished arm');
+  const queries = (a: CrossArm) => a.perRound.reduce((s, x) => s + x, 0);
+  const base = present.find((a) => a.name === 'none') ?? present.slice().sort((a, b) => queries(a) - queries(b))[0]!;
+  const trajectories = Object.fromEntries(present.map((a) => [a.name, meanTrajectory(armRuns[a.name]!, epochsPerRound)]));
+  const baseFit = fitSharedRate(trajectories[base.name]!);
+  const p = physicalFromIdentifiable({
+    rate: baseFit.rate.value, solverAmplitude: baseFit.amplitudes.solver.value, verifierAmplitude: baseFit.amplitudes.verifier.value,
+    solverLimit: baseFit.limits.solver.value, verifierLimit: baseFit.limits.verifier.value,
+  });
+  if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
+    throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
+  }
+  const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
+  const simulateFinal = (arm: CrossArm, gammaBudget: number) => {
+    const tr = trajectories[arm.name]!;
+    const sim = simulateCrossImprovement({ ...dynamics, solver0: tr.solver[0]!, verifier0: tr.verifier[0]!, gamma: gammaBudget, rounds, fractions: arm.fractions });
+    return sim.solver[rounds]!;
+  };
+  const measuredFinal = (arm: CrossArm) => trajectories[arm.name]!.solver.at(-1)!;
+  const others = present.filter((a) => a !== base && queries(a) > 0);
+  const objective = (g: number) => others.reduce((s, a) => {
+    const r = simulateFinal(a, g) - simulateFinal(base, g) - (measuredFinal(a) - measuredFinal(base));
+    return s + r * r;
+  }, 0);
+  let gammaBudget = NaN;
+  if (others.length > 0 && budget > 0) {
+    // γM ≥ 0: a log grid, then golden-section search between the best grid point's neighbours
+    const grid = [0, ...Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8))];
+    const values = grid.map(objective);
+    const best = values.indexOf(Math.min(...values));
+    let lo = grid[Math.max(0, best - 1)]!;
+    let hi = grid[Math.min(grid.length - 1, best + 1)]!;
+    const golden = (Math.sqrt(5) - 1) / 2;
+    for (let i = 0; i < 80 && hi - lo > 1e-12 * (1 + hi); i++) {
+      const a = hi - golden * (hi - lo);
+      const b = lo + golden * (hi - lo);
+      if (objective(a) <= objective(b)) hi = b;
+      else lo = a;
+    }
+    const candidate = (lo + hi) / 2;
+    gammaBudget = objective(candidate) <= values[best]! ? candidate : grid[best]!;
+  }
+  const gamma = gammaBudget / budget;
+  const predicted = Object.fromEntries(present.map((a) => [a.name, queries(a) === 0 ? simulateFinal(a, 0) : Number.isFinite(gammaBudget) ? simulateFinal(a, gammaBudget) : NaN]));
+
+  const budgeted = present.filter((a) => queries(a) > 0);
+  const start = trajectories[base.name]!;
+  const compared = budgeted.length > 0 && Number.isFinite(gamma)
+    ? compareAllocations({ ...dynamics, solver0: start.solver[0]!, verifier0: start.verifier[0]!, gamma, budget, rounds },
+      Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])))
+    : null;
+  const gammaPerArm: CrossTheory['gammaPerArm'] = {};
+  for (const arm of budgeted) {
+    try {
+      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
+      const perQuery = (x: number) => x / queries(arm);
+      gammaPerArm[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
+    } catch (error) {
+      gammaPerArm[arm.name] = { error: (error as Error).message };
+    }
+  }
+  const emptyRegime: AllocationRegime = {
+    finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN,
+    explanation: budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)',
+  };
+  return {
+    gamma,
+    predicted,
+    theory: {
+      method: `γ by least squares of predicted vs measured final U_s relative to arm ${base.name}, over the arms with budget; ` +
+        `dynamics from the shared-rate fit of arm ${base.name} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
+      base: base.name,
+      dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2 },
+      gammaBudget,
+      outcomes: compared?.outcomes ?? [],
+      regime: compared?.regime ?? emptyRegime,
+      gammaPerArm,
+    },
+  };
+}
+
+/** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
+export function summarizeCross(
+  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string },
+  failed: CrossSummary['failed'],
+): CrossSummary {
+  const armRuns: Record<string, FinishedRun[]> = {};
+  for (const arm of arms) {
+    armRuns[arm.name] = [];
+    for (const seed of seeds) {
+      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+      const runJson = join(runDir, 'run.json');
+      if (!existsSync(runJson) || !(JSON.parse(readFileSync(runJson, 'utf8')) as { finishedAt?: string }).finishedAt) continue;
+      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir) });
+    }
+  }
+  let gamma = NaN;
+  let predicted: Record<string, number> = {};
+  let theory: CrossSummary['theory'];
+  try {
+    ({ gamma, predicted, theory } = crossTheory(armRuns, arms, budget, options.rounds, options.epochsPerRound));
+  } catch (error) {
+    theory = { error: (error as Error).message };
+  }
+  const summaryArms: Record<string, CrossArmSummary> = {};
+  for (const arm of arms) {
+    const runs = armRuns[arm.name]!;
+    if (runs.length === 0) continue;
+    const first = runs.map((r) => r.metrics[0]!);
+    const last = runs.map((r) => r.metrics.at(-1)!);
+    const finals = last.map((m) => num(m.testAccuracy));
+    summaryArms[arm.name] = {
+      initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
+      finalTestAccuracy: mean(finals),
+      finalTestAccuracySd: sampleSd(finals),
+      finalSolverUncertainty: mean(last.map((m) => m.solverUncertainty)),
+      finalVerifierUncertainty: mean(last.map((m) => m.verifierUncertainty)),
+      externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, options.rounds).reduce((s, x) => s + x, 0))),
+      predictedFinalSolverUncertainty: predicted[arm.name] ?? NaN,
+      finalTestAccuracies: finals,
+      externalQueriesPerRound: externalPerRound(runs[0]!.metrics, options.rounds),
+      fractions: arm.fractions,
+      allocation: arm.allocation,
+      seedsFinished: runs.length,
+      wallSeconds: runs.reduce((s, r) => s + runSeconds(r.metrics), 0),
+    };
+  }
+  const none = summaryArms.none;
+  const budgeted = Object.entries(summaryArms).filter(([, s]) => s.externalQueries > 0);
+  const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
+  return {
+    budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
+    comparison: {
+      deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
+      beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
+      allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
+      meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
+    },
+    theory,
+    wallSeconds: Object.values(summaryArms).reduce((s, a) => s + a.wallSeconds, 0),
+  };
+}
+
+/** The arms table (the paper's Table 2 layout) with the theory's prediction and the Prop. 5.1 verdict. */
+export function formatCrossTable(summary: CrossSummary): string {
+  const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
+  const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+  const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
+  const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
+  const rows = Object.entries(summary.arms).map(([name, s]) => [
+    name, String(s.seedsFinished), pct(s.initialTestAccuracy),
+    `${pct(s.finalTestAccuracy)} ± ${pct(s.finalTestAccuracySd)}`,
+    name in summary.comparison.deltaVsNone ? `${summary.comparison.deltaVsNone[name]! >= 0 ? '+' : ''}${pct(summary.comparison.deltaVsNone[name]!)}` : '—',
+    fixed(s.finalSolverUncertainty), fixed(s.predictedFinalSolverUncertainty), fixed(s.finalVerifierUncertainty),
+    fixed(s.externalQueries, 0), s.wallSeconds.toFixed(0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [
+    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}`,
+    line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
+  ];
+  const c = summary.comparison;
+  const budgetedNames = Object.keys(c.beatsNone);
+  if (budgetedNames.length > 0) {
+    if ('none' in summary.arms) {
+      const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
+      out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
+    }
+    out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  }
+  if ('error' in summary.theory) {
+    out.push(`theory: no prediction (${summary.theory.error})`);
+  } else {
+    const t = summary.theory;
+    out.push(`theory: γ = ${g(summary.gamma)} per external query (γM = ${g(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g(t.dynamics.rate)} per round, ` +
+      `α/β = ${g(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`);
+    const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g(f.gamma)} [${g(f.lower)}, ${g(f.upper)}]`));
+    if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
+    out.push(`  Prop. 5.1: ${t.regime.explanation}`);
+  }
+  for (const f of summary.failed) out.push(`FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`);
+  const total = summary.wallSeconds;
+  out.push(`wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`);
+  return out.join('\n');
+}
+
+/**
+ * Run every arm for every seed (seed-major: all arms of the first seed first), skipping finished arm directories and
+ * resuming partial ones; an arm that throws is recorded in summary.failed and the others go on (an abort stops all).
+ * Writes DIR/summary.json and, with options.report, DIR/report.
+ */
+export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
+  const log = hooks.log ?? (() => {});
+  const dir = resolve(options.out);
+  if (options.externalBudget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
+  if (options.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
+  if (!Number.isInteger(options.seeds) || options.seeds < 1) throw new Error(`--seeds: must be a positive integer (got ${options.seeds})`);
+  const budget = options.budget ?? defaultBudget(options.poolSize);
+  if (!Number.isInteger(budget) || budget < 1) throw new Error(`--budget: must be a positive integer (got ${budget})`);
+  validateTrainOptions({ ...options, externalVerifier: options.externalVerifier ?? 'oracle', externalBudget: budget });
+  const arms = parseArms(options.arms, options.rounds, budget);
+  for (const arm of arms) {
+    const worst = Math.max(...arm.perRound);
+    if (worst > options.poolSize) {
+      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.poolSize}`);
+    }
+  }
+  const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
+  const externalVerifier = options.externalVerifier ?? 'oracle';
+  const plan = seeds.flatMap((seed) => arms.map((arm) => {
+    const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+    const run = armOptions(options, arm, seed, runDir);
+    return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
+  }));
+  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}); external queries per round: ` +
+    arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
+
+  const failed: CrossSummary['failed'] = [];
+  for (const { arm, seed, runDir, run, state } of plan) {
+    const tag = `[${arm.name} seed ${seed}]`;
+    if (state === 'finished') {
+      log(`${tag} finished already: skipping ${runDir}`);
+      continue;
+    }
+    log(`${tag} ${state === 'partial' ? 'resuming' : 'starting'} ${runDir}`);
+    try {
+      await runTraining({ ...run, resume: state === 'partial' }, { ...hooks, log: (line) => log(`${tag} ${line}`) });
+    } catch (error) {
+      if (hooks.signal?.aborted) throw error;
+      const message = (error as Error).message;
+      log(`${tag} FAILED: ${message}`);
+      failed.push({ arm: arm.name, seed, dir: runDir, error: message });
+    }
+  }
+
+  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier }, failed);
+  writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  const table = formatCrossTable(summary);
+  for (const line of table.split('\n')) log(line);
+  if (options.report && Object.keys(summary.arms).length > 0) {
+    try {
+      const { writeRunReport } = await import('../report/index.js');
+      log(`report: ${await writeRunReport(dir)}`);
+    } catch (error) {
+      log(`no report: ${(error as Error).message}`);
+    }
+  }
+  return { dir, summary, table };
+}
