@@ -7,7 +7,9 @@ import { initBackend } from '../src/engine/index.js';
 import { initModel, nextTokenLogProbs, saveCheckpoint, resolveModel } from '../src/model/index.js';
 import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
-import { verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
+import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
+import { loadLoopData } from '../src/loop/data.js';
+import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO } from './helpers.js';
@@ -73,6 +75,37 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
   });
 });
 
+const HAVE_GSM8K = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'train.jsonl'));
+if (!HAVE_GSM8K) console.log(`NOTICE: ${DEFAULT_DATA_DIR}/gsm8k absent: skipping the gsm8k loop-data test`);
+
+describe('prompts and data', () => {
+  it('long prompts keep BOS and their tail so they fit the context', () => {
+    expect(clipPrompt([2, 10, 11, 12, 4], 10)).toEqual([2, 10, 11, 12, 4]);
+    expect(clipPrompt([2, 10, 11, 12, 13, 4], 4)).toEqual([2, 12, 13, 4]);
+    const ids = promptIds(tokenizer, 'word '.repeat(300), 100);
+    expect(ids).toHaveLength(100);
+    expect(ids[0]).toBe(tokenizer.bosId);
+    expect(ids[99]).toBe(tokenizer.sepId);
+  });
+
+  it('arith pools are fixed or fresh per round, the eval set is a subset of the pool, the test split is disjoint', () => {
+    const fixed = loadLoopData({ dataset: 'arith', poolSize: 20, freshPool: false, evalSize: 5, testSize: 10, seed: 3 });
+    expect(fixed.pool(0)).toEqual(fixed.pool(4));
+    expect(fixed.eval).toEqual(fixed.pool(0).slice(0, 5));
+    const fresh = loadLoopData({ dataset: 'arith', poolSize: 20, freshPool: true, evalSize: 5, testSize: 10, seed: 3 });
+    expect(fresh.pool(0)).not.toEqual(fresh.pool(1));
+    expect(fixed.test.map((p) => p.idx).some((i) => fixed.pool(0).some((q) => q.idx === i))).toBe(false);
+  });
+
+  it.skipIf(!HAVE_GSM8K)('gsm8k: the pool comes from train, the test split from test.jsonl', () => {
+    const data = loadLoopData({ dataset: 'gsm8k', poolSize: 8, freshPool: true, evalSize: 4, testSize: 3, seed: 1 });
+    expect(data.pool(0)).toHaveLength(8);
+    expect(data.pool(0)).not.toEqual(data.pool(1));
+    expect(data.test.map((p) => p.idx)).toEqual([0, 1, 2]);
+    for (const p of data.pool(0)) expect(p.solution).not.toMatch(/<</); // calculator annotations stripped
+  });
+});
+
 describe('external budget', () => {
   it('allocations spend exactly the budget, per round', () => {
     expect(budgetPerRound(parseAllocation('uniform', 4), 10)).toEqual([3, 3, 2, 2]);
@@ -108,7 +141,7 @@ describe('runs', () => {
   it('a 2-round micro run writes the promised files and keys; a second run refuses the same --out', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-run-')), 'run');
     const lines: string[] = [];
-    const result = await runTraining(microOptions(out, { externalVerifier: 'oracle', externalBudget: 3, allocation: 'late' }), { log: (l) => lines.push(l) });
+    const result = await runTraining(microOptions(out, { externalVerifier: 'oracle', externalBudget: 3, allocation: 'late', report: true }), { log: (l) => lines.push(l) });
     expect(lines[0]).toMatch(/^backend: cpu/);
     const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
     for (const key of ['command', 'options', 'seed', 'backend', 'versions', 'model', 'dataset', 'verifier', 'startedAt', 'finishedAt']) expect(run).toHaveProperty(key);
@@ -137,6 +170,7 @@ describe('runs', () => {
     expect(existsSync(join(out, 'checkpoint', 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(out, 'fit.json')) || lines.some((l) => l.startsWith('no shared-rate fit'))).toBe(true);
     expect(result.metrics).toHaveLength(5);
+    expect(existsSync(join(out, 'report', 'index.html'))).toBe(true);
     await expect(runTraining(microOptions(out))).rejects.toThrow(/a run already exists there; pass --resume/);
   });
 

@@ -9,9 +9,14 @@ export const VERIFIER_TEMPLATES = {
 
 export const QE_RATINGS = ['1', '2', '3', '4', '5'] as const;
 
+/** Keeps BOS and the last tokens when a prompt exceeds the model's context (long GSM8K/MATH questions on a tiny model). */
+export function clipPrompt(ids: number[], maxLength: number): number[] {
+  return ids.length <= maxLength ? ids : [ids[0]!, ...ids.slice(ids.length - (maxLength - 1))];
+}
+
 /** BOS question SEP: the model answers after the separator. */
-export function promptIds(tokenizer: Tokenizer, question: string): number[] {
-  return [tokenizer.bosId, ...tokenizer.encode(question), tokenizer.sepId];
+export function promptIds(tokenizer: Tokenizer, question: string, maxLength = Infinity): number[] {
+  return clipPrompt([tokenizer.bosId, ...tokenizer.encode(question), tokenizer.sepId], maxLength);
 }
 
 /** A worked solution followed by EOS (the SFT target). */
@@ -20,9 +25,9 @@ export function responseIds(tokenizer: Tokenizer, solution: string): number[] {
 }
 
 /** BOS question SEP response template: the next token is the verdict (True/False) or the rating (1–5). */
-export function verificationPromptIds(tokenizer: Tokenizer, kind: keyof typeof VERIFIER_TEMPLATES, question: string, response: number[]): number[] {
+export function verificationPromptIds(tokenizer: Tokenizer, kind: keyof typeof VERIFIER_TEMPLATES, question: string, response: number[], maxLength = Infinity): number[] {
   const body = response[response.length - 1] === tokenizer.eosId ? response.slice(0, -1) : response;
-  return [...promptIds(tokenizer, question), ...body, ...tokenizer.encode(VERIFIER_TEMPLATES[kind])];
+  return clipPrompt([...promptIds(tokenizer, question), ...body, ...tokenizer.encode(VERIFIER_TEMPLATES[kind])], maxLength);
 }
 
 export interface VerdictIds {

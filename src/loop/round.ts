@@ -54,7 +54,7 @@ export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T
 /** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
 export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
   times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
-  const prompts = problems.map((p) => promptIds(tokenizer, p.question));
+  const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
   const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
   const sampled: number[][] = [];
   timed(times, 'sample', () => {
@@ -134,7 +134,7 @@ export function greedyAccuracy(model: Model, tokenizer: Tokenizer, problems: Pro
   let correct = 0;
   for (let start = 0; start < problems.length; start += options.sampleBatch) {
     const batch = problems.slice(start, start + options.sampleBatch);
-    const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question)), {
+    const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens)), {
       temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng: new Rng(0),
     });
     out.tokens.forEach((ids, i) => (correct += answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer) ? 1 : 0));

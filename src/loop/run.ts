@@ -333,7 +333,7 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
     const poolVerifierUncertainty = picked.reduce((s, c) => s + c.nll, 0) / picked.length;
 
     // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
-    const examples: SftExample[] = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question), response: picked[q]!.tokens }));
+    const examples: SftExample[] = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[q]!.tokens }));
     const steps = Math.max(1, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize));
     const evalPoints = Math.max(1, Math.round(options.evalsPerEpoch * options.epochsPerRound));
     const evalAt = new Set(Array.from({ length: evalPoints }, (_, i) => Math.round(((i + 1) * steps) / evalPoints)));

@@ -44,7 +44,8 @@ export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Toke
     case 'tf':
     case 'qe': {
       const ids = verdictIds(tokenizer);
-      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens)));
+      const context = model.config.max_position_embeddings;
+      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)));
       const logProbs = nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize });
       const flat = logProbs.map((lp) => {
         if (kind === 'tf') {
