@@ -6,9 +6,10 @@
 import { writeFileSync, renameSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { initBackend, preferredEmbedMode, tf } from '../src/engine/index.js';
+import * as tf from '@tensorflow/tfjs-core';
 import { DEFAULT_OPTIMIZER, PRESET_NAMES, Rng, disposeAdamW, disposeModel, initAdamW, initModel, presetConfig, sample, trainStep } from '../src/model/index.js';
 import type { PresetName, TrainBatch } from '../src/model/index.js';
+import type { BackendChoice } from '../src/engine/index.js';
 import { fallbackCounts, nativeTimer, resetFallbackCounts } from '../native/tfjs-backend-torch/lib/index.js';
 
 export interface BenchRow {
@@ -30,7 +31,7 @@ export interface BenchRow {
   vocab: number;
 }
 
-interface Args {
+export interface BenchArgs {
   preset: string;
   backends: string;
   vocab: number;
@@ -38,23 +39,29 @@ interface Args {
   seq: number;
   steps: number;
   warmup: number;
-  maxSeconds: number;
+  maxSeconds: number;  // time budget for the timed training steps
   sampleBatch: number;
   prompt: number;
   newTokens: number;
+  sampleRuns: number;
   threads?: number;
   device: 'cpu' | 'cuda' | 'auto';
   json?: string;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
 function randomRows(rng: Rng, rows: number, cols: number, vocab: number, from = 0): number[][] {
   return Array.from({ length: rows }, () => Array.from({ length: cols }, () => from + Math.floor(rng.next() * (vocab - from))));
 }
 
-async function benchOne(backend: string, preset: PresetName, args: Args): Promise<BenchRow> {
-  const info = await initBackend({ backend: backend as 'torch' | 'wasm' | 'cpu', threads: args.threads, device: args.device });
-  await tf.setBackend(info.name);
-  const model = initModel(presetConfig(preset, args.vocab), 1, preferredEmbedMode());
+/** Measures the active tfjs backend (`info` describes it): training steps, then sampling. */
+export async function benchModel(preset: PresetName, args: BenchArgs, info: { name: string; device: string; threads: number; embedMode: 'gather' | 'onehot' }): Promise<BenchRow> {
+  const model = initModel(presetConfig(preset, args.vocab), 1, info.embedMode);
   const state = initAdamW(model.params);
   const rng = new Rng(3);
   const batch: TrainBatch = {
@@ -65,14 +72,17 @@ async function benchOne(backend: string, preset: PresetName, args: Args): Promis
   const optimizer = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
   for (let i = 0; i < args.warmup; i++) trainStep(model, state, optimizer, batch);
 
-  // timed steps, stopping early on slow backends once maxSeconds is spent (at least one step)
-  let steps = 0;
+  // timed steps, stopping early on slow backends once maxSeconds is spent (at least one step); the median step
+  // time is reported, so a step slowed by other processes on a shared machine does not skew the figure
+  const times: number[] = [];
   const t0 = performance.now();
-  while (steps < args.steps && (steps === 0 || performance.now() - t0 < args.maxSeconds * 1000)) {
+  while (times.length < args.steps && (times.length === 0 || performance.now() - t0 < args.maxSeconds * 1000)) {
+    const s0 = performance.now();
     trainStep(model, state, optimizer, batch);
-    steps++;
+    times.push(performance.now() - s0);
   }
-  const stepMs = (performance.now() - t0) / steps;
+  const stepMs = median(times);
+  const steps = times.length;
 
   const row: BenchRow = {
     backend: info.name, device: info.device, preset, threads: info.threads, train_ms_per_step: stepMs,
@@ -98,15 +108,20 @@ async function benchOne(backend: string, preset: PresetName, args: Args): Promis
   const prompts = randomRows(rng, args.sampleBatch, args.prompt, args.vocab, 1);
   const options = { temperature: 1, topP: 0.9, eosId: -1, padId: 0 };
   sample(model, prompts, { ...options, maxNewTokens: 2, rng: new Rng(5) });
-  const s0 = performance.now();
-  sample(model, prompts, { ...options, maxNewTokens: args.newTokens, rng: new Rng(5) });
-  row.sample_tokens_per_s = (args.sampleBatch * args.newTokens * 1000) / (performance.now() - s0);
+  const sampleTimes: number[] = [];
+  for (let i = 0; i < args.sampleRuns; i++) {
+    const s0 = performance.now();
+    sample(model, prompts, { ...options, maxNewTokens: args.newTokens, rng: new Rng(5) });
+    sampleTimes.push(performance.now() - s0);
+    if (performance.now() - s0 > args.maxSeconds * 1000) break;
+  }
+  row.sample_tokens_per_s = (args.sampleBatch * args.newTokens * 1000) / median(sampleTimes);
   disposeAdamW(state);
   disposeModel(model);
   return row;
 }
 
-function formatRow(r: BenchRow): string {
+export function formatRow(r: BenchRow): string {
   const extra = r.kernels_per_step === undefined ? '' :
     `  kernels/step ${r.kernels_per_step}, fallbacks/step ${r.fallbacks_per_step}${r.fallback_kernels?.length ? ` (${r.fallback_kernels.join(', ')})` : ''}, ` +
     `native ${r.native_ms_per_step!.toFixed(1)} ms in ${r.native_calls_per_step} calls`;
@@ -115,6 +130,7 @@ function formatRow(r: BenchRow): string {
 }
 
 async function main(): Promise<void> {
+  const { initBackend, preferredEmbedMode } = await import('../src/engine/index.js');
   const args = (await yargs(hideBin(process.argv))
     .usage('$0 [options]: tokens/s of a training step and of sampling, per tfjs backend')
     .option('preset', { type: 'string', default: 'tiny', describe: `model presets, comma separated (${PRESET_NAMES.join(', ')})` })
@@ -122,17 +138,18 @@ async function main(): Promise<void> {
     .option('vocab', { type: 'number', default: 512 })
     .option('batch', { type: 'number', default: 16 })
     .option('seq', { type: 'number', default: 64 })
-    .option('steps', { type: 'number', default: 10, describe: 'timed training steps (fewer if --max-seconds runs out)' })
-    .option('warmup', { type: 'number', default: 2 })
+    .option('steps', { type: 'number', default: 10, describe: 'timed training steps, median reported (fewer if --max-seconds runs out)' })
+    .option('warmup', { type: 'number', default: 3 })
     .option('max-seconds', { type: 'number', default: 30, describe: 'time budget for the timed steps of one backend' })
     .option('sample-batch', { type: 'number', default: 8 })
     .option('prompt', { type: 'number', default: 16 })
     .option('new-tokens', { type: 'number', default: 32 })
+    .option('sample-runs', { type: 'number', default: 3, describe: 'timed sampling runs (median reported)' })
     .option('threads', { type: 'number', describe: 'intra-op threads (default: OMP_NUM_THREADS, else all cores)' })
     .option('device', { choices: ['cpu', 'cuda', 'auto'] as const, default: 'cpu' as const, describe: 'torch device' })
     .option('json', { type: 'string', describe: 'also write the rows here as JSON' })
     .strict()
-    .parse()) as unknown as Args;
+    .parse()) as unknown as BenchArgs;
   const presets = args.preset.split(',');
   for (const p of presets) {
     if (!(PRESET_NAMES as readonly string[]).includes(p)) throw new Error(`--preset: unknown preset '${p}' (${PRESET_NAMES.join(', ')})`);
@@ -141,7 +158,9 @@ async function main(): Promise<void> {
   console.log(`${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`);
   for (const preset of presets) {
     for (const backend of args.backends.split(',')) {
-      const row = await benchOne(backend, preset as PresetName, args);
+      const info = await initBackend({ backend: backend as BackendChoice, threads: args.threads, device: args.device });
+      await tf.setBackend(info.name);
+      const row = await benchModel(preset as PresetName, args, { ...info, embedMode: preferredEmbedMode() });
       rows.push(row);
       console.log(formatRow(row));
     }
@@ -152,7 +171,10 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  process.exit(1);
-});
+// run as a script (the device check bundles benchModel without running the CLI)
+if (/bench_backend\.[jt]s$/.test(process.argv[1] ?? '')) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import statistics
 import time
 
 import torch
@@ -169,19 +170,23 @@ def bench(args, preset):
     weights = torch.ones(args.batch, args.seq, device=device)
     for _ in range(args.warmup):
         train_step(model, opt, inputs, targets, weights)
-    sync(device)
-    t0 = time.perf_counter()
+    # median step time, as bench_backend.ts: robust to a step slowed by other processes (train_step syncs via .item())
+    times = []
     for _ in range(args.steps):
+        t0 = time.perf_counter()
         train_step(model, opt, inputs, targets, weights)
-    sync(device)
-    step_s = (time.perf_counter() - t0) / args.steps
+        times.append(time.perf_counter() - t0)
+    step_s = statistics.median(times)
     prompts = torch.randint(1, args.vocab, (args.sample_batch, args.prompt), generator=g)
     sample(model, prompts, 2, 0.9, g)  # warm-up
-    sync(device)
-    t0 = time.perf_counter()
-    sample(model, prompts, args.new_tokens, 0.9, g)
-    sync(device)
-    sample_s = time.perf_counter() - t0
+    sample_times = []
+    for _ in range(args.sample_runs):
+        sync(device)
+        t0 = time.perf_counter()
+        sample(model, prompts, args.new_tokens, 0.9, g)
+        sync(device)
+        sample_times.append(time.perf_counter() - t0)
+    sample_s = statistics.median(sample_times)
     return {
         'backend': f'pytorch-{device.type}', 'preset': preset, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
         'train_ms_per_step': step_s * 1e3, 'train_tokens_per_s': args.batch * args.seq / step_s,
@@ -197,10 +202,11 @@ def main():
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--seq', type=int, default=64)
     ap.add_argument('--steps', type=int, default=10)
-    ap.add_argument('--warmup', type=int, default=2)
+    ap.add_argument('--warmup', type=int, default=3)
     ap.add_argument('--sample-batch', type=int, default=8)
     ap.add_argument('--prompt', type=int, default=16)
     ap.add_argument('--new-tokens', type=int, default=32)
+    ap.add_argument('--sample-runs', type=int, default=3)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--threads', type=int, default=int(os.environ.get('OMP_NUM_THREADS', '0') or 0),
                     help='intra-op threads (default OMP_NUM_THREADS, else torch default)')

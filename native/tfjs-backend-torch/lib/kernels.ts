@@ -20,7 +20,7 @@ const nums = (v: Attr): number[] => v as number[];
 const bool = (v: Attr): boolean => Boolean(v);
 const axesOf = (v: Attr, shape: number[]): number[] => util.parseAxisParam((v ?? null) as number | number[], shape);
 
-const UNARY_FLOAT_OUT = new Set(['Exp']);
+const UNARY_FLOAT_OUT = new Set(['Exp', 'LeakyRelu']);
 const UNARY_BOOL_OUT = new Set(['IsFinite', 'IsInf', 'IsNan', 'LogicalNot']);
 const BINARY_BOOL_OUT = new Set(['Equal', 'NotEqual', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr']);
 

@@ -66,9 +66,19 @@ void writeMeta(const at::Tensor& t) {
   for (int64_t i = 0; i < rank; ++i) meta[2 + i] = static_cast<int32_t>(t.size(i));
 }
 
+// float -> int32 as JS stores a number into an Int32Array (ToInt32): NaN and ±Inf become 0, the rest truncates
+// and wraps modulo 2^32. A plain C++ cast would be undefined outside the int32 range.
+at::Tensor toInt32(const at::Tensor& t) {
+  if (!t.is_floating_point()) return t.to(at::kInt);
+  auto d = t.to(at::kDouble).nan_to_num(0, 0, 0).trunc();
+  return at::fmod(d, 4294967296.0).to(at::kLong).to(at::kInt);
+}
+
+at::Tensor castTo(const at::Tensor& t, at::ScalarType st) { return st == at::kInt ? toInt32(t) : t.to(st); }
+
 int32_t put(at::Tensor t, int32_t dtype = -1) {
   t = normalize(std::move(t));
-  if (dtype >= 0 && codeOf(t) != dtype) t = t.to(scalarOf(dtype));
+  if (dtype >= 0 && codeOf(t) != dtype) t = castTo(t, scalarOf(dtype));
   writeMeta(t);
   int32_t id;
   if (!freeSlots.empty()) {
@@ -175,6 +185,18 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), at::get_num_threads());
 }
 
+// Copies host memory (owned by JS) into a new tensor on the device. On CUDA the bytes go through a pinned
+// staging buffer (torch's caching host allocator) so the upload is asynchronous, and one-element tensors
+// (scalars from JS numbers) are filled on the device without any copy.
+at::Tensor fromHost(void* data, at::IntArrayRef shape, at::ScalarType src) {
+  at::Tensor host = torch::from_blob(data, shape, at::TensorOptions().dtype(src));
+  if (device.is_cpu()) return host.clone();
+  if (host.numel() == 1) return at::full(shape, host.item(), opts(src));
+  at::Tensor pinned = at::empty(shape, at::TensorOptions().dtype(src).pinned_memory(true));
+  std::memcpy(pinned.data_ptr(), data, host.nbytes());
+  return pinned.to(device, /*non_blocking=*/true);
+}
+
 Napi::Value Write(const Napi::CallbackInfo& info) {
   auto ta = info[0].As<Napi::TypedArray>();
   auto shape = ints(info[1]);
@@ -197,9 +219,7 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
                              std::to_string(n) + " elements");
   }
   void* data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  at::Tensor host = torch::from_blob(data, shape, at::TensorOptions().dtype(src));
-  at::Tensor t = device.is_cpu() ? host.clone() : host.to(device);
-  return num(info, put(t.to(scalarOf(dtype))));
+  return num(info, put(castTo(fromHost(data, shape, src), scalarOf(dtype))));
 }
 
 Napi::Value Read(const Napi::CallbackInfo& info) {
@@ -425,7 +445,7 @@ Napi::Value ArgReduce(const Napi::CallbackInfo& info) {
   return num(info, put(B(info, 0) ? x.argmax(axis) : x.argmin(axis)));
 }
 
-Napi::Value Cast(const Napi::CallbackInfo& info) { return num(info, put(get(info[0]).to(scalarOf(I(info, 1))))); }
+Napi::Value Cast(const Napi::CallbackInfo& info) { return num(info, put(castTo(get(info[0]), scalarOf(I(info, 1))))); }
 
 // clip(x, min, max)
 Napi::Value Clip(const Napi::CallbackInfo& info) {
@@ -669,8 +689,7 @@ Napi::Value Multinomial(const Napi::CallbackInfo& info) {
   if (events <= 1) return num(info, put(at::zeros({batch, samples}, opts(at::kInt))));
   auto probs = normalized ? floatOf(logits) : at::softmax(floatOf(logits), -1);
   auto cdf = probs.cumsum(-1).narrow(-1, 0, events - 1).to(at::kDouble).contiguous();
-  auto r = torch::from_blob(u.Data(), {1, samples}, at::TensorOptions().dtype(at::kDouble))
-               .to(device, at::kDouble, /*non_blocking=*/false, /*copy=*/true);
+  auto r = fromHost(u.Data(), {1, samples}, at::kDouble);
   r = r.expand({batch, samples}).contiguous();
   return num(info, put(at::searchsorted(cdf, r, /*out_int32=*/true, /*right=*/true)));
 }

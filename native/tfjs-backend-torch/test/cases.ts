@@ -106,6 +106,15 @@ export const cases: Case[] = [
   { name: 'Exp/Sqrt scalar and empty', kernels: ['Exp', 'Sqrt'], run: (t) => [tf.exp(t.rand([])), tf.sqrt(t.rand([0, 4], 0, 1))], tol: ELEMENTWISE },
   { name: 'Exp int32 -> float32', kernels: ['Exp'], run: (t) => tf.exp(t.ints([5], -3, 3)), tol: ELEMENTWISE },
   {
+    name: 'int32 inputs of float math keep int32 (JS ToInt32: NaN -> 0); LeakyRelu gives float32',
+    kernels: ['Log1p', 'Expm1', 'Reciprocal', 'Softplus', 'Selu', 'Relu6', 'Step', 'LeakyRelu', 'Erf'],
+    run: () => {
+      const x = tf.tensor1d([1, 2, 4, 9, -3, 0], 'int32');
+      return [tf.log1p(x), tf.expm1(x), tf.reciprocal(x), tf.softplus(x), tf.selu(x), tf.relu6(x), tf.step(x, 0.5), tf.leakyRelu(x, 0.2), tf.erf(x)];
+    },
+    tol: ELEMENTWISE,
+  },
+  {
     name: 'IsNan IsInf IsFinite',
     kernels: ['IsNan', 'IsInf', 'IsFinite'],
     run: () => {
@@ -120,10 +129,10 @@ export const cases: Case[] = [
   { name: 'LogicalNot', kernels: ['LogicalNot'], run: (t) => tf.logicalNot(t.bools([9])), tol: EXACT },
   { name: 'ClipByValue float and int', kernels: ['ClipByValue'], run: (t) => [tf.clipByValue(t.rand([3, 4]), -0.5, 0.7), tf.clipByValue(t.ints([6], -9, 9), -3, 4)], tol: EXACT },
   {
-    name: 'Cast float->int32 (truncates), int->bool, bool->float, float->bool',
+    name: 'Cast float->int32 (truncates; NaN, Inf -> 0; wraps mod 2^32), int->bool, bool->float, float->bool',
     kernels: ['Cast'],
     run: (t) => {
-      const x = tf.tensor1d([-2.7, -0.5, 0, 0.5, 2.7]);
+      const x = tf.tensor1d([-2.7, -0.5, 0, 0.5, 2.7, NaN, Infinity, -Infinity, 3e9, -5e9, 1e20]);
       return [tf.cast(x, 'int32'), tf.cast(t.ints([6], -2, 2), 'bool'), tf.cast(t.bools([5]), 'float32'), tf.cast(x, 'bool')];
     },
     tol: EXACT,
