@@ -35,11 +35,16 @@ fi
 addon="$here/build/Release/tfjs_backend_torch.node"
 mkdir -p "$(dirname "$addon")"
 start=$(date +%s)
-if ! ${CXX:-g++} -std=c++17 -O2 -fPIC -shared -fexceptions -frtti -Wno-deprecated-declarations \
+build() {  # $1: C++ standard (libtorch 2.x headers need at least C++17; a later one may want C++20)
+  ${CXX:-g++} -std="$1" -O2 -fPIC -shared -fexceptions -frtti -Wno-deprecated-declarations \
     -DNAPI_VERSION=8 -DNAPI_CPP_EXCEPTIONS -DBUILDING_NODE_EXTENSION -D_GLIBCXX_USE_CXX11_ABI="$abi" -DTORCH_BUILT_WITH_CUDA=$cuda_build \
     -I"$dev/node-headers" -I"$torch_dir/include" -I"$torch_dir/include/torch/csrc/api/include" \
-    "$here/src/addon.cc" -o "$addon" -L"$torch_dir/lib" $libs -Wl,-rpath,"$torch_dir/lib" > "$out/build.log" 2>&1; then
-  log "addon build FAILED (see build.log):"; tail -20 "$out/build.log" | tee -a "$out/summary.txt"; exit 3
+    "$here/src/addon.cc" -o "$addon" -L"$torch_dir/lib" $libs -Wl,-rpath,"$torch_dir/lib" >> "$out/build.log" 2>&1
+}
+: > "$out/build.log"
+command -v "${CXX:-g++}" >/dev/null || { log "no C++ compiler (${CXX:-g++}) on this machine"; exit 3; }
+if ! build c++17 && ! build c++20; then
+  log "addon build FAILED (see build.log):"; grep -m 20 -E 'error|Error' "$out/build.log" | tee -a "$out/summary.txt"; exit 3
 fi
 log "addon built in $(( $(date +%s) - start ))s (cuda build: $cuda_build)"
 
@@ -53,13 +58,13 @@ fi
 # --- PyTorch reference on the same device (runs even without node)
 pydev="$device"; [ "$device" = auto ] && pydev=cuda
 log "PyTorch reference ($pydev):"
-timeout 150 "$py" "$root/scripts/bench_torch.py" --device "$pydev" --preset tiny,small --steps 20 --json "$out/pytorch.json" 2>&1 | tee -a "$out/summary.txt"
+timeout 100 "$py" "$root/scripts/bench_torch.py" --device "$pydev" --preset tiny,small --steps 20 --json "$out/pytorch.json" 2>&1 | tee -a "$out/summary.txt"
 
 if [ -z "$node_bin" ]; then
   log "no node found (PATH, \$NODE, .nodebin/, build/device/node.xz): conformance and tfjs bench skipped"; exit 4
 fi
 log "node $("$node_bin" --version): conformance, model equivalence and bench on torch ($device)"
-OUT="$out" TORCH_DEVICE="$device" TFJS_TORCH_ADDON="$addon" timeout 240 "$node_bin" "$dev/device-run.mjs" 2>&1 | tee "$out/device-run.log" | grep -v '^\s*$' | tee -a "$out/summary.txt"
+OUT="$out" TORCH_DEVICE="$device" TFJS_TORCH_ADDON="$addon" timeout 170 "$node_bin" "$dev/device-run.mjs" 2>&1 | tee "$out/device-run.log" | grep -v '^\s*$' | tee -a "$out/summary.txt"
 status=${PIPESTATUS[0]}
 log "device-run exit status $status"
 exit "$status"

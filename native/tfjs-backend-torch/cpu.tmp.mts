@@ -1,0 +1,17 @@
+import * as tf from '@tensorflow/tfjs';
+import { registerTorchBackend, nativeTimer } from './lib/index.js';
+import { initModel, presetConfig, initAdamW, trainStep, DEFAULT_OPTIMIZER, Rng } from '../../src/model/index.js';
+registerTorchBackend({ threads: 1 });
+await tf.setBackend('torch');
+const preset = (process.argv[2] ?? 'tiny') as 'tiny' | 'small';
+const model = initModel(presetConfig(preset, 512), 1, 'gather');
+const state = initAdamW(model.params);
+const B = 16, T = 64, rng = new Rng(3);
+const rows = () => Array.from({ length: B }, () => Array.from({ length: T }, () => Math.floor(rng.next() * 512)));
+const batch = { inputs: rows(), targets: rows(), weights: Array.from({ length: B }, () => Array(T).fill(1)) };
+const opt = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
+for (let i = 0; i < 5; i++) trainStep(model, state, opt, batch);
+const N = 15; const c0 = process.cpuUsage(); const t0 = performance.now();
+for (let i = 0; i < N; i++) trainStep(model, state, opt, batch);
+const c = process.cpuUsage(c0);
+console.log(preset, 'wall ms/step', ((performance.now() - t0) / N).toFixed(1), 'cpu ms/step', ((c.user + c.system) / 1000 / N).toFixed(1));
