@@ -4,6 +4,7 @@ import './register.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -47,6 +48,17 @@ type Loader = (threads: number, device: DeviceChoice) => Promise<Omit<BackendInf
 // tfjs-node(-gpu) registers itself as 'tensorflow' on import; both are optional dependencies that rarely install.
 async function loadTensorflow(gpu: boolean): Promise<Omit<BackendInfo, 'tried'>> {
   const pkg = gpu ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  let packageDir: string;
+  try {
+    packageDir = dirname(require.resolve(`${pkg}/package.json`));
+  } catch {
+    throw new BackendUnavailable(`${pkg} is not installed`);
+  }
+  // npm may install the package but skip (or fail) its install script, which downloads libtensorflow and builds the
+  // binding; importing it then fails half-way and leaves duplicate kernel registrations behind, so look first
+  const libDir = join(packageDir, 'lib');
+  const hasBinding = existsSync(libDir) && readdirSync(libDir).some((d) => existsSync(join(libDir, d, 'tfjs_binding.node')));
+  if (!hasBinding) throw new BackendUnavailable(`${pkg} is installed without its native binding (its install script did not download libtensorflow)`);
   try {
     await import(pkg);
   } catch (error) {
