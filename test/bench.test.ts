@@ -9,7 +9,7 @@ import { type ModelConfig, LORA_TARGETS, DEFAULT_OPTIMIZER, addLora, forward, in
 import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
 import {
-  type KernelCall, breakdown, causalPairs, forwardFlops, layerMatmulWeights, loraWeights, matmulCallFlops, measure, median, microConfig, parseBackends,
+  type KernelCall, breakdown, dispatchCost, causalPairs, forwardFlops, layerMatmulWeights, loraWeights, matmulCallFlops, measure, median, microConfig, parseBackends,
   profileKernels, ratios, referenceValues, resolveBenchModel, runTorchReference, samplingWorkload, stageShare, sweepPoints, teacherForcedWorkload, trainFlops,
   benchRound, validateBenchOptions, BENCH_SIZES, BENCH_TIMING,
 } from '../src/bench/index.js';
@@ -90,29 +90,40 @@ describe('where the time goes', () => {
     expect(matmulCallFlops([[5, 6, 2, 3], [5, 6, 3, 4]], [5, 6, 2, 4])).toBe(30 * 2 * 2 * 4 * 3);
   });
 
-  it('partitions the wall time into matmul, memory traffic, dispatch and JS', () => {
+  it('partitions a profiled run into matmul, memory traffic, dispatch and JS, scaled to the median wall time', () => {
     const call = (name: string, ms: number): KernelCall => ({ name, ms, inputShapes: [[10], [10]], outputShapes: [[10]] });
     const calls = [call('BatchMatMul', 10), call('BatchMatMul', 10), call('Add', 2), call('Add', 2), call('Add', 2)];
-    const b = breakdown(calls, 0.040, { perCallSeconds: 0.001, insideKernelSeconds: 0.0005 }, 1234);
+    const dispatch = { perCallSeconds: 0.001, insideKernelSeconds: 0.0005, profilerSeconds: 0.0002 };
+    // profiled run: 41 ms = 26 ms in kernels + 5 calls × (0.5 ms dispatch outside the kernel + 0.2 ms profiler) + 11.5 ms JS
+    const b = breakdown({ calls, wallSeconds: 0.041, peakBytes: 1234 }, 0.080, dispatch);
     expect(b.kernels).toBe(5);
-    expect(b.matmulSeconds).toBeCloseTo(2 * (0.010 - 0.0005), 12);
-    expect(b.memorySeconds).toBeCloseTo(3 * (0.002 - 0.0005), 12);
-    expect(b.dispatchSeconds).toBeCloseTo(5 * 0.001, 12);
-    // JS: the wall time not inside kernels and not in the dispatch outside them
-    expect(b.jsSeconds).toBeCloseTo(0.040 - 0.026 - 5 * 0.0005, 12);
-    expect(b.matmulSeconds + b.memorySeconds + b.dispatchSeconds + b.jsSeconds).toBeCloseTo(0.040, 12);
-    expect(b.share.matmul).toBeCloseTo(0.019 / 0.040, 9);
+    const parts = { matmul: 2 * 0.0095, memory: 3 * 0.0015, dispatch: 5 * 0.001, js: 0.0115 };
+    const total = 0.040; // the profiled run less the profiler's 1 ms
+    for (const [part, seconds] of Object.entries(parts)) expect(b.share[part as keyof typeof parts], part).toBeCloseTo(seconds / total, 12);
+    expect(b.matmulSeconds).toBeCloseTo(0.080 * parts.matmul / total, 12); // the median run was twice as slow: every part doubles
+    expect(b.jsSeconds).toBeCloseTo(0.080 * parts.js / total, 12);
+    expect(b.matmulSeconds + b.memorySeconds + b.dispatchSeconds + b.jsSeconds).toBeCloseTo(0.080, 12);
+    expect(b.matmulFlopsPerSecond).toBeCloseTo(2 * matmulCallFlops([[10], [10]], [10]) / parts.matmul, 6);
+    expect(b.memoryBytesPerSecond).toBeCloseTo(3 * 4 * 30 / parts.memory, 6);
     expect(b.dominant).toBe('matmul');
-    expect(b.memoryBytes).toBe(3 * 4 * 30);
     expect(b.topKernels[0]).toEqual({ name: 'BatchMatMul', calls: 2, seconds: 0.020 });
     expect(b.peakBytes).toBe(1234);
   });
 
-  it('when the profiled kernels outlast the wall time, JS is 0 and the shares still sum to 1', () => {
-    const b = breakdown([{ name: 'Add', ms: 50, inputShapes: [[1]], outputShapes: [[1]] }], 0.010, { perCallSeconds: 0.001, insideKernelSeconds: 0 }, 0);
+  it('when the profiled kernels outlast the profiled run, JS is 0 and the shares still sum to 1', () => {
+    const b = breakdown({ calls: [{ name: 'Add', ms: 50, inputShapes: [[1]], outputShapes: [[1]] }], wallSeconds: 0.010, peakBytes: 0 }, 0.010,
+      { perCallSeconds: 0.001, insideKernelSeconds: 0, profilerSeconds: 0 });
     expect(b.jsSeconds).toBe(0);
     expect(Object.values(b.share).reduce((a, x) => a + x, 0)).toBeCloseTo(1, 12);
     expect(b.dominant).toBe('memory');
+  });
+
+  it('measures the fixed cost of a kernel call and the share of it inside the kernel', async () => {
+    const cost = await dispatchCost(100, 3);
+    expect(cost.perCallSeconds).toBeGreaterThan(0);
+    expect(cost.insideKernelSeconds).toBeGreaterThanOrEqual(0);
+    expect(cost.insideKernelSeconds).toBeLessThanOrEqual(cost.perCallSeconds);
+    expect(cost.profilerSeconds).toBeGreaterThanOrEqual(0);
   });
 
   it('profiles registered kernels only (a custom-gradient scope is not counted twice)', async () => {
@@ -223,7 +234,7 @@ describe('the PyTorch reference', () => {
       "json.dump(rows, open(a.json, 'w'))",
     ].join('\n'));
     chmodSync(script, 0o755);
-    const request = { preset: 'tiny', vocab: 1000, batch: 4, seq: 9, sampleBatch: 2, prompt: 3, newTokens: 4, verifyLength: 9, loraRank: 2, loraAlpha: 4, threads: 1, steps: 1, warmup: 1 };
+    const request = { preset: 'tiny', vocab: 1000, batch: 4, seq: 9, sampleBatch: 2, prompt: 3, newTokens: 4, verifyLength: 9, loraRank: 2, loraAlpha: 4, topP: 1, threads: 1, steps: 1, warmup: 1 };
     let reference;
     try {
       reference = await runTorchReference(request, { python: 'python3', script });

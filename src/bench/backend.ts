@@ -75,6 +75,7 @@ export interface BackendResult {
   matmulPeak: MatmulPeak;
   dispatchMicroseconds: number; // fixed cost per kernel call
   dispatchInsideKernelMicroseconds: number; // of which inside the kernel (the profiler's view)
+  profilerMicroseconds: number; // what tf.profile adds per kernel call (taken out of the breakdown)
   breakdown: Record<ThroughputStage, StageBreakdown>;
   timings: Record<ThroughputStage, Timing>;
   modelFlops: Record<ThroughputStage, number>; // per timed call
@@ -145,7 +146,8 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   }
 
   const dispatch = await dispatchCost();
-  log(`${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel)`);
+  log(`${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel, ` +
+    `profiler adds ${(dispatch.profilerSeconds * 1e6).toFixed(1)})`);
 
   const prompts = randomRows(rng, S, P, vocab);
   const responses = randomRows(rng, S, M, vocab);
@@ -193,7 +195,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     }
     timings[stage] = measure(stages[stage], timing);
     const profiled = await profileKernels(stages[stage]);
-    breakdowns[stage] = breakdown(profiled.calls, timings[stage].medianSeconds, dispatch, profiled.peakBytes);
+    breakdowns[stage] = breakdown(profiled, timings[stage].medianSeconds, dispatch);
     log(`${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
       `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`);
   }
@@ -226,6 +228,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     roundTokensPerSecond: { sample: perSecond(round.tokens.sample, round.stages.sample), score: perSecond(round.tokens.score, round.stages.score), train: perSecond(round.tokens.train, round.stages.train) },
     peakRssBytes, backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
     mfu, matmulPeakFlopsPerSecond: peak.flopsPerSecond, matmulPeak: peak, dispatchMicroseconds: dispatch.perCallSeconds * 1e6, dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
+    profilerMicroseconds: dispatch.profilerSeconds * 1e6,
     breakdown: breakdowns, timings, modelFlops, round,
     cpuUtilisation: (cpu.user + cpu.system) / 1e6 / wallSeconds, loadAverage: { start: loadStart, end: loadAverage() }, wallSeconds,
   };

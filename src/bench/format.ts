@@ -58,7 +58,7 @@ export function formatReport(report: BenchReport): string {
     for (const st of THROUGHPUT_STAGES) {
       const b = r.breakdown[st];
       rows.push([`${r.backend} ${STAGE_LABELS[st]}`, fixed(b.wallSeconds * 1000, 0), String(b.kernels), ...BREAKDOWN_PARTS.map((p) => percent(b.share[p])), b.dominant,
-        fixed(b.matmulSeconds > 0 ? b.matmulFlops / b.matmulSeconds / 1e9 : NaN, 1), fixed(b.memorySeconds > 0 ? b.memoryBytes / b.memorySeconds / 1e9 : NaN, 1),
+        fixed(b.matmulFlopsPerSecond / 1e9, 1), fixed(b.memoryBytesPerSecond / 1e9, 1),
         b.topKernels.slice(0, 3).map((k) => `${k.name} ${fixed(k.seconds * 1000, 0)}`).join(', ')]);
     }
   }

@@ -32,8 +32,10 @@ export interface BenchOptions {
   python?: string;
 }
 
+// The round is `npm run train`'s default round scaled down: 16 of its 256 questions, eval and test questions in the
+// same proportion (64 and 200 per 256), N = 4 of 16, 32 of 64 new tokens; --sweep shows how it grows.
 export const BENCH_SIZES: BenchSizes = {
-  batch: 16, sampleBatch: 32, promptLength: 16, newTokens: 32, samples: 4, poolSize: 16, evalSize: 8, testSize: 8, evalsPerRound: 2, loraRank: 8, loraAlpha: 16,
+  batch: 16, sampleBatch: 32, promptLength: 16, newTokens: 32, samples: 4, poolSize: 16, evalSize: 4, testSize: 12, evalsPerRound: 2, loraRank: 8, loraAlpha: 16,
 };
 export const BENCH_TIMING: BenchTiming = { warmup: 1, reps: 5, maxSeconds: 20, roundReps: 1, matmulMaxSize: 2048 };
 
@@ -206,7 +208,7 @@ async function compareTorch(report: BenchReport, options: BenchOptions, log: (li
     const reference = await runTorchReference({
       preset: options.model, vocab: report.model.config.vocab_size, batch: s.batch, seq: report.settings.trainSeqLength, sampleBatch: s.sampleBatch,
       prompt: s.promptLength, newTokens: s.newTokens, verifyLength: report.settings.verifyLength, loraRank: s.loraRank, loraAlpha: s.loraAlpha,
-      threads, steps: options.timing.reps, warmup: Math.max(1, options.timing.warmup),
+      topP: 1, threads, steps: options.timing.reps, warmup: Math.max(1, options.timing.warmup),
     }, { python: options.python });
     const comparison: TorchComparison = { reference, ratios: [] };
     for (const result of report.results) {

@@ -32,8 +32,9 @@ export interface TorchRequest {
   verifyLength: number;
   loraRank: number;
   loraAlpha: number;
+  topP: number; // nucleus mass of the sampler (the run default is 1)
   threads: number;
-  steps: number;
+  steps: number; // timed runs of each measurement (median)
   warmup: number;
 }
 
@@ -104,7 +105,8 @@ export async function runTorchReference(request: TorchRequest, options: { python
   const wanted: [string, number | string][] = [
     ['--preset', request.preset], ['--vocab', request.vocab], ['--batch', request.batch], ['--seq', request.seq], ['--sample-batch', request.sampleBatch],
     ['--prompt', request.prompt], ['--new-tokens', request.newTokens], ['--verify-length', request.verifyLength], ['--lora-rank', request.loraRank],
-    ['--lora-alpha', request.loraAlpha], ['--threads', request.threads], ['--steps', request.steps], ['--warmup', request.warmup], ['--json', jsonPath],
+    ['--lora-alpha', request.loraAlpha], ['--top-p', request.topP], ['--threads', request.threads], ['--steps', request.steps], ['--sample-runs', request.steps], ['--warmup', request.warmup],
+    ['--json', jsonPath],
   ];
   const args = [script, ...wanted.filter(([flag]) => flags.has(flag)).flatMap(([flag, value]) => [flag, String(value)])];
   const command = [python, ...args].join(' ');
