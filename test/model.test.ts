@@ -283,3 +283,19 @@ describe('model on the cpu backend', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('drawToken', () => {
+  it('draws with the tempered probabilities, with and without top-p truncation', async () => {
+    const { drawToken } = await import('../src/model/sample.js');
+    const probs = [0.5, 0.3, 0.15, 0.05];
+    const logProbs = Float64Array.from(probs, Math.log);
+    for (const [topP, expected] of [[1, probs], [0.8, [0.5 / 0.8, 0.3 / 0.8, 0, 0]]] as const) {
+      const rng = new Rng(5);
+      const counts = [0, 0, 0, 0];
+      const draws = 20000;
+      for (let i = 0; i < draws; i++) counts[drawToken(logProbs, 1, topP, rng)]! += 1;
+      counts.forEach((c, i) => expect(Math.abs(c / draws - expected[i]!)).toBeLessThan(0.015));
+    }
+    expect(drawToken(logProbs, 0, 1, new Rng(1))).toBe(0);
+  });
+});

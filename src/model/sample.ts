@@ -35,6 +35,18 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
   let best = 0;
   for (let i = 1; i < logProbs.length; i++) if (logProbs[i]! > logProbs[best]!) best = i;
   if (temperature <= 0) return best;
+  if (topP >= 1) {
+    // no truncation: draw from the tempered distribution directly, without sorting
+    const weights = new Float64Array(logProbs.length);
+    let total = 0;
+    for (let i = 0; i < logProbs.length; i++) total += weights[i] = Math.exp((logProbs[i]! - logProbs[best]!) / temperature);
+    let u = rng.next() * total;
+    for (let i = 0; i < weights.length; i++) {
+      u -= weights[i]!;
+      if (u <= 0) return i;
+    }
+    return best;
+  }
   const scaled = Array.from(logProbs, (lp, id) => ({ id, p: Math.exp((lp - logProbs[best]!) / temperature) }));
   const total = scaled.reduce((s, x) => s + x.p, 0);
   scaled.sort((a, b) => b.p - a.p || a.id - b.id);
@@ -44,7 +56,7 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
   for (const x of scaled) {
     kept.push(x);
     mass += x.p / total;
-    if (mass >= topP) break;
+    if (mass >= topP - 1e-9) break; // tolerance: 0.5 + 0.3 must reach 0.8 despite rounding
   }
   const keptTotal = kept.reduce((s, x) => s + x.p, 0);
   let u = rng.next() * keptTotal;
