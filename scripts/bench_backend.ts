@@ -18,6 +18,8 @@ export interface BenchRow {
   preset: string;
   threads: number;
   train_ms_per_step: number;
+  /** CPU time of the whole process per step (all threads): less sensitive than wall time to other processes */
+  train_cpu_ms_per_step: number;
   train_tokens_per_s: number;
   sample_tokens_per_s: number;
   kernels_per_step?: number;
@@ -70,11 +72,14 @@ export async function benchModel(preset: PresetName, args: BenchArgs, info: { na
     weights: Array.from({ length: args.batch }, () => Array<number>(args.seq).fill(1)),
   };
   const optimizer = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
-  for (let i = 0; i < args.warmup; i++) trainStep(model, state, optimizer, batch);
+  // warm-up (JIT, allocator): at least one step, at most --warmup, within --max-seconds
+  const w0 = performance.now();
+  for (let i = 0; i < args.warmup && (i === 0 || performance.now() - w0 < args.maxSeconds * 1000); i++) trainStep(model, state, optimizer, batch);
 
   // timed steps, stopping early on slow backends once maxSeconds is spent (at least one step); the median step
   // time is reported, so a step slowed by other processes on a shared machine does not skew the figure
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   while (times.length < args.steps && (times.length === 0 || performance.now() - t0 < args.maxSeconds * 1000)) {
     const s0 = performance.now();
@@ -83,9 +88,11 @@ export async function benchModel(preset: PresetName, args: BenchArgs, info: { na
   }
   const stepMs = median(times);
   const steps = times.length;
+  const cpu = process.cpuUsage(cpu0);
 
   const row: BenchRow = {
     backend: info.name, device: info.device, preset, threads: info.threads, train_ms_per_step: stepMs,
+    train_cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / steps,
     train_tokens_per_s: (args.batch * args.seq * 1000) / stepMs, sample_tokens_per_s: 0, steps, batch: args.batch, seq: args.seq, vocab: args.vocab,
   };
 
@@ -126,6 +133,7 @@ export function formatRow(r: BenchRow): string {
     `  kernels/step ${r.kernels_per_step}, fallbacks/step ${r.fallbacks_per_step}${r.fallback_kernels?.length ? ` (${r.fallback_kernels.join(', ')})` : ''}, ` +
     `native ${r.native_ms_per_step!.toFixed(1)} ms in ${r.native_calls_per_step} calls`;
   return `${`${r.backend}-${r.device}`.padEnd(14)} ${r.preset.padEnd(6)} ${String(r.threads).padStart(7)} ${r.train_ms_per_step.toFixed(1).padStart(9)} ` +
+    `${r.train_cpu_ms_per_step.toFixed(1).padStart(9)} ` +
     `${r.train_tokens_per_s.toFixed(0).padStart(12)} ${r.sample_tokens_per_s.toFixed(0).padStart(13)}${extra}`;
 }
 
@@ -138,8 +146,8 @@ async function main(): Promise<void> {
     .option('vocab', { type: 'number', default: 512 })
     .option('batch', { type: 'number', default: 16 })
     .option('seq', { type: 'number', default: 64 })
-    .option('steps', { type: 'number', default: 10, describe: 'timed training steps, median reported (fewer if --max-seconds runs out)' })
-    .option('warmup', { type: 'number', default: 3 })
+    .option('steps', { type: 'number', default: 20, describe: 'timed training steps, median reported (fewer if --max-seconds runs out)' })
+    .option('warmup', { type: 'number', default: 5 })
     .option('max-seconds', { type: 'number', default: 30, describe: 'time budget for the timed steps of one backend' })
     .option('sample-batch', { type: 'number', default: 8 })
     .option('prompt', { type: 'number', default: 16 })
@@ -155,7 +163,7 @@ async function main(): Promise<void> {
     if (!(PRESET_NAMES as readonly string[]).includes(p)) throw new Error(`--preset: unknown preset '${p}' (${PRESET_NAMES.join(', ')})`);
   }
   const rows: BenchRow[] = [];
-  console.log(`${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`);
+  console.log(`${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'cpu ms'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`);
   for (const preset of presets) {
     for (const backend of args.backends.split(',')) {
       const info = await initBackend({ backend: backend as BackendChoice, threads: args.threads, device: args.device });

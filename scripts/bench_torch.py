@@ -172,11 +172,13 @@ def bench(args, preset):
         train_step(model, opt, inputs, targets, weights)
     # median step time, as bench_backend.ts: robust to a step slowed by other processes (train_step syncs via .item())
     times = []
+    cpu0 = time.process_time()
     for _ in range(args.steps):
         t0 = time.perf_counter()
         train_step(model, opt, inputs, targets, weights)
         times.append(time.perf_counter() - t0)
     step_s = statistics.median(times)
+    cpu_ms = (time.process_time() - cpu0) / args.steps * 1e3  # all threads of the process, as bench_backend.ts
     prompts = torch.randint(1, args.vocab, (args.sample_batch, args.prompt), generator=g)
     sample(model, prompts, 2, 0.9, g)  # warm-up
     sample_times = []
@@ -189,7 +191,7 @@ def bench(args, preset):
     sample_s = statistics.median(sample_times)
     return {
         'backend': f'pytorch-{device.type}', 'preset': preset, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
-        'train_ms_per_step': step_s * 1e3, 'train_tokens_per_s': args.batch * args.seq / step_s,
+        'train_ms_per_step': step_s * 1e3, 'train_cpu_ms_per_step': cpu_ms, 'train_tokens_per_s': args.batch * args.seq / step_s,
         'sample_tokens_per_s': args.sample_batch * args.new_tokens / sample_s,
         'batch': args.batch, 'seq': args.seq, 'vocab': args.vocab,
     }
@@ -201,8 +203,8 @@ def main():
     ap.add_argument('--vocab', type=int, default=512)
     ap.add_argument('--batch', type=int, default=16)
     ap.add_argument('--seq', type=int, default=64)
-    ap.add_argument('--steps', type=int, default=10)
-    ap.add_argument('--warmup', type=int, default=3)
+    ap.add_argument('--steps', type=int, default=20)
+    ap.add_argument('--warmup', type=int, default=5)
     ap.add_argument('--sample-batch', type=int, default=8)
     ap.add_argument('--prompt', type=int, default=16)
     ap.add_argument('--new-tokens', type=int, default=32)
@@ -218,13 +220,13 @@ def main():
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: torch.cuda.is_available() is False')
     rows = []
-    print(f"{'backend':<14} {'preset':<6} {'threads':>7} {'ms/step':>9} {'train tok/s':>12} {'sample tok/s':>13}")
+    print(f"{'backend':<14} {'preset':<6} {'threads':>7} {'ms/step':>9} {'cpu ms':>9} {'train tok/s':>12} {'sample tok/s':>13}")
     for preset in args.preset.split(','):
         if preset not in PRESETS:
             raise SystemExit(f'--preset: unknown preset {preset!r} (tiny, small)')
         r = bench(args, preset)
         rows.append(r)
-        print(f"{r['backend']:<14} {preset:<6} {r['threads']:>7} {r['train_ms_per_step']:>9.1f} {r['train_tokens_per_s']:>12.0f} "
+        print(f"{r['backend']:<14} {preset:<6} {r['threads']:>7} {r['train_ms_per_step']:>9.1f} {r['train_cpu_ms_per_step']:>9.1f} {r['train_tokens_per_s']:>12.0f} "
               f"{r['sample_tokens_per_s']:>13.0f}", flush=True)
     if args.json:
         tmp = args.json + '.tmp'

@@ -11,7 +11,8 @@ const rows = () => Array.from({ length: B }, () => Array.from({ length: T }, () 
 const batch = { inputs: rows(), targets: rows(), weights: Array.from({ length: B }, () => Array(T).fill(1)) };
 const opt = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
 for (let i = 0; i < 5; i++) trainStep(model, state, opt, batch);
-const N = 15; const c0 = process.cpuUsage(); const t0 = performance.now();
+const N = 15; const c0 = process.cpuUsage(); const r0 = process.resourceUsage(); const t0 = performance.now();
 for (let i = 0; i < N; i++) trainStep(model, state, opt, batch);
 const c = process.cpuUsage(c0);
-console.log(preset, 'wall ms/step', ((performance.now() - t0) / N).toFixed(1), 'cpu ms/step', ((c.user + c.system) / 1000 / N).toFixed(1));
+const r1 = process.resourceUsage(); console.log("minflt/step", (r1.minorPageFault - r0.minorPageFault) / N, "vcsw", (r1.voluntaryContextSwitches-r0.voluntaryContextSwitches)/N, "ivcsw", (r1.involuntaryContextSwitches-r0.involuntaryContextSwitches)/N);
+console.log(preset, "wall ms/step", ((performance.now() - t0) / N).toFixed(1), 'cpu ms/step', ((c.user + c.system) / 1000 / N).toFixed(1));

@@ -15,8 +15,10 @@ interface TorchPackage {
     | { available: false; reason: string };
 }
 
-// The workspace package (built: dist/) first; under tsx the TypeScript sources work too.
-const CANDIDATES = ['tfjs-backend-torch', new URL('../../native/tfjs-backend-torch/lib/index.js', import.meta.url).href];
+// Running from TypeScript sources (tsx, vitest), use the package's sources too, so a stale dist/ never shadows them;
+// compiled (dist/engine/torch.js), use the built workspace package first.
+const SOURCE = new URL('../../native/tfjs-backend-torch/lib/index.js', import.meta.url).href;
+const CANDIDATES = import.meta.url.endsWith('.ts') ? [SOURCE, 'tfjs-backend-torch'] : ['tfjs-backend-torch', SOURCE];
 
 async function importPackage(): Promise<TorchPackage> {
   const errors: string[] = [];

@@ -36,27 +36,30 @@ function codes(b: TorchBackend) {
 }
 
 function unary(name: string, param?: (attrs: NamedAttrMap) => number): NativeKernel {
+  let op = -1;
   return (b, { x }, attrs) => {
     const dtype: DataType = UNARY_FLOAT_OUT.has(name) ? 'float32' : UNARY_BOOL_OUT.has(name) ? 'bool' : x.dtype;
-    const op = codes(b).unary.get(name)!;
+    if (op < 0) op = codes(b).unary.get(name)!;
     return b.out(b.addon.Unary(op, b.handle(x), param ? param(attrs) : 0, dtypeCode(dtype)));
   };
 }
 
 function binary(name: string, forced?: DataType): NativeKernel {
+  let op = -1;
   return (b, { a, b: bt }) => {
     const dtype = forced ?? (BINARY_BOOL_OUT.has(name) ? 'bool' : upcastType(a.dtype, bt.dtype));
-    const op = codes(b).binary.get(name)!;
+    if (op < 0) op = codes(b).binary.get(name)!;
     return b.out(b.addon.Binary(op, b.handle(a), b.handle(bt), dtypeCode(dtype)));
   };
 }
 
 function reduce(name: string, axisAttr = 'axis'): NativeKernel {
+  let op = -1;
   return (b, { x }, attrs) => {
     const axes = axesOf(attrs[axisAttr], x.shape);
     const dtype: DataType =
       name === 'Mean' ? 'float32' : name === 'All' || name === 'Any' ? 'bool' : (name === 'Sum' || name === 'Prod') && x.dtype === 'bool' ? 'int32' : x.dtype;
-    const op = codes(b).reduce.get(name)!;
+    if (op < 0) op = codes(b).reduce.get(name)!;
     return b.out(b.addon.Reduce(op, b.handle(x), axes, bool(attrs.keepDims), dtypeCode(dtype)));
   };
 }

@@ -86,7 +86,7 @@ async function main(): Promise<void> {
 
   await tf.setBackend('torch');
   const args: BenchArgs = {
-    preset: process.env.BENCH_PRESETS ?? 'tiny,small', backends: 'torch', vocab: 512, batch: 16, seq: 64, steps: 20, warmup: 3, maxSeconds: 30,
+    preset: process.env.BENCH_PRESETS ?? 'tiny,small', backends: 'torch', vocab: 512, batch: 16, seq: 64, steps: 20, warmup: 5, maxSeconds: 30,
     sampleBatch: 8, prompt: 16, newTokens: 32, sampleRuns: 3, device,
   };
   const rows: BenchRow[] = [];
