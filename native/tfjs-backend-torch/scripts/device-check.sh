@@ -34,6 +34,7 @@ if [ -f "$torch_dir/lib/libtorch_cuda.so" ]; then
 fi
 addon="$here/build/Release/tfjs_backend_torch.node"
 mkdir -p "$(dirname "$addon")"
+rm -f "$addon"  # never leave a stale addon from an earlier session in place
 start=$(date +%s)
 build() {  # $1: C++ standard (libtorch 2.x headers need at least C++17; a later one may want C++20)
   ${CXX:-g++} -std="$1" -O2 -fPIC -shared -fexceptions -frtti -Wno-deprecated-declarations \
