@@ -37,7 +37,6 @@ const addonApi = path.dirname(require.resolve('node-addon-api/package.json', { p
 for (const f of fs.readdirSync(addonApi).filter((f) => f.endsWith('.h'))) {
   fs.copyFileSync(path.join(addonApi, f), path.join(out, 'node-headers', f));
 }
-for (const f of ['addon.cc']) fs.copyFileSync(path.join(pkgDir, 'src', f), path.join(out, f));
 
 if (process.argv.includes('--with-node')) {
   execFileSync('sh', ['-c', `xz -T0 -6 -c "${process.execPath}" > "${path.join(out, 'node.xz')}"`], { stdio: 'inherit' });
