@@ -14,7 +14,7 @@ async function main(): Promise<void> {
     .option('preset', { choices: PRESET_NAMES, default: 'tiny' as const })
     .option('out', { type: 'string', default: 'models/tiny-arith' })
     .option('labelled', { type: 'number', default: 2000, describe: 'labelled arith problems' })
-    .option('steps', { type: 'number', default: 3000 })
+    .option('steps', { type: 'number', default: 700 })
     .option('batch-size', { type: 'number', default: 32 })
     .option('lr', { type: 'number', default: 2e-3 })
     .option('seed', { type: 'number', default: 1 })
