@@ -56,7 +56,7 @@ export interface TrainOptions {
 
 export const TRAIN_DEFAULTS: TrainOptions = {
   model: 'tiny-arith', dataset: 'arith', seed: 1, backend: 'auto', rounds: 6, poolSize: 256, freshPool: false, samples: 16,
-  temperature: 1.0, topP: 1.0, maxNewTokens: 64, sampleBatch: 64, verifier: 'tf', sigma: 0.5, epochsPerRound: 1, lr: 2e-3, batchSize: 16,
+  temperature: 1.0, topP: 1.0, maxNewTokens: 64, sampleBatch: 64, verifier: 'majority', sigma: 0.5, epochsPerRound: 1, lr: 2e-3, batchSize: 16,
   fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, report: true,
 };
 
