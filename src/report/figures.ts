@@ -223,7 +223,7 @@ export function gapLinearitySpec(panels: LinearityPanel[], options: FigureOption
       ],
     };
   });
-  return arrange(specs, options.title ?? 'The gap shrinks at a rate linear in the gap (Figure 2)', options);
+  return arrange(specs, options.title ?? 'Gap rate against gap: is E ≈ kG − b linear? (Figure 2)', options);
 }
 
 function fmtNum(x: number): string {
