@@ -144,13 +144,13 @@ function trajectoryFigures(
   if (linearity.length > 0) {
     figures.push({
       name: 'figure2-linearity',
-      title: 'Figure 2: the gap shrinks at a rate linear in the gap',
+      title: 'Figure 2: gap rate against gap (E ≈ kG − b)',
       caption:
         'Finite-difference −dG/dt between consecutive evaluation points (at the interval midpoint, mean gap) against G, with the least-squares line. ' +
         'E ≈ kG − b makes −dG/dt = rG − (α−β)b affine in G; the slope should match the shared-rate fit r and the zero crossing G∞ = b/k.',
       spec: gapLinearitySpec(linearity, {
         unit: options.unit,
-        title: options.titlePrefix ? `${options.titlePrefix}: the gap shrinks at a rate linear in the gap (Figure 2)` : undefined,
+        title: options.titlePrefix ? `${options.titlePrefix}: gap rate against gap (Figure 2)` : undefined,
       }),
       tables: [linTable],
     });
