@@ -27,7 +27,8 @@ export interface BackendOptions {
 
 const require = createRequire(import.meta.url);
 
-function packageVersion(name: string): string {
+/** The installed version of an npm package, or 'unknown'. */
+export function packageVersion(name: string): string {
   try {
     return (require(`${name}/package.json`) as { version: string }).version;
   } catch {

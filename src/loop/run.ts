@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { type BackendInfo, type BackendChoice, type DeviceChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
+import { type BackendInfo, type BackendChoice, type DeviceChoice, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
@@ -100,14 +100,7 @@ export interface RunHooks {
 const require = createRequire(import.meta.url);
 
 function versions(): Record<string, string> {
-  const version = (name: string) => {
-    try {
-      return (require(`${name}/package.json`) as { version: string }).version;
-    } catch {
-      return 'unknown';
-    }
-  };
-  return { svgap: (require('../../package.json') as { version: string }).version, node: process.version, tfjs: version('@tensorflow/tfjs-core') };
+  return { svgap: (require('../../package.json') as { version: string }).version, node: process.version, tfjs: packageVersion('@tensorflow/tfjs-core') };
 }
 
 export function validateTrainOptions(o: TrainOptions): void {
