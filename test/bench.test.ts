@@ -184,10 +184,10 @@ describe('options', () => {
     expect(resolveBenchModel(dir, 1000, '/nonexistent')).toMatchObject({ source: 'checkpoint', dir });
   });
 
-  it('the sweep halves and doubles N and the pool, and compares tiny with small, without repeats', () => {
+  it('the sweep starts at the base sizes, halves and doubles N and the pool, and compares tiny with small, without repeats', () => {
     const points = sweepPoints('tiny', 4, 16);
     expect(points).toEqual([
-      { model: 'tiny', samples: 2, poolSize: 16 }, { model: 'tiny', samples: 4, poolSize: 16 }, { model: 'tiny', samples: 8, poolSize: 16 },
+      { model: 'tiny', samples: 4, poolSize: 16 }, { model: 'tiny', samples: 2, poolSize: 16 }, { model: 'tiny', samples: 8, poolSize: 16 },
       { model: 'tiny', samples: 4, poolSize: 8 }, { model: 'tiny', samples: 4, poolSize: 32 }, { model: 'small', samples: 4, poolSize: 16 },
     ]);
     expect(sweepPoints('/some/checkpoint', 1, 1).map((p) => p.model)).toEqual(['/some/checkpoint', '/some/checkpoint', '/some/checkpoint']);

@@ -21,6 +21,7 @@ const fixed = (x: number, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits)
 const percent = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(x < 0.1 ? 1 : 0)}%` : '–');
 const mb = (bytes: number) => fixed(bytes / 2 ** 20, 0);
 const rate = (x: number) => (x >= 100 ? fixed(x, 0) : fixed(x, 1));
+const ratio = (x: number) => (x >= 0.1 ? x.toFixed(2) : x.toPrecision(2));
 
 export function formatReport(report: BenchReport): string {
   const out: string[] = [];
@@ -73,7 +74,7 @@ export function formatReport(report: BenchReport): string {
       out.push(`PyTorch reference: ${torch.reference.command}`);
       out.push(table(['', ...keys.map((k) => KEY_LABELS[k])], [
         [`PyTorch ${String(torch.reference.row.torch ?? '')} tokens/s`.trim(), ...keys.map((k) => rate(torch.reference!.values[k]!))],
-        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${r.ratios[k]!.toFixed(2)}×`))]),
+        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${ratio(r.ratios[k]!)}×`))]),
       ]));
     }
   }
@@ -84,7 +85,7 @@ export function formatReport(report: BenchReport): string {
     if ('error' in sweep) out.push(`sweep: none (${sweep.error})`);
     else {
       const first = sweep.points[0];
-      out.push(`Scaling of one round on ${sweep.backend} (relative to the first row)`);
+      out.push(`Scaling of one round on ${sweep.backend} (× : relative to the first row, the base sizes)`);
       out.push(table(['model', 'params', 'N', 'pool', 'round s', '×', ...ROUND_STAGES.map((st) => `${st} s`), 'mean response'],
         sweep.points.map((p) => [p.model, p.parameters.toLocaleString('en-US'), String(p.samples), String(p.poolSize), fixed(p.roundSeconds, 2),
           first ? `${(p.roundSeconds / first.roundSeconds).toFixed(2)}` : '', ...ROUND_STAGES.map((st) => fixed(p.stageSeconds[st], 2)), fixed(p.meanResponseLength, 1)])));

@@ -88,13 +88,13 @@ export function validateBenchOptions(options: BenchOptions): void {
   if (options.threads !== undefined) positive('threads', options.threads);
 }
 
-/** Round sizes of the --sweep: N halved and doubled, the pool halved and doubled, and tiny vs small. */
+/** Round sizes of the --sweep: the base point first, then N halved and doubled, the pool halved and doubled, tiny vs small. */
 export function sweepPoints(model: string, samples: number, poolSize: number): SweepPoint[] {
   const points: SweepPoint[] = [];
   const add = (p: SweepPoint) => {
     if (!points.some((q) => q.model === p.model && q.samples === p.samples && q.poolSize === p.poolSize)) points.push(p);
   };
-  for (const n of [Math.max(1, Math.floor(samples / 2)), samples, 2 * samples]) add({ model, samples: n, poolSize });
+  for (const n of [samples, Math.max(1, Math.floor(samples / 2)), 2 * samples]) add({ model, samples: n, poolSize });
   for (const q of [Math.max(1, Math.floor(poolSize / 2)), 2 * poolSize]) add({ model, samples, poolSize: q });
   if (model === 'tiny' || model === 'small') for (const m of ['tiny', 'small']) add({ model: m, samples, poolSize });
   return points;
