@@ -12,7 +12,7 @@ import { loadAverage } from './machine.js';
 import { resolveBenchModel } from './model.js';
 import { type MatmulPeak, type StageBreakdown, breakdown, dispatchCost, matmulPeak, profileKernels } from './profile.js';
 import { type RoundSizes, type RoundTiming, benchRound, stageShare } from './round.js';
-import { type Timing, type TimingOptions, measure, median } from './stats.js';
+import { type Timing, type TimingOptions, measure } from './stats.js';
 
 export type BenchBackend = Exclude<BackendChoice, 'auto'>;
 
@@ -124,6 +124,12 @@ function loopData(spec: WorkerSpec, poolSize: number) {
   return loadLoopData({ dataset: 'arith', poolSize, freshPool: false, evalSize: Math.min(sizes.evalSize, poolSize), testSize: sizes.testSize, seed });
 }
 
+/** The round whose wall time is the median (the lower middle one of an even count). */
+function medianRound(rounds: RoundTiming[]): RoundTiming {
+  const sorted = [...rounds].sort((a, b) => a.seconds - b.seconds);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
 /** Everything `npm run bench` reports for one backend. */
 export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promise<BackendResult> {
   const wallStart = performance.now();
@@ -207,8 +213,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     rounds.push(benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed + r));
     log(`${info.name}: round ${r + 1}/${timing.roundReps} ${rounds[r]!.seconds.toFixed(2)} s`);
   }
-  const middle = median(rounds.map((r) => r.seconds));
-  const round = rounds.reduce((best, r) => (Math.abs(r.seconds - middle) < Math.abs(best.seconds - middle) ? r : best));
+  const round = medianRound(rounds);
   disposeAdamW(optimizer);
   disposeModel(model);
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
@@ -251,7 +256,7 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
       benchRound(model, tokenizer, loopData(spec, 1), { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) }, optimizer, OPTIMIZER, spec.seed);
       warmed = point.model;
     }
-    const round = benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed);
+    const round = medianRound(Array.from({ length: spec.timing.roundReps }, (_, r) => benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed + r)));
     const parameters = Object.values(model.params).reduce((s, v) => s + v.size, 0);
     disposeAdamW(optimizer);
     disposeModel(model);

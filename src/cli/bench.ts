@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     .option('warmup', { type: 'number', default: t.warmup, describe: 'untimed runs before each measurement' })
     .option('reps', { type: 'number', default: t.reps, describe: 'timed runs per measurement (median)' })
     .option('max-seconds', { type: 'number', default: t.maxSeconds, describe: 'fewer runs once a measurement has taken this long' })
-    .option('round-reps', { type: 'number', default: t.roundReps, describe: 'rounds timed per backend (median)' })
+    .option('round-reps', { type: 'number', default: t.roundReps, describe: 'rounds timed per backend and per sweep point (median)' })
     .option('matmul-max', { type: 'number', default: t.matmulMaxSize, describe: 'largest n of the n×n matmul peak probe' })
     .option('sweep', { type: 'boolean', default: false, describe: 'also time rounds at N/2, 2N, pool/2, 2·pool and tiny vs small (on the fastest backend)' })
     .option('compare-torch', { type: 'boolean', default: false, describe: 'run scripts/bench_torch.py with the same config and print ours / PyTorch' })
