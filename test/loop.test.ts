@@ -194,6 +194,15 @@ describe('runs', () => {
     expect(resumed.metrics.map(strip)).toEqual(whole.metrics.map(strip));
   });
 
+  it('--resume keeps the saved round count unless --rounds extends it', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-extend-')), 'run');
+    await runTraining(microOptions(out, { rounds: 1, verifier: 'likelihood' }));
+    const again = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true }); // rounds 2 by default, not asked for
+    expect(again.metrics.map((m) => m.t)).toEqual([0, 0.5, 1]);
+    const extended = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true, extendRounds: 2 });
+    expect(extended.metrics.map((m) => m.t)).toEqual([0, 0.5, 1, 1.5, 2]);
+  });
+
   it('progress on a non-terminal stream writes plain lines', () => {
     let text = '';
     const stream = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } }) as unknown as NodeJS.WriteStream;

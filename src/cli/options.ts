@@ -23,7 +23,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('out', { type: 'string', describe: 'run directory (default: checkpoints/run-<timestamp>)' })
     .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out from its last completed round' })
     .option('seed', { type: 'number', default: d.seed })
-    .option('rounds', { type: 'number', default: d.rounds, describe: 'self-improvement rounds' })
+    .option('rounds', { type: 'number', describe: `self-improvement rounds (default ${d.rounds}; with --resume, extends the run)` })
     .option('pool-size', { type: 'number', default: d.poolSize, describe: 'questions per round' })
     .option('fresh-pool', { type: 'boolean', default: d.freshPool, describe: 'new questions every round instead of a fixed pool' })
     .option('samples', { type: 'number', default: d.samples, describe: 'N candidates per question (the paper: 16)' })
@@ -56,7 +56,7 @@ export function toTrainOptions(argv: Record<string, unknown>): TrainOptions {
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
     out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
     backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'],
-    rounds: argv.rounds as number, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
+    rounds: (argv.rounds as number | undefined) ?? TRAIN_DEFAULTS.rounds, extendRounds: argv.rounds as number | undefined, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
     batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number,

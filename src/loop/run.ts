@@ -29,6 +29,7 @@ export interface TrainOptions {
   threads?: number;
   device?: DeviceChoice;
   rounds: number;
+  extendRounds?: number; // with resume: continue up to this many rounds (else the saved run's own count)
   poolSize: number;
   freshPool: boolean;
   samples: number;
@@ -211,7 +212,7 @@ function runOptions(given: TrainOptions, runDir: string): TrainOptions {
   }
   if (!existsSync(runJson)) throw new Error(`--resume: ${runJson} not found (nothing to resume)`);
   const saved = (JSON.parse(readFileSync(runJson, 'utf8')) as { options: TrainOptions }).options;
-  return { ...saved, rounds: Math.max(saved.rounds, given.rounds), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device };
+  return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device };
 }
 
 function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): (problems: Problem[], candidates: Candidate[][]) => number[][] {
