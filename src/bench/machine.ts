@@ -1,6 +1,6 @@
 // What the numbers were measured on, including how busy the machine was (other jobs share its cores).
 import os from 'node:os';
-import { createRequire } from 'node:module';
+import { packageVersion } from '../engine/index.js';
 
 export interface MachineInfo {
   cpu: string;
@@ -11,16 +11,6 @@ export interface MachineInfo {
   tfjs: string;
   loadAverage: { start: number[]; end?: number[] }; // 1, 5, 15-minute load averages when the benchmark began and ended
   startedAt: string;
-}
-
-const require = createRequire(import.meta.url);
-
-function packageVersion(name: string): string {
-  try {
-    return (require(`${name}/package.json`) as { version: string }).version;
-  } catch {
-    return 'unknown';
-  }
 }
 
 export function loadAverage(): number[] {
