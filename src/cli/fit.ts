@@ -1,16 +1,11 @@
 // npm run fit -- FILE [--first k] [--law shared|separate|twoexp|power|all] [--json] [--out DIR]
 // Fits the paper's shared-rate dynamics (and, on request, alternative laws) to uncertainty trajectories.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { writeFileAtomic } from '../io.js';
 import { analyseTrajectory, formatAnalysis, LAW_NAMES, readTrajectoryFile, type LawName, type PanelAnalysis } from '../theory/index.js';
-
-function writeAtomic(path: string, text: string): void {
-  const temp = `${path}.tmp-${process.pid}`;
-  writeFileSync(temp, text);
-  renameSync(temp, path);
-}
 
 function main(): void {
   const argv = yargs(hideBin(process.argv))
@@ -77,8 +72,8 @@ function main(): void {
   process.stdout.write((argv.json ? json : text) + '\n');
   if (argv.out) {
     mkdirSync(argv.out, { recursive: true });
-    writeAtomic(join(argv.out, 'fit.json'), json + '\n');
-    writeAtomic(join(argv.out, 'fit.txt'), text + '\n');
+    writeFileAtomic(join(argv.out, 'fit.json'), json + '\n');
+    writeFileAtomic(join(argv.out, 'fit.txt'), text + '\n');
   }
 }
 

@@ -10,6 +10,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, writeFileAtomic } from '../io.js';
+import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
 import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens } from './round.js';
@@ -323,8 +324,8 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
     })).join('\n') + '\n';
     writeFileAtomic(join(runDir, 'samples', `round-${round + 1}.jsonl`), samplesFile);
     const picked = picks.map((p, q) => candidates[q]![p.index]!);
-    const poolSolverUncertainty = candidates.flat().reduce((s, c) => s + c.nll, 0) / (pool.length * options.samples);
-    const poolVerifierUncertainty = picked.reduce((s, c) => s + c.nll, 0) / picked.length;
+    const poolSolverUncertainty = solverUncertainty(candidates.flat());
+    const poolVerifierUncertainty = verifierUncertainty(picked);
 
     // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
     const examples: SftExample[] = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[q]!.tokens }));
