@@ -10,7 +10,7 @@ import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verif
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, externalQuestions, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO } from './helpers.js';
 
@@ -117,6 +117,39 @@ describe('external budget', () => {
     }
   });
 
+  it('a fixed pool spends M queries on M distinct questions, the same set for every allocation of a seed', () => {
+    const questionsOf = (perRound: number[], seed: number) => {
+      let used = 0;
+      return perRound.map((count) => {
+        const qs = externalQuestions(256, count, used, false, seed);
+        used += qs.length;
+        return qs;
+      });
+    };
+    const sets: Record<string, number[]> = {};
+    for (const spec of ['early', 'uniform', 'late', 'R2:1,R4:3']) {
+      const perRound = budgetPerRound(parseAllocation(spec, 6), 26);
+      const rounds = questionsOf(perRound, 7);
+      rounds.forEach((qs, t) => expect(qs, `${spec} round ${t + 1}`).toHaveLength(perRound[t]!));
+      const all = rounds.flat();
+      expect(new Set(all).size, spec).toBe(26); // never the same question twice
+      for (const q of all) expect(q >= 0 && q < 256).toBe(true);
+      sets[spec] = [...all].sort((a, b) => a - b);
+    }
+    expect(sets.uniform).toEqual(sets.early);
+    expect(sets.late).toEqual(sets.early);
+    expect(sets['R2:1,R4:3']).toEqual(sets.early);
+    expect(questionsOf([26], 8)[0]).not.toEqual(sets.early); // another seed, another set
+    expect(sets.early!.slice(0, 13)).not.toEqual(Array.from({ length: 13 }, (_, i) => i)); // not simply the first questions
+    // a budget above the pool wraps around only after every question was verified once
+    const wrapped = [externalQuestions(4, 3, 0, false, 1), externalQuestions(4, 3, 3, false, 1)];
+    expect(new Set([...wrapped[0]!, wrapped[1]!.find((q) => !wrapped[0]!.includes(q))!]).size).toBe(4);
+    // fresh pools are new each round: the first questions of the round's pool
+    expect(externalQuestions(256, 5, 20, true, 1)).toEqual([0, 1, 2, 3, 4]);
+    expect(externalQuestions(256, 0, 0, false, 1)).toEqual([]);
+    expect(externalQuestions(3, 9, 0, false, 1)).toHaveLength(3);
+  });
+
   it('bad allocations are clear errors', () => {
     expect(() => parseAllocation('sometimes', 3)).toThrow(/--allocation: cannot read 'sometimes'/);
     expect(() => parseAllocation('R4:1', 3)).toThrow(/round 4 is outside 1..3/);
@@ -166,7 +199,11 @@ describe('runs', () => {
       expect(q.candidates).toHaveLength(3);
       for (const c of q.candidates) for (const key of ['text', 'answer', 'correct', 'score', 'nll', 'normalizedNll']) expect(c).toHaveProperty(key);
       if (q.external) for (const c of q.candidates) expect(c.score).toBe(c.correct ? 1 : 0);
+      // the oracle rejecting every candidate drops the question; the self-verifier's fallback keeps it
+      expect(q.dropped).toBe(q.external && !q.candidates.some((c: { correct: boolean }) => c.correct));
+      if (!q.external) expect(q.dropped).toBe(false);
     }
+    expect(metrics[4]!.externalDropped).toBe(round2.filter((q) => q.dropped).length);
     expect(existsSync(join(out, 'checkpoint', 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(out, 'fit.json')) || lines.some((l) => l.startsWith('no shared-rate fit'))).toBe(true);
     expect(result.metrics).toHaveLength(5);

@@ -68,6 +68,7 @@ export interface MetricsRecord extends Evaluation {
   round: number; // rounds completed (fractional mid-round)
   fallbacks: number; // picks in this round's pool that no candidate passed σ for
   externalQueries: number; // questions verified externally in this round so far
+  externalDropped?: number; // of those, questions without a candidate the external verifier accepted (not trained on)
   poolSolverUncertainty?: number;
   poolVerifierUncertainty?: number;
   trainLoss?: number;
@@ -163,6 +164,20 @@ export function budgetPerRound(fractions: number[], budget: number): number[] {
     left -= 1;
   }
   return counts;
+}
+
+/**
+ * Which questions of round t's pool the external verifier sees: `count` of them, none seen externally before in this
+ * run. A fixed pool is walked in a seeded order (the same for every arm of a seed, so arms differ only in timing), so M
+ * queries cover M distinct questions; a fresh pool is new each round, so its first `count` questions. Wraps around only
+ * when the budget exceeds the pool.
+ */
+export function externalQuestions(poolLength: number, count: number, usedSoFar: number, freshPool: boolean, seed: number): number[] {
+  const n = Math.min(count, poolLength);
+  if (n <= 0) return [];
+  if (freshPool) return Array.from({ length: n }, (_, i) => i);
+  const order = new Rng(seed ^ 0x5eed).shuffle(Array.from({ length: poolLength }, (_, i) => i));
+  return Array.from({ length: n }, (_, i) => order[(usedSoFar + i) % poolLength]!).sort((a, b) => a - b);
 }
 
 function forecastFrom(metrics: MetricsRecord[]): Forecast | { error: string } {
@@ -311,26 +326,30 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
     checkAbort();
     const candidates = generateCandidates(model, tokenizer, pool, sampling, rng, times, tokens, hooks.progress);
     checkAbort();
-    // external verification (cross-improvement): the first η_t·M questions of the pool go to the stronger verifier
-    const externalCount = Math.min(externalPerRound[round] ?? 0, pool.length);
-    const external = externalScorer && externalCount > 0 ? { questions: new Set(Array.from({ length: externalCount }, (_, q) => q)), score: externalScorer } : undefined;
+    // external verification (cross-improvement): η_t·M questions of the pool, none verified externally before in this run
+    const externalIndices = externalScorer ? externalQuestions(pool.length, externalPerRound[round] ?? 0, state.externalUsed, options.freshPool, options.seed) : [];
+    const external = externalScorer && externalIndices.length > 0 ? { questions: new Set(externalIndices), score: externalScorer } : undefined;
     const { scores, picks } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
-    state.externalUsed += external?.questions.size ?? 0;
+    state.externalUsed += externalIndices.length;
     const fallbacks = picks.filter((p) => p.fallback).length;
+    // a question the stronger verifier rejected every candidate of is dropped (Sec. 5), not trained on its best reject
+    const dropped = picks.map((p, q) => p.fallback && (external?.questions.has(q) ?? false));
     const samplesFile = pool.map((problem, q) => JSON.stringify({
       idx: problem.idx, question: problem.question, reference: problem.answer, external: external?.questions.has(q) ?? false,
-      pick: picks[q]!.index, fallback: picks[q]!.fallback,
+      pick: picks[q]!.index, fallback: picks[q]!.fallback, dropped: dropped[q],
       candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
     })).join('\n') + '\n';
     writeFileAtomic(join(runDir, 'samples', `round-${round + 1}.jsonl`), samplesFile);
-    const picked = picks.map((p, q) => candidates[q]![p.index]!);
+    const kept = pool.map((_, q) => q).filter((q) => !dropped[q]);
+    const picked = kept.map((q) => candidates[q]![picks[q]!.index]!);
     const poolSolverUncertainty = solverUncertainty(candidates.flat());
     const poolVerifierUncertainty = verifierUncertainty(picked);
 
     // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
-    const examples: SftExample[] = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[q]!.tokens }));
-    const steps = Math.max(1, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize));
+    const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(tokenizer, pool[q]!.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[i]!.tokens }));
+    if (examples.length === 0) throw new Error(`round ${round + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
     const evalPoints = Math.max(1, Math.round(options.evalsPerEpoch * options.epochsPerRound));
+    const steps = Math.max(evalPoints, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize)); // every eval point gets its own step
     const evalAt = new Set(Array.from({ length: evalPoints }, (_, i) => Math.round(((i + 1) * steps) / evalPoints)));
     let order: number[] = [];
     let lossSum = 0;
@@ -350,7 +369,7 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
         const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
         record({
           t: round * options.epochsPerRound + (step / steps) * options.epochsPerRound, round: round + step / steps, ...evaluation,
-          fallbacks, externalQueries: external?.questions.size ?? 0, poolSolverUncertainty, poolVerifierUncertainty, trainLoss: lossSum / lossCount,
+          fallbacks, externalQueries: externalIndices.length, externalDropped: dropped.filter(Boolean).length, poolSolverUncertainty, poolVerifierUncertainty, trainLoss: lossSum / lossCount,
           timing: { ...times, round: (performance.now() - roundStart) / 1000 },
           tokensPerSecond: { sample: perSecond(tokens.sample, times.sample), score: perSecond(tokens.score, times.score), train: perSecond(tokens.train, times.train) },
         });
