@@ -257,4 +257,24 @@ describe('micro cross run', () => {
     // the same --out with other settings is refused before any work
     await expect(runCross({ ...options, lr: 1e-3 })).rejects.toThrow(/none\/run\.json: this arm was run with other settings \(lr: 0\.002 there, 0\.001 now\)/);
   });
+
+  it('--jobs 2 runs the arms in child processes to the same metrics; a failing child is recorded and the others go on', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-cross-jobs-')), 'cross');
+    const options = microCross(out, { arms: ['none,early,late'], jobs: 2 });
+    const early = parseArms(['early'], 3, 3)[0]!;
+    mkdirSync(join(out, 'early'), { recursive: true });
+    writeFileSync(join(out, 'early', 'run.json'), JSON.stringify({ options: armOptions(options, early, 1, join(out, 'early')) }));
+    writeFileSync(join(out, 'early', 'metrics.jsonl'), 'not json\n');
+    const lines: string[] = [];
+    const { summary } = await runCross(options, { log: (l) => lines.push(l) });
+    for (const arm of ['none', 'late']) {
+      expect(readMetrics(join(out, arm)).map(strip), arm).toEqual(readMetrics(join(full, arm)).map(strip));
+      expect(lines.some((l) => l.startsWith(`[${arm} seed 1] t=3.00`)), `${arm} logs come back`).toBe(true);
+    }
+    expect(summary.failed).toHaveLength(1);
+    expect(summary.failed[0]).toMatchObject({ arm: 'early', seed: 1, dir: join(out, 'early') });
+    expect(summary.failed[0]!.error).toMatch(/metrics\.jsonl:1: not valid JSON/);
+    expect(Object.keys(summary.arms)).toEqual(['none', 'late']);
+    await expect(runCross({ ...options, jobs: 0 })).rejects.toThrow(/--jobs: must be a positive integer/);
+  });
 });

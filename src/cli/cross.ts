@@ -14,6 +14,7 @@ async function main(): Promise<void> {
     .option('budget', { type: 'number', describe: 'M: questions verified externally per run (default: 10 % of one round\'s pool)' })
     .option('arms', { type: 'string', array: true, default: [DEFAULT_ARMS.join(',')], describe: 'none, early, uniform, late, or NAME=SPEC with SPEC an allocation (R1:share,R2:share,...; one per item)' })
     .option('seeds', { type: 'number', default: 1, describe: 'runs per arm, with seeds --seed, --seed + 1, ... (directories DIR/<arm>-seed<k>)' })
+    .option('jobs', { type: 'number', default: 1, describe: 'runs at once, each in its own process (with --threads 1, up to one per core)' })
     .option('out', { type: 'string', default: 'checkpoints/cross', describe: 'the cross directory DIR' })
     .option('resume', { type: 'boolean', default: false, describe: 'not needed: cross always skips finished arms and resumes unfinished ones' })
     .option('external-verifier', { type: 'string', default: 'oracle', describe: 'the stronger verifier: oracle (ground truth) or a checkpoint used as a frozen verifier' })
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
   const ui = makeProgress();
   const train = toTrainOptions(argv as Record<string, unknown>);
   const result = await runCross(
-    { ...train, out: argv.out, budget: argv.budget, arms: argv.arms, seeds: argv.seeds },
+    { ...train, out: argv.out, budget: argv.budget, arms: argv.arms, seeds: argv.seeds, jobs: argv.jobs },
     { log: ui.log, progress: ui.progress },
   );
   ui.stop();

@@ -1,8 +1,11 @@
 // Cross-improvement experiment (the paper's Sec. 5): one self-improvement run per allocation of a budget M of external
 // verification ("arms": none, early, uniform, late or custom), every arm from the same starting model and seed(s); then
 // the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
+import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type AllocationOutcome, type AllocationRegime, type Trajectory,
   compareAllocations, fitGamma, fitSharedRate, physicalFromIdentifiable, simulateCrossImprovement,
@@ -15,6 +18,7 @@ export interface CrossOptions extends TrainOptions {
   budget?: number; // M, questions verified externally per run (default: defaultBudget(poolSize))
   arms: string[]; // none | early | uniform | late | NAME=SPEC (SPEC as --allocation); items without '=' may hold several, comma-separated
   seeds: number; // runs per arm, with seeds seed, seed+1, ...
+  jobs?: number; // runs at once, each in its own process (default 1: one after another, in this process)
 }
 
 export const DEFAULT_ARMS = ['none', 'early', 'uniform', 'late'];
@@ -71,7 +75,7 @@ function armDirName(arm: string, seed: number, seeds: number): string {
 /** The options of one arm's run: the shared train options plus the arm's external verification. */
 export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
   const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined };
-  for (const key of ['budget', 'arms', 'seeds'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
+  for (const key of ['budget', 'arms', 'seeds', 'jobs'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
   if (arm.allocation !== null) {
     run.externalVerifier = options.externalVerifier ?? 'oracle';
     run.externalBudget = arm.perRound.reduce((s, x) => s + x, 0);
@@ -403,9 +407,59 @@ export function formatCrossTable(summary: CrossSummary): string {
   return out.join('\n');
 }
 
+interface PlannedRun {
+  arm: CrossArm;
+  seed: number;
+  runDir: string;
+  run: TrainOptions;
+}
+
+// The worker entry: the .ts source under tsx (tests, npm run cross), the compiled .js otherwise.
+const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './cross-worker.ts' : './cross-worker.js', import.meta.url));
+
+/** Runs the planned arms `jobs` at a time, each in a child process (cross-worker.ts); returns the failures. */
+async function runInProcesses(pending: PlannedRun[], jobs: number, log: (line: string) => void, signal?: AbortSignal): Promise<CrossSummary['failed']> {
+  const failed: CrossSummary['failed'] = [];
+  const execArgv = WORKER.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  const children = new Set<ChildProcess>();
+  const abort = () => children.forEach((child) => child.kill());
+  signal?.addEventListener('abort', abort);
+  const runOne = ({ arm, seed, runDir, run }: PlannedRun) => new Promise<void>((done) => {
+    const tag = `[${arm.name} seed ${seed}]`;
+    log(`${tag} ${run.resume ? 'resuming' : 'starting'} ${runDir} (own process)`);
+    const child = fork(WORKER, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    children.add(child);
+    let outcome: 'done' | { error: string } | undefined;
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+    child.on('message', (message: import('./cross-worker.js').WorkerMessage) => {
+      if ('log' in message) log(`${tag} ${message.log}`);
+      else outcome = 'done' in message ? 'done' : { error: message.error };
+    });
+    child.on('exit', (code, killedBy) => {
+      children.delete(child);
+      if (outcome !== 'done') {
+        const error = outcome?.error ?? `its process exited (${killedBy ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
+        log(`${tag} FAILED: ${error}`);
+        failed.push({ arm: arm.name, seed, dir: runDir, error });
+      }
+      done();
+    });
+    child.send(run);
+  });
+  const queue = [...pending];
+  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined && !signal?.aborted; next = queue.shift()) await runOne(next);
+  }));
+  signal?.removeEventListener('abort', abort);
+  if (signal?.aborted) throw new Error('cross aborted');
+  return failed;
+}
+
 /**
  * Run every arm for every seed (seed-major: all arms of the first seed first), skipping finished arm directories and
- * resuming partial ones; an arm that throws is recorded in summary.failed and the others go on (an abort stops all).
+ * resuming partial ones, one after another or `jobs` at a time in child processes; an arm that throws is recorded in
+ * summary.failed and the others go on (an abort stops all).
  * Writes DIR/summary.json and, with options.report, DIR/report.
  */
 export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
@@ -414,6 +468,8 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   if (options.externalBudget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
   if (options.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
   if (!Number.isInteger(options.seeds) || options.seeds < 1) throw new Error(`--seeds: must be a positive integer (got ${options.seeds})`);
+  const jobs = options.jobs ?? 1;
+  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: must be a positive integer (got ${options.jobs})`);
   const budget = options.budget ?? defaultBudget(options.poolSize);
   if (!Number.isInteger(budget) || budget < 1) throw new Error(`--budget: must be a positive integer (got ${budget})`);
   validateTrainOptions({ ...options, externalVerifier: options.externalVerifier ?? 'oracle', externalBudget: budget });
@@ -435,21 +491,26 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
 
   const failed: CrossSummary['failed'] = [];
-  for (const { arm, seed, runDir, run, state } of plan) {
-    const tag = `[${arm.name} seed ${seed}]`;
-    if (state === 'finished') {
-      log(`${tag} finished already: skipping ${runDir}`);
-      continue;
+  const pending: PlannedRun[] = [];
+  for (const item of plan) {
+    if (item.state === 'finished') log(`[${item.arm.name} seed ${item.seed}] finished already: skipping ${item.runDir}`);
+    else pending.push({ ...item, run: { ...item.run, resume: item.state === 'partial' } });
+  }
+  if (jobs === 1) {
+    for (const { arm, seed, runDir, run } of pending) {
+      const tag = `[${arm.name} seed ${seed}]`;
+      log(`${tag} ${run.resume ? 'resuming' : 'starting'} ${runDir}`);
+      try {
+        await runTraining(run, { ...hooks, log: (line) => log(`${tag} ${line}`) });
+      } catch (error) {
+        if (hooks.signal?.aborted) throw error;
+        const message = (error as Error).message;
+        log(`${tag} FAILED: ${message}`);
+        failed.push({ arm: arm.name, seed, dir: runDir, error: message });
+      }
     }
-    log(`${tag} ${state === 'partial' ? 'resuming' : 'starting'} ${runDir}`);
-    try {
-      await runTraining({ ...run, resume: state === 'partial' }, { ...hooks, log: (line) => log(`${tag} ${line}`) });
-    } catch (error) {
-      if (hooks.signal?.aborted) throw error;
-      const message = (error as Error).message;
-      log(`${tag} FAILED: ${message}`);
-      failed.push({ arm: arm.name, seed, dir: runDir, error: message });
-    }
+  } else {
+    failed.push(...(await runInProcesses(pending, jobs, log, hooks.signal)));
   }
 
   const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier }, failed);
