@@ -43,3 +43,40 @@ export function appendJsonlAtomic(path: string, record: unknown): void {
   writeFileAtomic(path, before + JSON.stringify(record) + '\n');
 }
 
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'; // it exists, but is not ours to signal
+  }
+}
+
+/**
+ * Claims `dir` for this process through DIR/.lock (its pid), so two processes never write one run at once; returns the
+ * release. A lock whose process is gone (killed) is taken over; one held by a live process is an error naming `flag`.
+ */
+export function lockDir(dir: string, flag: string): () => void {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, '.lock');
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      return () => rmSync(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(path, 'utf8').trim());
+    } catch {
+      continue; // released in between: try again
+    }
+    if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
+      throw new Error(`${flag} ${dir}: another process (pid ${holder}) is running there; wait for it, or stop it (its lock is ${path})`);
+    }
+    rmSync(path, { force: true }); // its process is gone: a stale lock
+  }
+  throw new Error(`${flag} ${dir}: could not take ${path}`);
+}

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -17,6 +17,15 @@ import { MICRO } from './helpers.js';
 function candidate(answer: string | null, correct: boolean, normalizedNll: number): Candidate {
   return { tokens: [5], text: `#### ${answer}`, answer, correct, nll: normalizedNll * 10, normalizedNll, length: 10, entropy: 1, selfCertainty: 1 };
 }
+
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 let tokenizer: Tokenizer;
 let microDir: string;
@@ -209,6 +218,24 @@ describe('runs', () => {
     expect(result.metrics).toHaveLength(5);
     expect(existsSync(join(out, 'report', 'index.html'))).toBe(true);
     await expect(runTraining(microOptions(out))).rejects.toThrow(/a run already exists there; pass --resume/);
+  });
+
+  it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'svgap-lock-'));
+    const out = join(root, 'run');
+    mkdirSync(out);
+    writeFileSync(join(out, '.lock'), `${process.pid}\n`); // a live process holds it
+    await expect(runTraining(microOptions(out, { rounds: 1 }))).rejects.toThrow(new RegExp(`--out ${out}: another process \\(pid ${process.pid}\\) is running there`));
+    expect(readdirSync(out)).toEqual(['.lock']); // nothing written, nothing taken
+    let dead = 999_999;
+    while (isAlive(dead)) dead -= 1;
+    writeFileSync(join(out, '.lock'), `${dead}\n`); // its process was killed
+    await runTraining(microOptions(out, { rounds: 1 }));
+    expect(readdirSync(out)).not.toContain('.lock'); // released at the end
+    expect(readdirSync(out)).toContain('metrics.jsonl');
+    // a run that fails before writing anything leaves no directory behind
+    await expect(runTraining({ ...microOptions(join(root, 'bad')), dataset: '/no/file.jsonl' })).rejects.toThrow(/file not found/);
+    expect(existsSync(join(root, 'bad'))).toBe(false);
   });
 
   it('a run killed mid-round and resumed gives the metrics of an uninterrupted run', async () => {

@@ -1,6 +1,6 @@
 // A self-improvement run (the paper's procedure): rounds of sample → score → verify → pick → fine-tune, evaluated
 // `evalsPerEpoch` times per epoch, written to a run directory that a killed run resumes from with identical results.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
@@ -9,7 +9,7 @@ import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExampl
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
-import { appendJsonlAtomic, writeFileAtomic } from '../io.js';
+import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
@@ -239,11 +239,22 @@ function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Toke
   return (problems, candidates) => verifierScores(kind, frozen, tokenizer, problems, candidates);
 }
 
+/** One self-improvement run in --out (created, or resumed with --resume); the directory is locked while it runs. */
 export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Promise<RunResult> {
-  const log = hooks.log ?? (() => {});
   const runDir = resolve(given.out ?? join('checkpoints', defaultRunName()));
   const options = runOptions(given, runDir);
   validateTrainOptions(options);
+  const release = lockDir(runDir, '--out');
+  try {
+    return await trainInDir(runDir, options, hooks);
+  } finally {
+    release();
+    if (readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true }); // a run that failed before writing anything leaves no directory
+  }
+}
+
+async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks): Promise<RunResult> {
+  const log = hooks.log ?? (() => {});
   const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device });
   log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
   const tokenizer = await loadTokenizer();
