@@ -10,7 +10,7 @@ import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verif
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, externalQuestions, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO } from './helpers.js';
 
@@ -81,6 +81,29 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     expect(tf).toBeGreaterThan(0);
     expect(qe).toBeGreaterThanOrEqual(0);
     expect(qe).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('external verifier', () => {
+  it('a checkpoint judges with its own frozen weights and the run\'s template (tf, or qe when the run uses qe)', () => {
+    const otherDir = join(mkdtempSync(join(tmpdir(), 'svgap-ext-')), 'other');
+    saveCheckpoint(otherDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 11));
+    const load = (dir: string) => resolveModel(dir, { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' }).model;
+    const problems = [{ question: 'Sam has 3 apples. He gets 2 more.', solution: '3+2=5\n#### 5', answer: '5', idx: 0 }];
+    const candidates = [[
+      { ...candidate('5', true, 0.1), tokens: tokenizer.encode('3+2=5 apples.\n#### 5') },
+      { ...candidate('6', false, 0.2), tokens: tokenizer.encode('3+2=6 apples.\n#### 6') },
+    ]];
+    const external = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'majority' }, tokenizer)(problems, candidates);
+    expect(external).toEqual(verifierScores('tf', load(otherDir), tokenizer, problems, candidates));
+    expect(external[0]![0]).not.toBeCloseTo(verifierScores('tf', load(microDir), tokenizer, problems, candidates)[0]![0]!, 6); // not the run's model
+    const qe = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'qe' }, tokenizer)(problems, candidates);
+    expect(qe).toEqual(verifierScores('qe', load(otherDir), tokenizer, problems, candidates));
+    expect(makeExternalScorer('oracle', TRAIN_DEFAULTS, tokenizer)(problems, candidates)).toEqual([[1, 0]]);
+    expect(() => makeExternalScorer('/no/such/verifier', TRAIN_DEFAULTS, tokenizer)).toThrow(/no\/such\/verifier/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: '/no/such/verifier', externalBudget: 3 }))
+      .toThrow(/--external-verifier \/no\/such\/verifier: neither 'oracle' nor a checkpoint directory/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: otherDir, externalBudget: 3 })).not.toThrow();
   });
 });
 

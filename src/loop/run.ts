@@ -132,6 +132,9 @@ export function validateTrainOptions(o: TrainOptions): void {
     if (!Number.isInteger(o.externalBudget) || o.externalBudget < 0) throw new Error(`--external-budget: must be a non-negative integer (got ${o.externalBudget})`);
     if (!o.externalVerifier) throw new Error('--external-budget needs --external-verifier oracle|PATH');
   }
+  if (o.externalVerifier !== undefined && o.externalVerifier !== 'oracle' && !existsSync(join(resolve(o.externalVerifier), 'config.json'))) {
+    throw new Error(`--external-verifier ${o.externalVerifier}: neither 'oracle' nor a checkpoint directory (no config.json there)`);
+  }
 }
 
 /** `early|uniform|late|R1:share,R2:share,...` (rounds 1-based; unnamed rounds get 0; shares are normalised to sum to 1). */
@@ -231,7 +234,8 @@ function runOptions(given: TrainOptions, runDir: string): TrainOptions {
   return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device };
 }
 
-function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): (problems: Problem[], candidates: Candidate[][]) => number[][] {
+/** The external verifier: the oracle (1 when correct), or a frozen checkpoint judging with the run's template (tf unless qe). */
+export function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): (problems: Problem[], candidates: Candidate[][]) => number[][] {
   if (spec === 'oracle') return (_problems, candidates) => candidates.map((g) => g.map((c) => (c.correct ? 1 : 0)));
   // another checkpoint, frozen, judging with the run's verifier template (tf when the run's verifier reads no model)
   const frozen: Model = loadCheckpoint(resolve(spec), preferredEmbedMode()).model;
