@@ -114,6 +114,17 @@ describe('theory over the arms', () => {
     expect(theory.regime.independent).toBe(direct.regime.independent);
   });
 
+  it('predicts from the fitted start, so noise in the measured t = 0 point is not amplified by α/(α−β)', () => {
+    const arms = parseArms(['none,early,uniform,late'], rounds, budget);
+    const runs = syntheticRuns();
+    for (const armRuns of Object.values(runs)) for (const run of armRuns) run.metrics[0] = { ...run.metrics[0]!, verifierUncertainty: run.metrics[0]!.verifierUncertainty + 0.05 };
+    const { predicted } = crossTheory(runs, arms, budget, rounds, 1);
+    const finalNone = closedForm(identifiableFromPhysical(truth), rounds).solver;
+    const fromMeasured = simulateCrossImprovement({ ...truth, verifier0: truth.verifier0 + 0.05, gamma: 0, rounds, fractions: new Array<number>(rounds).fill(0) });
+    expect(Math.abs(fromMeasured.solver[rounds]! - finalNone)).toBeGreaterThan(0.03); // what starting at the measured point would do
+    expect(Math.abs(predicted.none! - finalNone)).toBeLessThan(0.01);
+  });
+
   it('without a usable arm besides the base, γ is not fitted (NaN) and says why', () => {
     const arms = parseArms(['none'], rounds, budget);
     const { gamma, theory } = crossTheory({ none: syntheticRuns().none! }, arms, budget, rounds, 1);

@@ -213,7 +213,7 @@ function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundO
  * the arm with the fewest external queries), mean over seeds, time in rounds. γ: one value for all arms, by least
  * squares of the predicted vs measured final U_s, each taken relative to the base arm, so the base's own misfit
  * cancels: Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement (U_v ← U_v/(1 + γMη_t)
- * at the start of each round, Sec. 5), each arm from its own measured t = 0 point. Per arm, fitGamma's separate
+ * at the start of each round, Sec. 5), every arm from the base fit's t = 0 point. Per arm, fitGamma's separate
  * 6-parameter fit on the end-of-round points is reported as a check.
  */
 export function crossTheory(
@@ -233,9 +233,12 @@ export function crossTheory(
     throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
   }
   const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
+  // every arm starts from the same model and seeds; the fit's own t = 0 point, not the measured one: U_s∞ moves by
+  // α/(α−β)·ΔU_v0 (Prop. 3.1), so a measured start off the fitted curve by noise would shift every prediction
+  const fittedStart = { solver0: p.solver0, verifier0: p.verifier0 };
   const simulateFinal = (arm: CrossArm, gammaBudget: number) => {
     const tr = trajectories[arm.name]!;
-    const sim = simulateCrossImprovement({ ...dynamics, solver0: tr.solver[0]!, verifier0: tr.verifier[0]!, gamma: gammaBudget, rounds, fractions: arm.fractions });
+    const sim = simulateCrossImprovement({ ...dynamics, ...fittedStart, gamma: gammaBudget, rounds, fractions: arm.fractions });
     return sim.solver[rounds]!;
   };
   const measuredFinal = (arm: CrossArm) => trajectories[arm.name]!.solver.at(-1)!;
@@ -266,9 +269,8 @@ export function crossTheory(
   const predicted = Object.fromEntries(present.map((a) => [a.name, queries(a) === 0 ? simulateFinal(a, 0) : Number.isFinite(gammaBudget) ? simulateFinal(a, gammaBudget) : NaN]));
 
   const budgeted = present.filter((a) => queries(a) > 0);
-  const start = trajectories[base.name]!;
   const compared = budgeted.length > 0 && Number.isFinite(gamma)
-    ? compareAllocations({ ...dynamics, solver0: start.solver[0]!, verifier0: start.verifier[0]!, gamma, budget, rounds },
+    ? compareAllocations({ ...dynamics, ...fittedStart, gamma, budget, rounds },
       Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])))
     : null;
   const gammaPerArm: CrossTheory['gammaPerArm'] = {};
