@@ -7,7 +7,7 @@ import { initModel, saveCheckpoint } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { TRAIN_DEFAULTS, type MetricsRecord } from '../src/loop/run.js';
 import {
-  type CrossOptions, type CrossSummary, type FinishedRun, armOptions, crossTheory, defaultBudget, parseArms, runCross, summarizeCross,
+  type CrossOptions, type CrossSummary, type FinishedRun, armOptions, crossTheory, defaultBudget, formatCrossTable, parseArms, runCross, summarizeCross,
 } from '../src/loop/cross.js';
 import { allocationFractions, closedForm, compareAllocations, identifiableFromPhysical, simulateCrossImprovement } from '../src/theory/index.js';
 import { readCross } from '../src/report/data.js';
@@ -125,6 +125,36 @@ describe('theory over the arms', () => {
     expect(Math.abs(predicted.none! - finalNone)).toBeLessThan(0.01);
   });
 
+  it('pairs arms with none by seed: mean, sd and standard error of the differences, and says which exceed 2 se', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'svgap-cross-paired-'));
+    const arms = parseArms(['none,early,late'], rounds, budget);
+    const runs = syntheticRuns(0.01);
+    const finals: Record<string, number[]> = { none: [0.30, 0.40, 0.20], early: [0.35, 0.46, 0.24], late: [0.20, 0.50, 0.25] };
+    for (const arm of arms) {
+      for (const seed of [1, 2, 3]) {
+        const runDir = join(dir, `${arm.name}-seed${seed}`);
+        mkdirSync(runDir, { recursive: true });
+        const base = runs[arm.name]![0]!.metrics;
+        const metrics = base.map((m, i) => ({ ...m, testAccuracy: i === base.length - 1 ? finals[arm.name]![seed - 1] : 0.3,
+          externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 1 } }));
+        writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
+        writeFileSync(join(runDir, 'run.json'), JSON.stringify({ options: {}, finishedAt: '2025-01-01T00:00:00Z' }));
+      }
+    }
+    const summary = summarizeCross(dir, arms, [1, 2, 3], budget, { rounds, epochsPerRound: 1, externalVerifier: 'oracle' }, []);
+    const early = summary.comparison.pairedDeltaVsNone.early!; // differences 0.05, 0.06, 0.04
+    expect(early.seeds).toBe(3);
+    expect(early.mean).toBeCloseTo(0.05, 12);
+    expect(early.sd).toBeCloseTo(0.01, 12);
+    expect(early.se).toBeCloseTo(0.01 / Math.sqrt(3), 12);
+    const late = summary.comparison.pairedDeltaVsNone.late!; // differences −0.10, 0.10, 0.05
+    expect(late.mean).toBeCloseTo(0.05 / 3, 12);
+    expect(late.sd).toBeCloseTo(Math.sqrt(((-0.1 - 0.05 / 3) ** 2 + (0.1 - 0.05 / 3) ** 2 + (0.05 - 0.05 / 3) ** 2) / 2), 12);
+    const table = formatCrossTable(summary);
+    expect(table).toMatch(/^early +3 .* \+5\.0 ± 0\.6 /m);
+    expect(table).toMatch(/more than 2 standard errors from 0 for: early$/m); // late's mean is positive but within noise
+  });
+
   it('without a usable arm besides the base, γ is not fitted (NaN) and says why', () => {
     const arms = parseArms(['none'], rounds, budget);
     const { gamma, theory } = crossTheory({ none: syntheticRuns().none! }, arms, budget, rounds, 1);
@@ -167,6 +197,13 @@ describe('theory over the arms', () => {
     expect(summary.gamma).toBeCloseTo(gammaPerQuery, 5);
     expect(summary.comparison.deltaVsNone.early).toBeCloseTo(0.15, 12);
     expect(summary.comparison.beatsNone).toEqual({ early: true, uniform: true, late: true });
+    // paired by seed: none finished only seed 1, so one pair per arm (no sd)
+    expect(summary.arms.early!.finishedSeeds).toEqual([1, 2]);
+    expect(summary.arms.none!.finishedSeeds).toEqual([1]);
+    expect(summary.comparison.pairedDeltaVsNone.early!.seeds).toBe(1);
+    expect(summary.comparison.pairedDeltaVsNone.early!.mean).toBeCloseTo(0.6 - 0.5, 12);
+    expect(summary.comparison.pairedDeltaVsNone.late!.mean).toBeCloseTo(0.55 - 0.5, 12);
+    expect(summary.comparison.pairedDeltaVsNone.early!.sd).toBeNaN();
     expect(summary.comparison.allocationSpread).toBeCloseTo(0.65 - 0.58, 12);
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
     // the report module reads the same directory; its theory curves end at the summary's predictions

@@ -120,6 +120,7 @@ export interface CrossArmSummary {
   externalQueries: number; // per run (mean over seeds)
   predictedFinalSolverUncertainty: number; // the theory with the fitted γ (NaN when no fit)
   finalTestAccuracies: number[]; // per finished seed
+  finishedSeeds: number[]; // the seeds of finalTestAccuracies, in order
   externalQueriesPerRound: number[];
   fractions: number[];
   allocation: string | null;
@@ -147,6 +148,9 @@ export interface CrossSummary {
   externalVerifier: string;
   comparison: {
     deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
+    // per seed finished by both the arm and none (same start, same sampling until the arm first spends): mean, sample sd
+    // and standard error of the arm's final test accuracy minus none's
+    pairedDeltaVsNone: Record<string, { mean: number; sd: number; se: number; seeds: number }>;
     beatsNone: Record<string, boolean>;
     allocationSpread: number; // max − min final test accuracy over the arms with budget
     meanSeedSd: number; // mean over those arms of the seed-to-seed sd
@@ -342,6 +346,7 @@ export function summarizeCross(
       externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, options.rounds).reduce((s, x) => s + x, 0))),
       predictedFinalSolverUncertainty: predicted[arm.name] ?? NaN,
       finalTestAccuracies: finals,
+      finishedSeeds: runs.map((r) => r.seed),
       externalQueriesPerRound: externalPerRound(runs[0]!.metrics, options.rounds),
       fractions: arm.fractions,
       allocation: arm.allocation,
@@ -357,6 +362,14 @@ export function summarizeCross(
     comparison: {
       deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
       beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
+      pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
+        const deltas = s.finishedSeeds.flatMap((seed, i) => {
+          const j = none?.finishedSeeds.indexOf(seed) ?? -1;
+          return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
+        });
+        const sd = sampleSd(deltas);
+        return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
+      })),
       allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
       meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
     },
@@ -365,16 +378,22 @@ export function summarizeCross(
   };
 }
 
+function signedDelta(d: { mean: number; se: number }): string {
+  if (!Number.isFinite(d.mean)) return 'n/a';
+  const points = (100 * d.mean).toFixed(1);
+  return `${d.mean >= 0 ? '+' : ''}${points}${Number.isFinite(d.se) ? ` ± ${(100 * d.se).toFixed(1)}` : ''}`;
+}
+
 /** The arms table (the paper's Table 2 layout) with the theory's prediction and the Prop. 5.1 verdict. */
 export function formatCrossTable(summary: CrossSummary): string {
   const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
   const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
   const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
-  const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
+  const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none (paired ± se)', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
   const rows = Object.entries(summary.arms).map(([name, s]) => [
     name, String(s.seedsFinished), pct(s.initialTestAccuracy),
     `${pct(s.finalTestAccuracy)} ± ${pct(s.finalTestAccuracySd)}`,
-    name in summary.comparison.deltaVsNone ? `${summary.comparison.deltaVsNone[name]! >= 0 ? '+' : ''}${pct(summary.comparison.deltaVsNone[name]!)}` : '—',
+    name in summary.comparison.pairedDeltaVsNone ? signedDelta(summary.comparison.pairedDeltaVsNone[name]!) : '—',
     fixed(s.finalSolverUncertainty), fixed(s.predictedFinalSolverUncertainty), fixed(s.finalVerifierUncertainty),
     fixed(s.externalQueries, 0), s.wallSeconds.toFixed(0),
   ]);
@@ -390,6 +409,8 @@ export function formatCrossTable(summary: CrossSummary): string {
     if ('none' in summary.arms) {
       const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
       out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
+      const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
+      out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
     }
     out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
   }
