@@ -136,6 +136,7 @@ describe('theory over the arms', () => {
         mkdirSync(runDir, { recursive: true });
         const base = runs[arm.name]![0]!.metrics;
         const metrics = base.map((m, i) => ({ ...m, testAccuracy: i === base.length - 1 ? finals[arm.name]![seed - 1] : 0.3,
+          verifierUncertainty: m.verifierUncertainty + (i === 0 ? 0.05 : 0), // a measured start off the curve
           externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 1 } }));
         writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
         writeFileSync(join(runDir, 'run.json'), JSON.stringify({ options: {}, finishedAt: '2025-01-01T00:00:00Z' }));
@@ -153,6 +154,12 @@ describe('theory over the arms', () => {
     const table = formatCrossTable(summary);
     expect(table).toMatch(/^early +3 .* \+5\.0 ± 0\.6 /m);
     expect(table).toMatch(/more than 2 standard errors from 0 for: early$/m); // late's mean is positive but within noise
+    // the report draws the same predictions (from the fitted start, as the summary)
+    writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
+    const curves = crossData(readCross(dir)).curves;
+    for (const arm of ['none', 'early', 'late']) {
+      expect(curves.filter((c) => c.arm === arm && c.source === 'theory').at(-1)!.value).toBeCloseTo(summary.arms[arm]!.predictedFinalSolverUncertainty, 4);
+    }
   });
 
   it('without a usable arm besides the base, γ is not fitted (NaN) and says why', () => {

@@ -179,7 +179,8 @@ const NAMED_ALLOCATIONS = new Set(['early', 'uniform', 'late']);
 /**
  * Cross-improvement figure data: bars from summary.json; curves = solver uncertainty per evaluation point (mean over
  * seeds) and the theory's prediction. The theory runs the fitted dynamics of the arm without external verification
- * (or the arm with the fewest queries) through simulateCrossImprovement with each arm's allocation and summary γ.
+ * (or the arm with the fewest queries) through simulateCrossImprovement with each arm's allocation and summary γ,
+ * from that fit's t = 0 point.
  */
 export function crossData(cross: CrossData): CrossFigureData {
   const arms = Object.keys(cross.summary.arms);
@@ -217,9 +218,7 @@ export function crossData(cross: CrossData): CrossFigureData {
       if (tr.rounds < 1) continue;
       const fractions = allocation === null ? new Array<number>(tr.rounds).fill(0) : allocationFractions(allocation, tr.rounds);
       const sim = simulateCrossImprovement({
-        ...params,
-        solver0: tr.solver[0],
-        verifier0: tr.verifier[0],
+        ...params, // from the base fit's t = 0 point, as the summary's predictions (noise in a measured start would be amplified)
         gamma: crossStrength(cross.summary),
         rounds: tr.rounds,
         fractions,
@@ -238,8 +237,8 @@ export function crossStrength(summary: { gamma: number; budget: number }): numbe
   return summary.gamma * summary.budget;
 }
 
-/** One representative (α, β, k, b) of a shared-rate fit, the non-identifiable scale fixed by k = 1 (Prop. 3.1 inverted). */
-export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: number; k: number; b: number } | null {
+/** One representative (α, β, k, b) of a shared-rate fit, the non-identifiable scale fixed by k = 1 (Prop. 3.1 inverted), and the fit's t = 0 point. */
+export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: number; k: number; b: number; solver0: number; verifier0: number } | null {
   const p = physicalFromIdentifiable({
     rate: fit.rate.value,
     solverAmplitude: fit.amplitudes.solver.value,
@@ -247,5 +246,5 @@ export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: numb
     solverLimit: fit.limits.solver.value,
     verifierLimit: fit.limits.verifier.value,
   });
-  return [p.alpha, p.beta, p.k, p.b].every(Number.isFinite) ? { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b } : null;
+  return [p.alpha, p.beta, p.k, p.b].every(Number.isFinite) ? { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b, solver0: p.solver0, verifier0: p.verifier0 } : null;
 }
