@@ -162,6 +162,26 @@ describe('theory over the arms', () => {
     }
   });
 
+  it('recovers a negative γ (external picks that raise U_v and U_s) instead of clamping it to 0', () => {
+    const arms = parseArms(['none,early,uniform,late'], rounds, budget);
+    const q = identifiableFromPhysical(truth);
+    const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
+    const runs: Record<string, FinishedRun[]> = {
+      none: [{ seed: 1, metrics: Array.from({ length: rounds + 1 }, (_, i) => closedForm(q, i)).map((p, i) => row(i, p.solver, p.verifier)) }],
+    };
+    for (const name of ['early', 'uniform', 'late'] as const) {
+      const sim = simulateCrossImprovement({ ...truth, gamma: -0.5, rounds, fractions: allocationFractions(name, rounds) });
+      runs[name] = [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]!, sim.verifier[i]!)) }];
+    }
+    const { gamma, predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
+    expect(theory.gammaBudget).toBeCloseTo(-0.5, 4);
+    expect(gamma).toBeCloseTo(-0.5 / budget, 6);
+    for (const name of ['early', 'uniform', 'late']) expect(predicted[name]).toBeCloseTo(runs[name]![0]!.metrics.at(-1)!.solverUncertainty, 4);
+    expect(predicted.late!).toBeGreaterThan(predicted.none!); // less certain than without external verification
+    // the simulation refuses a γ that would make some 1 + γη_t ≤ 0
+    expect(() => simulateCrossImprovement({ ...truth, gamma: -2, rounds, fractions: allocationFractions('early', rounds) })).toThrow(/1 \+ γη in round 1 is 0/);
+  });
+
   it('without a usable arm besides the base, γ is not fitted (NaN) and says why', () => {
     const arms = parseArms(['none'], rounds, budget);
     const { gamma, theory } = crossTheory({ none: syntheticRuns().none! }, arms, budget, rounds, 1);

@@ -55,9 +55,13 @@ describe('simulateCrossImprovement', () => {
     expect(cont.solver[80]).toBeCloseTo(limit, 9);
   });
 
-  it('rejects mismatched fractions and negative gamma', () => {
+  it('rejects mismatched fractions and a γ that makes some 1 + γη_t ≤ 0; a milder negative γ raises U_v', () => {
     expect(() => simulateCrossImprovement({ ...base, gamma: 1, rounds: 3, fractions: [1] })).toThrow(/1 fractions for 3 rounds/);
-    expect(() => simulateCrossImprovement({ ...base, gamma: -1, rounds: 1, fractions: [1] })).toThrow(/gamma/);
+    expect(() => simulateCrossImprovement({ ...base, gamma: -1, rounds: 1, fractions: [1] })).toThrow(/1 \+ γη in round 1 is 0/);
+    expect(() => simulateCrossImprovement({ ...base, gamma: NaN, rounds: 1, fractions: [1] })).toThrow(/gamma must be finite/);
+    const raised = simulateCrossImprovement({ ...base, gamma: -0.5, rounds: 1, fractions: [1], dt: 1e-3 });
+    const plain = simulateCrossImprovement({ ...base, verifier0: base.verifier0 * 2, gamma: 0, rounds: 1, fractions: [1], dt: 1e-3 });
+    expect(raised.solver[1]).toBeCloseTo(plain.solver[1]!, 12); // U_v/(1 − 0.5) = 2·U_v at the start of the round
   });
 });
 

@@ -217,8 +217,9 @@ function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundO
  * the arm with the fewest external queries), mean over seeds, time in rounds. γ: one value for all arms, by least
  * squares of the predicted vs measured final U_s, each taken relative to the base arm, so the base's own misfit
  * cancels: Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement (U_v ← U_v/(1 + γMη_t)
- * at the start of each round, Sec. 5), every arm from the base fit's t = 0 point. Per arm, fitGamma's separate
- * 6-parameter fit on the end-of-round points is reported as a check.
+ * at the start of each round, Sec. 5), every arm from the base fit's t = 0 point; γ may come out negative (external
+ * picks that raise U_v). Per arm, fitGamma's separate 6-parameter fit (γ ≥ 0, the paper's model) on the end-of-round
+ * points is reported as a check.
  */
 export function crossTheory(
   armRuns: Record<string, FinishedRun[]>, arms: CrossArm[], budget: number, rounds: number, epochsPerRound: number,
@@ -253,8 +254,12 @@ export function crossTheory(
   }, 0);
   let gammaBudget = NaN;
   if (others.length > 0 && budget > 0) {
-    // γM ≥ 0: a log grid, then golden-section search between the best grid point's neighbours
-    const grid = [0, ...Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8))];
+    // γM on a signed log grid (γ < 0: external picks raise U_v, the opposite of the paper's expectation), down to where
+    // some 1 + γMη_t would reach 0, then golden-section search between the best grid point's neighbours
+    const maxEta = Math.max(...others.map((a) => Math.max(...a.fractions)));
+    const floor = -(1 - 1e-3) / maxEta;
+    const magnitudes = Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8));
+    const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
     const values = grid.map(objective);
     const best = values.indexOf(Math.min(...values));
     let lo = grid[Math.max(0, best - 1)]!;

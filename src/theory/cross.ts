@@ -62,7 +62,11 @@ export function simulateCrossImprovement(params: CrossParams & { fractions: numb
   const { alpha, beta, k, b, gamma, rounds, fractions } = params;
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`simulateCrossImprovement: rounds must be a positive integer, got ${rounds}`);
   if (fractions.length !== rounds) throw new Error(`simulateCrossImprovement: ${fractions.length} fractions for ${rounds} rounds`);
-  if (!(gamma >= 0)) throw new Error(`simulateCrossImprovement: gamma must be >= 0, got ${gamma}`);
+  // γ < 0 (external picks less certain than the model's own) is allowed while every factor 1 + γη_t stays positive
+  if (!Number.isFinite(gamma)) throw new Error(`simulateCrossImprovement: gamma must be finite, got ${gamma}`);
+  fractions.forEach((eta, i) => {
+    if (!(1 + gamma * eta > 0)) throw new Error(`simulateCrossImprovement: 1 + γη in round ${i + 1} is ${1 + gamma * eta} (γ = ${gamma}, η = ${eta}); it must be positive`);
+  });
   const dt = params.dt ?? 0.01;
   const potential = linearPotential(k, b);
   let s = params.solver0;
@@ -130,12 +134,12 @@ export function compareAllocations(
   const lever = Math.abs(params.alpha / (params.alpha - params.beta));
   const vRange = Math.max(...baseline.verifier) - Math.min(...baseline.verifier);
   const vMax = Math.max(...baseline.verifier.map(Math.abs));
-  const limitSpreadEstimate = lever * gamma * vRange + lever * gamma * gamma * vMax;
+  const limitSpreadEstimate = lever * Math.abs(gamma) * vRange + lever * gamma * gamma * vMax;
   const rate = params.k * (params.alpha - params.beta);
   const independent = finalSpread <= tolerance * Math.abs(selfImprovement);
   const explanation = independent
-    ? `allocation-independent: the schedules differ by ${finalSpread.toPrecision(3)} in final U_s, ≤ ${tolerance} of the self-improvement change ${selfImprovement.toPrecision(3)} (limited budget: γ·α/(α−β)·ΔU_v = ${(lever * gamma * vRange).toPrecision(3)})`
-    : `allocation matters: the schedules differ by ${finalSpread.toPrecision(3)} in final U_s, > ${tolerance} of the self-improvement change ${selfImprovement.toPrecision(3)}; the budget is not small (γ·α/(α−β)·ΔU_v = ${(lever * gamma * vRange).toPrecision(3)}) or late injections have not settled (e^{−r} = ${Math.exp(-rate).toPrecision(3)})`;
+    ? `allocation-independent: the schedules differ by ${finalSpread.toPrecision(3)} in final U_s, ≤ ${tolerance} of the self-improvement change ${selfImprovement.toPrecision(3)} (limited budget: |γ|·α/(α−β)·ΔU_v = ${(lever * Math.abs(gamma) * vRange).toPrecision(3)})`
+    : `allocation matters: the schedules differ by ${finalSpread.toPrecision(3)} in final U_s, > ${tolerance} of the self-improvement change ${selfImprovement.toPrecision(3)}; the budget is not small (|γ|·α/(α−β)·ΔU_v = ${(lever * Math.abs(gamma) * vRange).toPrecision(3)}) or late injections have not settled (e^{−r} = ${Math.exp(-rate).toPrecision(3)})`;
   return {
     outcomes,
     regime: {
