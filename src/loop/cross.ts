@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type AllocationOutcome, type AllocationRegime, type Trajectory,
-  compareAllocations, fitGamma, fitSharedRate, physicalFromIdentifiable, simulateCrossImprovement,
+  compareAllocations, fitGamma, fitSharedRate, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
 import { type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
@@ -230,10 +230,7 @@ export function crossTheory(
   const base = present.find((a) => a.name === 'none') ?? present.slice().sort((a, b) => queries(a) - queries(b))[0]!;
   const trajectories = Object.fromEntries(present.map((a) => [a.name, meanTrajectory(armRuns[a.name]!, epochsPerRound)]));
   const baseFit = fitSharedRate(trajectories[base.name]!);
-  const p = physicalFromIdentifiable({
-    rate: baseFit.rate.value, solverAmplitude: baseFit.amplitudes.solver.value, verifierAmplitude: baseFit.amplitudes.verifier.value,
-    solverLimit: baseFit.limits.solver.value, verifierLimit: baseFit.limits.verifier.value,
-  });
+  const p = physicalFromIdentifiable(identifiableFromFit(baseFit));
   if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
     throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
   }

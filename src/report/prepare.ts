@@ -4,6 +4,7 @@ import {
   earlyPrediction,
   fitSharedRate,
   linearityCheck,
+  identifiableFromFit,
   physicalFromIdentifiable,
   predictShared,
   simulateCrossImprovement,
@@ -239,12 +240,6 @@ export function crossStrength(summary: { gamma: number; budget: number }): numbe
 
 /** One representative (α, β, k, b) of a shared-rate fit, the non-identifiable scale fixed by k = 1 (Prop. 3.1 inverted), and the fit's t = 0 point. */
 export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: number; k: number; b: number; solver0: number; verifier0: number } | null {
-  const p = physicalFromIdentifiable({
-    rate: fit.rate.value,
-    solverAmplitude: fit.amplitudes.solver.value,
-    verifierAmplitude: fit.amplitudes.verifier.value,
-    solverLimit: fit.limits.solver.value,
-    verifierLimit: fit.limits.verifier.value,
-  });
+  const p = physicalFromIdentifiable(identifiableFromFit(fit));
   return [p.alpha, p.beta, p.k, p.b].every(Number.isFinite) ? { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b, solver0: p.solver0, verifier0: p.verifier0 } : null;
 }

@@ -12,7 +12,7 @@
 // O(γ²), and exactly so for the limit when U_v is flat; late schedules also need time to settle.
 
 import { combosFromIdentifiable, solverLimitFromState } from './closedForm.js';
-import { fitSharedRate, type Interval, type Trajectory } from './fit.js';
+import { fitSharedRate, identifiableFromFit, type Interval, type Trajectory } from './fit.js';
 import { finiteDifferenceJacobian, inverseNormalMatrix, levenbergMarquardt, rSquared, studentTQuantile } from './numeric.js';
 import { integrate, linearPotential } from './ode.js';
 
@@ -195,13 +195,7 @@ export function fitGamma(trajectory: Trajectory, fractions: number[], options: {
   };
   // start from the shared-rate fit that ignores the injections
   const shared = fitSharedRate({ t, solver, verifier });
-  const combos = combosFromIdentifiable({
-    rate: shared.rate.value,
-    solverAmplitude: shared.amplitudes.solver.value,
-    verifierAmplitude: shared.amplitudes.verifier.value,
-    solverLimit: shared.limits.solver.value,
-    verifierLimit: shared.limits.verifier.value,
-  });
+  const combos = combosFromIdentifiable(identifiableFromFit(shared));
   const base = [combos.alphaK, combos.betaK, combos.bOverK, combos.solver0, combos.verifier0];
   const sumSq = (r: number[]) => r.reduce((s, v) => s + v * v, 0);
   let start = [...base, 0];

@@ -8,7 +8,7 @@
 // s²(JᵀJ)⁻¹ at the optimum; 95 % intervals use Student-t with 2n − 5 degrees of freedom and the
 // delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
 
-import { roundsToConverge as cor32 } from './closedForm.js';
+import { type IdentifiableParams, roundsToConverge as cor32 } from './closedForm.js';
 import {
   goldenSection,
   inverseNormalMatrix,
@@ -195,6 +195,17 @@ export function gapR2(trajectory: Trajectory, fittedGap: number[]): number {
   const measured = trajectory.gap;
   const offset = dataGap.reduce((s, g, i) => s + g - measured[i], 0) / dataGap.length;
   return rSquared(measured.map((g) => g + offset), fittedGap);
+}
+
+/** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers. */
+export function identifiableFromFit(fit: SharedRateFit): IdentifiableParams {
+  return {
+    rate: fit.rate.value,
+    solverAmplitude: fit.amplitudes.solver.value,
+    verifierAmplitude: fit.amplitudes.verifier.value,
+    solverLimit: fit.limits.solver.value,
+    verifierLimit: fit.limits.verifier.value,
+  };
 }
 
 /** Joint least-squares fit of solver and verifier with one shared rate (the paper's procedure). */

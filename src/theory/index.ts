@@ -18,6 +18,7 @@ export { integrate, linearPotential, rk4Step, simulateDynamics, type DynamicsPar
 export {
   fitSharedRate,
   gapR2,
+  identifiableFromFit,
   predictShared,
   validateTrajectory,
   type FitOptions,

@@ -1,7 +1,7 @@
 // One panel's full analysis as plain JSON (what `npm run fit -- --json` prints) and as a readable table.
 
 import { combosFromIdentifiable, type IdentifiableCombos } from './closedForm.js';
-import { fitSharedRate, type Interval, type Trajectory } from './fit.js';
+import { fitSharedRate, identifiableFromFit, type Interval, type Trajectory } from './fit.js';
 import { compareLaws, earlyPrediction, LAW_NAMES, type LawName } from './laws.js';
 import { linearityCheck } from './linearity.js';
 
@@ -102,13 +102,7 @@ export function analyseTrajectory(trajectory: Trajectory, options: AnalysisOptio
     rss: fit.rss,
     aic: fit.aic,
     bic: fit.bic,
-    identifiable: combosFromIdentifiable({
-      rate: fit.rate.value,
-      solverAmplitude: fit.amplitudes.solver.value,
-      verifierAmplitude: fit.amplitudes.verifier.value,
-      solverLimit: fit.limits.solver.value,
-      verifierLimit: fit.limits.verifier.value,
-    }),
+    identifiable: combosFromIdentifiable(identifiableFromFit(fit)),
     roundsToConverge: { epsilon, t: epsilon > 0 ? fit.roundsToConverge(epsilon) : NaN },
     warnings: fit.warnings.slice(),
     fitMs,
