@@ -16,6 +16,7 @@ import { loraWeights } from './flops.js';
 import { type MachineInfo, loadAverage, machineInfo } from './machine.js';
 import { resolveBenchModel } from './model.js';
 import { type TorchComparison, COMPARED_KEYS, ratios, runTorchReference } from './torch.js';
+import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
 export const BENCH_BACKENDS: readonly BenchBackend[] = ['torch', 'wasm', 'cpu', 'tensorflow'];
 
@@ -67,25 +68,22 @@ export function parseBackends(spec: string): BenchBackend[] {
 }
 
 export function validateBenchOptions(options: BenchOptions): void {
-  const positive = (flag: string, value: number) => {
-    if (!Number.isInteger(value) || value <= 0) throw new Error(`--${flag}: must be a positive integer (got ${value})`);
-  };
   const s = options.sizes;
-  positive('batch', s.batch);
-  positive('sample-batch', s.sampleBatch);
-  positive('prompt-length', s.promptLength);
-  positive('new-tokens', s.newTokens);
-  positive('samples', s.samples);
-  positive('pool-size', s.poolSize);
-  positive('eval-size', s.evalSize);
-  positive('lora-rank', s.loraRank);
-  positive('reps', options.timing.reps);
-  positive('round-reps', options.timing.roundReps);
-  if (!Number.isInteger(s.testSize) || s.testSize < 0) throw new Error(`--test-size: must be a non-negative integer (got ${s.testSize})`);
-  if (!Number.isInteger(s.evalsPerRound) || s.evalsPerRound < 0) throw new Error(`--evals-per-round: must be a non-negative integer (got ${s.evalsPerRound})`);
-  if (!Number.isInteger(options.timing.warmup) || options.timing.warmup < 0) throw new Error(`--warmup: must be a non-negative integer (got ${options.timing.warmup})`);
+  requirePositiveInteger('batch', s.batch);
+  requirePositiveInteger('sample-batch', s.sampleBatch);
+  requirePositiveInteger('prompt-length', s.promptLength);
+  requirePositiveInteger('new-tokens', s.newTokens);
+  requirePositiveInteger('samples', s.samples);
+  requirePositiveInteger('pool-size', s.poolSize);
+  requirePositiveInteger('eval-size', s.evalSize);
+  requirePositiveInteger('lora-rank', s.loraRank);
+  requirePositiveInteger('reps', options.timing.reps);
+  requirePositiveInteger('round-reps', options.timing.roundReps);
+  requireNonNegativeInteger('test-size', s.testSize);
+  requireNonNegativeInteger('evals-per-round', s.evalsPerRound);
+  requireNonNegativeInteger('warmup', options.timing.warmup);
   if (!(options.timing.maxSeconds > 0)) throw new Error(`--max-seconds: must be positive (got ${options.timing.maxSeconds})`);
-  if (options.threads !== undefined) positive('threads', options.threads);
+  if (options.threads !== undefined) requirePositiveInteger('threads', options.threads);
 }
 
 /** Round sizes of the --sweep: the base point first, then N halved and doubled, the pool halved and doubled, tiny vs small. */

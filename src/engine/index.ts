@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import os from 'node:os';
 import { existsSync, readdirSync } from 'node:fs';
+import { requirePositiveInteger } from '../flags.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -42,7 +43,7 @@ export function packageVersion(name: string): string {
  */
 function defaultThreads(threads?: number): number {
   if (threads !== undefined) {
-    if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads: must be a positive integer (got ${threads})`);
+    requirePositiveInteger('threads', threads);
     return threads;
   }
   const fromEnv = Number(process.env.OMP_NUM_THREADS);

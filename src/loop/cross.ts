@@ -12,6 +12,7 @@ import {
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
 import { type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
+import { requirePositiveInteger } from '../flags.js';
 
 export interface CrossOptions extends TrainOptions {
   out: string; // the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report
@@ -492,11 +493,11 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   const dir = resolve(options.out);
   if (options.externalBudget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
   if (options.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
-  if (!Number.isInteger(options.seeds) || options.seeds < 1) throw new Error(`--seeds: must be a positive integer (got ${options.seeds})`);
+  requirePositiveInteger('seeds', options.seeds);
   const jobs = options.jobs ?? 1;
-  if (!Number.isInteger(jobs) || jobs < 1) throw new Error(`--jobs: must be a positive integer (got ${options.jobs})`);
+  requirePositiveInteger('jobs', jobs);
   const budget = options.budget ?? defaultBudget(options.poolSize);
-  if (!Number.isInteger(budget) || budget < 1) throw new Error(`--budget: must be a positive integer (got ${budget})`);
+  requirePositiveInteger('budget', budget);
   validateTrainOptions({ ...options, externalVerifier: options.externalVerifier ?? 'oracle', externalBudget: budget });
   const arms = parseArms(options.arms, options.rounds, budget);
   for (const arm of arms) {

@@ -15,6 +15,7 @@ import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
 import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens } from './round.js';
 import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
+import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
 export interface TrainOptions {
   model: string;
@@ -107,19 +108,16 @@ function versions(): Record<string, string> {
 }
 
 export function validateTrainOptions(o: TrainOptions): void {
-  const positiveInt = (name: string, v: number) => {
-    if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name}: must be a positive integer (got ${v})`);
-  };
-  positiveInt('rounds', o.rounds);
-  positiveInt('pool-size', o.poolSize);
-  positiveInt('samples', o.samples);
-  positiveInt('max-new-tokens', o.maxNewTokens);
-  positiveInt('sample-batch', o.sampleBatch);
-  positiveInt('batch-size', o.batchSize);
-  positiveInt('evals-per-epoch', o.evalsPerEpoch);
-  positiveInt('eval-size', o.evalSize);
-  positiveInt('lora-rank', o.loraRank);
-  if (!Number.isInteger(o.testSize) || o.testSize < 0) throw new Error(`--test-size: must be a non-negative integer (got ${o.testSize})`);
+  requirePositiveInteger('rounds', o.rounds);
+  requirePositiveInteger('pool-size', o.poolSize);
+  requirePositiveInteger('samples', o.samples);
+  requirePositiveInteger('max-new-tokens', o.maxNewTokens);
+  requirePositiveInteger('sample-batch', o.sampleBatch);
+  requirePositiveInteger('batch-size', o.batchSize);
+  requirePositiveInteger('evals-per-epoch', o.evalsPerEpoch);
+  requirePositiveInteger('eval-size', o.evalSize);
+  requirePositiveInteger('lora-rank', o.loraRank);
+  requireNonNegativeInteger('test-size', o.testSize);
   if (!(o.temperature >= 0)) throw new Error(`--temperature: must be ≥ 0 (got ${o.temperature})`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p: must be in (0, 1] (got ${o.topP})`);
   if (!(o.sigma >= 0 && o.sigma <= 1)) throw new Error(`--sigma: must be in [0, 1] (got ${o.sigma})`);
@@ -129,7 +127,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.verifier === 'oracle') throw new Error("--verifier oracle: the oracle knows the answers, so it is no self-verifier; use it as --external-verifier oracle");
   if (o.evalSize > o.poolSize && o.dataset === 'arith') throw new Error(`--eval-size ${o.evalSize}: must not exceed --pool-size ${o.poolSize} (it is a subset of the train questions)`);
   if (o.externalBudget !== undefined) {
-    if (!Number.isInteger(o.externalBudget) || o.externalBudget < 0) throw new Error(`--external-budget: must be a non-negative integer (got ${o.externalBudget})`);
+    requireNonNegativeInteger('external-budget', o.externalBudget);
     if (!o.externalVerifier) throw new Error('--external-budget needs --external-verifier oracle|PATH');
   }
   if (o.externalVerifier !== undefined && o.externalVerifier !== 'oracle' && !existsSync(join(resolve(o.externalVerifier), 'config.json'))) {
