@@ -9,6 +9,7 @@ import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
+import { verifyAndPick } from '../src/loop/round.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
@@ -55,6 +56,19 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
 
   it('falls back to the highest score when no candidate reaches σ', () => {
     expect(pickCandidate(group, [0.1, 0.3, 0.2, 0.0], 0.5)).toEqual({ index: 1, fallback: true });
+  });
+
+  it('an externally verified question with every candidate rejected is dropped; a self-verifier fallback is kept', () => {
+    const noModel = undefined as never;
+    const problems = [0, 1, 2].map((idx) => ({ question: 'q', solution: '#### 4', answer: '4', idx }));
+    const wrong = [candidate('3', false, 0.2), candidate(null, false, 0.1)];
+    const groups = [wrong, [candidate('3', false, 0.2), candidate('4', true, 0.3)], [candidate(null, false, 0.2), candidate(null, false, 0.1)]];
+    const oracle = (_p: unknown[], cs: Candidate[][]) => cs.map((g) => g.map((c) => (c.correct ? 1 : 0)));
+    const { picks, dropped } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, { questions: new Set([0, 1]), score: oracle });
+    expect(dropped).toEqual([true, false, false]);
+    expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
+    expect(picks[1]!.index).toBe(1);
+    expect(verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5).dropped).toEqual([false, false, false]);
   });
 
   it('likelihood, majority and oracle scores', () => {

@@ -81,6 +81,7 @@ export function generateCandidates(model: Model, tokenizer: Tokenizer, problems:
 export interface Verified {
   scores: number[][];
   picks: Pick[];
+  dropped: boolean[]; // externally verified, no candidate accepted: not trained on (Sec. 5 drops what fails σ)
 }
 
 /** Scores every candidate (self-verifier, or an external one for the questions in `external`) and picks one per question. */
@@ -96,7 +97,7 @@ export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Token
     outside.forEach((q, i) => (scores[q] = outsideScores[i]!));
   }
   const picks = candidates.map((group, q) => pickCandidate(group, scores[q]!, sigma));
-  return { scores, picks };
+  return { scores, picks, dropped: picks.map((p, q) => p.fallback && (external?.questions.has(q) ?? false)) };
 }
 
 export interface Evaluation {

@@ -342,11 +342,9 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     // external verification (cross-improvement): η_t·M questions of the pool, none verified externally before in this run
     const externalIndices = externalScorer ? externalQuestions(pool.length, externalPerRound[round] ?? 0, state.externalUsed, options.freshPool, options.seed) : [];
     const external = externalScorer && externalIndices.length > 0 ? { questions: new Set(externalIndices), score: externalScorer } : undefined;
-    const { scores, picks } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
+    const { scores, picks, dropped } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
     state.externalUsed += externalIndices.length;
     const fallbacks = picks.filter((p) => p.fallback).length;
-    // a question the stronger verifier rejected every candidate of is dropped (Sec. 5), not trained on its best reject
-    const dropped = picks.map((p, q) => p.fallback && (external?.questions.has(q) ?? false));
     const samplesFile = pool.map((problem, q) => JSON.stringify({
       idx: problem.idx, question: problem.question, reference: problem.answer, external: external?.questions.has(q) ?? false,
       pick: picks[q]!.index, fallback: picks[q]!.fallback, dropped: dropped[q],
