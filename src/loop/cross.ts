@@ -440,46 +440,30 @@ interface PlannedRun {
   run: TrainOptions;
 }
 
-// The worker entry: the .ts source under tsx (tests, npm run cross), the compiled .js otherwise.
+// The worker entry: the .ts source, loaded through tsx, under tsx (tests, npm run cross); the compiled .js otherwise.
 const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './cross-worker.ts' : './cross-worker.js', import.meta.url));
+const TSX_IMPORT = WORKER.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
 
-/** Runs the planned arms `jobs` at a time, each in a child process (cross-worker.ts); returns the failures. */
-async function runInProcesses(pending: PlannedRun[], jobs: number, log: (line: string) => void, signal?: AbortSignal): Promise<CrossSummary['failed']> {
-  const failed: CrossSummary['failed'] = [];
-  const execArgv = WORKER.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
-  const children = new Set<ChildProcess>();
-  const abort = () => children.forEach((child) => child.kill());
-  signal?.addEventListener('abort', abort);
-  const runOne = ({ arm, seed, runDir, run }: PlannedRun) => new Promise<void>((done) => {
-    const tag = `[${arm.name} seed ${seed}]`;
-    log(`${tag} ${run.resume ? 'resuming' : 'starting'} ${runDir} (own process)`);
-    const child = fork(WORKER, [], { execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+/** One run in a child process (cross-worker.ts), its log lines forwarded; rejects with the run's error or the exit. */
+function runInChild(run: TrainOptions, log: (line: string) => void, children: Set<ChildProcess>): Promise<void> {
+  return new Promise((resolveRun, rejectRun) => {
+    const child = fork(WORKER, [], { execArgv: TSX_IMPORT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
     children.add(child);
     let outcome: 'done' | { error: string } | undefined;
     let stderr = '';
     child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
     child.on('message', (message: import('./cross-worker.js').WorkerMessage) => {
-      if ('log' in message) log(`${tag} ${message.log}`);
+      if ('log' in message) log(message.log);
       else outcome = 'done' in message ? 'done' : { error: message.error };
     });
     child.on('exit', (code, killedBy) => {
       children.delete(child);
-      if (outcome !== 'done') {
-        const error = outcome?.error ?? `its process exited (${killedBy ?? `code ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : ''}`;
-        log(`${tag} FAILED: ${error}`);
-        failed.push({ arm: arm.name, seed, dir: runDir, error });
-      }
-      done();
+      if (outcome === 'done') return resolveRun();
+      const lastLine = stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : '';
+      rejectRun(new Error(outcome?.error ?? `its process exited (${killedBy ?? `code ${code}`})${lastLine}`));
     });
     child.send(run);
   });
-  const queue = [...pending];
-  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    for (let next = queue.shift(); next !== undefined && !signal?.aborted; next = queue.shift()) await runOne(next);
-  }));
-  signal?.removeEventListener('abort', abort);
-  if (signal?.aborted) throw new Error('cross aborted');
-  return failed;
 }
 
 /**
@@ -517,27 +501,37 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
 
   const failed: CrossSummary['failed'] = [];
-  const pending: PlannedRun[] = [];
+  const queue: PlannedRun[] = [];
   for (const item of plan) {
     if (item.state === 'finished') log(`[${item.arm.name} seed ${item.seed}] finished already: skipping ${item.runDir}`);
-    else pending.push({ ...item, run: { ...item.run, resume: item.state === 'partial' } });
+    else queue.push({ ...item, run: { ...item.run, resume: item.state === 'partial' } });
   }
-  if (jobs === 1) {
-    for (const { arm, seed, runDir, run } of pending) {
-      const tag = `[${arm.name} seed ${seed}]`;
-      log(`${tag} ${run.resume ? 'resuming' : 'starting'} ${runDir}`);
-      try {
-        await runTraining(run, { ...hooks, log: (line) => log(`${tag} ${line}`) });
-      } catch (error) {
-        if (hooks.signal?.aborted) throw error;
-        const message = (error as Error).message;
-        log(`${tag} FAILED: ${message}`);
-        failed.push({ arm: arm.name, seed, dir: runDir, error: message });
-      }
+  const children = new Set<ChildProcess>();
+  const killChildren = () => children.forEach((child) => child.kill());
+  hooks.signal?.addEventListener('abort', killChildren);
+  const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
+    const tag = `[${arm.name} seed ${seed}]`;
+    const armLog = (line: string) => log(`${tag} ${line}`);
+    armLog(`${run.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
+    try {
+      if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
+      else await runInChild(run, armLog, children);
+    } catch (error) {
+      if (hooks.signal?.aborted) throw error;
+      const message = (error as Error).message;
+      armLog(`FAILED: ${message}`);
+      failed.push({ arm: arm.name, seed, dir: runDir, error: message });
     }
-  } else {
-    failed.push(...(await runInProcesses(pending, jobs, log, hooks.signal)));
+  };
+  try {
+    // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order)
+    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
+    }));
+  } finally {
+    hooks.signal?.removeEventListener('abort', killChildren);
   }
+  if (hooks.signal?.aborted) throw new Error('cross aborted');
 
   const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
