@@ -256,6 +256,7 @@ describe('micro cross run', () => {
   it('runs every arm from the same start with exact external counts; writes summary.json, the table and the report', () => {
     const summary = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8'));
     expect(summary.budget).toBe(3);
+    expect(summary.externalSelect).toBe('random');
     expect(summary).toHaveProperty('gamma');
     expect(summary.failed).toEqual([]);
     expect(Object.keys(summary.arms)).toEqual(['none', 'early', 'uniform', 'late']);
@@ -275,14 +276,14 @@ describe('micro cross run', () => {
       expect(strip(metrics[arm]![0]!)).toEqual(strip(metrics.none![0]!)); // the same starting model and seed
       const run = JSON.parse(readFileSync(join(full, arm, 'run.json'), 'utf8'));
       expect(run.finishedAt).toBeDefined();
-      expect(run.external).toEqual(arm === 'none' ? null : { verifier: 'oracle', budget: 3, allocation: arm });
+      expect(run.external).toEqual(arm === 'none' ? null : { verifier: 'oracle', budget: 3, allocation: arm, select: 'random' });
     }
     // late spends nothing in rounds 1–2, so until then it is the none run, point for point
     const upTo2 = (ms: MetricsRecord[]) => ms.filter((m) => m.round <= 2).map(strip);
     expect(upTo2(metrics.late!)).toEqual(upTo2(metrics.none!));
     expect(readFileSync(join(full, 'late', 'samples', 'round-2.jsonl'), 'utf8')).toBe(readFileSync(join(full, 'none', 'samples', 'round-2.jsonl'), 'utf8'));
     const table = fullLines.join('\n');
-    expect(table).toMatch(/budget M = 3 external queries per run \(oracle\), 3 rounds/);
+    expect(table).toMatch(/budget M = 3 external queries per run \(oracle, random questions\), 3 rounds/);
     for (const arm of ['none', 'early', 'uniform', 'late']) expect(table).toMatch(new RegExp(`^${arm} +1 `, 'm'));
     expect(table).toMatch(/Prop\. 5\.1|theory: no prediction/);
     expect(existsSync(join(full, 'report', 'index.html'))).toBe(true);

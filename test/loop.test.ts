@@ -11,7 +11,7 @@ import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src
 import { loadLoopData } from '../src/loop/data.js';
 import { verifyAndPick } from '../src/loop/round.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, doubtfulQuestions, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO } from './helpers.js';
 
@@ -64,7 +64,11 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     const wrong = [candidate('3', false, 0.2), candidate(null, false, 0.1)];
     const groups = [wrong, [candidate('3', false, 0.2), candidate('4', true, 0.3)], [candidate(null, false, 0.2), candidate(null, false, 0.1)]];
     const oracle = (_p: unknown[], cs: Candidate[][]) => cs.map((g) => g.map((c) => (c.correct ? 1 : 0)));
-    const { picks, dropped } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, { questions: new Set([0, 1]), score: oracle });
+    let seen: number[][] = [];
+    const { picks, dropped, external } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, {
+      choose: (selfScores) => ((seen = selfScores), [1, 0, 1]), score: oracle });
+    expect(seen).toEqual([[0.5, 0], [0.5, 0.5], [0, 0]]); // the choice sees the self-verifier's (majority) scores of every question
+    expect(external).toEqual([0, 1]); // sorted, each question once
     expect(dropped).toEqual([true, false, false]);
     expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
     expect(picks[1]!.index).toBe(1);
@@ -196,6 +200,19 @@ describe('external budget', () => {
     expect(externalQuestions(3, 9, 0, false, 1)).toHaveLength(3);
   });
 
+  it('doubt selection takes the questions the self-verifier is least sure of, each once, then wraps around', () => {
+    // best self-verifier score per question: 0.9, 0.2, 0.5, 0.2, 1.0, 0.35
+    const selfScores = [[0.9, 0.1], [0.2, 0.2], [0.5, 0.4], [0.1, 0.2], [1, 1], [0.35, 0]];
+    expect(doubtfulQuestions(selfScores, 3, new Set(), 1)).toEqual([1, 3, 5]);
+    expect(doubtfulQuestions(selfScores, 2, new Set([1, 3]), 1)).toEqual([2, 5]); // asked before: skipped
+    expect(doubtfulQuestions(selfScores, 5, new Set([0, 1, 2, 3, 4]), 1)).toEqual([0, 1, 2, 3, 5]); // 5, then the most doubtful again (not 4)
+    expect(doubtfulQuestions(selfScores, 9, new Set(), 1)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(doubtfulQuestions(selfScores, 0, new Set(), 1)).toEqual([]);
+    // a tie (questions 1 and 3) goes the way of the seeded random order, so it depends on the seed and not on the index
+    const tieWinners = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => doubtfulQuestions(selfScores, 1, new Set(), seed)[0]));
+    expect(tieWinners).toEqual(new Set([1, 3]));
+  });
+
   it('bad allocations are clear errors', () => {
     expect(() => parseAllocation('sometimes', 3)).toThrow(/--allocation: cannot read 'sometimes'/);
     expect(() => parseAllocation('R4:1', 3)).toThrow(/round 4 is outside 1..3/);
@@ -255,6 +272,21 @@ describe('runs', () => {
     expect(result.metrics).toHaveLength(5);
     expect(existsSync(join(out, 'report', 'index.html'))).toBe(true);
     await expect(runTraining(microOptions(out))).rejects.toThrow(/a run already exists there; pass --resume/);
+  });
+
+  it('--external-select doubt sends the least self-confident questions to the oracle, each question once per run', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-doubt-')), 'run');
+    await runTraining(microOptions(out, { verifier: 'majority', externalVerifier: 'oracle', externalBudget: 4, allocation: 'uniform', externalSelect: 'doubt' }));
+    const rounds = [1, 2].map((r) => readFileSync(join(out, 'samples', `round-${r}.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l)));
+    const asked = rounds.map((questions) => questions.flatMap((q, i) => (q.external ? [i] : [])));
+    expect(asked.map((a) => a.length)).toEqual([2, 2]);
+    expect(new Set(asked.flat()).size).toBe(4); // round 2 asks the two questions round 1 did not
+    const first = rounds[0]!;
+    const most = Math.max(...asked[0]!.map((i) => first[i].selfConfidence));
+    for (const q of first.filter((q) => !q.external)) expect(q.selfConfidence).toBeGreaterThanOrEqual(most);
+    for (const q of first) if (!q.external) expect(q.selfConfidence).toBe(Math.max(...q.candidates.map((c: { score: number }) => c.score)));
+    expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).external.select).toBe('doubt');
+    expect(() => validateTrainOptions({ ...microOptions(out), externalSelect: 'luck' as never })).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
   });
 
   it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {

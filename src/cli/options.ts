@@ -1,7 +1,7 @@
 // Command-line options shared by train, cross and bench.
 import type { Argv } from 'yargs';
 import { BACKEND_CHOICES } from '../engine/index.js';
-import { TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
+import { EXTERNAL_SELECTS, type ExternalSelect, TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
 import { VERIFIER_KINDS, type VerifierKind } from '../loop/verify.js';
 
 export function backendOptions<T>(y: Argv<T>) {
@@ -46,7 +46,8 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('report', { type: 'boolean', default: d.report, describe: 'write the HTML/SVG/PNG report at the end (--no-report to skip)' })
     .option('external-verifier', { type: 'string', describe: 'cross-improvement: oracle, or a checkpoint used as a frozen verifier' })
     .option('external-budget', { type: 'number', describe: 'questions that may be verified externally over the run' })
-    .option('allocation', { type: 'string', describe: 'early | uniform | late | R1:share,R2:share,...' });
+    .option('allocation', { type: 'string', describe: 'early | uniform | late | R1:share,R2:share,...' })
+    .option('external-select', { choices: EXTERNAL_SELECTS, default: 'random' as const, describe: 'which questions the external verifier sees: random (seeded order) | doubt (lowest self-verifier confidence first)' });
 }
 
 /** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
@@ -63,5 +64,6 @@ export function toTrainOptions(argv: Record<string, unknown>): TrainOptions {
     evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,
+    externalSelect: argv['external-select'] as ExternalSelect,
   };
 }

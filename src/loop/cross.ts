@@ -11,7 +11,7 @@ import {
   compareAllocations, fitGamma, fitSharedRate, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
-import { type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
+import { type ExternalSelect, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
 import { requirePositiveInteger } from '../flags.js';
 
 export interface CrossOptions extends TrainOptions {
@@ -75,12 +75,13 @@ function armDirName(arm: string, seed: number, seeds: number): string {
 
 /** The options of one arm's run: the shared train options plus the arm's external verification. */
 export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
-  const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined };
+  const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined, externalSelect: undefined };
   for (const key of ['budget', 'arms', 'seeds', 'jobs'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
   if (arm.allocation !== null) {
     run.externalVerifier = options.externalVerifier ?? 'oracle';
     run.externalBudget = arm.perRound.reduce((s, x) => s + x, 0);
     run.allocation = arm.allocation;
+    if (options.externalSelect === 'doubt') run.externalSelect = 'doubt'; // random (the default) stays unset, so runs made before the flag still match
   }
   return run;
 }
@@ -147,6 +148,7 @@ export interface CrossSummary {
   seeds: number[];
   rounds: number;
   externalVerifier: string;
+  externalSelect: ExternalSelect; // which questions the external verifier saw
   comparison: {
     deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
     // per seed finished by both the arm and none (same start, same sampling until the arm first spends): mean, sample sd
@@ -312,7 +314,7 @@ export function crossTheory(
 
 /** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
 export function summarizeCross(
-  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string },
+  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect },
   failed: CrossSummary['failed'],
 ): CrossSummary {
   const armRuns: Record<string, FinishedRun[]> = {};
@@ -362,6 +364,7 @@ export function summarizeCross(
   const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
   return {
     budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
+    externalSelect: options.externalSelect ?? 'random',
     comparison: {
       deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
       beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
@@ -403,7 +406,7 @@ export function formatCrossTable(summary: CrossSummary): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [
-    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}`,
+    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect ?? 'random'} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}`,
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
   ];
   const c = summary.comparison;
@@ -497,7 +500,7 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     const run = armOptions(options, arm, seed, runDir);
     return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
   }));
-  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}); external queries per round: ` +
+  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.externalSelect ?? 'random'} questions); external queries per round: ` +
     arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
 
   const failed: CrossSummary['failed'] = [];
@@ -533,7 +536,7 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   }
   if (hooks.signal?.aborted) throw new Error('cross aborted');
 
-  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier }, failed);
+  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier, externalSelect: options.externalSelect }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);
   for (const line of table.split('\n')) log(line);

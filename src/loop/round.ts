@@ -81,23 +81,31 @@ export function generateCandidates(model: Model, tokenizer: Tokenizer, problems:
 export interface Verified {
   scores: number[][];
   picks: Pick[];
+  external: number[]; // questions scored by the external verifier
+  selfConfidence: number[]; // per question, the self-verifier's best candidate score (what --external-select doubt ranks by)
   dropped: boolean[]; // externally verified, no candidate accepted: not trained on (Sec. 5 drops what fails σ)
 }
 
-/** Scores every candidate (self-verifier, or an external one for the questions in `external`) and picks one per question. */
+/** Cross-improvement: which questions go to the external verifier (chosen knowing the self-verifier's scores), and its scorer. */
+export interface ExternalVerification {
+  choose: (selfScores: number[][]) => number[];
+  score: (problems: Problem[], candidates: Candidate[][]) => number[][];
+}
+
+/** Scores every candidate (self-verifier, then the external one for the questions it chooses) and picks one per question. */
 export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Tokenizer, problems: Problem[], candidates: Candidate[][], sigma: number,
-  external?: { questions: Set<number>; score: (problems: Problem[], candidates: Candidate[][]) => number[][] }): Verified {
-  const self = problems.map((_, q) => q).filter((q) => !external?.questions.has(q));
-  const scores: number[][] = Array.from({ length: problems.length }, () => []);
-  const selfScores = verifierScores(kind, model, tokenizer, self.map((q) => problems[q]!), self.map((q) => candidates[q]!));
-  self.forEach((q, i) => (scores[q] = selfScores[i]!));
-  if (external && external.questions.size > 0) {
-    const outside = [...external.questions].sort((a, b) => a - b);
+  external?: ExternalVerification): Verified {
+  const selfScores = verifierScores(kind, model, tokenizer, problems, candidates);
+  const selfConfidence = selfScores.map((group) => Math.max(...group));
+  const outside = external ? [...new Set(external.choose(selfScores))].sort((a, b) => a - b) : [];
+  const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
+  if (external && outside.length > 0) {
     const outsideScores = external.score(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));
     outside.forEach((q, i) => (scores[q] = outsideScores[i]!));
   }
+  const asked = new Set(outside);
   const picks = candidates.map((group, q) => pickCandidate(group, scores[q]!, sigma));
-  return { scores, picks, dropped: picks.map((p, q) => p.fallback && (external?.questions.has(q) ?? false)) };
+  return { scores, picks, external: outside, selfConfidence, dropped: picks.map((p, q) => p.fallback && asked.has(q)) };
 }
 
 export interface Evaluation {

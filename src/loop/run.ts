@@ -13,7 +13,7 @@ import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
-import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens } from './round.js';
+import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens, type ExternalVerification } from './round.js';
 import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
 import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
@@ -55,7 +55,11 @@ export interface TrainOptions {
   externalVerifier?: string; // 'oracle' or a checkpoint directory used as a frozen verifier
   externalBudget?: number; // questions that may be verified externally over the whole run
   allocation?: string; // early | uniform | late | R1:share,R2:share,...
+  externalSelect?: ExternalSelect; // which questions get the external verifier (default random)
 }
+
+export const EXTERNAL_SELECTS = ['random', 'doubt'] as const;
+export type ExternalSelect = (typeof EXTERNAL_SELECTS)[number];
 
 export const TRAIN_DEFAULTS: TrainOptions = {
   model: 'tiny-arith', dataset: 'arith', seed: 1, backend: 'auto', rounds: 6, poolSize: 256, freshPool: false, samples: 16,
@@ -133,6 +137,9 @@ export function validateTrainOptions(o: TrainOptions): void {
   if (o.externalVerifier !== undefined && o.externalVerifier !== 'oracle' && !existsSync(join(resolve(o.externalVerifier), 'config.json'))) {
     throw new Error(`--external-verifier ${o.externalVerifier}: neither 'oracle' nor a checkpoint directory (no config.json there)`);
   }
+  if (o.externalSelect !== undefined && !(EXTERNAL_SELECTS as readonly string[]).includes(o.externalSelect)) {
+    throw new Error(`--external-select: unknown '${o.externalSelect}'; choose one of ${EXTERNAL_SELECTS.join(', ')}`);
+  }
 }
 
 /** `early|uniform|late|R1:share,R2:share,...` (rounds 1-based; unnamed rounds get 0; shares are normalised to sum to 1). */
@@ -181,6 +188,22 @@ export function externalQuestions(poolLength: number, count: number, usedSoFar: 
   return Array.from({ length: n }, (_, i) => order[(usedSoFar + i) % poolLength]!).sort((a, b) => a - b);
 }
 
+/**
+ * `--external-select doubt`: the `count` questions whose best candidate the self-verifier scores lowest (where its pick
+ * is most likely wrong), among those not asked before (`askedBefore`, fixed pool only); asked ones again only when the
+ * rest run out. Ties go in the same seeded order as random selection.
+ */
+export function doubtfulQuestions(selfScores: number[][], count: number, askedBefore: ReadonlySet<number>, seed: number): number[] {
+  const n = Math.min(count, selfScores.length);
+  if (n <= 0) return [];
+  const rank = new Map(new Rng(seed ^ 0x5eed).shuffle(selfScores.map((_, q) => q)).map((q, i) => [q, i]));
+  const confidence = selfScores.map((group) => Math.max(...group));
+  const byDoubt = (a: number, b: number) => confidence[a]! - confidence[b]! || rank.get(a)! - rank.get(b)!;
+  const fresh = selfScores.map((_, q) => q).filter((q) => !askedBefore.has(q)).sort(byDoubt);
+  const again = [...askedBefore].filter((q) => q < selfScores.length).sort(byDoubt);
+  return [...fresh, ...again].slice(0, n).sort((a, b) => a - b);
+}
+
 function forecastFrom(metrics: MetricsRecord[]): Forecast | { error: string } {
   try {
     const trajectory = { t: metrics.map((m) => m.t), solver: metrics.map((m) => m.solverUncertainty), verifier: metrics.map((m) => m.verifierUncertainty) };
@@ -218,6 +241,7 @@ interface RunState {
   round: number; // rounds completed
   metricsLines: number;
   externalUsed: number;
+  externalAsked?: number[]; // fixed pool: questions verified externally so far (absent in checkpoints before --external-select)
 }
 
 /** The run's options: the saved ones when resuming (only --rounds may grow), else the given ones. */
@@ -295,7 +319,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     tokenizer: tokenizer.modelPath,
     dataset: { name: options.dataset, poolSize: options.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.freshPool },
     verifier: { kind: options.verifier, sigma: options.sigma, templates: VERIFIER_TEMPLATES },
-    external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform' } : null,
+    external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform', select: options.externalSelect ?? 'random' } : null,
     startedAt: new Date().toISOString(),
   };
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
@@ -340,13 +364,21 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     const candidates = generateCandidates(model, tokenizer, pool, sampling, rng, times, tokens, hooks.progress);
     checkAbort();
     // external verification (cross-improvement): η_t·M questions of the pool, none verified externally before in this run
-    const externalIndices = externalScorer ? externalQuestions(pool.length, externalPerRound[round] ?? 0, state.externalUsed, options.freshPool, options.seed) : [];
-    const external = externalScorer && externalIndices.length > 0 ? { questions: new Set(externalIndices), score: externalScorer } : undefined;
-    const { scores, picks, dropped } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
+    const externalCount = externalPerRound[round] ?? 0;
+    const askedBefore = new Set(options.freshPool ? [] : state.externalAsked ?? []);
+    const external: ExternalVerification | undefined = externalScorer && externalCount > 0 ? {
+      choose: (selfScores) => options.externalSelect === 'doubt'
+        ? doubtfulQuestions(selfScores, externalCount, askedBefore, options.seed)
+        : externalQuestions(pool.length, externalCount, state.externalUsed, options.freshPool, options.seed),
+      score: externalScorer,
+    } : undefined;
+    const { scores, picks, dropped, selfConfidence, external: externalIndices } = timed(times, 'verify', () => verifyAndPick(options.verifier, model, tokenizer, pool, candidates, options.sigma, external));
+    const externalSet = new Set(externalIndices);
     state.externalUsed += externalIndices.length;
+    if (!options.freshPool) state.externalAsked = [...new Set([...askedBefore, ...externalIndices])].sort((a, b) => a - b);
     const fallbacks = picks.filter((p) => p.fallback).length;
     const samplesFile = pool.map((problem, q) => JSON.stringify({
-      idx: problem.idx, question: problem.question, reference: problem.answer, external: external?.questions.has(q) ?? false,
+      idx: problem.idx, question: problem.question, reference: problem.answer, external: externalSet.has(q), selfConfidence: selfConfidence[q],
       pick: picks[q]!.index, fallback: picks[q]!.fallback, dropped: dropped[q],
       candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
     })).join('\n') + '\n';
@@ -388,7 +420,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
         lossCount = 0;
       }
     }
-    state = { round: round + 1, metricsLines: metrics.length, externalUsed: state.externalUsed };
+    state = { ...state, round: round + 1, metricsLines: metrics.length };
     saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
     const forecast = metrics[metrics.length - 1]!.forecast;
     if (options.stopAtConvergence !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < options.stopAtConvergence) {
