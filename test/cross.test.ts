@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/index.js';
@@ -288,6 +288,27 @@ describe('micro cross run', () => {
     expect(table).toMatch(/Prop\. 5\.1|theory: no prediction/);
     expect(existsSync(join(full, 'report', 'index.html'))).toBe(true);
     expect(readFileSync(join(full, 'report', 'index.html'), 'utf8')).toContain('Cross-improvement');
+  });
+
+  it('re-running with --final-test-size measures each finished arm once on that many test questions, and the summary uses it', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-cross-final-')), 'cross');
+    cpSync(full, out, { recursive: true });
+    const arms = ['none', 'early', 'uniform', 'late'];
+    const metricsBefore = arms.map((arm) => readFileSync(join(out, arm, 'metrics.jsonl'), 'utf8'));
+    const lines: string[] = [];
+    const { summary } = await runCross(microCross(out, { finalTestSize: 6 }), { log: (l) => lines.push(l) });
+    for (const arm of arms) expect(lines).toContain(`[${arm} seed 1] finished already: queued for its final test on 6 questions`);
+    expect(arms.map((arm) => readFileSync(join(out, arm, 'metrics.jsonl'), 'utf8'))).toEqual(metricsBefore);
+    expect(summary.finalTestSize).toBe(6);
+    for (const arm of arms) {
+      const finalTest = JSON.parse(readFileSync(join(out, arm, 'final-test.json'), 'utf8'));
+      expect(finalTest.testSize).toBe(6);
+      expect(summary.arms[arm]!.finalTestAccuracy).toBe(finalTest.accuracy);
+    }
+    expect(lines.join('\n')).toMatch(/final test accuracy on 6 test questions/);
+    const again: string[] = [];
+    await runCross(microCross(out, { finalTestSize: 6 }), { log: (l) => again.push(l) });
+    for (const arm of arms) expect(again).toContain(`[${arm} seed 1] finished already: skipping ${join(out, arm)}`);
   });
 
   it('re-running skips finished arms, resumes a killed arm to the same metrics, records a damaged arm as failed', async () => {

@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { initBackend } from '../src/engine/index.js';
-import { initModel, nextTokenLogProbs, saveCheckpoint, resolveModel } from '../src/model/index.js';
+import { initModel, loadCheckpoint, nextTokenLogProbs, saveCheckpoint, resolveModel } from '../src/model/index.js';
 import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
-import { verifyAndPick } from '../src/loop/round.js';
+import { greedyCorrect, verifyAndPick } from '../src/loop/round.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, doubtfulQuestions, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
@@ -287,6 +287,28 @@ describe('runs', () => {
     for (const q of first) if (!q.external) expect(q.selfConfidence).toBe(Math.max(...q.candidates.map((c: { score: number }) => c.score)));
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).external.select).toBe('doubt');
     expect(() => validateTrainOptions({ ...microOptions(out), externalSelect: 'luck' as never })).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
+  });
+
+  it('--final-test-size measures the final model once on a bigger test split; resuming a finished run re-measures only for a new size', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'svgap-final-test-')), 'run');
+    const options = microOptions(out, { rounds: 1, verifier: 'majority', finalTestSize: 5 });
+    const result = await runTraining(options);
+    const saved = JSON.parse(readFileSync(join(out, 'final-test.json'), 'utf8'));
+    expect(result.finalTest).toEqual(saved);
+    expect(saved.testSize).toBe(5);
+    expect(saved.correct).toMatch(/^[01]{5}$/);
+    expect(saved.accuracy).toBe(saved.correct.split('').filter((c: string) => c === '1').length / 5);
+    // the same verdicts from the saved final checkpoint on the first 5 test questions, computed independently
+    const final = loadCheckpoint(join(out, 'checkpoint')).model;
+    const test = loadLoopData({ ...options, testSize: 5 }).test;
+    const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+    expect(greedyCorrect(final, tokenizer, test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
+    const resumed = await runTraining({ ...options, resume: true, finalTestSize: 7 });
+    expect(resumed.finalTest!.testSize).toBe(7);
+    expect(resumed.finalTest!.correct.slice(0, 5)).toBe(saved.correct); // the test split is a fixed stream: 5 questions are a prefix of 7
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(metrics); // no round was run again
+    expect(() => validateTrainOptions({ ...options, finalTestSize: 0 })).toThrow(/--final-test-size: must be a positive integer/);
   });
 
   it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {

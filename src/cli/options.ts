@@ -43,6 +43,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('eval-size', { type: 'number', default: d.evalSize, describe: 'fixed train questions for U_s, U_v and accuracies' })
     .option('test-size', { type: 'number', default: d.testSize, describe: 'test questions for greedy accuracy' })
     .option('stop-at-convergence', { type: 'number', describe: 'stop when the forecast remaining U_s improvement is below EPS' })
+    .option('final-test-size', { type: 'number', describe: 'after the last round, greedy accuracy of the final model on N test questions (final-test.json)' })
     .option('report', { type: 'boolean', default: d.report, describe: 'write the HTML/SVG/PNG report at the end (--no-report to skip)' })
     .option('external-verifier', { type: 'string', describe: 'cross-improvement: oracle, or a checkpoint used as a frozen verifier' })
     .option('external-budget', { type: 'number', describe: 'questions that may be verified externally over the run' })
@@ -64,6 +65,6 @@ export function toTrainOptions(argv: Record<string, unknown>): TrainOptions {
     evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,
-    externalSelect: argv['external-select'] as ExternalSelect,
+    externalSelect: argv['external-select'] as ExternalSelect, finalTestSize: argv['final-test-size'] as number | undefined,
   };
 }

@@ -11,7 +11,7 @@ import {
   compareAllocations, fitGamma, fitSharedRate, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
-import { type ExternalSelect, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, runTraining, validateTrainOptions } from './run.js';
+import { type ExternalSelect, type FinalTest, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, readFinalTest, runTraining, validateTrainOptions } from './run.js';
 import { requirePositiveInteger } from '../flags.js';
 
 export interface CrossOptions extends TrainOptions {
@@ -87,7 +87,7 @@ export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, d
 }
 
 // Options that may differ between invocations of the same experiment (where and how it runs, not what it computes).
-const RUNTIME_KEYS = new Set(['out', 'resume', 'backend', 'threads', 'device', 'report']);
+const RUNTIME_KEYS = new Set(['out', 'resume', 'backend', 'threads', 'device', 'report', 'finalTestSize']); // the final test only reads the final model
 
 function comparable(o: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(o).filter(([k, v]) => !RUNTIME_KEYS.has(k) && v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
@@ -149,6 +149,7 @@ export interface CrossSummary {
   rounds: number;
   externalVerifier: string;
   externalSelect: ExternalSelect; // which questions the external verifier saw
+  finalTestSize: number | null; // test questions behind finalTestAccuracy (null: the runs' last evaluation, on --test-size questions)
   comparison: {
     deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
     // per seed finished by both the arm and none (same start, same sampling until the arm first spends): mean, sample sd
@@ -172,6 +173,7 @@ export interface CrossResult {
 export interface FinishedRun {
   seed: number;
   metrics: MetricsRecord[];
+  finalTest?: FinalTest; // final-test.json, when the run has one of the requested size
 }
 
 function readMetrics(dir: string): MetricsRecord[] {
@@ -314,7 +316,7 @@ export function crossTheory(
 
 /** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
 export function summarizeCross(
-  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect },
+  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number },
   failed: CrossSummary['failed'],
 ): CrossSummary {
   const armRuns: Record<string, FinishedRun[]> = {};
@@ -324,7 +326,8 @@ export function summarizeCross(
       const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
       const runJson = join(runDir, 'run.json');
       if (!existsSync(runJson) || !(JSON.parse(readFileSync(runJson, 'utf8')) as { finishedAt?: string }).finishedAt) continue;
-      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir) });
+      const finalTest = options.finalTestSize === undefined ? undefined : readFinalTest(runDir);
+      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === options.finalTestSize ? finalTest : undefined });
     }
   }
   let gamma = NaN;
@@ -341,7 +344,7 @@ export function summarizeCross(
     if (runs.length === 0) continue;
     const first = runs.map((r) => r.metrics[0]!);
     const last = runs.map((r) => r.metrics.at(-1)!);
-    const finals = last.map((m) => num(m.testAccuracy));
+    const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy)); // the final test when there is one
     summaryArms[arm.name] = {
       initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
       finalTestAccuracy: mean(finals),
@@ -365,6 +368,7 @@ export function summarizeCross(
   return {
     budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
     externalSelect: options.externalSelect ?? 'random',
+    finalTestSize: options.finalTestSize ?? null,
     comparison: {
       deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
       beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
@@ -406,7 +410,8 @@ export function formatCrossTable(summary: CrossSummary): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [
-    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect ?? 'random'} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}`,
+    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect ?? 'random'} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
+      (summary.finalTestSize ? `; final test accuracy on ${summary.finalTestSize} test questions` : ''),
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
   ];
   const c = summary.comparison;
@@ -506,7 +511,11 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   const failed: CrossSummary['failed'] = [];
   const queue: PlannedRun[] = [];
   for (const item of plan) {
-    if (item.state === 'finished') log(`[${item.arm.name} seed ${item.seed}] finished already: skipping ${item.runDir}`);
+    const needsFinalTest = options.finalTestSize !== undefined && readFinalTest(item.runDir)?.testSize !== options.finalTestSize;
+    if (item.state === 'finished' && needsFinalTest) {
+      log(`[${item.arm.name} seed ${item.seed}] finished already: queued for its final test on ${options.finalTestSize} questions`);
+      queue.push({ ...item, run: { ...item.run, resume: true } });
+    } else if (item.state === 'finished') log(`[${item.arm.name} seed ${item.seed}] finished already: skipping ${item.runDir}`);
     else queue.push({ ...item, run: { ...item.run, resume: item.state === 'partial' } });
   }
   const children = new Set<ChildProcess>();
@@ -536,7 +545,7 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   }
   if (hooks.signal?.aborted) throw new Error('cross aborted');
 
-  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier, externalSelect: options.externalSelect }, failed);
+  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier, externalSelect: options.externalSelect, finalTestSize: options.finalTestSize }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);
   for (const line of table.split('\n')) log(line);

@@ -140,16 +140,21 @@ function majorityCorrect(group: Candidate[]): boolean {
 /** Greedy accuracy on problems (the test split). */
 export function greedyAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): number {
   if (problems.length === 0) return Number.NaN;
-  let correct = 0;
+  return greedyCorrect(model, tokenizer, problems, options, progress).filter(Boolean).length / problems.length;
+}
+
+/** Whether the greedy answer to each problem is correct. */
+export function greedyCorrect(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): boolean[] {
+  const correct: boolean[] = [];
   for (let start = 0; start < problems.length; start += options.sampleBatch) {
     const batch = problems.slice(start, start + options.sampleBatch);
     const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens)), {
       temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng: new Rng(0),
     });
-    out.tokens.forEach((ids, i) => (correct += answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer) ? 1 : 0));
+    out.tokens.forEach((ids, i) => correct.push(answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer)));
     progress?.('test', Math.min(start + batch.length, problems.length), problems.length);
   }
-  return correct / problems.length;
+  return correct;
 }
 
 /**

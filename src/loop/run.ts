@@ -13,7 +13,8 @@ import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
-import { type Evaluation, type Progress, type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens, type ExternalVerification } from './round.js';
+import { type Evaluation, type ExternalVerification, type Progress, type SamplingOptions, type StageTimes, type TokenCounts, evaluate, generateCandidates, greedyCorrect, timed, verifyAndPick,
+  zeroTimes, zeroTokens } from './round.js';
 import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
 import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
@@ -56,6 +57,7 @@ export interface TrainOptions {
   externalBudget?: number; // questions that may be verified externally over the whole run
   allocation?: string; // early | uniform | late | R1:share,R2:share,...
   externalSelect?: ExternalSelect; // which questions get the external verifier (default random)
+  finalTestSize?: number; // after the last round: greedy accuracy of the final model on this many test questions (final-test.json)
 }
 
 export const EXTERNAL_SELECTS = ['random', 'doubt'] as const;
@@ -91,9 +93,17 @@ export interface Forecast {
   remainingSolverImprovement: number; // U_s(now) − U_s∞ predicted by the fit
 }
 
+/** final-test.json: the final model's greedy accuracy on a test split that may be larger than --test-size. */
+export interface FinalTest {
+  testSize: number;
+  accuracy: number;
+  correct: string; // per test question in order, '1' correct or '0' wrong (for paired comparisons between runs)
+}
+
 export interface RunResult {
   runDir: string;
   metrics: MetricsRecord[];
+  finalTest?: FinalTest;
   fit?: SharedRateFit;
   backend: BackendInfo;
   stoppedEarly: boolean;
@@ -122,6 +132,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
   requireNonNegativeInteger('test-size', o.testSize);
+  if (o.finalTestSize !== undefined) requirePositiveInteger('final-test-size', o.finalTestSize);
   if (!(o.temperature >= 0)) throw new Error(`--temperature: must be ≥ 0 (got ${o.temperature})`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p: must be in (0, 1] (got ${o.topP})`);
   if (!(o.sigma >= 0 && o.sigma <= 1)) throw new Error(`--sigma: must be in [0, 1] (got ${o.sigma})`);
@@ -253,7 +264,7 @@ function runOptions(given: TrainOptions, runDir: string): TrainOptions {
   }
   if (!existsSync(runJson)) throw new Error(`--resume: ${runJson} not found (nothing to resume)`);
   const saved = (JSON.parse(readFileSync(runJson, 'utf8')) as { options: TrainOptions }).options;
-  return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device };
+  return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device, finalTestSize: given.finalTestSize ?? saved.finalTestSize };
 }
 
 /** The external verifier: the oracle (1 when correct), or a frozen checkpoint judging with the run's template (tf unless qe). */
@@ -439,6 +450,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   } catch (error) {
     log(`no shared-rate fit: ${(error as Error).message}`);
   }
+  const finalTest = options.finalTestSize === undefined ? undefined : finalTestOf(runDir, options, model, tokenizer, sampling, log, hooks.progress);
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify({ ...runInfo, finishedAt: new Date().toISOString(), stoppedEarly }, null, 2) + '\n');
   if (options.report) {
     const { writeRunReport } = await import('../report/index.js');
@@ -447,5 +459,30 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   }
   disposeAdamW(optimizer);
   disposeModel(model);
-  return { runDir, metrics, fit, backend, stoppedEarly };
+  return { runDir, metrics, finalTest, fit, backend, stoppedEarly };
+}
+
+/** The run's final-test.json for options.finalTestSize questions: read when it exists at that size, else measured and written. */
+function finalTestOf(runDir: string, options: TrainOptions, model: Model, tokenizer: Tokenizer, sampling: SamplingOptions, log: (line: string) => void,
+  progress?: Progress): FinalTest {
+  const path = join(runDir, 'final-test.json');
+  const saved = readFinalTest(runDir);
+  if (saved && saved.testSize === options.finalTestSize) return saved;
+  const test = loadLoopData({ ...options, testSize: options.finalTestSize! }).test;
+  const correct = greedyCorrect(model, tokenizer, test, sampling, progress);
+  const finalTest: FinalTest = { testSize: test.length, accuracy: correct.filter(Boolean).length / test.length, correct: correct.map((c) => (c ? '1' : '0')).join('') };
+  writeFileAtomic(path, JSON.stringify(finalTest) + '\n');
+  log(`final test: ${(100 * finalTest.accuracy).toFixed(2)} % of ${finalTest.testSize} test questions (greedy)`);
+  return finalTest;
+}
+
+/** A run directory's final-test.json, or undefined when it has none. */
+export function readFinalTest(runDir: string): FinalTest | undefined {
+  const path = join(runDir, 'final-test.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as FinalTest;
+  } catch (error) {
+    throw new Error(`${path}: not valid JSON (${(error as Error).message})`);
+  }
 }
