@@ -329,9 +329,12 @@ describe('runs', () => {
     expect(existsSync(join(root, 'bad'))).toBe(false);
   });
 
-  it('a run killed mid-round and resumed gives the metrics of an uninterrupted run', async () => {
+  it.each([
+    ['self-verification only', {}],
+    ['doubt-selected external verification', { externalVerifier: 'oracle', externalBudget: 3, allocation: 'uniform', externalSelect: 'doubt' as const }],
+  ])('a run killed mid-round and resumed gives the metrics of an uninterrupted run (%s)', async (_name, extra: Partial<TrainOptions>) => {
     const root = mkdtempSync(join(tmpdir(), 'svgap-resume-'));
-    const options = (out: string) => microOptions(out, { rounds: 3, verifier: 'majority' });
+    const options = (out: string) => microOptions(out, { rounds: 3, verifier: 'majority', ...extra });
     const whole = await runTraining(options(join(root, 'whole')));
 
     const controller = new AbortController();
@@ -347,6 +350,10 @@ describe('runs', () => {
     const resumed = await runTraining({ ...options(join(root, 'killed')), resume: true });
     const strip = (m: MetricsRecord) => ({ ...m, timing: undefined, tokensPerSecond: undefined });
     expect(resumed.metrics.map(strip)).toEqual(whole.metrics.map(strip));
+    const asked = [1, 2, 3].flatMap((r) => readFileSync(join(root, 'killed', 'samples', `round-${r}.jsonl`), 'utf8').trim().split('\n')
+      .map((l) => JSON.parse(l)).filter((q) => q.external).map((q) => q.idx));
+    expect(asked).toHaveLength(extra.externalBudget ?? 0);
+    expect(new Set(asked).size).toBe(asked.length); // the questions asked before the kill are remembered after it
   });
 
   it('--resume keeps the saved round count unless --rounds extends it', async () => {
