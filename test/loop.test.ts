@@ -64,10 +64,11 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     const wrong = [candidate('3', false, 0.2), candidate(null, false, 0.1)];
     const groups = [wrong, [candidate('3', false, 0.2), candidate('4', true, 0.3)], [candidate(null, false, 0.2), candidate(null, false, 0.1)]];
     const oracle = (_p: unknown[], cs: Candidate[][]) => cs.map((g) => g.map((c) => (c.correct ? 1 : 0)));
-    let seen: number[][] = [];
-    const { picks, dropped, external } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, {
-      choose: (selfScores) => ((seen = selfScores), [1, 0, 1]), score: oracle });
-    expect(seen).toEqual([[0.5, 0], [0.5, 0.5], [0, 0]]); // the choice sees the self-verifier's (majority) scores of every question
+    let seen: number[] = [];
+    const { picks, dropped, external, selfConfidence } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, {
+      choose: (confidence) => ((seen = confidence), [1, 0, 1]), score: oracle });
+    expect(seen).toEqual([0.5, 0.5, 0]); // the choice sees every question's best self-verifier (majority) score
+    expect(selfConfidence).toEqual(seen);
     expect(external).toEqual([0, 1]); // sorted, each question once
     expect(dropped).toEqual([true, false, false]);
     expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
@@ -201,15 +202,14 @@ describe('external budget', () => {
   });
 
   it('doubt selection takes the questions the self-verifier is least sure of, each once, then wraps around', () => {
-    // best self-verifier score per question: 0.9, 0.2, 0.5, 0.2, 1.0, 0.35
-    const selfScores = [[0.9, 0.1], [0.2, 0.2], [0.5, 0.4], [0.1, 0.2], [1, 1], [0.35, 0]];
-    expect(doubtfulQuestions(selfScores, 3, new Set(), 1)).toEqual([1, 3, 5]);
-    expect(doubtfulQuestions(selfScores, 2, new Set([1, 3]), 1)).toEqual([2, 5]); // asked before: skipped
-    expect(doubtfulQuestions(selfScores, 5, new Set([0, 1, 2, 3, 4]), 1)).toEqual([0, 1, 2, 3, 5]); // 5, then the most doubtful again (not 4)
-    expect(doubtfulQuestions(selfScores, 9, new Set(), 1)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(doubtfulQuestions(selfScores, 0, new Set(), 1)).toEqual([]);
+    const confidence = [0.9, 0.2, 0.5, 0.2, 1.0, 0.35]; // each question's self-confidence
+    expect(doubtfulQuestions(confidence, 3, new Set(), 1)).toEqual([1, 3, 5]);
+    expect(doubtfulQuestions(confidence, 2, new Set([1, 3]), 1)).toEqual([2, 5]); // asked before: skipped
+    expect(doubtfulQuestions(confidence, 5, new Set([0, 1, 2, 3, 4]), 1)).toEqual([0, 1, 2, 3, 5]); // 5, then the most doubtful again (not 4)
+    expect(doubtfulQuestions(confidence, 9, new Set(), 1)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(doubtfulQuestions(confidence, 0, new Set(), 1)).toEqual([]);
     // a tie (questions 1 and 3) goes the way of the seeded random order, so it depends on the seed and not on the index
-    const tieWinners = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => doubtfulQuestions(selfScores, 1, new Set(), seed)[0]));
+    const tieWinners = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => doubtfulQuestions(confidence, 1, new Set(), seed)[0]));
     expect(tieWinners).toEqual(new Set([1, 3]));
   });
 

@@ -244,7 +244,6 @@ export function crossTheory(
   // α/(α−β)·ΔU_v0 (Prop. 3.1), so a measured start off the fitted curve by noise would shift every prediction
   const fittedStart = { solver0: p.solver0, verifier0: p.verifier0 };
   const simulateFinal = (arm: CrossArm, gammaBudget: number) => {
-    const tr = trajectories[arm.name]!;
     const sim = simulateCrossImprovement({ ...dynamics, ...fittedStart, gamma: gammaBudget, rounds, fractions: arm.fractions });
     return sim.solver[rounds]!;
   };
@@ -410,7 +409,7 @@ export function formatCrossTable(summary: CrossSummary): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [
-    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect ?? 'random'} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
+    `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
       (summary.finalTestSize ? `; final test accuracy on ${summary.finalTestSize} test questions` : ''),
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
   ];
@@ -511,12 +510,16 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   const failed: CrossSummary['failed'] = [];
   const queue: PlannedRun[] = [];
   for (const item of plan) {
-    const needsFinalTest = options.finalTestSize !== undefined && readFinalTest(item.runDir)?.testSize !== options.finalTestSize;
-    if (item.state === 'finished' && needsFinalTest) {
-      log(`[${item.arm.name} seed ${item.seed}] finished already: queued for its final test on ${options.finalTestSize} questions`);
-      queue.push({ ...item, run: { ...item.run, resume: true } });
-    } else if (item.state === 'finished') log(`[${item.arm.name} seed ${item.seed}] finished already: skipping ${item.runDir}`);
-    else queue.push({ ...item, run: { ...item.run, resume: item.state === 'partial' } });
+    const tag = `[${item.arm.name} seed ${item.seed}] finished already`;
+    if (item.state === 'finished') {
+      // resuming a finished run runs no round; it only adds a missing final test
+      if (options.finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === options.finalTestSize) {
+        log(`${tag}: skipping ${item.runDir}`);
+        continue;
+      }
+      log(`${tag}: queued for its final test on ${options.finalTestSize} questions`);
+    }
+    queue.push({ ...item, run: { ...item.run, resume: item.state !== 'absent' } });
   }
   const children = new Set<ChildProcess>();
   const killChildren = () => children.forEach((child) => child.kill());

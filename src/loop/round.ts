@@ -86,9 +86,9 @@ export interface Verified {
   dropped: boolean[]; // externally verified, no candidate accepted: not trained on (Sec. 5 drops what fails σ)
 }
 
-/** Cross-improvement: which questions go to the external verifier (chosen knowing the self-verifier's scores), and its scorer. */
+/** Cross-improvement: which questions go to the external verifier (chosen knowing each question's self-confidence), and its scorer. */
 export interface ExternalVerification {
-  choose: (selfScores: number[][]) => number[];
+  choose: (selfConfidence: number[]) => number[];
   score: (problems: Problem[], candidates: Candidate[][]) => number[][];
 }
 
@@ -97,7 +97,7 @@ export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Token
   external?: ExternalVerification): Verified {
   const selfScores = verifierScores(kind, model, tokenizer, problems, candidates);
   const selfConfidence = selfScores.map((group) => Math.max(...group));
-  const outside = external ? [...new Set(external.choose(selfScores))].sort((a, b) => a - b) : [];
+  const outside = external ? [...new Set(external.choose(selfConfidence))].sort((a, b) => a - b) : [];
   const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
   if (external && outside.length > 0) {
     const outsideScores = external.score(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));

@@ -185,6 +185,11 @@ export function budgetPerRound(fractions: number[], budget: number): number[] {
   return counts;
 }
 
+/** The pool's question indices in the seeded order that random selection walks and doubt selection breaks ties by. */
+function seededQuestionOrder(poolLength: number, seed: number): number[] {
+  return new Rng(seed ^ 0x5eed).shuffle(Array.from({ length: poolLength }, (_, i) => i));
+}
+
 /**
  * Which questions of round t's pool the external verifier sees: `count` of them, none seen externally before in this
  * run. A fixed pool is walked in a seeded order (the same for every arm of a seed, so arms differ only in timing), so M
@@ -195,23 +200,22 @@ export function externalQuestions(poolLength: number, count: number, usedSoFar: 
   const n = Math.min(count, poolLength);
   if (n <= 0) return [];
   if (freshPool) return Array.from({ length: n }, (_, i) => i);
-  const order = new Rng(seed ^ 0x5eed).shuffle(Array.from({ length: poolLength }, (_, i) => i));
+  const order = seededQuestionOrder(poolLength, seed);
   return Array.from({ length: n }, (_, i) => order[(usedSoFar + i) % poolLength]!).sort((a, b) => a - b);
 }
 
 /**
- * `--external-select doubt`: the `count` questions whose best candidate the self-verifier scores lowest (where its pick
- * is most likely wrong), among those not asked before (`askedBefore`, fixed pool only); asked ones again only when the
- * rest run out. Ties go in the same seeded order as random selection.
+ * `--external-select doubt`: the `count` questions with the lowest self-confidence (the self-verifier's best candidate
+ * score: where its pick is most likely wrong), among those not asked before (`askedBefore`, fixed pool only); asked ones
+ * again only when the rest run out. Ties go in the same seeded order as random selection.
  */
-export function doubtfulQuestions(selfScores: number[][], count: number, askedBefore: ReadonlySet<number>, seed: number): number[] {
-  const n = Math.min(count, selfScores.length);
+export function doubtfulQuestions(selfConfidence: number[], count: number, askedBefore: ReadonlySet<number>, seed: number): number[] {
+  const n = Math.min(count, selfConfidence.length);
   if (n <= 0) return [];
-  const rank = new Map(new Rng(seed ^ 0x5eed).shuffle(selfScores.map((_, q) => q)).map((q, i) => [q, i]));
-  const confidence = selfScores.map((group) => Math.max(...group));
-  const byDoubt = (a: number, b: number) => confidence[a]! - confidence[b]! || rank.get(a)! - rank.get(b)!;
-  const fresh = selfScores.map((_, q) => q).filter((q) => !askedBefore.has(q)).sort(byDoubt);
-  const again = [...askedBefore].filter((q) => q < selfScores.length).sort(byDoubt);
+  const rank = new Map(seededQuestionOrder(selfConfidence.length, seed).map((q, i) => [q, i]));
+  const byDoubt = (a: number, b: number) => selfConfidence[a]! - selfConfidence[b]! || rank.get(a)! - rank.get(b)!;
+  const fresh = selfConfidence.map((_, q) => q).filter((q) => !askedBefore.has(q)).sort(byDoubt);
+  const again = [...askedBefore].filter((q) => q < selfConfidence.length).sort(byDoubt);
   return [...fresh, ...again].slice(0, n).sort((a, b) => a - b);
 }
 
@@ -378,8 +382,8 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     const externalCount = externalPerRound[round] ?? 0;
     const askedBefore = new Set(options.freshPool ? [] : state.externalAsked ?? []);
     const external: ExternalVerification | undefined = externalScorer && externalCount > 0 ? {
-      choose: (selfScores) => options.externalSelect === 'doubt'
-        ? doubtfulQuestions(selfScores, externalCount, askedBefore, options.seed)
+      choose: (selfConfidence) => options.externalSelect === 'doubt'
+        ? doubtfulQuestions(selfConfidence, externalCount, askedBefore, options.seed)
         : externalQuestions(pool.length, externalCount, state.externalUsed, options.freshPool, options.seed),
       score: externalScorer,
     } : undefined;
