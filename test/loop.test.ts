@@ -291,24 +291,35 @@ describe('runs', () => {
 
   it('--final-test-size measures the final model once on a bigger test split; resuming a finished run re-measures only for a new size', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-final-test-')), 'run');
-    const options = microOptions(out, { rounds: 1, verifier: 'majority', finalTestSize: 5 });
+    // the shipped model, so the verdicts are a mix of right and wrong and a wrong model or question would show
+    const options = microOptions(out, { model: 'tiny-arith', rounds: 1, poolSize: 2, samples: 2, evalSize: 2, evalsPerEpoch: 1, maxNewTokens: 48, verifier: 'majority', finalTestSize: 12 });
     const result = await runTraining(options);
     const saved = JSON.parse(readFileSync(join(out, 'final-test.json'), 'utf8'));
     expect(result.finalTest).toEqual(saved);
-    expect(saved.testSize).toBe(5);
-    expect(saved.correct).toMatch(/^[01]{5}$/);
-    expect(saved.accuracy).toBe(saved.correct.split('').filter((c: string) => c === '1').length / 5);
-    // the same verdicts from the saved final checkpoint on the first 5 test questions, computed independently
+    expect(saved.testSize).toBe(12);
+    expect(saved.correct).toMatch(/^[01]{12}$/);
+    expect(saved.correct).toMatch(/1/);
+    expect(saved.correct).toMatch(/0/);
+    expect(saved.accuracy).toBe(saved.correct.split('').filter((c: string) => c === '1').length / 12);
+    // a second greedy pass, over the checkpoint saved on disk, gives the same verdicts: the test used the final model
     const final = loadCheckpoint(join(out, 'checkpoint')).model;
-    const test = loadLoopData({ ...options, testSize: 5 }).test;
+    const test = loadLoopData({ ...options, testSize: 12 }).test;
     const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
     expect(greedyCorrect(final, tokenizer, test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
-    const resumed = await runTraining({ ...options, resume: true, finalTestSize: 7 });
-    expect(resumed.finalTest!.testSize).toBe(7);
-    expect(resumed.finalTest!.correct.slice(0, 5)).toBe(saved.correct); // the test split is a fixed stream: 5 questions are a prefix of 7
+    // its first --test-size (2) questions are the run's own test split, so they agree with the last evaluation
+    const lastTestAccuracy = (JSON.parse(metrics.trim().split('\n').at(-1)!) as MetricsRecord).testAccuracy;
+    expect(saved.correct.slice(0, 2).split('').filter((c: string) => c === '1').length / 2).toBe(lastTestAccuracy);
+    const resumed = await runTraining({ ...options, resume: true, finalTestSize: 14 });
+    expect(resumed.finalTest!.testSize).toBe(14);
+    expect(resumed.finalTest!.correct.slice(0, 12)).toBe(saved.correct); // arith's test split is a fixed stream: 12 questions are a prefix of 14
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(metrics); // no round was run again
     expect(() => validateTrainOptions({ ...options, finalTestSize: 0 })).toThrow(/--final-test-size: must be a positive integer/);
+    // math and custom jsonl hold out their last --test-size problems: a larger final test would reach into the pool
+    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 501 }))
+      .toThrow(/--final-test-size 501: --dataset math holds out only its last --test-size 500 problems/);
+    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 500 })).not.toThrow();
+    expect(() => validateTrainOptions({ ...options, dataset: 'gsm8k', testSize: 200, finalTestSize: 1000 })).not.toThrow();
   });
 
   it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {

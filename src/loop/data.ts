@@ -28,6 +28,11 @@ export const ARITH_POOL_OFFSET = 1_000_000;
 export const ARITH_TEST_OFFSET = 2_000_000;
 export const ARITH_TEST_SEED = 20250701; // fixed, so test accuracy is comparable across --seed values
 
+/** arith and gsm8k have a test split of their own; math and custom jsonl hold out their last --test-size problems. */
+export function hasSeparateTestSplit(dataset: string): boolean {
+  return dataset === 'arith' || dataset === 'gsm8k';
+}
+
 function chunk(problems: Problem[], size: number, round: number, fresh: boolean): Problem[] {
   if (problems.length === 0) throw new Error('the dataset has no problems');
   const start = fresh ? (round * size) % problems.length : 0;

@@ -11,7 +11,7 @@ import type { Problem } from '../data/index.js';
 import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
-import { loadLoopData, type LoopData } from './data.js';
+import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
 import { type Evaluation, type ExternalVerification, type Progress, type SamplingOptions, type StageTimes, type TokenCounts, evaluate, generateCandidates, greedyCorrect, timed, verifyAndPick,
   zeroTimes, zeroTokens } from './round.js';
@@ -132,7 +132,13 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
   requireNonNegativeInteger('test-size', o.testSize);
-  if (o.finalTestSize !== undefined) requirePositiveInteger('final-test-size', o.finalTestSize);
+  if (o.finalTestSize !== undefined) {
+    requirePositiveInteger('final-test-size', o.finalTestSize);
+    if (o.finalTestSize > o.testSize && !hasSeparateTestSplit(o.dataset)) {
+      throw new Error(`--final-test-size ${o.finalTestSize}: --dataset ${o.dataset} holds out only its last --test-size ${o.testSize} problems; ` +
+        'a larger final test would include questions of the pool (raise --test-size or lower --final-test-size)');
+    }
+  }
   if (!(o.temperature >= 0)) throw new Error(`--temperature: must be ≥ 0 (got ${o.temperature})`);
   if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p: must be in (0, 1] (got ${o.topP})`);
   if (!(o.sigma >= 0 && o.sigma <= 1)) throw new Error(`--sigma: must be in [0, 1] (got ${o.sigma})`);
