@@ -4,26 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/index.js';
-import { type ModelConfig, headDim, rotaryDim } from '../src/model/config.js';
-import { MICRO } from './helpers.js';
+import type { ModelConfig } from '../src/model/config.js';
+import { MICRO, randomBatch } from './helpers.js';
 import { type Model, addLora, emptyCache, forward, initModel, mergeLora, trainableParams, disposeCache } from '../src/model/model.js';
 import { DEFAULT_OPTIMIZER, type TrainBatch, evaluateLoss, initAdamW, maskedLoss, trainStep, batchTensors } from '../src/model/train.js';
 import { sample, score } from '../src/model/sample.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/model/checkpoint.js';
 import { Rng } from '../src/model/rng.js';
 
-
-function randomBatch(seed: number, batch: number, time: number, vocab: number): TrainBatch {
-  const rng = new Rng(seed);
-  const out: TrainBatch = { inputs: [], targets: [], weights: [] };
-  for (let b = 0; b < batch; b++) {
-    const seq = Array.from({ length: time + 1 }, () => rng.int(vocab));
-    out.inputs.push(seq.slice(0, time));
-    out.targets.push(seq.slice(1));
-    out.weights.push(Array.from({ length: time }, (_, t) => (t >= 2 ? 1 : 0))); // prompt tokens masked out, as in SFT
-  }
-  return out;
-}
 
 function weightsOf(model: Model): Record<string, number[][]> {
   const get = (name: string) => {
@@ -37,9 +25,8 @@ function weightsOf(model: Model): Record<string, number[][]> {
 
 /** A plain-JS reference of the Phi-3 forward pass: explicit loops, one head at a time, repeat_kv and rotate_half as in HF. */
 function referenceLogits(config: ModelConfig, w: Record<string, number[][]>, tokens: number[]): number[][] {
-  const d = config.hidden_size;
-  const hd = headDim(config);
-  const rot = rotaryDim(config);
+  const hd = config.hidden_size / config.num_attention_heads;
+  const rot = Math.trunc(hd * config.partial_rotary_factor); // HF Phi-3: rotary_ndims = int(head_dim * partial_rotary_factor)
   const heads = config.num_attention_heads;
   const kvHeads = config.num_key_value_heads;
   const matVec = (m: number[][], x: number[]) => m.map((row) => row.reduce((s, v, i) => s + v * x[i]!, 0));
@@ -90,6 +77,39 @@ function referenceLogits(config: ModelConfig, w: Record<string, number[][]>, tok
   }
   const head = w[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!;
   return h.map((x) => matVec(head, norm(x, w['model.norm.weight']![0]!)));
+}
+
+/** The weights the reference runs on: the model's, with `values` replacing its trainable ones and LoRA merged (W + alpha/rank · B A). */
+function effectiveWeights(model: Model, values: Record<string, Float64Array>): Record<string, number[][]> {
+  const w = weightsOf(model);
+  const matrix = (name: string, rows: number, cols: number) => Array.from({ length: rows }, (_, r) => Array.from(values[name]!.slice(r * cols, (r + 1) * cols)));
+  for (const [name, v] of Object.entries(model.params)) if (values[name]) w[name] = matrix(name, v.rank === 2 ? v.shape[0]! : 1, v.shape[v.rank - 1]!);
+  const lora = model.lora;
+  if (!lora) return w;
+  const scale = lora.config.alpha / lora.config.rank;
+  for (const aName of Object.keys(lora.params).filter((n) => n.endsWith('.lora_A'))) {
+    const linear = aName.slice(0, -'.lora_A'.length);
+    const [rank, inputs] = lora.params[aName]!.shape as [number, number];
+    const outputs = lora.params[`${linear}.lora_B`]!.shape[0]!;
+    const a = matrix(aName, rank, inputs);
+    const b = matrix(`${linear}.lora_B`, outputs, rank);
+    w[`${linear}.weight`] = w[`${linear}.weight`]!.map((row, o) => row.map((x, i) => x + scale * b[o]!.reduce((s, bor, r) => s + bor * a[r]![i]!, 0)));
+  }
+  return w;
+}
+
+/** maskedLoss in float64 through the reference: mean cross-entropy over the weighted targets. */
+function referenceLoss(config: ModelConfig, w: Record<string, number[][]>, batch: TrainBatch): number {
+  let total = 0;
+  let count = 0;
+  batch.inputs.forEach((row, b) => referenceLogits(config, w, row).forEach((z, t) => {
+    const weight = batch.weights[b]![t]!;
+    const max = Math.max(...z);
+    const logSumExp = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
+    total += weight * (logSumExp - z[batch.targets[b]![t]!]!);
+    count += weight;
+  }));
+  return total / count;
 }
 
 describe('model on the cpu backend', () => {
@@ -165,7 +185,7 @@ describe('model on the cpu backend', () => {
     prompts.forEach((p, i) => expect(sample(model, [p], greedy).tokens[0]).toEqual(batched[i]));
   });
 
-  it('gradients match central finite differences, base and LoRA', () => {
+  it('gradients match central finite differences of the float64 reference, base and LoRA', () => {
     const config = { ...MICRO, num_hidden_layers: 1 };
     const batch = randomBatch(3, 2, 6, config.vocab_size);
     for (const withLora of [false, true]) {
@@ -181,20 +201,17 @@ describe('model on the cpu backend', () => {
         const t = batchTensors(batch);
         return maskedLoss(forward(model, t.inputs).logits, t.targets, t.weights);
       }, Object.values(params));
+      const values = Object.fromEntries(Object.entries(params).map(([n, v]) => [n, Float64Array.from(v.dataSync())]));
+      expect(evaluateLoss(model, batch)).toBeCloseTo(referenceLoss(config, effectiveWeights(model, values), batch), 5);
       const rng = new Rng(4);
       for (const [name, variable] of Object.entries(params)) {
-        const direction = tf.tensor(Array.from({ length: variable.size }, () => rng.normal()), variable.shape);
-        const analytic = tf.sum(tf.mul(grads[variable.name]!, direction)).dataSync()[0]!;
-        const original = variable.clone();
-        const eps = 1e-2;
-        variable.assign(tf.add(original, tf.mul(direction, eps)));
-        const plus = evaluateLoss(model, batch);
-        variable.assign(tf.sub(original, tf.mul(direction, eps)));
-        const minus = evaluateLoss(model, batch);
-        variable.assign(original);
-        const numeric = (plus - minus) / (2 * eps);
-        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(2e-2 * Math.max(1e-2, Math.abs(analytic)) + 2e-4);
-        tf.dispose([direction, original]);
+        const direction = Array.from({ length: variable.size }, () => rng.normal());
+        const analytic = tf.tidy(() => tf.sum(tf.mul(grads[variable.name]!, tf.tensor(direction, variable.shape))).dataSync()[0]!);
+        // float64 central differences: truncation ~eps², rounding ~1e-16/eps, both far below float32's gradient error
+        const eps = 1e-5;
+        const lossAt = (sign: number) => referenceLoss(config, effectiveWeights(model, { ...values, [name]: values[name]!.map((x, i) => x + sign * eps * direction[i]!) }), batch);
+        const numeric = (lossAt(1) - lossAt(-1)) / (2 * eps);
+        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(1e-4 * Math.max(1e-2, Math.abs(analytic)));
       }
       tf.dispose(Object.values(grads));
     }
