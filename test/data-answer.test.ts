@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
 } from '../src/data/index.js';
+import { sharedData } from './helpers.js';
 
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'test.jsonl')) && existsSync(join(DEFAULT_DATA_DIR, 'math', 'test.jsonl'));
-if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the real-data answer tests are skipped`);
+const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 
 // [model output or worked solution, expected extracted final answer]
 const EXTRACTION: [string, string | null][] = [

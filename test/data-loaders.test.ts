@@ -1,13 +1,13 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_DATA_DIR, loadGsm8k, loadJsonl, loadMath, readJsonl, resolveDataDir } from '../src/data/index.js';
+import { sharedData } from './helpers.js';
 
 const FIXTURES = resolve(__dirname, 'fixtures', 'data');
 const BAD = join(FIXTURES, 'bad.jsonl');
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'train.jsonl'));
-if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the default-data-dir tests are skipped`);
+const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/train.jsonl');
 
 describe('resolveDataDir', () => {
   let saved: string | undefined;

@@ -1,5 +1,5 @@
 // Each figure rendered from small synthetic fixtures: SVG content (series, axis titles, no NaN) and PNG validity.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,6 +27,7 @@ import {
 } from '../src/report/index.js';
 import { closedForm, fitSharedRate, identifiableFromPhysical, linearityCheck, predictShared } from '../src/theory/index.js';
 import { CROSS_ARMS, writeSyntheticCross, writeSyntheticRun } from './fixtures/report/synthetic.js';
+import { sharedData } from './helpers.js';
 
 let dir: string;
 beforeAll(() => {
@@ -238,7 +239,7 @@ describe('PNG rendering', () => {
 const dataRoot = process.env.SVGAP_DATA ?? resolve(__dirname, '..', '..', 'shared', 'datasets');
 const paperCsv = join(dataRoot, 'paper-fig4', 'phi4_figure4_digitized.csv');
 
-describe.runIf(existsSync(paperCsv))('the paper’s Figure 4 (digitized CSV)', () => {
+describe.runIf(sharedData(dataRoot, 'paper-fig4/phi4_figure4_digitized.csv'))('the paper’s Figure 4 (digitized CSV)', () => {
   it('redraws four panels with this project’s fits', async () => {
     const [fig4, fig2] = paperFig4Figures(paperCsv);
     const svg = await renderSvg(fig4.spec);
@@ -258,4 +259,3 @@ describe.runIf(existsSync(paperCsv))('the paper’s Figure 4 (digitized CSV)', (
   });
 });
 
-if (!existsSync(paperCsv)) console.log(`figures.test: ${paperCsv} absent, skipping the paper Figure 4 test`);

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, gradePredictions, loadGsm8k, loadMath, readPredictions, type GradeReport } from '../src/data/index.js';
+import { sharedData } from './helpers.js';
 
 const ROOT = resolve(__dirname, '..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'data');
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'test.jsonl')) && existsSync(join(DEFAULT_DATA_DIR, 'math', 'test.jsonl'));
-if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; grading against the real references is skipped`);
+const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 
 const work = mkdtempSync(join(tmpdir(), 'svgap-grade-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ModelConfig } from '../src/model/config.js';
 import { Rng } from '../src/model/rng.js';
 import type { TrainBatch } from '../src/model/train.js';
@@ -33,4 +36,19 @@ export function requireOrSkip(what: string, present: boolean, install: string): 
   }
   console.log(`NOTICE: ${what} is missing; its tests are skipped (an error under CI=true): ${install}`);
   return false;
+}
+
+/** What to do when the native torch addon is missing. */
+export const BUILD_NATIVE = 'build it with `npm run build:native` (needs libtorch: apt-get install libtorch-dev libopenblas0-openmp)';
+
+/** Whether the read-only datasets under dir hold these files (requireOrSkip's rules). */
+export function sharedData(dir: string, ...files: string[]): boolean {
+  const missing = files.filter((f) => !existsSync(join(dir, f)));
+  return requireOrSkip(`${missing.join(', ')} under ${dir}`, missing.length === 0,
+    'put the read-only datasets at ../shared/datasets beside the repository, or set SVGAP_DATA=DIR');
+}
+
+/** Whether the optional @tensorflow/tfjs-node loads here (npm installs it, but its binding only where it can download libtensorflow). */
+export function tfjsNodeLoads(): boolean {
+  return spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' }).status === 0;
 }

@@ -13,7 +13,7 @@ import { greedyCorrect, verifyAndPick } from '../src/loop/round.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, doubtfulQuestions, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
 import { makeProgress } from '../src/cli/progress.js';
-import { MICRO } from './helpers.js';
+import { MICRO, sharedData } from './helpers.js';
 
 function candidate(answer: string | null, correct: boolean, normalizedNll: number): Candidate {
   return { tokens: [5], text: `#### ${answer}`, answer, correct, nll: normalizedNll * 10, normalizedNll, length: 10, entropy: 1, selfCertainty: 1 };
@@ -126,8 +126,7 @@ describe('external verifier', () => {
   });
 });
 
-const HAVE_GSM8K = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'train.jsonl'));
-if (!HAVE_GSM8K) console.log(`NOTICE: ${DEFAULT_DATA_DIR}/gsm8k absent: skipping the gsm8k loop-data test`);
+const HAVE_GSM8K = sharedData(DEFAULT_DATA_DIR, 'gsm8k/train.jsonl', 'gsm8k/test.jsonl');
 
 describe('prompts and data', () => {
   it('long prompts keep BOS and their tail so they fit the context', () => {

@@ -1,15 +1,14 @@
 // The paper's Figure 4 (Phi-4, digitised): the shared-rate fit must reproduce its R² table to 3 decimals.
-import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { fitSharedRate, readTrajectoryFile } from '../src/theory/index.js';
+import { sharedData } from './helpers.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dataRoot = process.env.SVGAP_DATA ?? join(repoRoot, '..', 'shared', 'datasets');
 const file = join(dataRoot, 'paper-fig4', 'phi4_figure4_digitized.csv');
-const present = existsSync(file);
-if (!present) console.log(`theory.fig4.test: ${file} not found (set SVGAP_DATA); skipping the Figure 4 R² table`);
+const present = sharedData(dataRoot, 'paper-fig4/phi4_figure4_digitized.csv');
 
 // the paper's table: solver / verifier / gap
 const paper: Record<string, [number, number, number]> = {

@@ -1,17 +1,16 @@
-// Tests scripts/train_tokenizer.ts (needs Debian's spm_train: apt-get install -y sentencepiece; skipped without it).
+// Tests scripts/train_tokenizer.ts (needs Debian's spm_train: apt-get install -y sentencepiece; skipped without it, an error under CI=true).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, generateArith } from '../src/data/index.js';
 import { DEFAULT_TOKENIZER_PATH, loadTokenizer } from '../src/tokenizer/index.js';
+import { requireOrSkip, sharedData } from './helpers.js';
 
 const ROOT = resolve(__dirname, '..');
-const HAVE_SPM = spawnSync('spm_train', ['--version']).status === 0;
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'train.jsonl'));
-if (!HAVE_SPM) console.log('NOTICE: spm_train not installed (apt-get install -y sentencepiece); tokenizer training tests skipped');
-if (HAVE_SPM && !HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the shipped-model reproduction test is skipped`);
+const HAVE_SPM = requireOrSkip("Debian's spm_train", spawnSync('spm_train', ['--version']).status === 0, 'apt-get install -y sentencepiece');
+const HAVE_SHARED = HAVE_SPM && sharedData(DEFAULT_DATA_DIR, 'gsm8k/train.jsonl');
 
 const work = mkdtempSync(join(tmpdir(), 'svgap-tok-test-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, generateArith, ARITH_LEVELS, loadGsm8k, loadMath } from '../src/data/index.js';
 import { DEFAULT_TOKENIZER_PATH, loadTokenizer, readModelPieces, type Tokenizer } from '../src/tokenizer/index.js';
+import { sharedData } from './helpers.js';
 
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'test.jsonl')) && existsSync(join(DEFAULT_DATA_DIR, 'math', 'test.jsonl'));
-if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the GSM8K/MATH round-trip tests are skipped`);
+const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 
 let tok: Tokenizer;
 beforeAll(async () => {

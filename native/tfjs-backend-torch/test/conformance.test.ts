@@ -1,14 +1,15 @@
 // Every native kernel against tfjs-backend-cpu on seeded random inputs, broadcasting cases and edge shapes.
-// Runs on TORCH_DEVICE (cpu by default; cuda on GPU machines). Skips with a notice when the addon is not built.
+// Runs on TORCH_DEVICE (cpu by default; cuda on GPU machines). Without the addon: skipped with a notice, an error under CI=true.
 import { describe, expect, it } from 'vitest';
+import { BUILD_NATIVE, requireOrSkip } from '../../../test/helpers.js';
 import * as tf from '@tensorflow/tfjs';
 import { fallbackCounts, nativeKernelNames, registerTorchBackend, resetFallbackCounts } from '../lib/index.js';
 import { cases, compare, kernelsOf, runOn } from './cases.js';
 
 const device = (process.env.TORCH_DEVICE ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const registration = registerTorchBackend({ device });
-if (!registration.available) console.log(`tfjs-backend-torch conformance tests skipped: ${registration.reason}`);
-const suite = registration.available ? describe : describe.skip;
+const available = requireOrSkip(`the native torch addon on ${device}`, registration.available, `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`);
+const suite = available ? describe : describe.skip;
 
 suite(`torch (${device}) kernels agree with cpu`, () => {
   it.each(cases.map((c, i) => [c.name, i] as const))('%s', async (_name, index) => {

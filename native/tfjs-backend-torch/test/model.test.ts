@@ -1,6 +1,7 @@
 // The project's model on 'torch' versus 'cpu': a full AdamW training step, sampling, and the uncertainty scorer give
 // the same numbers; the hot paths hit no cpu fallback; native memory stays flat over 200 steps.
 import { describe, expect, it } from 'vitest';
+import { BUILD_NATIVE, requireOrSkip } from '../../../test/helpers.js';
 import * as tf from '@tensorflow/tfjs';
 import { fallbackCounts, registerTorchBackend, resetFallbackCounts } from '../lib/index.js';
 import type { TorchMemoryInfo } from '../lib/index.js';
@@ -9,8 +10,8 @@ import { HARNESS_CONFIG, compareRuns, randomBatch, runModel } from './model-harn
 
 const device = (process.env.TORCH_DEVICE ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const registration = registerTorchBackend({ device });
-if (!registration.available) console.log(`tfjs-backend-torch model tests skipped: ${registration.reason}`);
-const suite = registration.available ? describe : describe.skip;
+const available = requireOrSkip(`the native torch addon on ${device}`, registration.available, `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`);
+const suite = available ? describe : describe.skip;
 
 suite(`the model on torch (${device}) matches cpu`, () => {
   it('training steps, sampling and scoring agree; no kernel falls back', async () => {
