@@ -14,10 +14,10 @@ import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
 import { evaluate, type Evaluation } from '../src/loop/round.js';
 import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, runTraining } from '../src/loop/run.js';
-import { requireOrSkip } from './helpers.js';
+import { BUILD_NATIVE, requireOrSkip } from './helpers.js';
 
 const torch = await loadTorchBackend({ device: 'cpu', threads: 1 });
-const HAVE_TORCH = requireOrSkip('the native torch backend', torch.available, `build it with npm run build:native (${torch.reason})`);
+const HAVE_TORCH = requireOrSkip('the native torch backend', torch.available, `${BUILD_NATIVE} (${torch.reason})`);
 
 interface WrittenCandidate {
   text: string;
