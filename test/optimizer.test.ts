@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/index.js';
 import { forward, initModel, trainableParams } from '../src/model/model.js';
-import { type OptimizerConfig, type TrainBatch, batchTensors, disposeAdamW, initAdamW, learningRate, maskedLoss, trainStep } from '../src/model/train.js';
+import { DEFAULT_OPTIMIZER, type OptimizerConfig, type TrainBatch, batchTensors, disposeAdamW, initAdamW, learningRate, maskedLoss, trainStep } from '../src/model/train.js';
 import { MICRO, randomBatch } from './helpers.js';
 
 /** Warm-up from lr/warmup to lr over the first warmupSteps steps (step counts from 0), then cosine to minLr at totalSteps, then minLr. */
@@ -131,5 +131,20 @@ describe('AdamW, clipping and the schedule against a plain-JS optimizer', () => 
     if (clipNorm < 1) expect(distance(faulty.noClipping.params, reference.params)).toBeGreaterThan(100 * TOLERANCE);
     else expect(distance(faulty.noClipping.params, reference.params)).toBe(0);
     disposeAdamW(state);
+  });
+
+  it('a non-finite loss stops training with the step and what to do; disposing the state frees both moments', () => {
+    const model = initModel({ ...MICRO, num_hidden_layers: 1 }, 6);
+    const params = trainableParams(model);
+    const before = tf.memory().numTensors;
+    const state = initAdamW(params);
+    expect(tf.memory().numTensors).toBe(before + 2 * Object.keys(params).length);
+    const batch = randomBatch(1, 2, 5, MICRO.vocab_size);
+    trainStep(model, state, { ...DEFAULT_OPTIMIZER, warmupSteps: 0 }, batch);
+    const norm = params['model.norm.weight']!;
+    tf.tidy(() => norm.assign(tf.fill(norm.shape, Number.NaN)));
+    expect(() => trainStep(model, state, DEFAULT_OPTIMIZER, batch)).toThrow(/training diverged at step 2: loss NaN, gradient norm NaN \(lower --lr or check the data\)/);
+    disposeAdamW(state);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
