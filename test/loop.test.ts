@@ -58,6 +58,15 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     expect(pickCandidate(group, [0.1, 0.3, 0.2, 0.0], 0.5)).toEqual({ index: 1, fallback: true });
   });
 
+  it('breaks ties by normalised NLL, then by order: among passing candidates, and among the highest scores of a fallback', () => {
+    const tied = [candidate('1', false, 0.3), candidate('2', false, 0.2), candidate('3', true, 0.2), candidate('4', false, 0.05)];
+    expect(pickCandidate(tied, [0.9, 0.8, 0.7, 0.1], 0.5)).toEqual({ index: 1, fallback: false }); // equal NLL: the first
+    // no candidate passes: the highest score wins over a lower NLL (index 3), and equal scores go to the lower NLL, then the first
+    expect(pickCandidate(tied, [0.3, 0.4, 0.4, 0.1], 0.5)).toEqual({ index: 1, fallback: true });
+    expect(pickCandidate(tied, [0.4, 0.4, 0.1, 0.1], 0.5)).toEqual({ index: 1, fallback: true });
+    expect(pickCandidate([tied[1]!, tied[0]!, tied[3]!], [0.4, 0.4, 0.1], 0.5)).toEqual({ index: 0, fallback: true });
+  });
+
   it('an externally verified question with every candidate rejected is dropped; a self-verifier fallback is kept', () => {
     const noModel = undefined as never;
     const problems = [0, 1, 2].map((idx) => ({ question: 'q', solution: '#### 4', answer: '4', idx }));

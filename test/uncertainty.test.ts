@@ -67,6 +67,23 @@ describe('the scorer against plain JS', () => {
     });
     expect(reverseApart).toBeGreaterThan(0.1); // the data tells KL(U‖p) from KL(p‖U)
   });
+
+  it('the batch size (default 32, or one that divides the rows) changes nothing, and scoring leaks no tensors', () => {
+    const model = initModel(MICRO, 9);
+    const prompts = [[1, 2], [3, 4, 5], [6], [7, 8]];
+    const responses = [[9, 10], [11], [12, 1, 2], [3]];
+    const before = tf.memory().numTensors;
+    const one = score(model, prompts, responses, { padId: 0, batchSize: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    for (const batchSize of [2, 4, undefined]) {
+      const batched = score(model, prompts, responses, { padId: 0, batchSize });
+      for (const key of ['nll', 'normalizedNll', 'entropy', 'selfCertainty'] as const) {
+        expect(batched[key], `${key}, batch size ${batchSize}`).toHaveLength(4);
+        batched[key].forEach((v, i) => expect(v, `${key}[${i}], batch size ${batchSize}`).toBeCloseTo(one[key][i]!, 5));
+      }
+      expect(batched.length).toEqual([2, 1, 3, 1]);
+    }
+  });
 });
 
 describe('U_s, U_v and G', () => {
