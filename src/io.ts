@@ -1,5 +1,5 @@
 // Atomic file and directory writes: readers see the old content or the new, never half of either.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 function tempName(path: string): string {
@@ -53,6 +53,51 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Creates `path` holding `content` only if it does not exist, complete at once (written aside, then hard-linked). */
+function createExclusive(path: string, content: string): boolean {
+  const temp = tempName(path);
+  writeFileSync(temp, content);
+  try {
+    linkSync(temp, path); // fails with EEXIST when path exists; never shows an empty or half-written file
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw error;
+  } finally {
+    rmSync(temp, { force: true });
+  }
+}
+
+function readIfExists(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Removes the lock at `path` if it still holds `staleContent` (a dead holder's). Takers serialise on PATH.takeover, so
+ * two processes that both saw the dead holder cannot each remove a lock the other has just created.
+ */
+function removeStaleLock(path: string, staleContent: string): void {
+  const guard = `${path}.takeover`;
+  if (!createExclusive(guard, `${process.pid}\n`)) {
+    const taker = Number(readIfExists(guard)?.trim());
+    if (Number.isInteger(taker) && taker > 0 && !processAlive(taker)) rmSync(guard, { force: true }); // a taker killed mid-takeover
+    else Atomics.wait(pause, 0, 0, 5); // another process is taking over: look again shortly
+    return;
+  }
+  try {
+    if (readIfExists(path) === staleContent) rmSync(path, { force: true });
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
 /**
  * Claims `dir` for this process through DIR/.lock (its pid), so two processes never write one run at once; returns the
  * release. A lock whose process is gone (killed) is taken over; one held by a live process is an error naming `flag`.
@@ -60,23 +105,16 @@ function processAlive(pid: number): boolean {
 export function lockDir(dir: string, flag: string): () => void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, '.lock');
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      return () => rmSync(path, { force: true });
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    let holder = NaN;
-    try {
-      holder = Number(readFileSync(path, 'utf8').trim());
-    } catch {
-      continue; // released in between: try again
-    }
+  const mine = `${process.pid}\n`;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    if (createExclusive(path, mine)) return () => { if (readIfExists(path) === mine) rmSync(path, { force: true }); };
+    const content = readIfExists(path);
+    if (content === undefined) continue; // released in between: try again
+    const holder = Number(content.trim());
     if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
       throw new Error(`${flag} ${dir}: another process (pid ${holder}) is running there; wait for it, or stop it (its lock is ${path})`);
     }
-    rmSync(path, { force: true }); // its process is gone: a stale lock
+    removeStaleLock(path, content); // its process is gone (or the file is not a lock we wrote): a stale lock
   }
   throw new Error(`${flag} ${dir}: could not take ${path}`);
 }
