@@ -1,5 +1,5 @@
 // Atomic file and directory writes: readers see the old content or the new, never half of either.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync, readdirSync, statSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 function tempName(path: string): string {
@@ -16,25 +16,51 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   renameSync(temp, path);
 }
 
-/** Builds a directory in a temp sibling, then swaps it in place of `path` (the old one is removed only after the swap). */
+/**
+ * Builds a directory in a temp sibling (`.NAME.tmp-ID.partial` while it fills, `.NAME.tmp-ID` once complete), then swaps
+ * it in place of `path` (the old one is moved to `.NAME.tmp-ID.old` and removed only after the swap). A kill at any
+ * point leaves `path` or a complete sibling for recoverDirAtomic.
+ */
 export function writeDirAtomic(path: string, fill: (tempDir: string) => void): void {
   mkdirSync(dirname(path), { recursive: true });
   const temp = tempName(path);
-  mkdirSync(temp);
+  const partial = `${temp}.partial`;
+  mkdirSync(partial);
   try {
-    fill(temp);
+    fill(partial);
   } catch (error) {
-    rmSync(temp, { recursive: true, force: true });
+    rmSync(partial, { recursive: true, force: true });
     throw error;
   }
+  renameSync(partial, temp);
   if (existsSync(path)) {
     const old = tempName(path) + '.old';
     renameSync(path, old);
+    if (process.env.SVGAP_TEST_KILL_AT === 'dir-swap') process.kill(process.pid, 'SIGKILL'); // tests kill a process here (issue 18)
     renameSync(temp, path);
     rmSync(old, { recursive: true, force: true });
   } else {
     renameSync(temp, path);
   }
+}
+
+/**
+ * After a kill: puts back `path` when a writeDirAtomic swap was cut between its renames (the complete new directory,
+ * else the old one moved aside), and removes the leftover temp files and directories of atomic writes in its parent.
+ * Call only while holding the parent's lock. Returns what it restored, if anything.
+ */
+export function recoverDirAtomic(path: string): string | undefined {
+  const parent = dirname(path);
+  const leftovers = readdirSync(parent).filter((name) => name.startsWith('.') && name.includes('.tmp-') && !name.startsWith('.lock.'));
+  const ours = leftovers.filter((name) => name.startsWith(`.${basename(path)}.tmp-`));
+  const newestFirst = (names: string[]) => names.sort((a, b) => statSync(join(parent, b)).mtimeMs - statSync(join(parent, a)).mtimeMs);
+  let restored: string | undefined;
+  if (!existsSync(path)) {
+    restored = newestFirst(ours.filter((name) => !name.endsWith('.partial') && !name.endsWith('.old')))[0] ?? newestFirst(ours.filter((name) => name.endsWith('.old')))[0];
+    if (restored) renameSync(join(parent, restored), path);
+  }
+  for (const name of leftovers) if (name !== restored) rmSync(join(parent, name), { recursive: true, force: true });
+  return restored;
 }
 
 /** Appends one JSON line by rewriting the file atomically (metrics files are small; a crash never leaves half a line). */

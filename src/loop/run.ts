@@ -9,7 +9,7 @@ import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExampl
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
-import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
+import { appendJsonlAtomic, lockDir, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
@@ -293,6 +293,8 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
   validateTrainOptions(options);
   const release = lockDir(runDir, '--out');
   try {
+    const restored = recoverDirAtomic(join(runDir, 'checkpoint'));
+    if (restored) hooks.log?.(`recovered ${join(runDir, 'checkpoint')} from ${restored}: a kill interrupted its last save`);
     return await trainInDir(runDir, options, hooks);
   } finally {
     release();
@@ -313,6 +315,10 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   let loaded: LoadedCheckpoint;
   let state: RunState = { round: 0, metricsLines: 0, externalUsed: 0 };
   const resuming = options.resume === true && existsSync(join(checkpointDir, 'config.json'));
+  if (options.resume && !resuming && readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1)) {
+    throw new Error(`--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
+      'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)');
+  }
   if (resuming) {
     loaded = loadCheckpoint(checkpointDir, preferredEmbedMode());
     state = loaded.training!.extra as unknown as RunState;
