@@ -1,19 +1,61 @@
 // Atomic file and directory writes: readers see the old content or the new, never half of either.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
 }
 
+const FS_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EACCES: 'permission denied',
+  EPERM: 'operation not permitted', ENOTDIR: 'a part of the path is a file, not a directory', EISDIR: 'it is a directory', ENOENT: 'no such file or directory',
+};
+
+/** What went wrong writing `path`, in words with the error code; a read-only file system is named as such, not as ENOENT. */
+export function explainFsError(error: unknown, path: string): string {
+  const raw = error as NodeJS.ErrnoException;
+  let code = raw.code ?? '';
+  if (code === 'ENOENT') {
+    // a recursive mkdir on a read-only file system fails with ENOENT: ask the nearest existing folder why
+    let up = dirname(path);
+    while (!existsSync(up) && up !== dirname(up)) up = dirname(up);
+    try {
+      accessSync(up, constants.W_OK);
+    } catch (probe) {
+      code = (probe as NodeJS.ErrnoException).code ?? code;
+    }
+  }
+  return FS_ERRORS[code] ? `${FS_ERRORS[code]} (${code})` : raw.message;
+}
+
+/** mkdir -p that names the flag and path it failed for. */
+export function makeDir(dir: string, flag: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (error) {
+    throw new Error(`${flag} ${dir}: cannot create the directory: ${explainFsError(error, dir)}`);
+  }
+}
+
+/** Checks before long work that `path` can be a file written with writeFileAtomic (not an existing directory). */
+export function checkWritableFile(path: string, flag: string): void {
+  if (path.trim() === '') throw new Error(`${flag}: an empty file name`);
+  if (existsSync(path) && statSync(path).isDirectory()) throw new Error(`${flag} ${path}: a directory; give a file name`);
+}
+
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const temp = tempName(path);
-  writeFileSync(temp, data);
-  const fd = openSync(temp, 'r');
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(temp, path);
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temp, data);
+    const fd = openSync(temp, 'r');
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw new Error(`cannot write ${path}: ${explainFsError(error, path)}`);
+  }
 }
 
 /**
@@ -129,7 +171,7 @@ function removeStaleLock(path: string, staleContent: string): void {
  * release. A lock whose process is gone (killed) is taken over; one held by a live process is an error naming `flag`.
  */
 export function lockDir(dir: string, flag: string): () => void {
-  mkdirSync(dir, { recursive: true });
+  makeDir(dir, flag);
   const path = join(dir, '.lock');
   const mine = `${process.pid}\n`;
   for (let attempt = 0; attempt < 200; attempt++) {
