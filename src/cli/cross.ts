@@ -3,7 +3,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_ARMS, runCross } from '../loop/cross.js';
 import { makeProgress } from './progress.js';
-import { toTrainOptions, trainOptions } from './options.js';
+import { TRAIN_BOOLEANS, toTrainOptions, trainOptions } from './options.js';
+import { checkFlags } from '../flags.js';
 
 async function main(): Promise<void> {
   const argv = await trainOptions(yargs(hideBin(process.argv)).scriptName('npm run cross --').usage(
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
     .option('external-verifier', { type: 'string', default: 'oracle', describe: 'the stronger verifier: oracle (ground truth) or a checkpoint used as a frozen verifier' })
     .hide('external-budget').hide('allocation')
     .strict().help().parseAsync();
+  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), TRAIN_BOOLEANS, ['arms']);
   const ui = makeProgress();
   const train = toTrainOptions(argv as Record<string, unknown>);
   const result = await runCross(
