@@ -51,6 +51,16 @@ describe('npm run setup', () => {
     expect(run.stdout).toContain('+ npm ci --no-audit --no-fund');
   });
 
+  it('with a CUDA PyTorch: builds against its libtorch and installs no libtorch package', () => {
+    const bin = standIns(true);
+    writeFileSync(join(bin, 'cuda-python'), '#!/bin/sh\necho /opt/cuda-torch/torch\n'); // what `import torch` with torch.version.cuda set prints
+    chmodSync(join(bin, 'cuda-python'), 0o755);
+    const run = setup({ PATH: `${bin}:${process.env.PATH}`, SVGAP_SETUP_PYTHONS: 'cuda-python' });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).not.toMatch(/apt-get/);
+    expect(run.stdout).toMatch(/found a CUDA PyTorch: building against its libtorch \(\/opt\/cuda-torch\/torch\)/);
+  });
+
   it('refuses an unknown option', () => {
     const run = spawnSync('bash', ['scripts/setup.sh', '--fast'], { cwd: ROOT, encoding: 'utf8' });
     expect(run.status).toBe(2);
