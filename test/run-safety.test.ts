@@ -192,6 +192,7 @@ describe('--resume with changed flags (issue 18, defect 6)', () => {
       await runTraining({ ...microOptions(out, { rounds: 1 }), resume: true, explicitFlags: ['out', 'resume'] });
       const resumed = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
       expect(resumed.options.lr).toBe(0.01);
+      expect(resumed.options).not.toHaveProperty('explicitFlags');
       expect(resumed.command).toBe(started.command);
       expect(resumed.command).toContain('--lr 0.01');
       expect(resumed.resumedBy.map((r: { command: string }) => r.command)).toEqual([`svgap train --out ${out} --rounds 1 --lr 0.01`, `svgap train --out ${out} --resume`]);

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     .strict().help().parseAsync();
   checkFlags(argv as Record<string, unknown>, hideBin(process.argv), TRAIN_BOOLEANS, ['arms']);
   const ui = makeProgress();
-  const train = toTrainOptions(argv as Record<string, unknown>);
+  const { explicitFlags: _typed, ...train } = toTrainOptions(argv as Record<string, unknown>); // cross compares every option of an arm itself
   const result = await runCross(
     { ...train, out: argv.out, budget: argv.budget, arms: argv.arms, seeds: argv.seeds, jobs: argv.jobs },
     { log: ui.log, progress: ui.progress },

@@ -427,7 +427,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   const runInfo = {
     command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
     ...(savedInfo ? { resumedBy: [...(savedInfo.resumedBy ?? []), { command, at: new Date().toISOString() }] } : {}),
-    options, seed: options.seed,
+    options: { ...options, explicitFlags: undefined }, seed: options.seed, // which flags were typed belongs to one command, not to the run
     backend: { name: backend.name, version: backend.version, threads: backend.threads, device: backend.device, package: backend.package },
     versions: versions(),
     model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
