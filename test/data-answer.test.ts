@@ -1,3 +1,6 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
@@ -57,7 +60,7 @@ const EQUIVALENCE: [string | null, string | null, boolean][] = [
   ['1\\,000', '1000', true],
   ['\\$5', '5', true],
   ['72.', '72', true],
-  ['0.3333333333', '1/3', true], // numeric comparison, 1e-6 relative tolerance
+  ['0.3333333333', '1/3', false], // numbers compare exactly (as rationals): a rounded decimal is another value
   ['\\begin{pmatrix} 2 \\\\ -3 \\end{pmatrix}', '\\begin{pmatrix}2\\\\-3\\end{pmatrix}', true],
   ['3', '-3', false],
   ['1,000', '1', false],
@@ -83,6 +86,61 @@ const EQUIVALENCE: [string | null, string | null, boolean][] = [
   [null, null, false],
   ['', '', false],
 ];
+
+// Defect 1 of issue 18: [prediction, reference, correct?]. Equal forms the MATH reference grader (Hendrycks et al.'s
+// strip_string/is_equiv) or the usual GSM8K forms accept must grade correct; any two different values must not.
+const GRADING: [string, string, boolean][] = [
+  ['#### 1000000', '999999', false], // GSM8K answers reach 1e6 and beyond: no relative tolerance
+  ['#### 123456789', '123456700', false],
+  ['#### 1,234,567', '1234567', true],
+  ['#### 1,234,567', '1234568', false],
+  ['#### 1e-7', '9e-7', false],
+  ['#### 1e-7', '0.0000001', true],
+  ['The answer is \u22123', '3', false], // a Unicode minus is a minus
+  ['The answer is \u22123', '-3', true],
+  ['The answer is 1 000', '1000', true],
+  ['The answer is 1 000', '1', false],
+  ['#### 1e6', '1000000', true],
+  ['The answer is 1e6.', '1000000', true],
+  ['#### 2.5e3', '2500', true],
+  ['#### 5m', '5', true], // a unit glued to the value
+  ['#### 12cm', '12', true],
+  ['#### 5x', '5', false], // a variable is no unit
+  ['$\\boxed{x^{2}}$', 'x^2', true],
+  ['$\\boxed{x^{2}}$', 'x^3', false],
+  ['$\\boxed{\\text{(B)}}$', 'B', true], // a multiple-choice letter
+  ['$\\boxed{\\text{(B)}}$', '\\text{(B)}', true],
+  ['$\\boxed{\\text{(B)}}$', 'C', false],
+  ['$\\boxed{0.5}$', '\\frac{1}{2}', true], // strip_string's 0.5 -> \frac{1}{2}, for every exact decimal
+  ['$\\boxed{0.25}$', '1/4', true],
+  ['#### 0.1', '1/10', true],
+  ['#### 0.1', '0.10000000001', false],
+  ['#### 9007199254740993', '9007199254740992', false], // beyond double precision
+  ['#### 2.50', '5/2', true],
+];
+
+describe('grading (issue 18, defect 1)', () => {
+  it.each(GRADING)('%j against %j -> %s', (prediction, reference, correct) => {
+    expect(isCorrect(prediction, reference)).toBe(correct);
+  });
+});
+
+describe('grading long outputs (issue 18, defect 12)', () => {
+  // adversarial 400 KB outputs (a backtracking regex takes minutes on them); run in a child process killed after 60 s
+  it('grades 400 KB predictions of every shape in linear time', () => {
+    const script = `
+      import { isCorrect } from ${JSON.stringify(join(process.cwd(), 'src/data/answer.ts'))};
+      const n = 400_000;
+      const shapes = ['#### ' + '.'.repeat(n) + 'x', '#### ' + ' '.repeat(n) + 'x', '#### 5' + ' ab'.repeat(n / 3) + '!', '#### ' + '1.'.repeat(n / 2) + ' x',
+        '#### ' + '1}'.repeat(n / 2) + '\\\\text{a', '#### ' + '1'.repeat(n) + 'x', '1,'.repeat(n / 2), '#### ' + '\\\\,'.repeat(n / 2), '#### x' + '='.repeat(n),
+        '\\\\boxed{' + '{'.repeat(n) + '}', '#### ' + '1e'.repeat(n / 2), '#### ' + '1 '.repeat(n / 2) + 'x', '#### ' + '^{'.repeat(n / 2)];
+      console.log(shapes.map((s) => isCorrect(s, '5')).join(','));`;
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    expect(run.error).toBeUndefined();
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trim()).toBe(new Array(13).fill('false').join(','));
+  });
+});
 
 describe('extractAnswer', () => {
   it.each(EXTRACTION)('extracts from %j', (text, expected) => {

@@ -1,7 +1,8 @@
 // npm run bench -- [options]: throughput, round time per stage, MFU and where the time goes, per backend (README: Benchmarks).
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { writeFileAtomic } from '../io.js';
+import { checkWritableFile, writeFileAtomic } from '../io.js';
+import { checkFlags, typedFlags } from '../flags.js';
 import { BENCH_BACKENDS, BENCH_SIZES, BENCH_TIMING, SMOKE_SIZES, SMOKE_TIMING, type BenchOptions, formatReport, parseBackends, runBench } from '../bench/index.js';
 import { DEFAULT_PYTHON } from '../bench/torch.js';
 
@@ -43,7 +44,10 @@ async function main(): Promise<void> {
     .help()
     .parseAsync();
 
-  const given = (flag: string) => process.argv.slice(2).some((a) => a === `--${flag}` || a.startsWith(`--${flag}=`));
+  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), ['sweep', 'compare-torch', 'smoke', 'json']);
+  if (argv.out) checkWritableFile(argv.out, '--out'); // before measuring, not after
+  const typed = new Set(typedFlags(hideBin(process.argv)));
+  const given = (flag: string) => typed.has(flag);
   // --smoke swaps in the micro defaults; flags given explicitly still win
   const sizes = argv.smoke ? SMOKE_SIZES : BENCH_SIZES;
   const timing = argv.smoke ? SMOKE_TIMING : BENCH_TIMING;

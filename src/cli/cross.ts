@@ -3,7 +3,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_ARMS, runCross } from '../loop/cross.js';
 import { makeProgress } from './progress.js';
-import { toTrainOptions, trainOptions } from './options.js';
+import { TRAIN_BOOLEANS, toTrainOptions, trainOptions } from './options.js';
+import { checkFlags } from '../flags.js';
 
 async function main(): Promise<void> {
   const argv = await trainOptions(yargs(hideBin(process.argv)).scriptName('npm run cross --').usage(
@@ -20,8 +21,9 @@ async function main(): Promise<void> {
     .option('external-verifier', { type: 'string', default: 'oracle', describe: 'the stronger verifier: oracle (ground truth) or a checkpoint used as a frozen verifier' })
     .hide('external-budget').hide('allocation')
     .strict().help().parseAsync();
+  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), TRAIN_BOOLEANS, ['arms']);
   const ui = makeProgress();
-  const train = toTrainOptions(argv as Record<string, unknown>);
+  const { explicitFlags: _typed, ...train } = toTrainOptions(argv as Record<string, unknown>); // cross compares every option of an arm itself
   const result = await runCross(
     { ...train, out: argv.out, budget: argv.budget, arms: argv.arms, seeds: argv.seeds, jobs: argv.jobs },
     { log: ui.log, progress: ui.progress },

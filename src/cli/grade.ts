@@ -2,6 +2,7 @@
 // Grades free-text model outputs (this project's or any other system's) against the dataset's reference answers.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { checkFlags } from '../flags.js';
 import { gradePredictions, loadGsm8k, loadJsonl, loadMath, readPredictions, type Problem } from '../data/index.js';
 
 function loadDataset(dataset: string, split: string, args: { dataDir?: string; questionField: string; answerField: string; skipBadLines: boolean }): Problem[] {
@@ -37,6 +38,7 @@ async function main(): Promise<void> {
     })
     .parseAsync();
 
+  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), ['json', 'skip-bad-lines']);
   const problems = loadDataset(argv.dataset, argv.split, {
     dataDir: argv['data-dir'], questionField: argv['question-field'], answerField: argv['answer-field'], skipBadLines: argv['skip-bad-lines'],
   });

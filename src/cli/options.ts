@@ -1,5 +1,7 @@
 // Command-line options shared by train, cross and bench.
 import type { Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { typedFlags } from '../flags.js';
 import { BACKEND_CHOICES } from '../engine/index.js';
 import { EXTERNAL_SELECTS, type ExternalSelect, TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
 import { VERIFIER_KINDS, type VerifierKind } from '../loop/verify.js';
@@ -51,8 +53,16 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('external-select', { choices: EXTERNAL_SELECTS, default: 'random' as const, describe: 'which questions the external verifier sees: random (seeded order) | doubt (lowest self-verifier confidence first)' });
 }
 
+export const TRAIN_BOOLEANS = ['resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
+
 /** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
-export function toTrainOptions(argv: Record<string, unknown>): TrainOptions {
+export function toTrainOptions(argv: Record<string, unknown>, args: string[] = hideBin(process.argv)): TrainOptions {
+  const options = toTrainOptionsOf(argv);
+  const typed = new Set(typedFlags(args).map((flag) => flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase())));
+  return { ...options, explicitFlags: (Object.keys(options) as (keyof TrainOptions)[]).filter((key) => typed.has(key)) };
+}
+
+function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
   return {
     model: argv.model as string, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,

@@ -1,7 +1,7 @@
 // npm run pretrain -- [options]: pre-train a preset on labelled arith (solving + verification) and save a checkpoint.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { initBackend, describeBackend, preferredEmbedMode, type BackendChoice, type DeviceChoice } from '../engine/index.js';
+import { initBackend, describeBackend, fallbackWarning, preferredEmbedMode, type BackendChoice, type DeviceChoice } from '../engine/index.js';
 import { PRESET_NAMES, type PresetName, initModel, presetConfig } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { loadLoopData } from '../loop/data.js';
@@ -26,6 +26,8 @@ async function main(): Promise<void> {
   const backend = await initBackend({ backend: argv.backend as BackendChoice, threads: argv.threads, device: argv.device as DeviceChoice });
   const ui = makeProgress();
   ui.log(`backend: ${describeBackend(backend)}`);
+  const slow = fallbackWarning(backend);
+  if (slow) ui.log(slow);
   const tokenizer = await loadTokenizer();
   const model = initModel(presetConfig(argv.preset as PresetName, tokenizer.vocabSize), argv.seed, preferredEmbedMode());
   const test = loadLoopData({ dataset: 'arith', poolSize: 1, freshPool: false, evalSize: 1, testSize: argv['test-size'], seed: argv.seed }).test;

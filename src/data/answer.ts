@@ -20,8 +20,9 @@ export function lastBoxed(text: string): string | null {
   return null; // unbalanced braces
 }
 
-// A fraction a/b, a number with thousands separators, or a plain/decimal number (optionally negative).
-const NUMBER_PATTERN = /-?\d+\/\d+|-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+/g;
+// A fraction a/b, a number with thousands separators (commas, or spaces as in "1 000"), or a plain/decimal number in
+// plain or scientific notation (1e6), optionally negative with '-' or a Unicode minus.
+const NUMBER_PATTERN = /[-\u2212]?\d+\/\d+|[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-\u2212]?\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?:\.\d+)?(?!\d)|[-\u2212]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[-\u2212]?\.\d+/g;
 
 /** The last number-like token in free text, or null. */
 export function lastNumber(text: string): string | null {
@@ -41,7 +42,27 @@ export function extractAnswer(text: string): string | null {
   return lastNumber(text);
 }
 
-/** Canonical string form of an answer (LaTeX spacing, units, $, %, degrees, \text, dfrac, thousands commas removed). */
+// Units glued to a value ("5m", "12cm") or after it ("5 meters" is caught by the words rule). Single letters other than
+// m and g are left alone: "5x" is an expression, not 5.
+const UNITS = new Set(['m', 'g', 'mm', 'cm', 'km', 'in', 'inch', 'inches', 'ft', 'feet', 'yd', 'mi', 'kg', 'mg', 'lb', 'lbs', 'oz', 'ml', 'sec', 'min',
+  'hr', 'hrs', 'mph', 'kph', 'cents']);
+
+/** `s` without its trailing full stops (a loop: /\.+$/ backtracks quadratically on a long run of dots). */
+function dropTrailingDots(s: string): string {
+  let end = s.length;
+  while (end > 0 && s[end - 1] === '.') end--;
+  return s.slice(0, end).trim();
+}
+
+/** "5 \text{ cm}", "12\mbox{ inches}", "10\text{ cm}^2" -> "5", "12", "10" (Hendrycks' _remove_right_units). */
+function dropTextUnit(s: string): string {
+  const at = s.lastIndexOf('\\');
+  const unit = /^\\(?:text|mbox|textrm|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}\s*(?:\^\{?\d\}?)?\s*$/.exec(s.slice(at));
+  const before = s.slice(0, at).trimEnd();
+  return unit && /[\d}]$/.test(before) ? before : s;
+}
+
+/** Canonical string form of an answer (LaTeX spacing, units, $, %, degrees, \text, dfrac, thousands separators removed). */
 export function normalizeAnswer(answer: string): string {
   let s = answer.trim().replace(/\n/g, ' ');
   s = s.replace(/\u2212/g, '-'); // unicode minus
@@ -53,10 +74,9 @@ export function normalizeAnswer(answer: string): string {
   s = s.replace(/\\%|%/g, '');
   s = s.replace(/\{,\}/g, ','); // 1{,}000
   s = s.replace(/(?<!\\)\\[,;: ]/g, ' '); // thin spaces (not a \\ row break followed by a space)
-  // Units after a value: "5 \text{ cm}", "12\mbox{ inches}" -> "5", "12".
-  s = s.replace(/^(.*[\d}])\s*\\(?:text|mbox|textrm|mathrm)\{\s*[A-Za-z][A-Za-z .]*\}\s*$/, '$1');
+  s = dropTextUnit(s);
   s = s.replace(/\\(?:text|mbox|textrm|mathrm|textbf|mathbf)\{([^{}]*)\}/g, '$1');
-  s = s.trim().replace(/\.+$/, '').trim(); // trailing full stop of a sentence
+  s = dropTrailingDots(s.trim()); // trailing full stop of a sentence
   // Plain words after a number: "5 apples", "18 dollars" -> the number.
   const unit = /^(-?[\d.,/]*\d)\s+[A-Za-z]{2,}[A-Za-z ]*$/.exec(s);
   if (unit) s = unit[1];
@@ -65,37 +85,68 @@ export function normalizeAnswer(answer: string): string {
   if (eq && !/\d/.test(eq[1])) s = eq[2];
   s = s.replace(/\s+/g, '');
   if (/^-?\d{1,3}(,\d{3})+(\.\d+)?$/.test(s)) s = s.replace(/,/g, '');
+  const glued = /^(-?[\d.]*\d)([a-z]+)$/.exec(s); // "5m", "12cm"
+  if (glued && UNITS.has(glued[2])) s = glued[1];
+  s = s.replace(/^\(([A-E])\)$/, '$1'); // a multiple-choice letter: "(B)", "\text{(B)}" -> "B"
+  s = s.replace(/([\^_])\{([A-Za-z0-9])\}/g, '$1$2'); // x^{2} -> x^2, a_{1} -> a_1
   s = s.replace(/\\sqrt(\w)/g, '\\sqrt{$1}');
   s = s.replace(/\\frac(\d)(\d)/g, '\\frac{$1}{$2}').replace(/\\frac(\d)\{/g, '\\frac{$1}{').replace(/\\frac\{([^{}]*)\}(\d)/g, '\\frac{$1}{$2}');
   s = s.replace(/(^|[^\d])\.(\d)/g, (_m, before: string, digit: string) => `${before}0.${digit}`); // ".5" -> "0.5"
   return s;
 }
 
-/** The value of a normalised answer that is a plain number, decimal, a/b or \frac{a}{b}; null otherwise. */
-export function parseNumber(normalized: string): number | null {
-  const s = normalized;
-  if (/^-?\d+(\.\d+)?$/.test(s)) return Number(s);
-  let m = /^(-?)(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(s);
-  if (!m) m = /^(-?)\\frac\{(-?\d+(?:\.\d+)?)\}\{(-?\d+(?:\.\d+)?)\}$/.exec(s);
-  if (m) {
-    const den = Number(m[3]);
-    if (den === 0) return null;
-    return (m[1] === '-' ? -1 : 1) * (Number(m[2]) / den);
-  }
-  return null;
+/** An exact rational number: numerator / denominator, denominator > 0. */
+interface Rational { num: bigint; den: bigint }
+
+const DECIMAL = '-?\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?';
+const PLAIN_NUMBER = new RegExp(`^${DECIMAL}$`, 'i');
+const SLASH_FRACTION = new RegExp(`^(-?)(${DECIMAL})/(${DECIMAL})$`, 'i');
+const LATEX_FRACTION = new RegExp(`^(-?)\\\\frac\\{(${DECIMAL})\\}\\{(${DECIMAL})\\}$`, 'i');
+const MAX_DIGITS = 1000; // longer "numbers" (and exponents beyond ±MAX_DIGITS) are compared as strings only
+
+/** "-12.5e3" as an exact rational, or null when it is too long to be an answer. */
+function decimalRational(text: string): Rational | null {
+  const m = /^(-?)(\d+)(?:\.(\d+))?(?:e([-+]?\d+))?$/i.exec(text)!;
+  const [, sign, whole, fraction = '', exponentText = '0'] = m;
+  const exponent = Number(exponentText) - fraction.length;
+  if (whole.length + fraction.length > MAX_DIGITS || Math.abs(exponent) > MAX_DIGITS) return null;
+  const digits = BigInt(whole + fraction) * (sign === '-' ? -1n : 1n);
+  return exponent >= 0 ? { num: digits * 10n ** BigInt(exponent), den: 1n } : { num: digits, den: 10n ** BigInt(-exponent) };
 }
 
-/** Equal after normalisation, or both numbers within 1e-6 relative tolerance. null never equals anything. */
+/** The exact value of a normalised answer that is a plain number (decimal, 1e6), a/b or \frac{a}{b}; null otherwise. */
+function exactNumber(normalized: string): Rational | null {
+  if (PLAIN_NUMBER.test(normalized)) return decimalRational(normalized);
+  const m = SLASH_FRACTION.exec(normalized) ?? LATEX_FRACTION.exec(normalized);
+  if (!m) return null;
+  const top = decimalRational(m[2]);
+  const bottom = decimalRational(m[3]);
+  if (top === null || bottom === null || bottom.num === 0n) return null;
+  const sign = (m[1] === '-' ? -1n : 1n) * (bottom.num < 0n ? -1n : 1n);
+  const num = sign * top.num * bottom.den;
+  const den = top.den * (bottom.num < 0n ? -bottom.num : bottom.num);
+  return { num, den };
+}
+
+/** The value of a normalised answer that is a plain number, decimal, a/b or \frac{a}{b} (as a double); null otherwise. */
+export function parseNumber(normalized: string): number | null {
+  const exact = exactNumber(normalized);
+  return exact === null ? null : Number(exact.num) / Number(exact.den);
+}
+
+/**
+ * Equal after normalisation, or both the same number exactly (as rationals, so 0.5 = \frac{1}{2} = 1/2 like the MATH
+ * grader's strip_string, while 1000000 ≠ 999999 and 0.3333 ≠ 1/3). null never equals anything.
+ */
 export function answersEqual(a: string | null, b: string | null): boolean {
   if (a === null || b === null) return false;
   const na = normalizeAnswer(a);
   const nb = normalizeAnswer(b);
   if (na === '' || nb === '') return false;
   if (na === nb) return true;
-  const x = parseNumber(na);
-  const y = parseNumber(nb);
-  if (x === null || y === null) return false;
-  return Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(x), Math.abs(y));
+  const x = exactNumber(na);
+  const y = exactNumber(nb);
+  return x !== null && y !== null && x.num * y.den === y.num * x.den;
 }
 
 /** Extract the final answer from a model output and compare it with the reference final answer. */

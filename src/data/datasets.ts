@@ -1,5 +1,5 @@
 // Loaders for GSM8K, MATH and custom jsonl files into the common Problem shape.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { extractAnswer, lastBoxed } from './answer.js';
 import { BadLine, readJsonl, reportSkipped, stringField } from './jsonl.js';
 import { dataFile } from './paths.js';
@@ -53,6 +53,7 @@ export function loadMath(opts: { dataDir?: string; skipBadLines?: boolean }): Pr
  */
 export function loadJsonl(opts: { path: string; questionField: string; answerField: string; skipBadLines?: boolean }): Problem[] {
   if (!existsSync(opts.path)) throw new Error(`--dataset ${opts.path}: file not found`);
+  if (statSync(opts.path).isDirectory()) throw new Error(`--dataset ${opts.path}: a directory; give a .jsonl file`);
   const { items, skipped } = readJsonl(opts.path, (row, idx) => {
     const question = stringField(row, opts.questionField);
     const solution = stringField(row, opts.answerField);

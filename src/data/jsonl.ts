@@ -16,7 +16,14 @@ export function readJsonl<T>(
   parseRow: (row: Record<string, unknown>, lineIndex: number) => T,
   skipBadLines = false,
 ): { items: T[]; skipped: SkippedLine[] } {
-  const lines = readFileSync(path, 'utf8').split('\n');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: cannot read: ${code === 'EISDIR' ? 'a directory, not a .jsonl file' : (error as Error).message}`);
+  }
+  const lines = text.replace(/^\uFEFF/, '').split('\n'); // a byte-order mark some editors write is no part of the first line
   const items: T[] = [];
   const skipped: SkippedLine[] = [];
   for (let i = 0; i < lines.length; i++) {

@@ -151,6 +151,22 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
 }
 
+// One tiny bench round on 2 shared cores, 1 thread (README: Benchmarks): how much slower the fallbacks are.
+const BENCH_ROUND_SECONDS: Record<string, number> = { torch: 1.3, wasm: 14, cpu: 99 };
+
+/**
+ * The warning a run prints at its start when `auto` fell back to wasm or cpu: the expected slowdown and the command
+ * that gets the native backend; undefined on a native backend or when wasm/cpu was asked for.
+ */
+export function fallbackWarning(info: BackendInfo): string | undefined {
+  const seconds = BENCH_ROUND_SECONDS[info.name];
+  if (info.tried.length === 0 || (info.name !== 'wasm' && info.name !== 'cpu') || seconds === undefined) return undefined;
+  const torch = info.tried.find((t) => t.name.startsWith('torch'))?.reason ?? 'not built';
+  return `warning: running on ${info.name}, about ${Math.round(seconds / BENCH_ROUND_SECONDS.torch!)}x slower than the native torch backend ` +
+    `(one bench round: ${seconds} s vs ${BENCH_ROUND_SECONDS.torch} s), because ${torch}. Fix: \`npm run setup\` ` +
+    '(on Debian/Ubuntu it runs `apt-get install libtorch-dev libopenblas0-openmp` and `npm run build:native`)';
+}
+
 /** A one-line description for logs: "torch 0.1.0 (cpu, 2 threads)". */
 export function describeBackend(info: BackendInfo): string {
   return `${info.name} ${info.version} (${info.device}, ${info.threads} thread${info.threads === 1 ? '' : 's'})`;

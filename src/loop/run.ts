@@ -1,15 +1,16 @@
 // A self-improvement run (the paper's procedure): rounds of sample → score → verify → pick → fine-tune, evaluated
 // `evalsPerEpoch` times per epoch, written to a run directory that a killed run resumes from with identical results.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { type BackendInfo, type BackendChoice, type DeviceChoice, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
+import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
-  disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams } from '../model/index.js';
+  disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
+  MODELS_DIR, PRESET_NAMES, type PresetName, presetConfig, validateConfig } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
-import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
+import { appendJsonlAtomic, lockDir, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
@@ -58,6 +59,7 @@ export interface TrainOptions {
   allocation?: string; // early | uniform | late | R1:share,R2:share,...
   externalSelect?: ExternalSelect; // which questions get the external verifier (default random)
   finalTestSize?: number; // after the last round: greedy accuracy of the final model on this many test questions (final-test.json)
+  explicitFlags?: (keyof TrainOptions)[]; // the options typed on the command line (the rest are defaults): --resume compares only these
 }
 
 export const EXTERNAL_SELECTS = ['random', 'doubt'] as const;
@@ -121,8 +123,40 @@ function versions(): Record<string, string> {
   return { svgap: (require('../../package.json') as { version: string }).version, node: process.version, tfjs: packageVersion('@tensorflow/tfjs-core') };
 }
 
+const MAX_ROUNDS = 1_000_000; // per-round arrays (external budget shares) are allocated up front
+const MIN_PROMPT_TOKENS = 16; // room the question keeps in the context next to --max-new-tokens
+
+/** The context length of --model without loading its weights (undefined when it is no preset or checkpoint: resolveModel says why). */
+function modelContext(spec: string): number | undefined {
+  if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, 1).max_position_embeddings;
+  const shipped = join(MODELS_DIR, spec);
+  const path = join(existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec), 'config.json');
+  if (!existsSync(path)) return undefined;
+  return validateConfig(readJsonFile(path, `--model ${spec}`), path).max_position_embeddings;
+}
+
+function readJsonFile(path: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`${what}: ${path} is not valid JSON (${(error as Error).message})`);
+  }
+}
+
+function requireFiniteIn(flag: string, value: number, ok: (x: number) => boolean, range: string): void {
+  if (!(Number.isFinite(value) && ok(value))) throw new Error(`--${flag}: must be ${range} (got ${value})`);
+}
+
 export function validateTrainOptions(o: TrainOptions): void {
+  if (o.out !== undefined && (typeof o.out !== 'string' || o.out.trim() === '')) {
+    throw new Error(`--out: ${JSON.stringify(o.out)} is no directory name (an empty one would write the run into the current directory)`);
+  }
   requirePositiveInteger('rounds', o.rounds);
+  if (o.rounds > MAX_ROUNDS) throw new Error(`--rounds: at most ${MAX_ROUNDS} (got ${o.rounds})`);
+  if (!Number.isInteger(o.seed)) throw new Error(`--seed: must be an integer (got ${o.seed})`);
+  for (const [flag, value] of [['fresh-pool', o.freshPool], ['full-finetune', o.fullFinetune], ['report', o.report], ['skip-bad-lines', o.skipBadLines ?? false]] as const) {
+    if (typeof value !== 'boolean') throw new Error(`--${flag}: must be true or false (got ${JSON.stringify(value)})`);
+  }
   requirePositiveInteger('pool-size', o.poolSize);
   requirePositiveInteger('samples', o.samples);
   requirePositiveInteger('max-new-tokens', o.maxNewTokens);
@@ -139,11 +173,23 @@ export function validateTrainOptions(o: TrainOptions): void {
         'a larger final test would include questions of the pool (raise --test-size or lower --final-test-size)');
     }
   }
-  if (!(o.temperature >= 0)) throw new Error(`--temperature: must be ≥ 0 (got ${o.temperature})`);
-  if (!(o.topP > 0 && o.topP <= 1)) throw new Error(`--top-p: must be in (0, 1] (got ${o.topP})`);
-  if (!(o.sigma >= 0 && o.sigma <= 1)) throw new Error(`--sigma: must be in [0, 1] (got ${o.sigma})`);
-  if (!(o.lr > 0)) throw new Error(`--lr: must be positive (got ${o.lr})`);
-  if (!(o.epochsPerRound > 0)) throw new Error(`--epochs-per-round: must be positive (got ${o.epochsPerRound})`);
+  requireFiniteIn('temperature', o.temperature, (x) => x >= 0, 'a finite number ≥ 0');
+  requireFiniteIn('top-p', o.topP, (x) => x > 0 && x <= 1, 'in (0, 1]');
+  requireFiniteIn('sigma', o.sigma, (x) => x >= 0 && x <= 1, 'in [0, 1]');
+  requireFiniteIn('lr', o.lr, (x) => x > 0, 'a finite positive number');
+  requireFiniteIn('epochs-per-round', o.epochsPerRound, (x) => x > 0, 'a finite positive number');
+  requireFiniteIn('lora-alpha', o.loraAlpha, (x) => x > 0, 'a finite positive number');
+  if (o.stopAtConvergence !== undefined) requireFiniteIn('stop-at-convergence', o.stopAtConvergence, (x) => x >= 0, 'a finite number ≥ 0');
+  if (o.allocation !== undefined) parseAllocation(o.allocation, o.rounds);
+  if (!['arith', 'gsm8k', 'math'].includes(o.dataset)) {
+    if (!existsSync(o.dataset)) throw new Error(`--dataset ${o.dataset}: file not found`);
+    if (statSync(o.dataset).isDirectory()) throw new Error(`--dataset ${o.dataset}: a directory; give a .jsonl file (or arith, gsm8k, math)`);
+  }
+  const context = modelContext(o.model);
+  if (context !== undefined && o.maxNewTokens > context - MIN_PROMPT_TOKENS) {
+    throw new Error(`--max-new-tokens ${o.maxNewTokens}: --model ${o.model} has a context of ${context} tokens; at most ${context - MIN_PROMPT_TOKENS} ` +
+      `leaves ${MIN_PROMPT_TOKENS} for the question (more would clip the prompt to nothing)`);
+  }
   if (!(VERIFIER_KINDS as readonly string[]).includes(o.verifier)) throw new Error(`--verifier: unknown verifier '${o.verifier}'; choose one of ${VERIFIER_KINDS.join(', ')}`);
   if (o.verifier === 'oracle') throw new Error("--verifier oracle: the oracle knows the answers, so it is no self-verifier; use it as --external-verifier oracle");
   if (o.evalSize > o.poolSize && o.dataset === 'arith') throw new Error(`--eval-size ${o.evalSize}: must not exceed --pool-size ${o.poolSize} (it is a subset of the train questions)`);
@@ -254,8 +300,9 @@ function readJsonl<T>(path: string): T[] {
   });
 }
 
-function defaultRunName(): string {
-  return `run-${new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 19)}`;
+/** checkpoints/run-<time to the millisecond>-<random>: two runs started at once get different directories. */
+export function defaultRunName(): string {
+  return `run-${new Date().toISOString().replace(/[:.]/g, '-').replace('T', '_').slice(0, 23)}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
 interface RunState {
@@ -265,45 +312,85 @@ interface RunState {
   externalAsked?: number[]; // fixed pool: questions verified externally so far (absent in checkpoints before --external-select)
 }
 
-/** The run's options: the saved ones when resuming (only --rounds may grow), else the given ones. */
-function runOptions(given: TrainOptions, runDir: string): TrainOptions {
+// Options a resumed run takes from the command (where and how it runs, how far); the rest are the saved run's.
+const RESUME_KEYS = new Set<string>(['out', 'resume', 'rounds', 'extendRounds', 'backend', 'threads', 'device', 'finalTestSize', 'report', 'explicitFlags']);
+
+const flagName = (key: string) => `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The given options that differ from the saved run's (only those typed on the command line when explicitFlags says). */
+function changedFlags(given: TrainOptions, saved: TrainOptions): string[] {
+  const keys = given.explicitFlags ?? (Object.keys(given) as (keyof TrainOptions)[]);
+  return keys.filter((k) => !RESUME_KEYS.has(k) && JSON.stringify(given[k]) !== JSON.stringify(saved[k]))
+    .map((k) => `${flagName(k)} ${JSON.stringify(given[k]) ?? '(unset)'} (the run has ${JSON.stringify(saved[k]) ?? '(unset)'})`);
+}
+
+/** The run's options: the saved ones when resuming (only --rounds may grow; other changed flags are refused), else the given ones. */
+function runOptions(given: TrainOptions, runDir: string, log: (line: string) => void): TrainOptions {
   const runJson = join(runDir, 'run.json');
   if (!given.resume) {
-    if (existsSync(join(runDir, 'metrics.jsonl'))) throw new Error(`--out ${runDir}: a run already exists there; pass --resume to continue it or choose another --out`);
+    if (existsSync(join(runDir, 'metrics.jsonl'))) {
+      const completed = existsSync(join(runDir, 'checkpoint', 'config.json')) || readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1);
+      if (completed) throw new Error(`--out ${runDir}: a run already exists there; pass --resume to continue it or choose another --out`);
+      log(`note: ${runDir} holds a run that stopped before its first checkpoint; starting it again`);
+    }
     return given;
   }
   if (!existsSync(runJson)) throw new Error(`--resume: ${runJson} not found (nothing to resume)`);
-  const saved = (JSON.parse(readFileSync(runJson, 'utf8')) as { options: TrainOptions }).options;
-  return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device, finalTestSize: given.finalTestSize ?? saved.finalTestSize };
+  const saved = (readJsonFile(runJson, '--resume') as { options: TrainOptions }).options;
+  const changed = changedFlags(given, saved);
+  if (changed.length > 0) {
+    throw new Error(`--resume ${runDir}: a resumed run keeps the flags it was started with, but this command changes ${changed.join(', ')}; ` +
+      'drop them, or start a new run with another --out (--rounds, --final-test-size, --report, --backend, --threads and --device may change)');
+  }
+  if (given.extendRounds !== undefined && given.extendRounds < saved.rounds) {
+    throw new Error(`--rounds ${given.extendRounds}: the run in ${runDir} was started with --rounds ${saved.rounds}; --resume can only extend it`);
+  }
+  const report = given.explicitFlags && !given.explicitFlags.includes('report') ? saved.report : given.report;
+  return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), resume: true, out: runDir, backend: given.backend, threads: given.threads, device: given.device,
+    finalTestSize: given.finalTestSize ?? saved.finalTestSize, report };
 }
 
 /** The external verifier: the oracle (1 when correct), or a frozen checkpoint judging with the run's template (tf unless qe). */
-export function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): (problems: Problem[], candidates: Candidate[][]) => number[][] {
-  if (spec === 'oracle') return (_problems, candidates) => candidates.map((g) => g.map((c) => (c.correct ? 1 : 0)));
+export type ExternalScorer = ((problems: Problem[], candidates: Candidate[][]) => number[][]) & { dispose: () => void };
+
+export function makeExternalScorer(spec: string, options: TrainOptions, tokenizer: Tokenizer): ExternalScorer {
+  if (spec === 'oracle') return Object.assign((_problems: Problem[], candidates: Candidate[][]) => candidates.map((g) => g.map((c) => (c.correct ? 1 : 0))), { dispose: () => {} });
   // another checkpoint, frozen, judging with the run's verifier template (tf when the run's verifier reads no model)
   const frozen: Model = loadCheckpoint(resolve(spec), preferredEmbedMode()).model;
   const kind: VerifierKind = options.verifier === 'qe' ? 'qe' : 'tf';
-  return (problems, candidates) => verifierScores(kind, frozen, tokenizer, problems, candidates);
+  return Object.assign((problems: Problem[], candidates: Candidate[][]) => verifierScores(kind, frozen, tokenizer, problems, candidates), { dispose: () => disposeModel(frozen) });
 }
 
 /** One self-improvement run in --out (created, or resumed with --resume); the directory is locked while it runs. */
 export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Promise<RunResult> {
+  validateTrainOptions(given); // everything that can be checked before the run directory exists
   const runDir = resolve(given.out ?? join('checkpoints', defaultRunName()));
-  const options = runOptions(given, runDir);
+  const options = runOptions(given, runDir, hooks.log ?? (() => {}));
   validateTrainOptions(options);
+  const existed = existsSync(runDir);
   const release = lockDir(runDir, '--out');
+  const disposers: (() => void)[] = [];
   try {
-    return await trainInDir(runDir, options, hooks);
+    const restored = recoverDirAtomic(join(runDir, 'checkpoint'));
+    if (restored) hooks.log?.(`recovered ${join(runDir, 'checkpoint')} from ${restored}: a kill interrupted its last save`);
+    return await trainInDir(runDir, options, hooks, disposers);
   } finally {
+    for (const dispose of disposers) dispose();
     release();
-    if (readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true }); // a run that failed before writing anything leaves no directory
+    try {
+      if (!existed && readdirSync(runDir).length === 0) rmSync(runDir, { recursive: true }); // a run that failed before writing anything leaves no directory it made
+    } catch {
+      // the run's own error (if any) is the one to report
+    }
   }
 }
 
-async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks): Promise<RunResult> {
+async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks, disposers: (() => void)[]): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
   const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device });
   log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
+  const slow = fallbackWarning(backend);
+  if (slow) log(slow);
   const tokenizer = await loadTokenizer();
   const data: LoopData = loadLoopData(options);
   for (const note of data.notes) log(`note: ${note}`);
@@ -313,6 +400,10 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   let loaded: LoadedCheckpoint;
   let state: RunState = { round: 0, metricsLines: 0, externalUsed: 0 };
   const resuming = options.resume === true && existsSync(join(checkpointDir, 'config.json'));
+  if (options.resume && !resuming && readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1)) {
+    throw new Error(`--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
+      'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)');
+  }
   if (resuming) {
     loaded = loadCheckpoint(checkpointDir, preferredEmbedMode());
     state = loaded.training!.extra as unknown as RunState;
@@ -330,9 +421,13 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   const metricsPath = join(runDir, 'metrics.jsonl');
   const metrics = readJsonl<MetricsRecord>(metricsPath).slice(0, state.metricsLines);
   writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
+  const command = `svgap train ${process.argv.slice(2).join(' ')}`.trim();
+  const savedInfo = options.resume && existsSync(join(runDir, 'run.json'))
+    ? readJsonFile(join(runDir, 'run.json'), '--resume') as { command?: string; resumedBy?: { command: string; at: string }[] } : undefined;
   const runInfo = {
-    command: `svgap train ${process.argv.slice(2).join(' ')}`.trim(),
-    options, seed: options.seed,
+    command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
+    ...(savedInfo ? { resumedBy: [...(savedInfo.resumedBy ?? []), { command, at: new Date().toISOString() }] } : {}),
+    options: { ...options, explicitFlags: undefined }, seed: options.seed, // which flags were typed belongs to one command, not to the run
     backend: { name: backend.name, version: backend.version, threads: backend.threads, device: backend.device, package: backend.package },
     versions: versions(),
     model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
@@ -349,6 +444,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919 };
   const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
   const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
+  if (externalScorer) disposers.push(externalScorer.dispose); // a checkpoint verifier's weights, also when the run fails
   const checkAbort = () => {
     if (hooks.signal?.aborted) throw new Error('run aborted');
   };
@@ -356,7 +452,9 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   const record = (point: Omit<MetricsRecord, 'forecast'>): MetricsRecord => {
     for (const [key, value] of Object.entries(point)) {
       if (typeof value === 'number' && !Number.isFinite(value) && key !== 'testAccuracy') {
-        throw new Error(`metrics at t=${point.t}: ${key} is ${value} (NaN/Inf): stopping; the last completed round is saved in ${checkpointDir}`);
+        throw new Error(`metrics at t=${point.t}: ${key} is ${value} (NaN/Inf): stopping; ` + (state.round > 0
+          ? `the last completed round (${state.round}) is saved in ${checkpointDir}`
+          : 'no round completed, so nothing is saved; the same command starts the run again'));
       }
     }
     const line: MetricsRecord = { ...point };

@@ -49,11 +49,13 @@ export function readSafetensors(path: string): { tensors: Record<string, NamedAr
   } catch (error) {
     return fail(`header is not JSON (${(error as Error).message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(`header is not a JSON object (${JSON.stringify(header)})`);
   const dataStart = 8 + headerLength;
   const dataLength = buffer.length - dataStart;
   const tensors: Record<string, NamedArray> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') continue;
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`tensor '${name}' has a malformed entry (${JSON.stringify(entry)})`);
     const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
     if (dtype !== 'F32' && dtype !== 'I32') fail(`tensor '${name}' has dtype ${dtype}; only F32 and I32 are supported`);
     if (!Array.isArray(shape) || !Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${name}' has a malformed entry`);

@@ -25,6 +25,23 @@ export const DEFAULT_TOKENIZER_PATH: string = resolve(PACKAGE_ROOT, 'models', 't
 /** Special pieces every svgap tokenizer must have (control symbols: never produced by encode, skipped by decode). */
 export const SPECIAL_PIECES = { pad: '<pad>', bos: '<s>', eos: '</s>', sep: '<sep>' } as const;
 
+/**
+ * sentencepiece-js's emscripten module adds an uncaughtException and an unhandledRejection listener (rethrowing) per
+ * processor; they pile up to MaxListenersExceededWarning and change how the process dies, so they are removed.
+ */
+async function loadProcessor(path: string): Promise<SentencePieceProcessor> {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const listeners = (event: (typeof events)[number]) => process.listeners(event as 'uncaughtException') as NodeJS.UncaughtExceptionListener[];
+  const before = events.map((event) => new Set(listeners(event)));
+  const spp = new SentencePieceProcessor();
+  try {
+    await spp.load(path);
+  } finally {
+    events.forEach((event, i) => listeners(event).filter((l) => !before[i]!.has(l)).forEach((l) => process.removeListener(event as 'uncaughtException', l)));
+  }
+  return spp;
+}
+
 export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH): Promise<Tokenizer> {
   const path = resolve(modelPath);
   if (!existsSync(path)) {
@@ -51,8 +68,7 @@ export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH):
   const eosId = special('eos');
   const sepId = special('sep');
 
-  const spp = new SentencePieceProcessor();
-  await spp.load(path);
+  const spp = await loadProcessor(path);
   // sentencepiece-js ignores the load status: check that the wasm side encodes with the same piece table.
   const probe = pieces.findIndex((p) => p.type === 'user_defined' || p.type === 'normal');
   let probeIds: number[] = [];
