@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
-import { disposeModel, forward } from '../src/model/model.js';
+import { disposeCache, disposeModel, emptyCache, forward } from '../src/model/model.js';
+import { sample } from '../src/model/sample.js';
 import { INDEX_FILE, loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
 import { loadCheckpoint } from '../src/model/checkpoint.js';
 import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
@@ -238,6 +239,41 @@ describe('HF checkpoint loading', () => {
     writeFileSync(join(untied, 'config.json'), JSON.stringify({ ...PHI3_LIKE, num_hidden_layers: 1 }));
     expect(() => loadHFModel(untied)).toThrow(/unexpected tensor 'model\.layers\.1\./);
     expect(() => loadHFModel(join(root, 'nowhere'))).toThrow(/nowhere: not a checkpoint directory \(no config\.json\)/);
+  });
+});
+
+describe('HF models in the sampler', () => {
+  it('KV-cache decoding with sliding windows and biases gives the logits of a full recompute (cache beyond the window)', () => {
+    for (const config of [PHI3_LIKE, QWEN2_LIKE]) {
+      const model = loadHFModel(writeCheckpoint(root, `cache-${String(config.model_type)}`, config));
+      const tokens = randomTokens(9, 1, 11, config.vocab_size as number)[0]!;
+      const full = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]!);
+      let cache = emptyCache();
+      const incremental: number[][] = [];
+      for (const ids of [tokens.slice(0, 3), ...tokens.slice(3).map((t) => [t])]) {
+        const out = forward(model, tf.tensor2d([ids], undefined, 'int32'), { cache });
+        disposeCache(cache);
+        cache = out.cache!;
+        incremental.push(...out.logits.arraySync()[0]!);
+        out.logits.dispose();
+      }
+      disposeCache(cache);
+      const diff = Math.max(...full.flatMap((row, t) => row.map((v, i) => Math.abs(v - incremental[t]![i]!))));
+      expect(diff).toBeLessThan(1e-4);
+      disposeModel(model);
+    }
+  });
+
+  it('stops a row on any of the stop ids (generation_config eos lists), not only eosId', () => {
+    const model = loadHFModel(writeCheckpoint(root, 'stops', PHI4_LIKE));
+    const greedy = { temperature: 0, topP: 1, maxNewTokens: 6, eosId: -1, padId: 0, rng: new Rng(1) }; // eosId -1: never drawn
+    const free = sample(model, [[5, 6, 7]], greedy);
+    expect([free.tokens[0]!.length, free.finished[0]]).toEqual([6, false]);
+    const first = free.tokens[0]![0]!;
+    const stopped = sample(model, [[5, 6, 7]], { ...greedy, stopIds: [first] });
+    expect(stopped.tokens[0]).toEqual([first]);
+    expect(stopped.finished).toEqual([true]);
+    disposeModel(model);
   });
 });
 
