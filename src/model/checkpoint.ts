@@ -3,9 +3,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDirAtomic, writeFileAtomic } from '../io.js';
+import { readJsonFile, writeDirAtomic, writeFileAtomic } from '../io.js';
 import { type ModelConfig } from './config.js';
-import { loadModelWeights, readJsonFile, readModelConfig } from './hf.js';
+import { loadModelWeights, readModelConfig } from './hf.js';
 import { type LoraConfig, type Model, LORA_TARGETS, parameterShapes } from './model.js';
 import type { RngState } from './rng.js';
 import { encodeSafetensors, readSafetensors, type NamedArray } from './safetensors.js';

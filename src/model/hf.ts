@@ -2,23 +2,15 @@
 // through model.safetensors.index.json. Weights stream in one tensor at a time (positioned reads, F32/BF16/F16 → F32);
 // separate q/k/v and gate/up projections are fused on load into src/model's qkv_proj / gate_up_proj layout.
 import * as tf from '@tensorflow/tfjs-core';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ModelConfig, headDim, validateConfig } from './config.js';
 import { type Model, parameterShapes } from './model.js';
-import { writeFileAtomic } from '../io.js';
+import { readJsonFile, writeFileAtomic } from '../io.js';
 import { type NamedArray, type SafetensorsHeader, type TensorEntry, encodeSafetensors, readSafetensorsHeader, readTensorFloat32 } from './safetensors.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
-
-export function readJsonFile(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`${path}: cannot read JSON (${(error as Error).message})`);
-  }
-}
 
 /** config.json of a checkpoint directory, validated; unknown model types are an error naming the file. */
 export function readModelConfig(dir: string): ModelConfig {

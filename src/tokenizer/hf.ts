@@ -3,8 +3,9 @@
 // from generation_config.json (an int or a list), else config.json, else the eos token.
 import { Template } from '@huggingface/jinja';
 import { Tokenizer as HFCore } from '@huggingface/tokenizers';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readJsonFile } from '../io.js';
 import { tokenIdList } from '../model/config.js';
 import type { Tokenizer } from './index.js';
 
@@ -26,13 +27,7 @@ export interface HFTokenizer extends Tokenizer {
   decode(ids: number[], options?: { skipSpecial?: boolean }): string;
 }
 
-function readJson(path: string): Record<string, unknown> {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
-  } catch (error) {
-    throw new Error(`${path}: cannot read JSON (${(error as Error).message})`);
-  }
-}
+const readJson = (path: string) => readJsonFile(path) as Record<string, unknown>;
 
 /** A special-token entry of tokenizer_config.json: a string, or an AddedToken object with `content`. */
 function tokenText(value: unknown): string | undefined {
