@@ -10,7 +10,7 @@ import { initBackend } from '../src/engine/index.js';
 import { disposeCache, disposeModel, emptyCache, forward } from '../src/model/model.js';
 import { sample } from '../src/model/sample.js';
 import { INDEX_FILE, loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
-import { loadCheckpoint } from '../src/model/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
 import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
 
@@ -216,12 +216,35 @@ describe('HF checkpoint loading', () => {
     disposeModel(model);
   });
 
-  it('a svgap checkpoint directory (loadCheckpoint) reads the same HF layouts', () => {
+  it('a svgap checkpoint directory (loadCheckpoint) reads the same HF layouts, and saving one keeps config and weights exactly', () => {
     const dir = writeCheckpoint(root, 'ckpt-qwen', QWEN2_LIKE, { dtype: 'BF16', shardBytes: 5000 });
     const { model } = loadCheckpoint(dir);
     expect(model.config.model_type).toBe('qwen2');
     expect(Object.keys(model.params)).toContain('model.layers.1.mlp.gate_up_proj.weight');
     disposeModel(model);
+    for (const config of [LLAMA3_LIKE, QWEN2_LIKE, PHI4_LIKE]) {
+      const original = loadHFModel(writeCheckpoint(root, `resave-${String(config.model_type)}`, config, { dtype: 'BF16' }));
+      const saved = join(root, `resaved-${String(config.model_type)}`);
+      saveCheckpoint(saved, original);
+      const { model: back } = loadCheckpoint(saved);
+      expect(back.config).toEqual(original.config);
+      for (const [name, variable] of Object.entries(original.params)) expect(back.params[name]!.dataSync()).toEqual(variable.dataSync());
+      disposeModel(back);
+      disposeModel(original);
+    }
+  });
+
+  it('eos ids as an int or a list; a tied checkpoint that also stores lm_head.weight loads with the head tied', () => {
+    const phi3 = loadHFModel(writeCheckpoint(root, 'eos-list', PHI3_LIKE));
+    expect(phi3.config.eos_token_id).toEqual([50, 51]);
+    disposeModel(phi3);
+    const dir = join(root, 'tied-with-head');
+    const tensors = hfTensors(QWEN2_LIKE, 1, 'F32');
+    writeSafetensorsShards(dir, { ...tensors, 'lm_head.weight': { ...tensors['model.embed_tokens.weight']!, data: new Float32Array(59 * 32) } });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(QWEN2_LIKE));
+    const tied = loadHFModel(dir);
+    expect(tied.params['lm_head.weight']).toBeUndefined();
+    disposeModel(tied);
   });
 
   it('gives clear errors: unknown model_type, bad rope_scaling, missing shard, missing or unexpected tensor', () => {

@@ -89,7 +89,8 @@ export function loadModelWeights(dir: string, config: ModelConfig, progress?: Lo
     for (const path of headers.keys()) descriptors.set(path, openSync(path, 'r'));
     const shapes = parameterShapes(config);
     let done = 0;
-    for (const [name, parts] of plan) {
+    // sorted by name, the order saved checkpoints have always loaded in: LoRA and optimizer sums follow it
+    for (const [name, parts] of [...plan].sort(([a], [b]) => (a < b ? -1 : 1))) {
       const shape = shapes[name]!;
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
       let at = 0;
