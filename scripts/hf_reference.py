@@ -5,6 +5,8 @@ svgap's loader and forward against. Needs only torch (no transformers, no safete
 
 Usage: hf_reference.py CHECKPOINT_DIR TOKENS_JSON OUT.bin
   TOKENS_JSON: [[id, ...], ...] (one row per sequence, equal lengths); OUT.bin: float32 logits [batch, time, vocab].
+       hf_reference.py --rotary CONFIG_JSON POSITIONS_JSON OUT.bin
+  POSITIONS_JSON: [[position, ...]] (one row); OUT.bin: float32 cos then sin, [time, rot_dim / 2] each.
 """
 import json
 import math
@@ -188,6 +190,12 @@ def forward(cfg, w, tokens):
 
 
 def main():
+    if sys.argv[1] == "--rotary":
+        cfg = json.load(open(sys.argv[2]))
+        cos, sin = rotary(cfg, torch.tensor(json.load(open(sys.argv[3])), dtype=torch.int64))
+        half = cos.shape[-1] // 2
+        torch.cat((cos[0, :, :half], sin[0, :, :half])).contiguous().numpy().astype("float32").tofile(sys.argv[4])
+        return
     ckpt, tokens_path, out_path = sys.argv[1:4]
     cfg = json.load(open(os.path.join(ckpt, "config.json")))
     if cfg["model_type"] not in ("phi3", "llama", "qwen2"):

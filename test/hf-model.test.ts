@@ -1,7 +1,7 @@
 // Hugging Face checkpoints: tiny random phi3 / llama / qwen2 directories written here (F32, BF16, F16, sharded,
 // tied and untied) load and give the logits of scripts/hf_reference.py, an independent PyTorch port of HF's forward.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -13,6 +13,8 @@ import { INDEX_FILE, loadHFModel, writeSafetensorsShards } from '../src/model/hf
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
 import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
+import { validateConfig } from '../src/model/config.js';
+import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = resolve(__dirname, '..', 'scripts', 'hf_reference.py');
@@ -175,6 +177,50 @@ describe.skipIf(NO_TORCH !== undefined)('HF checkpoints against the PyTorch port
     const full = writeCheckpoint(root, 'teeth-nowindow', { ...PHI3_LIKE, sliding_window: null });
     const phi3Tokens = randomTokens(4, 1, 12, 53);
     expect(maxAbsDiff(ourLogits(full, phi3Tokens), referenceLogits(windowed, phi3Tokens))).toBeGreaterThan(1e-2);
+  });
+});
+
+// Phi-4-mini's rotary setup: head 128, partial 0.75 (48 frequencies), original max 4096 of 131072, rope_theta 1e4.
+const PHI4_MINI_ROPE: Raw = {
+  model_type: 'phi3', vocab_size: 200064, hidden_size: 3072, num_hidden_layers: 32, num_attention_heads: 24, num_key_value_heads: 8,
+  intermediate_size: 8192, max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000, partial_rotary_factor: 0.75,
+  rope_scaling: { type: 'longrope', short_factor: factors(7, 48, 1, 1.2), long_factor: factors(8, 48, 1, 60) },
+};
+
+describe('rotary tables at Phi-4-mini scale', () => {
+  it('attention factor sqrt(1 + ln(32)/ln(4096)) = 1.19024; long factors from max position + 1 > 4096', () => {
+    const config = validateConfig(PHI4_MINI_ROPE, 'phi4-mini');
+    expect(rotaryFrequencies(config, 4096).attentionFactor).toBeCloseTo(1.19024, 5);
+    const short = rotaryFrequencies(config, 4096).invFreq;
+    const long = rotaryFrequencies(config, 4097).invFreq;
+    const scaling = PHI4_MINI_ROPE.rope_scaling as { short_factor: number[]; long_factor: number[] };
+    expect(short[5]! * scaling.short_factor[5]!).toBeCloseTo(10000 ** (-10 / 96), 6);
+    expect(long[5]! * scaling.long_factor[5]!).toBeCloseTo(10000 ** (-10 / 96), 6);
+  });
+
+  it.skipIf(NO_TORCH !== undefined)("cos and sin match torch's float32 ones up to position 131071, ten times closer than float64 angles would", () => {
+    const dir = join(root, 'rotary');
+    mkdirSync(dir, { recursive: true });
+    const config = validateConfig(PHI4_MINI_ROPE, 'phi4-mini');
+    for (const positions of [[0, 1, 17, 1000, 4095], [0, 4096, 50_000, 99_999, 131_071]]) {
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(PHI4_MINI_ROPE));
+      writeFileSync(join(dir, 'positions.json'), JSON.stringify([positions]));
+      const run = spawnSync(PYTHON, [REFERENCE, '--rotary', join(dir, 'config.json'), join(dir, 'positions.json'), join(dir, 'rotary.bin')], { encoding: 'utf8' });
+      if (run.status !== 0) throw new Error(`hf_reference.py --rotary failed: ${run.stderr}`);
+      const bytes = readFileSync(join(dir, 'rotary.bin'));
+      const torchTables = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+      const ours = rotaryCosSin(config, [positions]);
+      const diff = maxAbsDiff(Float32Array.from([...ours.cos, ...ours.sin]), torchTables);
+      console.log(`rotary cos/sin vs torch float32, positions ≤ ${positions[4]}: max |Δ| ${diff.toExponential(2)}`);
+      // torch's vectorised powf is not correctly rounded: one of the 48 inverse frequencies is 1 ulp off ours
+      expect(diff).toBeLessThan(2e-5);
+      // the same angles in float64 drift from torch's float32 ones by far more at large positions
+      const { invFreq, attentionFactor } = rotaryFrequencies(config, Math.max(...positions) + 1);
+      const exact = positions.flatMap((p) => Array.from(invFreq, (f) => Math.cos(p * f) * attentionFactor));
+      const drift = maxAbsDiff(Float32Array.from(exact), torchTables.slice(0, exact.length));
+      console.log(`float64 angles vs torch, positions ≤ ${positions[4]}: max |Δcos| ${drift.toExponential(2)}`);
+      expect(drift).toBeGreaterThan(10 * diff);
+    }
   });
 });
 
