@@ -1,6 +1,7 @@
 // A Phi-3 / Phi-4-mini style decoder-only transformer, written top to bottom in tfjs ops:
 // RMSNorm, partial rotary embeddings, grouped-query attention, SwiGLU MLP, tied or untied output embedding, LoRA.
-// Weights use Hugging Face names and layouts ([out, in] like torch.nn.Linear) so real Phi checkpoints map 1:1.
+// Weights use Hugging Face names and layouts ([out, in] like torch.nn.Linear) so real Phi checkpoints map 1:1; Llama
+// and Qwen2 differ only in what the config says (q/k/v and gate/up fused on load by hf.ts, biases, rope scaling, windows).
 import * as tf from '@tensorflow/tfjs-core';
 import '../engine/register.js';
 import { type ModelConfig, biasedLinears, headDim, rotaryDim, slidingWindow } from './config.js';
