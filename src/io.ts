@@ -186,3 +186,12 @@ export function lockDir(dir: string, flag: string): () => void {
   }
   throw new Error(`${flag} ${dir}: could not take ${path}`);
 }
+
+/** Parses a JSON file; a missing or malformed file is an error naming it. */
+export function readJsonFile(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new Error(`${path}: cannot read JSON (${(error as Error).message})`);
+  }
+}

@@ -1,10 +1,11 @@
 // Checkpoints: a directory with config.json, model.safetensors (+ LoRA adapter) and, for exact resume, optimizer
 // moments, step and RNG state. Written atomically; a corrupt or mismatched checkpoint is a clear error.
 import * as tf from '@tensorflow/tfjs-core';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeDirAtomic, writeFileAtomic } from '../io.js';
-import { type ModelConfig, validateConfig } from './config.js';
+import { readJsonFile, writeDirAtomic, writeFileAtomic } from '../io.js';
+import { type ModelConfig } from './config.js';
+import { loadModelWeights, readModelConfig } from './hf.js';
 import { type LoraConfig, type Model, LORA_TARGETS, parameterShapes } from './model.js';
 import type { RngState } from './rng.js';
 import { encodeSafetensors, readSafetensors, type NamedArray } from './safetensors.js';
@@ -46,14 +47,6 @@ export function saveCheckpoint(dir: string, model: Model, options: { training?: 
   });
 }
 
-function readJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`${path}: cannot read JSON (${(error as Error).message})`);
-  }
-}
-
 /** Checks every expected tensor is present with the expected shape; names the file and tensor otherwise. */
 function checkShapes(path: string, tensors: Record<string, NamedArray>, expected: Record<string, number[]>): void {
   for (const [name, shape] of Object.entries(expected)) {
@@ -73,22 +66,15 @@ export interface LoadedCheckpoint {
 }
 
 export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gather'): LoadedCheckpoint {
-  const configPath = join(dir, 'config.json');
-  if (!existsSync(configPath)) throw new Error(`${dir}: not a checkpoint directory (no config.json)`);
-  const config: ModelConfig = validateConfig(readJson(configPath), configPath);
+  const config: ModelConfig = readModelConfig(dir);
   const infoPath = join(dir, 'svgap.json');
-  const info = (existsSync(infoPath) ? readJson(infoPath) : { format: CHECKPOINT_FORMAT }) as CheckpointInfo;
-  const weightsPath = join(dir, 'model.safetensors');
-  if (!existsSync(weightsPath)) throw new Error(`${dir}: model.safetensors is missing`);
-  const weights = readSafetensors(weightsPath).tensors;
-  checkShapes(weightsPath, weights, parameterShapes(config));
+  const info = (existsSync(infoPath) ? readJsonFile(infoPath) : { format: CHECKPOINT_FORMAT }) as CheckpointInfo;
   const toVariable = (t: NamedArray, trainable = true) => tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape), trainable));
-  const params = Object.fromEntries(Object.entries(weights).map(([name, t]) => [name, toVariable(t)]));
-  const model: Model = { config, params, embedMode };
+  const model: Model = { config, params: loadModelWeights(dir, config), embedMode }; // also reads HF layouts: shards, BF16, separate q/k/v
 
   const adapterPath = join(dir, 'adapter_model.safetensors');
   if (existsSync(adapterPath)) {
-    const raw = readJson(join(dir, 'adapter_config.json')) as { r: number; lora_alpha: number; target_modules: string[] };
+    const raw = readJsonFile(join(dir, 'adapter_config.json')) as { r: number; lora_alpha: number; target_modules: string[] };
     const targets = raw.target_modules.filter((t): t is LoraConfig['targets'][number] => (LORA_TARGETS as readonly string[]).includes(t));
     const loraConfig: LoraConfig = { rank: raw.r, alpha: raw.lora_alpha, targets };
     const adapter = readSafetensors(adapterPath).tensors;
@@ -106,7 +92,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
   let training: TrainingState | undefined;
   const statePath = join(dir, 'trainer_state.json');
   if (existsSync(statePath)) {
-    const state = readJson(statePath) as { step: number; optimizerConfig: OptimizerConfig; rng?: RngState; extra?: Record<string, unknown> };
+    const state = readJsonFile(statePath) as { step: number; optimizerConfig: OptimizerConfig; rng?: RngState; extra?: Record<string, unknown> };
     const optimizerPath = join(dir, 'optimizer.safetensors');
     const moments = readSafetensors(optimizerPath).tensors;
     const trainable = model.lora ? model.lora.params : model.params;

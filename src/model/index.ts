@@ -42,3 +42,5 @@ export function resolveModel(spec: string, options: { vocabSize: number; seed: n
   }
   return loaded;
 }
+export * from './hf.js';
+export * from './rope.js';

@@ -1,9 +1,11 @@
 // A Phi-3 / Phi-4-mini style decoder-only transformer, written top to bottom in tfjs ops:
 // RMSNorm, partial rotary embeddings, grouped-query attention, SwiGLU MLP, tied or untied output embedding, LoRA.
-// Weights use Hugging Face names and layouts ([out, in] like torch.nn.Linear) so real Phi checkpoints map 1:1.
+// Weights use Hugging Face names and layouts ([out, in] like torch.nn.Linear) so real Phi checkpoints map 1:1; Llama
+// and Qwen2 differ only in what the config says (q/k/v and gate/up fused on load by hf.ts, biases, rope scaling, windows).
 import * as tf from '@tensorflow/tfjs-core';
 import '../engine/register.js';
-import { type ModelConfig, headDim, rotaryDim } from './config.js';
+import { type ModelConfig, biasedLinears, headDim, rotaryDim, slidingWindow } from './config.js';
+import { rotaryCosSin } from './rope.js';
 import { Rng } from './rng.js';
 
 export const LORA_TARGETS = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] as const;
@@ -41,7 +43,9 @@ export interface ForwardOptions {
   lastOnly?: boolean; // project only the last position to logits (sampling)
 }
 
-/** The shapes of every base weight, in HF names. */
+const LINEAR_BLOCK = { qkv_proj: 'self_attn', o_proj: 'self_attn', gate_up_proj: 'mlp', down_proj: 'mlp' } as const;
+
+/** The shapes of every base weight (and bias, where the architecture has them), in HF names. */
 export function parameterShapes(config: ModelConfig): Record<string, number[]> {
   const d = config.hidden_size;
   const hd = headDim(config);
@@ -51,10 +55,14 @@ export function parameterShapes(config: ModelConfig): Record<string, number[]> {
     const p = `model.layers.${i}`;
     shapes[`${p}.input_layernorm.weight`] = [d];
     shapes[`${p}.self_attn.qkv_proj.weight`] = [qkvOut, d];
-    shapes[`${p}.self_attn.o_proj.weight`] = [d, d];
+    shapes[`${p}.self_attn.o_proj.weight`] = [d, config.num_attention_heads * hd];
     shapes[`${p}.post_attention_layernorm.weight`] = [d];
     shapes[`${p}.mlp.gate_up_proj.weight`] = [2 * config.intermediate_size, d];
     shapes[`${p}.mlp.down_proj.weight`] = [d, config.intermediate_size];
+    for (const biased of biasedLinears(config)) {
+      const linear = `${p}.${LINEAR_BLOCK[biased]}.${biased}`;
+      shapes[`${linear}.bias`] = [shapes[`${linear}.weight`]![0]!];
+    }
   }
   shapes['model.norm.weight'] = [d];
   if (!config.tie_word_embeddings) shapes['lm_head.weight'] = [config.vocab_size, d];
@@ -75,6 +83,7 @@ export function initModel(config: ModelConfig, seed: number, embedMode: Model['e
     const size = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(size);
     if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') values.fill(1);
+    else if (name.endsWith('.bias')) values.fill(0);
     else {
       const std = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight') ? residualStd : config.initializer_range;
       for (let i = 0; i < size; i++) values[i] = rng.normal() * std;
@@ -133,9 +142,11 @@ export function disposeCache(cache: KVCache | undefined): void {
   for (const t of [...cache.keys, ...cache.values]) t.dispose();
 }
 
-/** y = x Wᵀ (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
+/** y = x Wᵀ (+ b where the layer has a bias) (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  const y = tf.matMul(x, model.params[`${name}.weight`]!, false, true) as tf.Tensor2D;
+  const bias = model.params[`${name}.bias`];
+  const projected = tf.matMul(x, model.params[`${name}.weight`]!, false, true) as tf.Tensor2D;
+  const y = bias ? tf.add(projected, bias) as tf.Tensor2D : projected;
   const a = model.lora?.params[`${name}.lora_A`];
   if (!a) return y;
   const b = model.lora!.params[`${name}.lora_B`]!;
@@ -147,23 +158,11 @@ function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight);
 }
 
-/** cos and sin of every (token, frequency) pair, [batch, time, 1, rotaryDim/2], computed in JS from integer positions. */
+/** cos and sin of every (token, frequency) pair, [batch, time, 1, rotaryDim/2], computed in JS from integer positions (rope.ts). */
 function rotaryTables(config: ModelConfig, positions: number[][]): [tf.Tensor4D, tf.Tensor4D] {
-  const half = rotaryDim(config) / 2;
-  const batch = positions.length;
-  const time = positions[0]!.length;
-  const cos = new Float32Array(batch * time * half);
-  const sin = new Float32Array(batch * time * half);
-  for (let b = 0; b < batch; b++) {
-    for (let t = 0; t < time; t++) {
-      for (let i = 0; i < half; i++) {
-        const angle = positions[b]![t]! * Math.pow(config.rope_theta, (-2 * i) / rotaryDim(config));
-        cos[(b * time + t) * half + i] = Math.cos(angle);
-        sin[(b * time + t) * half + i] = Math.sin(angle);
-      }
-    }
-  }
-  return [tf.tensor4d(cos, [batch, time, 1, half]), tf.tensor4d(sin, [batch, time, 1, half])];
+  const { cos, sin } = rotaryCosSin(config, positions);
+  const shape: [number, number, number, number] = [positions.length, positions[0]!.length, 1, rotaryDim(config) / 2];
+  return [tf.tensor4d(cos, shape), tf.tensor4d(sin, shape)];
 }
 
 /** Rotates the first rotaryDim dimensions of each head (HF rotate_half convention), passes the rest: x is [batch, time, heads, headDim]. */
@@ -177,14 +176,17 @@ function applyRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotDim:
   return tf.concat(rotated, 3) as tf.Tensor4D;
 }
 
-/** Additive attention mask [batch, 1, 1, time, keys]: query t (at cache index past + t) sees key s when s ≤ past + t and the key is not padding. */
-function attentionMask(batch: number, time: number, past: number, keyMask?: number[][]): tf.Tensor {
+/**
+ * Additive attention mask [batch, 1, 1, time, keys]: query t (at cache index past + t) sees key s when s ≤ past + t,
+ * the key is not padding and, with a sliding window, past + t − s < window.
+ */
+function attentionMask(batch: number, time: number, past: number, keyMask?: number[][], window = Infinity): tf.Tensor {
   const keys = past + time;
   const mask = new Float32Array(batch * time * keys);
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < time; t++) {
       for (let s = 0; s < keys; s++) {
-        const visible = s <= past + t && (keyMask === undefined || keyMask[b]![s] === 1);
+        const visible = s <= past + t && past + t - s < window && (keyMask === undefined || keyMask[b]![s] === 1);
         mask[(b * time + t) * keys + s] = visible ? 0 : -1e9;
       }
     }
@@ -251,13 +253,20 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   const positions = options.positions ?? Array.from({ length: batch }, () => Array.from({ length: time }, (_, t) => past + t));
   const rotary = rotaryTables(config, positions);
   const mask = attentionMask(batch, time, past, options.keyMask);
+  const windowMasks = new Map<number, tf.Tensor>(); // one mask per distinct sliding-window size
+  const maskOf = (layer: number) => {
+    const window = slidingWindow(config, layer);
+    if (window === undefined || window >= past + time) return mask;
+    if (!windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
+    return windowMasks.get(window)!;
+  };
   const newKeys: tf.Tensor4D[] = [];
   const newValues: tf.Tensor4D[] = [];
   let h: tf.Tensor2D = embed(model, tokens);
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const p = `model.layers.${layer}`;
     const normed = rmsNorm(h, model.params[`${p}.input_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D;
-    const attn = attention(model, layer, normed, batch, time, rotary, mask, options.cache);
+    const attn = attention(model, layer, normed, batch, time, rotary, maskOf(layer), options.cache);
     newKeys.push(attn.keys);
     newValues.push(attn.values);
     h = tf.add(h, attn.out);

@@ -8,12 +8,13 @@ export interface SampleOptions {
   topP: number;
   maxNewTokens: number;
   eosId: number;
+  stopIds?: number[]; // further ids that end a row (HF generation_config eos lists, e.g. Phi-4-mini's <|end|>)
   padId: number;
   rng: Rng;
 }
 
 export interface SampleResult {
-  tokens: number[][]; // generated ids per row, EOS included when reached
+  tokens: number[][]; // generated ids per row, the EOS / stop id included when reached
   logProbs: number[][]; // log-prob of each generated token under the model (temperature 1, no top-p): the paper's U is −Σ of these
   finished: boolean[]; // whether the row reached EOS
 }
@@ -104,7 +105,7 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
       const token = drawToken(rowLogProbs, options.temperature, options.topP, options.rng);
       tokens[b]!.push(token);
       logProbs[b]!.push(rowLogProbs[token]!);
-      if (token === options.eosId) finished[b] = true;
+      if (token === options.eosId || options.stopIds?.includes(token)) finished[b] = true;
     }
     if (finished.every(Boolean)) break;
     // finished rows keep feeding their EOS: their outputs are ignored and rows never attend to each other

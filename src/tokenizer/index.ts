@@ -102,3 +102,5 @@ export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH):
     },
   };
 }
+
+export { type ChatMessage, type HFTokenizer, loadHFTokenizer } from './hf.js';
