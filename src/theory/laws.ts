@@ -11,8 +11,8 @@
 // All are fitted by variable projection (linear coefficients solved exactly for given non-linear
 // parameters). AIC = N ln(RSS/N) + 2k and BIC = N ln(RSS/N) + k ln N over the N = 2n observations.
 
-import { fitSharedRate, normaliseTime, predictShared, profileFit1D, validateTrajectory, gapR2, type SharedRateFit, type Trajectory } from './fit.js';
-import { leastSquares, nelderMead, rSquared } from './numeric.js';
+import { exponentialColumn, fitSharedRate, normaliseTime, predictShared, profileFit1D, RATE_RANGE, validateTrajectory, gapR2, type SharedRateFit, type Trajectory } from './fit.js';
+import { affineLeastSquares, columnLeastSquares, nelderMead, rSquared } from './numeric.js';
 
 export type LawName = 'shared' | 'separate' | 'twoexp' | 'power';
 export const LAW_NAMES: LawName[] = ['shared', 'separate', 'twoexp', 'power'];
@@ -40,7 +40,6 @@ export interface LawComparison {
   skipped: { law: LawName; reason: string }[];
 }
 
-const RATE_RANGE: [number, number] = [1e-3, 1e3];
 
 /** Minimum number of time points for a law: at least one residual degree of freedom over 2n observations. */
 export function minPointsForLaw(law: LawName): number {
@@ -106,9 +105,8 @@ export function lawFitFromShared(fit: SharedRateFit, trajectory: Trajectory): La
 /** Separate exponentials: each series has its own rate. */
 function fitSeparate(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
-  const basis = (rho: number) => tau.map((x) => [Math.exp(-rho * x), 1]);
   const one = (y: number[]) => {
-    const f = profileFit1D(basis, [y], RATE_RANGE, 60);
+    const f = profileFit1D(exponentialColumn(tau), [y], RATE_RANGE, 60);
     const rate = f.rho / span;
     return { rate, amplitude: f.coefficients[0][0] * Math.exp(rate * t0), limit: f.coefficients[0][1] };
   };
@@ -130,13 +128,27 @@ function fitSeparate(trajectory: Trajectory): LawFit {
   );
 }
 
+type Solve = (x: number, y: number) => { x: number[][]; rss: number[] };
+
+/** At most `max` evenly spaced row indices of n (first and last kept), or null when all n rows are few enough. */
+function thinRows(n: number, max: number): number[] | null {
+  if (n <= max) return null;
+  return Array.from({ length: max }, (_, i) => Math.round((i * (n - 1)) / (max - 1)));
+}
+
+/** The rows `rows` of τ and of each series (all of them for null). */
+function pickRows(tau: number[], series: number[][], rows: number[] | null): { tau: number[]; series: number[][] } {
+  return rows ? { tau: rows.map((i) => tau[i]), series: series.map((y) => rows.map((i) => y[i])) } : { tau, series };
+}
+
 /**
- * Variable projection over two positive non-linear parameters shared by both series: grid scan in
- * log space, then Nelder–Mead from the best grid point. Returns the parameters and coefficients.
+ * Variable projection over two positive non-linear parameters shared by both series (`solveOn(rows)` gives the linear
+ * coefficients and rss of every series for given parameters, on those rows or all): coarse to fine, a grid scan in log
+ * space on at most 1000 evenly spaced points, then Nelder–Mead from the best grid point on all of them.
  */
 function profileFit2D(
-  basis: (x: number, y: number) => number[][],
-  seriesList: number[][],
+  solveOn: (rows: number[] | null) => Solve,
+  n: number,
   rangeX: [number, number],
   rangeY: [number, number],
   keep: (x: number, y: number) => boolean,
@@ -147,31 +159,37 @@ function profileFit2D(
   const dx = (Math.log(rangeX[1]) - lx0) / (steps - 1);
   const dy = (Math.log(rangeY[1]) - ly0) / (steps - 1);
   // the search stays inside the box; non-finite values (overflow) count as infinitely bad
-  const objective = (lx: number, ly: number) => {
+  const objective = (solve: Solve) => (lx: number, ly: number) => {
     if (lx < lx0 - 1e-9 || ly < ly0 - 1e-9 || lx > lx0 + (steps - 1) * dx + 1e-9 || ly > ly0 + (steps - 1) * dy + 1e-9) return Infinity;
-    const B = basis(Math.exp(lx), Math.exp(ly));
-    const rss = seriesList.reduce((s, y) => s + leastSquares(B, y).rss, 0);
+    const rss = solve(Math.exp(lx), Math.exp(ly)).rss.reduce((s, v) => s + v, 0);
     return Number.isFinite(rss) ? rss : Infinity;
   };
+  const coarse = objective(solveOn(thinRows(n, 1000)));
   let best = { lx: lx0, ly: ly0, value: Infinity };
   for (let i = 0; i < steps; i++)
     for (let j = 0; j < steps; j++) {
       const lx = lx0 + i * dx;
       const ly = ly0 + j * dy;
       if (!keep(Math.exp(lx), Math.exp(ly))) continue;
-      const value = objective(lx, ly);
+      const value = coarse(lx, ly);
       if (value < best.value) best = { lx, ly, value };
     }
-  const [lx, ly] = nelderMead((p) => objective(p[0], p[1]), [best.lx, best.ly], [dx / 2, dy / 2]);
-  const B = basis(Math.exp(lx), Math.exp(ly));
-  return { x: Math.exp(lx), y: Math.exp(ly), coefficients: seriesList.map((s) => leastSquares(B, s).x) };
+  const solve = solveOn(null);
+  const fine = objective(solve);
+  const [lx, ly] = nelderMead((p) => fine(p[0], p[1]), [best.lx, best.ly], [dx / 2, dy / 2]);
+  return { x: Math.exp(lx), y: Math.exp(ly), coefficients: solve(Math.exp(lx), Math.exp(ly)).x };
 }
 
 /** Two exponentials with rates shared by both series. */
 function fitTwoExp(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
-  const basis = (r1: number, r2: number) => tau.map((x) => [Math.exp(-r1 * x), Math.exp(-r2 * x), 1]);
-  const f = profileFit2D(basis, [trajectory.solver, trajectory.verifier], RATE_RANGE, RATE_RANGE, (a, b) => a < b);
+  const solveOn = (rows: number[] | null): Solve => {
+    const part = pickRows(tau, [trajectory.solver, trajectory.verifier], rows);
+    const ones = new Float64Array(part.tau.length).fill(1);
+    const mode = exponentialColumn(part.tau);
+    return (r1, r2) => columnLeastSquares([mode(r1), mode(r2), ones], part.series);
+  };
+  const f = profileFit2D(solveOn, tau.length, RATE_RANGE, RATE_RANGE, (a, b) => a < b);
   // order so that rate1 is the slow mode
   const [slow, fast, swap] = f.x <= f.y ? [f.x, f.y, false] : [f.y, f.x, true];
   const r1 = slow / span;
@@ -199,8 +217,15 @@ function fitTwoExp(trajectory: Trajectory): LawFit {
 function fitPower(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
   // (1 + τ/τc)^{−p} is the column a(τ + τc)^{−p} scaled to 1 at τ = 0, which keeps it well conditioned
-  const basis = (p: number, c: number) => tau.map((x) => [Math.pow(1 + x / c, -p), 1]);
-  const f = profileFit2D(basis, [trajectory.solver, trajectory.verifier], [0.02, 50], [1e-3, 1e2], () => true);
+  const solveOn = (rows: number[] | null): Solve => {
+    const part = pickRows(tau, [trajectory.solver, trajectory.verifier], rows);
+    return (p, c) => {
+      const column = new Float64Array(part.tau.length);
+      for (let i = 0; i < part.tau.length; i++) column[i] = Math.pow(1 + part.tau[i] / c, -p);
+      return affineLeastSquares(column, part.series);
+    };
+  };
+  const f = profileFit2D(solveOn, tau.length, [0.02, 50], [1e-3, 1e2], () => true);
   const exponent = f.x;
   const timescale = f.y * span;
   const p = {
