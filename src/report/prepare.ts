@@ -48,12 +48,13 @@ export function fitBand(fit: SharedRateFit, times: number[]): { solver: Band; ve
   const b = fit.amplitudes.verifier.value;
   for (const t of times) {
     const p = predictShared(fit, t);
-    const e = Math.exp(-fit.rate.value * t);
+    const s = t - fit.origin; // the amplitudes are those at the fit's first point
+    const e = Math.exp(-fit.rate.value * s);
     // gradients with respect to [r, α′, U_s∞, β′, U_v∞]
     const grads = {
-      solver: [-a * t * e, e, 1, 0, 0],
-      verifier: [-b * t * e, 0, 0, e, 1],
-      gap: [-(a - b) * t * e, e, 1, -e, -1],
+      solver: [-a * s * e, e, 1, 0, 0],
+      verifier: [-b * s * e, 0, 0, e, 1],
+      gap: [-(a - b) * s * e, e, 1, -e, -1],
     };
     for (const key of ['solver', 'verifier', 'gap'] as const) {
       const half = usable ? z * Math.sqrt(Math.max(0, quad(grads[key]))) : 0;

@@ -4,9 +4,9 @@
 // Method: variable projection. For a fixed r the model is linear in (α′, U_s∞, β′, U_v∞), solved in closed
 // form, so the residual sum of squares is a 1-D function of r alone; it is scanned on a log grid (the
 // multi-start) and the best grid minima are refined by golden section, which is the joint optimum.
-// Standard errors come from s²(JᵀJ)⁻¹ at the optimum (analytic Jacobian); 95 % intervals use Student-t with
-// 2n − 5 degrees of freedom and the
-// delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
+// Time is measured from the first data point (amplitudes at t0), so the fit does not depend on where t
+// starts. Standard errors come from s²(JᵀJ)⁻¹ at the optimum (analytic Jacobian); 95 % intervals use
+// Student-t with 2n − 5 degrees of freedom and the delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
 
 import { type IdentifiableParams, roundsToConverge as cor32 } from './closedForm.js';
 import {
@@ -39,14 +39,17 @@ export interface SharedRateFit {
   law: 'shared';
   rate: Interval; // r = k(α−β)
   limits: { solver: Interval; verifier: Interval; gap: Interval }; // U_s∞, U_v∞, G∞ = b/k
-  amplitudes: { solver: Interval; verifier: Interval; gap: Interval }; // α′, β′, δ = α′ − β′ (at t = 0)
+  amplitudes: { solver: Interval; verifier: Interval; gap: Interval }; // α′, β′, δ = α′ − β′ at t = origin
   alphaOverBeta: number; // α/β = α′/β′
   r2: { solver: number; verifier: number; gap: number };
   rss: number;
   n: number; // time points; AIC/BIC use the 2n observations and 5 parameters
   aic: number;
   bic: number;
-  roundsToConverge: (epsilon: number) => number; // Cor. 3.2 from the fitted δ and r (time units of t)
+  /** the reference time of the amplitudes: the first data point (so the fit does not depend on where t starts) */
+  origin: number;
+  /** Cor. 3.2 from the fitted δ and r: the time t (in the data's units, ≥ origin) after which |G − G∞| < ε */
+  roundsToConverge: (epsilon: number) => number;
   /** covariance of [rate, solverAmplitude, solverLimit, verifierAmplitude, verifierLimit] */
   covariance: number[][];
   /** 'wald' (Jacobian + Student-t) or 'bootstrap' (residual bootstrap percentiles) */
@@ -194,7 +197,7 @@ export function gapR2(trajectory: Trajectory, fittedGap: number[]): number {
   return rSquared(measured.map((g) => g + offset), fittedGap);
 }
 
-/** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers. */
+/** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers; their t = 0 is fit.origin. */
 export function identifiableFromFit(fit: SharedRateFit): IdentifiableParams {
   return {
     rate: fit.rate.value,
@@ -216,24 +219,14 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   const core = fitSharedCore(tau, solver, verifier, gridSize);
   const [rho, as, cs, av, cv] = core.phi;
 
-  // back to the time units of t, amplitudes referred to t = 0 as in Prop. 3.1
+  // back to the time units of t; amplitudes refer to the first data point t0 (not t = 0, where e^{r·t0} overflows for
+  // data that start late), so shifting t changes nothing but `origin`
   const rate = rho / span;
-  const shift = Math.exp(rate * t0);
-  if (!Number.isFinite(shift))
-    throw new Error(`shared-rate fit: time starts at ${t0}, ${(rate * t0).toFixed(0)} time constants after t = 0, so the amplitudes at t = 0 overflow; shift the time column to start near 0`);
-  const theta = [rate, as * shift, cs, av * shift, cv];
+  const theta = [rate, as, cs, av, cv];
   const dof = 2 * n - 5;
   const sigma2 = core.rss / dof;
   const covPhi = inverseFromR(core.jacobianR).map((row) => row.map((c) => c * sigma2));
-  // Jacobian of θ(φ): r = ρ/span, α′ = a_s e^{ρ t0/span}, β′ = a_v e^{ρ t0/span}
-  const G = [
-    [1 / span, 0, 0, 0, 0],
-    [(theta[1] * t0) / span, shift, 0, 0, 0],
-    [0, 0, 1, 0, 0],
-    [(theta[3] * t0) / span, 0, 0, shift, 0],
-    [0, 0, 0, 0, 1],
-  ];
-  const covariance = G.map((gi) => G.map((gj) => bilinear(covPhi, gi, gj)));
+  const covariance = covPhi.map((row, i) => row.map((c, j) => (c * (i === 0 ? 1 / span : 1) * (j === 0 ? 1 / span : 1)))); // r = ρ/span
   const tq = studentTQuantile(0.5 + confidence / 2, dof);
 
   let intervals = {
@@ -254,7 +247,7 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   let intervalMethod: 'wald' | 'bootstrap' = 'wald';
   const bootstrap = options.bootstrap ?? 0;
   if (bootstrap > 0) {
-    intervals = bootstrapIntervals(trajectory, tau, t0, span, fittedSolver, fittedVerifier, theta, bootstrap, options.seed ?? 1, confidence, gridSize);
+    intervals = bootstrapIntervals(trajectory, tau, span, fittedSolver, fittedVerifier, theta, bootstrap, options.seed ?? 1, confidence, gridSize);
     intervalMethod = 'bootstrap';
   }
 
@@ -282,7 +275,8 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     n,
     aic: N * Math.log(core.rss / N) + 2 * 5,
     bic: N * Math.log(core.rss / N) + 5 * Math.log(N),
-    roundsToConverge: (epsilon: number) => cor32(delta, rate, epsilon),
+    origin: t0,
+    roundsToConverge: (epsilon: number) => t0 + cor32(delta, rate, epsilon),
     covariance,
     intervalMethod,
     warnings,
@@ -293,7 +287,6 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
 function bootstrapIntervals(
   trajectory: Trajectory,
   tau: number[],
-  t0: number,
   span: number,
   fittedSolver: number[],
   fittedVerifier: number[],
@@ -313,8 +306,7 @@ function bootstrapIntervals(
     const s = fittedSolver.map((f) => f + resS[pick()]);
     const v = fittedVerifier.map((f) => f + resV[pick()]);
     const [rho, as, cs, av, cv] = fitSharedCore(tau, s, v, gridSize).phi;
-    const shift = Math.exp((rho * t0) / span);
-    samples.push([rho / span, as * shift, cs, av * shift, cv, (as - av) * shift, cs - cv]);
+    samples.push([rho / span, as, cs, av, cv, as - av, cs - cv]);
   }
   const values = [...theta, theta[1] - theta[3], theta[2] - theta[4]];
   const lo = (1 - confidence) / 2;
@@ -335,9 +327,9 @@ function bootstrapIntervals(
   };
 }
 
-/** The fitted curves at time t. */
+/** The fitted curves at time t (the amplitudes are those at fit.origin). */
 export function predictShared(fit: SharedRateFit, t: number): { solver: number; verifier: number; gap: number } {
-  const e = Math.exp(-fit.rate.value * t);
+  const e = Math.exp(-fit.rate.value * (t - fit.origin));
   const solver = fit.amplitudes.solver.value * e + fit.limits.solver.value;
   const verifier = fit.amplitudes.verifier.value * e + fit.limits.verifier.value;
   return { solver, verifier, gap: solver - verifier };

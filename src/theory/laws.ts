@@ -20,7 +20,7 @@ export const LAW_PARAMETER_COUNT: Record<LawName, number> = { shared: 5, separat
 
 export interface LawFit {
   law: LawName;
-  /** named parameters in the time units of t (amplitudes referred to t = 0) */
+  /** named parameters in the time units of t (amplitudes referred to t = origin, the first time point) */
   parameters: Record<string, number>;
   numParameters: number;
   limits: { solver: number; verifier: number; gap: number }; // values as t → ∞
@@ -88,6 +88,7 @@ export function lawFitFromShared(fit: SharedRateFit, trajectory: Trajectory): La
     'shared',
     trajectory,
     {
+      origin: fit.origin,
       rate: fit.rate.value,
       solverAmplitude: fit.amplitudes.solver.value,
       solverLimit: fit.limits.solver.value,
@@ -107,8 +108,7 @@ function fitSeparate(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
   const one = (y: number[]) => {
     const f = profileFit1D(exponentialColumn(tau), [y], RATE_RANGE, 60);
-    const rate = f.rho / span;
-    return { rate, amplitude: f.coefficients[0][0] * Math.exp(rate * t0), limit: f.coefficients[0][1] };
+    return { rate: f.rho / span, amplitude: f.coefficients[0][0], limit: f.coefficients[0][1] };
   };
   const s = one(trajectory.solver);
   const v = one(trajectory.verifier);
@@ -116,6 +116,7 @@ function fitSeparate(trajectory: Trajectory): LawFit {
     'separate',
     trajectory,
     {
+      origin: t0,
       solverRate: s.rate,
       solverAmplitude: s.amplitude,
       solverLimit: s.limit,
@@ -124,7 +125,7 @@ function fitSeparate(trajectory: Trajectory): LawFit {
       verifierLimit: v.limit,
     },
     { solver: s.limit, verifier: v.limit },
-    (t) => [s.amplitude * Math.exp(-s.rate * t) + s.limit, v.amplitude * Math.exp(-v.rate * t) + v.limit],
+    (t) => [s.amplitude * Math.exp(-s.rate * (t - t0)) + s.limit, v.amplitude * Math.exp(-v.rate * (t - t0)) + v.limit],
   );
 }
 
@@ -198,19 +199,21 @@ function fitTwoExp(trajectory: Trajectory): LawFit {
   const s = f.coefficients[0];
   const v = f.coefficients[1];
   const p = {
+    origin: t0,
     rate1: r1,
     rate2: r2,
-    solverAmplitude1: amp(s, 0) * Math.exp(r1 * t0),
-    solverAmplitude2: amp(s, 1) * Math.exp(r2 * t0),
+    solverAmplitude1: amp(s, 0),
+    solverAmplitude2: amp(s, 1),
     solverLimit: s[2],
-    verifierAmplitude1: amp(v, 0) * Math.exp(r1 * t0),
-    verifierAmplitude2: amp(v, 1) * Math.exp(r2 * t0),
+    verifierAmplitude1: amp(v, 0),
+    verifierAmplitude2: amp(v, 1),
     verifierLimit: v[2],
   };
-  return finishFit('twoexp', trajectory, p, { solver: p.solverLimit, verifier: p.verifierLimit }, (t) => [
-    p.solverAmplitude1 * Math.exp(-r1 * t) + p.solverAmplitude2 * Math.exp(-r2 * t) + p.solverLimit,
-    p.verifierAmplitude1 * Math.exp(-r1 * t) + p.verifierAmplitude2 * Math.exp(-r2 * t) + p.verifierLimit,
-  ]);
+  const modes = (t: number) => [Math.exp(-r1 * (t - t0)), Math.exp(-r2 * (t - t0))];
+  return finishFit('twoexp', trajectory, p, { solver: p.solverLimit, verifier: p.verifierLimit }, (t) => {
+    const [e1, e2] = modes(t);
+    return [p.solverAmplitude1 * e1 + p.solverAmplitude2 * e2 + p.solverLimit, p.verifierAmplitude1 * e1 + p.verifierAmplitude2 * e2 + p.verifierLimit];
+  });
 }
 
 /** Power-law relaxation with shared exponent and time scale: U_x = A_x (1 + (t − t0)/s)^{−p} + c_x, t0 = first time. */
