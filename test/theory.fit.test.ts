@@ -127,7 +127,7 @@ describe('shared-rate fit', () => {
   it('warns when the data show no relaxation (straight lines)', () => {
     const t = [0, 1, 2, 3, 4, 5];
     const fit = fitSharedRate({ t, solver: t.map((x) => 2 - 0.1 * x), verifier: t.map((x) => 1 - 0.05 * x) });
-    expect(fit.warnings.join(' ')).toMatch(/edge of the search range/);
+    expect(fit.warnings.join(' ')).toMatch(/edge of its search range/);
   });
 });
 

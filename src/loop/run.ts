@@ -8,7 +8,7 @@ import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExampl
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
-import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
+import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, lockDir, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
@@ -91,6 +91,7 @@ export interface Forecast {
   rate: number;
   roundsToConverge: number; // Cor. 3.2: further epochs until |G − G∞| < 1 % of the initial gap
   remainingSolverImprovement: number; // U_s(now) − U_s∞ predicted by the fit
+  flags?: FitFlagCode[]; // why the fit cannot be trusted (theory's fitFlags), when it cannot
 }
 
 /** final-test.json: the final model's greedy accuracy on a test split that may be larger than --test-size. */
@@ -237,6 +238,7 @@ function forecastFrom(metrics: MetricsRecord[]): Forecast | { error: string } {
       solverLimit: interval(fit.limits.solver), verifierLimit: interval(fit.limits.verifier), gapLimit: interval(fit.limits.gap), rate: fit.rate.value,
       roundsToConverge: delta <= epsilon ? 0 : Math.log(delta / epsilon) / fit.rate.value, // Cor. 3.2 from the current point
       remainingSolverImprovement: predictShared(fit, now.t).solver - fit.limits.solver.value,
+      ...(fit.flags.length ? { flags: fit.flags.map((f) => f.code) } : {}),
     };
   } catch (error) {
     return { error: (error as Error).message };
@@ -457,6 +459,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     writeFileAtomic(join(runDir, 'fit.json'), JSON.stringify(fit, null, 2) + '\n');
     log(`shared-rate fit: r=${fit.rate.value.toFixed(3)} U_s∞=${fit.limits.solver.value.toFixed(3)} U_v∞=${fit.limits.verifier.value.toFixed(3)} ` +
       `R² solver=${fit.r2.solver.toFixed(3)} verifier=${fit.r2.verifier.toFixed(3)} gap=${fit.r2.gap.toFixed(3)}`);
+    if (fit.flags.length) log(`  ${formatFitFlags(fit.flags)}`);
   } catch (error) {
     log(`no shared-rate fit: ${(error as Error).message}`);
   }

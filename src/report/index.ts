@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io.js';
-import { readTrajectoryFile, type ReadOptions, type SharedRateFit, type Trajectory } from '../theory/index.js';
+import { formatFitFlags, readTrajectoryFile, type ReadOptions, type SharedRateFit, type Trajectory } from '../theory/index.js';
 import { isCrossDir, readCross, readRun, type CrossData, type RunData } from './data.js';
 import {
   accuracySpec,
@@ -66,7 +66,7 @@ export function fitTable(caption: string, fit: SharedRateFit): Table {
       ['R² solver / verifier / gap', `${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`, '', ''],
       ['points n, AIC, BIC', `${fit.n}, ${formatNumber(fit.aic)}, ${formatNumber(fit.bic)}`, '', ''],
       ['t with |G − G∞| < 1 % of δ (Cor. 3.2)', fit.roundsToConverge(epsilon), '', 'epochs'],
-      ...fit.warnings.map((w) => ['warning', w, '', '']),
+      ...fit.warnings.map((w) => ['warning: cannot be trusted', w, '', '']),
     ],
   };
 }
@@ -110,7 +110,8 @@ function trajectoryFigures(
     const last = tr.t.length - 1;
     const fit = fits[i];
     const fitText = fit
-      ? `; shared rate r = ${formatNumber(fit.rate.value)}/epoch, limits U_s∞ = ${formatNumber(fit.limits.solver.value)}, U_v∞ = ${formatNumber(fit.limits.verifier.value)}, R² = ${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`
+      ? `; shared rate r = ${formatNumber(fit.rate.value)}/epoch, limits U_s∞ = ${formatNumber(fit.limits.solver.value)}, U_v∞ = ${formatNumber(fit.limits.verifier.value)}, R² = ${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}` +
+        (fit.flags.length ? ` (${formatFitFlags(fit.flags)})` : '')
       : '';
     return `${item.title}: U_s ${formatNumber(tr.solver[0])} → ${formatNumber(tr.solver[last])}, U_v ${formatNumber(tr.verifier[0])} → ${formatNumber(tr.verifier[last])} over t = ${formatNumber(tr.t[0])}…${formatNumber(tr.t[last])}${fitText}`;
   });

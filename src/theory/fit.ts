@@ -9,6 +9,7 @@
 // Student-t with 2n − 5 degrees of freedom and the delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
 
 import { type IdentifiableParams, roundsToConverge as cor32 } from './closedForm.js';
+import { fitFlags, type FitFlag } from './flags.js';
 import {
   affineLeastSquares,
   columnLeastSquares,
@@ -54,6 +55,12 @@ export interface SharedRateFit {
   covariance: number[][];
   /** 'wald' (Jacobian + Student-t) or 'bootstrap' (residual bootstrap percentiles) */
   intervalMethod: 'wald' | 'bootstrap';
+  /** the rate's search range in the time units of t, and whether the optimum sits at its edge */
+  rateRange: [number, number];
+  atRateBound: boolean;
+  /** why the numbers cannot be trusted, if they cannot (fitFlags) */
+  flags: FitFlag[];
+  /** the flags' messages */
   warnings: string[];
 }
 
@@ -251,16 +258,9 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     intervalMethod = 'bootstrap';
   }
 
-  const warnings: string[] = [];
-  if (core.atBound)
-    warnings.push(
-      `rate at the edge of the search range [${RATE_RANGE[0] / span}, ${RATE_RANGE[1] / span}]: the data show no exponential relaxation on this time scale; limits are unreliable`,
-    );
-  if (!Number.isFinite(intervals.rate.stderr)) warnings.push('Jacobian is rank deficient at the optimum; standard errors are undefined');
-
   const N = 2 * n;
   const delta = theta[1] - theta[3];
-  return {
+  const fit: SharedRateFit = {
     law: 'shared',
     rate: intervals.rate,
     limits: { solver: intervals.solverLimit, verifier: intervals.verifierLimit, gap: intervals.gapLimit },
@@ -279,8 +279,14 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     roundsToConverge: (epsilon: number) => t0 + cor32(delta, rate, epsilon),
     covariance,
     intervalMethod,
-    warnings,
+    rateRange: [RATE_RANGE[0] / span, RATE_RANGE[1] / span],
+    atRateBound: core.atBound,
+    flags: [],
+    warnings: [],
   };
+  fit.flags = fitFlags(fit, trajectory);
+  fit.warnings = fit.flags.map((f) => f.message);
+  return fit;
 }
 
 /** Residual bootstrap: resample each series' residuals, refit, take percentile intervals. */

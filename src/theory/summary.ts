@@ -2,6 +2,7 @@
 
 import { combosFromIdentifiable, type IdentifiableCombos } from './closedForm.js';
 import { fitSharedRate, identifiableFromFit, type Interval, type Trajectory } from './fit.js';
+import type { FitFlag } from './flags.js';
 import { compareLaws, earlyPrediction, LAW_NAMES, type LawName } from './laws.js';
 import { linearityCheck } from './linearity.js';
 
@@ -63,6 +64,8 @@ export interface PanelAnalysis {
     maxAbsError: Triple;
     heldOut: { t: number; observed: Triple; predicted: Triple }[];
   };
+  /** why the shared-rate fit cannot be trusted (fitFlags), empty when nothing is wrong */
+  flags: FitFlag[];
   warnings: string[];
   fitMs: number;
 }
@@ -107,6 +110,7 @@ export function analyseTrajectory(trajectory: Trajectory, options: AnalysisOptio
     bic: fit.bic,
     identifiable: combosFromIdentifiable(identifiableFromFit(fit)),
     roundsToConverge: { epsilon, t: epsilon > 0 ? fit.roundsToConverge(epsilon) : NaN },
+    flags: fit.flags,
     warnings: fit.warnings.slice(),
     fitMs,
   };
