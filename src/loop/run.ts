@@ -51,6 +51,7 @@ export interface TrainOptions {
   evalsPerEpoch: number;
   evalSize: number;
   testSize: number;
+  testSamples?: number; // sampled answers per test question at each evaluation point (held-out sampled accuracy; 0 = off)
   stopAtConvergence?: number;
   report: boolean;
   externalVerifier?: string; // 'oracle' or a checkpoint directory used as a frozen verifier
@@ -66,7 +67,7 @@ export type ExternalSelect = (typeof EXTERNAL_SELECTS)[number];
 export const TRAIN_DEFAULTS: TrainOptions = {
   model: 'tiny-arith', dataset: 'arith', seed: 1, backend: 'auto', rounds: 6, poolSize: 256, freshPool: false, samples: 16,
   temperature: 1.0, topP: 1.0, maxNewTokens: 64, sampleBatch: 64, verifier: 'majority', sigma: 0.5, epochsPerRound: 1, lr: 2e-3, batchSize: 16,
-  fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, report: true,
+  fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, testSamples: 4, report: true,
 };
 
 /** One line of metrics.jsonl: an evaluation point. */
@@ -133,6 +134,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
   requireNonNegativeInteger('test-size', o.testSize);
+  if (o.testSamples !== undefined) requireNonNegativeInteger('test-samples', o.testSamples);
   if (o.finalTestSize !== undefined) {
     requirePositiveInteger('final-test-size', o.finalTestSize);
     if (o.finalTestSize > o.testSize && !hasSeparateTestSplit(o.dataset)) {
@@ -348,7 +350,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
   const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
-  const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919 };
+  const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919, testSamples: options.testSamples ?? 0 };
   const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
   const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
   const checkAbort = () => {
