@@ -99,3 +99,20 @@ describe('the flags where fits are printed', () => {
     expect(rows.map((r) => r[1])).toEqual([expect.stringMatching(/^only 4 time points/)]);
   });
 });
+
+describe("cross's table", () => {
+  it('prints the base fit’s flags under the theory line', async () => {
+    const { formatCrossTable } = await import('../src/loop/cross.js');
+    const t = range(4, 1);
+    const flags = fitSharedRate({ t, solver: relax(t, 0.6, 3, 2), verifier: relax(t, 0.6, 2, 0.5) }).flags;
+    const summary = {
+      budget: 26, gamma: 0.001, externalVerifier: 'oracle', externalSelect: 'random', rounds: 3, seeds: [1], failed: [], wallSeconds: 10,
+      arms: { none: { seedsFinished: 1, initialTestAccuracy: 0.25, finalTestAccuracy: 0.24, finalTestAccuracySd: NaN, finalSolverUncertainty: 2,
+        predictedFinalSolverUncertainty: 2.1, finalVerifierUncertainty: 0.5, externalQueries: 0, wallSeconds: 10 } },
+      comparison: { pairedDeltaVsNone: {}, beatsNone: {}, allocationSpread: NaN, meanSeedSd: NaN },
+      theory: { method: '', base: 'none', dynamics: { alpha: 1, beta: 0.5, k: 1, b: 0.1, rate: 0.5, r2: { solver: 1, verifier: 1, gap: 1 }, flags }, gammaBudget: 0.026,
+        outcomes: [], regime: { explanation: 'no arm with external verification' }, gammaPerArm: {} },
+    } as unknown as Parameters<typeof formatCrossTable>[0];
+    expect(formatCrossTable(summary)).toMatch(/dynamics from arm none: r = 0\.500 per round.*\n {2}warning: only 4 time points for 5 parameters/);
+  });
+});
