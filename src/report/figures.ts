@@ -319,7 +319,7 @@ export function accuracySpec(rows: AccuracyRow[], options: FigureOptions & { pas
       ],
     });
   }
-  if (has('meanResponseLength') || has('meanPickLength')) small.push(seriesPanel(rows, length, { title: 'mean length (tokens)' }, PANEL_WIDTH, xTitle));
+  if (has('meanResponseLength') || has('meanPickLength')) small.push(seriesPanel(rows, length, { title: 'mean length (tokens)', zero: true }, PANEL_WIDTH, xTitle)); // from 0: a 1 % change looks like 1 %
   if (has('answerDiversity'))
     small.push(seriesPanel(rows, [['answerDiversity', 'distinct answers', '#54a24b']], { title: 'distinct answers per question', zero: true }, PANEL_WIDTH, xTitle));
   small.push(seriesPanel(rows, unc, { title: options.yTitle ?? UNCERTAINTY_TITLE }, PANEL_WIDTH, xTitle));
