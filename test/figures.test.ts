@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   accuracyRows,
   accuracySpec,
+  passAtKRows,
   crossData,
   crossSpec,
   fitPanel,
@@ -140,19 +141,29 @@ describe('Figure 2: −dG/dt against G', () => {
   });
 });
 
-describe('Figure 3: accuracy and uncertainty over training', () => {
-  it('has an accuracy row (percent axis) and an uncertainty row', async () => {
+describe('Figure 3: accuracy, pass@k, length, diversity and uncertainty over training', () => {
+  it('has an accuracy row (percent axis), pass@k at the first and last point, length, diversity and uncertainty', async () => {
     const run = readRun(join(dir, 'run'));
-    const svg = await renderSvg(accuracySpec(accuracyRows(run.metrics)));
+    const svg = await renderSvg(accuracySpec(accuracyRows(run.metrics), { passAtK: passAtKRows(run.metrics) }));
     expectClean(svg);
     const labels = texts(svg);
-    for (const l of ['accuracy', 'uncertainty (nats per response)', 'solver (sampled)', 'verifier (picked)', 'test (held out)', 'G gap']) {
+    for (const l of ['accuracy', 'uncertainty (nats per response)', 'solver (sampled)', 'verifier (picked)', 'test (held out)', 'test, sampled (held out)', 'G gap',
+      'pass@k (evaluation questions)', 'k (samples drawn)', 't = 0', 't = 6', 'mean length (tokens)', 'samples', 'picks', 'distinct answers per question']) {
       expect(labels).toContain(l);
     }
     expect(labels.some((l) => /^\d+%$/.test(l))).toBe(true);
-    expect(labels.filter((l) => l === 'training time t (epochs)')).toHaveLength(1);
-    expect(markGroups(svg, 'mark-line role-mark')).toHaveLength(6);
+    // lines: 4 accuracies, 2 pass@k curves, 2 lengths, 1 diversity, 3 uncertainties
+    expect(markGroups(svg, 'mark-line role-mark')).toHaveLength(12);
     await expectPng(svg);
+  });
+
+  it('a run without the new fields keeps the accuracy and uncertainty panels only', async () => {
+    const old = readRun(join(dir, 'run')).metrics.map((m) => ({ t: m.t, round: m.round, solverUncertainty: m.solverUncertainty, verifierUncertainty: m.verifierUncertainty,
+      gap: m.gap, solverAccuracy: m.solverAccuracy, verifierAccuracy: m.verifierAccuracy, testAccuracy: m.testAccuracy }));
+    const svg = await renderSvg(accuracySpec(accuracyRows(old), { passAtK: passAtKRows(old) }));
+    expectClean(svg);
+    expect(texts(svg)).not.toContain('pass@k (evaluation questions)');
+    expect(markGroups(svg, 'mark-line role-mark')).toHaveLength(6);
   });
 });
 

@@ -41,7 +41,7 @@ beforeAll(async () => {
 function microOptions(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   return {
     ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
-    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, ...extra,
+    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, testSamples: 0, ...extra, // test sampling: test/accounting.test.ts
   };
 }
 

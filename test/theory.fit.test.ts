@@ -48,8 +48,10 @@ describe('shared-rate fit', () => {
       expect(rel(fit.limits.solver.value, q.solverLimit)).toBeLessThan(1e-6);
       expect(rel(fit.limits.verifier.value, q.verifierLimit)).toBeLessThan(1e-6);
       expect(rel(fit.limits.gap.value, p.b / p.k)).toBeLessThan(1e-6);
-      expect(rel(fit.amplitudes.solver.value, q.solverAmplitude)).toBeLessThan(1e-6);
-      expect(rel(fit.amplitudes.verifier.value, q.verifierAmplitude)).toBeLessThan(1e-6);
+      // amplitudes refer to the first data point
+      expect(fit.origin).toBe(t[0]);
+      expect(rel(fit.amplitudes.solver.value, q.solverAmplitude * Math.exp(-q.rate * t[0]))).toBeLessThan(1e-6);
+      expect(rel(fit.amplitudes.verifier.value, q.verifierAmplitude * Math.exp(-q.rate * t[0]))).toBeLessThan(1e-6);
       expect(rel(fit.alphaOverBeta, p.alpha / p.beta)).toBeLessThan(1e-6);
       expect(fit.r2.solver).toBeGreaterThan(1 - 1e-12);
       expect(fit.warnings).toEqual([]);
@@ -66,8 +68,8 @@ describe('shared-rate fit', () => {
       ['solver limit', (f) => f.limits.solver, truth.solverLimit],
       ['verifier limit', (f) => f.limits.verifier, truth.verifierLimit],
       ['gap limit', (f) => f.limits.gap, physical.b / physical.k],
-      ['solver amplitude', (f) => f.amplitudes.solver, truth.solverAmplitude],
-      ['verifier amplitude', (f) => f.amplitudes.verifier, truth.verifierAmplitude],
+      ['solver amplitude', (f) => f.amplitudes.solver, truth.solverAmplitude * Math.exp(-truth.rate * epochs[0])], // at the first point
+      ['verifier amplitude', (f) => f.amplitudes.verifier, truth.verifierAmplitude * Math.exp(-truth.rate * epochs[0])],
     ];
     const hits = targets.map(() => 0);
     const trials = 200;
@@ -125,7 +127,7 @@ describe('shared-rate fit', () => {
   it('warns when the data show no relaxation (straight lines)', () => {
     const t = [0, 1, 2, 3, 4, 5];
     const fit = fitSharedRate({ t, solver: t.map((x) => 2 - 0.1 * x), verifier: t.map((x) => 1 - 0.05 * x) });
-    expect(fit.warnings.join(' ')).toMatch(/edge of the search range/);
+    expect(fit.warnings.join(' ')).toMatch(/edge of its search range/);
   });
 });
 

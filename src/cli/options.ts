@@ -44,6 +44,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('evals-per-epoch', { type: 'number', default: d.evalsPerEpoch, describe: 'evaluation points per epoch (the paper: 2)' })
     .option('eval-size', { type: 'number', default: d.evalSize, describe: 'fixed train questions for U_s, U_v and accuracies' })
     .option('test-size', { type: 'number', default: d.testSize, describe: 'test questions for greedy accuracy' })
+    .option('test-samples', { type: 'number', default: d.testSamples, describe: 'sampled answers per test question at each evaluation point (held-out sampled accuracy; 0 = off)' })
     .option('stop-at-convergence', { type: 'number', describe: 'stop when the forecast remaining U_s improvement is below EPS' })
     .option('final-test-size', { type: 'number', describe: 'after the last round, greedy accuracy of the final model on N test questions (final-test.json)' })
     .option('report', { type: 'boolean', default: d.report, describe: 'write the HTML/SVG/PNG report at the end (--no-report to skip)' })
@@ -72,7 +73,7 @@ function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
     batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number,
-    evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number,
+    evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number, testSamples: argv['test-samples'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,
     externalSelect: argv['external-select'] as ExternalSelect, finalTestSize: argv['final-test-size'] as number | undefined,

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  type AllocationOutcome, type AllocationRegime, type Trajectory,
-  compareAllocations, fitGamma, fitSharedRate, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
+  type AllocationOutcome, type AllocationRegime, type FitFlag, type Trajectory,
+  compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
 import { type ExternalSelect, type FinalTest, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, readFinalTest, runTraining, validateTrainOptions } from './run.js';
@@ -133,7 +133,7 @@ export interface CrossArmSummary {
 export interface CrossTheory {
   method: string;
   base: string; // the arm whose shared-rate fit gives the dynamics
-  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number } };
+  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number }; flags?: FitFlag[] };
   gammaBudget: number; // γ·M, the boost per unit of η
   outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
   regime: AllocationRegime;
@@ -304,7 +304,7 @@ export function crossTheory(
       method: `γ by least squares of predicted vs measured final U_s relative to arm ${base.name}, over the arms with budget; ` +
         `dynamics from the shared-rate fit of arm ${base.name} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
       base: base.name,
-      dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2 },
+      dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2, flags: baseFit.flags },
       gammaBudget,
       outcomes: compared?.outcomes ?? [],
       regime: compared?.regime ?? emptyRegime,
@@ -430,6 +430,7 @@ export function formatCrossTable(summary: CrossSummary): string {
     const t = summary.theory;
     out.push(`theory: γ = ${g(summary.gamma)} per external query (γM = ${g(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g(t.dynamics.rate)} per round, ` +
       `α/β = ${g(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`);
+    if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
     const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g(f.gamma)} [${g(f.lower)}, ${g(f.upper)}]`));
     if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
     out.push(`  Prop. 5.1: ${t.regime.explanation}`);

@@ -5,7 +5,7 @@ import type { Model } from '../model/model.js';
 import { Rng } from '../model/rng.js';
 import { sample } from '../model/sample.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { responseUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
+import { perTokenUncertainty, responseUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { promptIds } from './prompts.js';
 import { type Candidate, type Pick, type VerifierKind, pickCandidate, verifierScores } from './verify.js';
 
@@ -51,22 +51,26 @@ export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T
   }
 }
 
-/** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
-export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
-  times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
+/** options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids. */
+function sampleResponses(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string, progress?: Progress) {
   const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
   const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
   const sampled: number[][] = [];
-  timed(times, 'sample', () => {
-    for (let start = 0; start < rows.length; start += options.sampleBatch) {
-      const batch = rows.slice(start, start + options.sampleBatch);
-      const out = sample(model, batch.map((q) => prompts[q]!), {
-        temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng,
-      });
-      sampled.push(...out.tokens);
-      progress?.('sample', Math.min(start + batch.length, rows.length), rows.length);
-    }
-  });
+  for (let start = 0; start < rows.length; start += options.sampleBatch) {
+    const batch = rows.slice(start, start + options.sampleBatch);
+    const out = sample(model, batch.map((q) => prompts[q]!), {
+      temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng,
+    });
+    sampled.push(...out.tokens);
+    progress?.(stage, Math.min(start + batch.length, rows.length), rows.length);
+  }
+  return { prompts, rows, sampled };
+}
+
+/** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
+export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
+  times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
+  const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(model, tokenizer, problems, options, rng, 'sample', progress));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
   const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch }));
   tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
@@ -117,24 +121,60 @@ export interface Evaluation {
   passAtN: number;
   majorityAccuracy: number;
   testAccuracy: number; // greedy, on the test split
-  meanResponseLength: number;
+  testSampledAccuracy?: number; // share of correct among --test-samples K sampled answers per test question (absent when K = 0)
+  solverUncertaintyPerToken: number; // U_s / mean sample length = Σ U / Σ length over the samples (nats per token)
+  verifierUncertaintyPerToken: number; // the same over the picks
+  meanResponseLength: number; // of the samples (tokens)
+  meanPickLength: number; // of the picks (tokens)
+  answerDiversity: number; // distinct final answers among a question's N samples, mean over questions
+  [passAtK: `passAt${number}`]: number; // pass@k for k = 1, 2, 4, …, N (unbiased estimator), on the evaluation questions
   evalFallbacks: number;
   meanEntropy: number;
   meanSelfCertainty: number;
 }
 
-function majorityCorrect(group: Candidate[]): boolean {
-  const counts = new Map<string, { count: number; correct: boolean }>();
+/** A question's candidates grouped by equal final answer (answersEqual), candidates without an answer left out. */
+export function answerGroups(group: { answer: string | null; correct: boolean }[]): { answer: string; count: number; correct: boolean }[] {
+  const groups: { answer: string; count: number; correct: boolean }[] = [];
   for (const c of group) {
     if (c.answer === null) continue;
-    const key = [...counts.keys()].find((k) => answersEqual(k, c.answer)) ?? c.answer;
-    const entry = counts.get(key) ?? { count: 0, correct: c.correct };
-    entry.count += 1;
-    counts.set(key, entry);
+    const entry = groups.find((g) => answersEqual(g.answer, c.answer));
+    if (entry) entry.count += 1;
+    else groups.push({ answer: c.answer, count: 1, correct: c.correct });
   }
+  return groups;
+}
+
+function majorityCorrect(group: Candidate[]): boolean {
   let best: { count: number; correct: boolean } | undefined;
-  for (const entry of counts.values()) if (!best || entry.count > best.count) best = entry;
+  for (const entry of answerGroups(group)) if (!best || entry.count > best.count) best = entry;
   return best?.correct ?? false;
+}
+
+/**
+ * Unbiased pass@k from n samples of which c are correct: 1 − C(n−c, k)/C(n, k) (Chen et al. 2021), computed as
+ * 1 − Π_{i=n−c+1..n} (1 − k/i) so no binomial coefficient is formed.
+ */
+export function passAtK(n: number, c: number, k: number): number {
+  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)) || c < 0 || c > n || k < 1 || k > n)
+    throw new Error(`pass@k needs integers 0 ≤ c ≤ n and 1 ≤ k ≤ n (got n=${n}, c=${c}, k=${k})`);
+  if (n - c < k) return 1;
+  let miss = 1;
+  for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
+  return 1 - miss;
+}
+
+/** k = 1, 2, 4, …, up to n, and n itself. */
+export function passAtKValues(n: number): number[] {
+  const ks: number[] = [];
+  for (let k = 1; k < n; k *= 2) ks.push(k);
+  return [...ks, n];
+}
+
+/** Share of correct answers among `samples` sampled responses per problem (at the run's temperature; the test split). */
+export function sampledAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, progress?: Progress): number {
+  const { rows, sampled } = sampleResponses(model, tokenizer, problems, options, rng, 'test samples', progress);
+  return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i]!)), problems[q]!.answer)).length / rows.length;
 }
 
 /** Greedy accuracy on problems (the test split). */
@@ -163,7 +203,7 @@ export function greedyCorrect(model: Model, tokenizer: Tokenizer, problems: Prob
  * curves move with the model rather than with sampling noise.
  */
 export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
-  verifier: VerifierKind; sigma: number; seed: number }, progress?: Progress): Evaluation {
+  verifier: VerifierKind; sigma: number; seed: number; testSamples?: number }, progress?: Progress): Evaluation {
   const times = zeroTimes();
   const tokens = zeroTokens();
   const candidates = generateCandidates(model, tokenizer, evalProblems, options, new Rng(options.seed), times, tokens, progress);
@@ -173,6 +213,12 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
   const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
+  const n = options.samples;
+  const passAt = Object.fromEntries(passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]));
+  const testSamples = options.testSamples ?? 0;
+  const testSampled = testSamples > 0 && testProblems.length > 0
+    ? { testSampledAccuracy: sampledAccuracy(model, tokenizer, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1), progress) }
+    : {};
   return {
     solverUncertainty: us,
     verifierUncertainty: uv,
@@ -182,7 +228,13 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
     passAtN: mean(candidates.map((g) => (g.some((c) => c.correct) ? 1 : 0))),
     majorityAccuracy: mean(candidates.map((g) => (majorityCorrect(g) ? 1 : 0))),
     testAccuracy: greedyAccuracy(model, tokenizer, testProblems, options, progress),
+    ...testSampled,
+    solverUncertaintyPerToken: perTokenUncertainty(all),
+    verifierUncertaintyPerToken: perTokenUncertainty(picked),
     meanResponseLength: mean(all.map((c) => c.length)),
+    meanPickLength: mean(picked.map((c) => c.length)),
+    answerDiversity: mean(candidates.map((g) => answerGroups(g).length)),
+    ...passAt,
     evalFallbacks: picks.filter((p) => p.fallback).length,
     meanEntropy: mean(all.map((c) => c.entropy)),
     meanSelfCertainty: mean(all.map((c) => c.selfCertainty)),

@@ -9,7 +9,7 @@ import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExampl
   MODELS_DIR, PRESET_NAMES, type PresetName, presetConfig, validateConfig } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
-import { type Allocation, type SharedRateFit, allocationFractions, fitSharedRate, predictShared } from '../theory/index.js';
+import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, lockDir, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
@@ -52,6 +52,7 @@ export interface TrainOptions {
   evalsPerEpoch: number;
   evalSize: number;
   testSize: number;
+  testSamples?: number; // sampled answers per test question at each evaluation point (held-out sampled accuracy; 0 = off)
   stopAtConvergence?: number;
   report: boolean;
   externalVerifier?: string; // 'oracle' or a checkpoint directory used as a frozen verifier
@@ -68,7 +69,7 @@ export type ExternalSelect = (typeof EXTERNAL_SELECTS)[number];
 export const TRAIN_DEFAULTS: TrainOptions = {
   model: 'tiny-arith', dataset: 'arith', seed: 1, backend: 'auto', rounds: 6, poolSize: 256, freshPool: false, samples: 16,
   temperature: 1.0, topP: 1.0, maxNewTokens: 64, sampleBatch: 64, verifier: 'majority', sigma: 0.5, epochsPerRound: 1, lr: 2e-3, batchSize: 16,
-  fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, report: true,
+  fullFinetune: false, loraRank: 8, loraAlpha: 16, evalsPerEpoch: 2, evalSize: 64, testSize: 200, testSamples: 4, report: true,
 };
 
 /** One line of metrics.jsonl: an evaluation point. */
@@ -93,6 +94,7 @@ export interface Forecast {
   rate: number;
   roundsToConverge: number; // Cor. 3.2: further epochs until |G − G∞| < 1 % of the initial gap
   remainingSolverImprovement: number; // U_s(now) − U_s∞ predicted by the fit
+  flags?: FitFlagCode[]; // why the fit cannot be trusted (theory's fitFlags), when it cannot
 }
 
 /** final-test.json: the final model's greedy accuracy on a test split that may be larger than --test-size. */
@@ -166,6 +168,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
   requireNonNegativeInteger('test-size', o.testSize);
+  if (o.testSamples !== undefined) requireNonNegativeInteger('test-samples', o.testSamples);
   if (o.finalTestSize !== undefined) {
     requirePositiveInteger('final-test-size', o.finalTestSize);
     if (o.finalTestSize > o.testSize && !hasSeparateTestSplit(o.dataset)) {
@@ -283,6 +286,7 @@ function forecastFrom(metrics: MetricsRecord[]): Forecast | { error: string } {
       solverLimit: interval(fit.limits.solver), verifierLimit: interval(fit.limits.verifier), gapLimit: interval(fit.limits.gap), rate: fit.rate.value,
       roundsToConverge: delta <= epsilon ? 0 : Math.log(delta / epsilon) / fit.rate.value, // Cor. 3.2 from the current point
       remainingSolverImprovement: predictShared(fit, now.t).solver - fit.limits.solver.value,
+      ...(fit.flags.length ? { flags: fit.flags.map((f) => f.code) } : {}),
     };
   } catch (error) {
     return { error: (error as Error).message };
@@ -441,7 +445,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
   const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
-  const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919 };
+  const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919, testSamples: options.testSamples ?? 0 };
   const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
   const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
   if (externalScorer) disposers.push(externalScorer.dispose); // a checkpoint verifier's weights, also when the run fails
@@ -555,6 +559,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     writeFileAtomic(join(runDir, 'fit.json'), JSON.stringify(fit, null, 2) + '\n');
     log(`shared-rate fit: r=${fit.rate.value.toFixed(3)} U_s∞=${fit.limits.solver.value.toFixed(3)} U_v∞=${fit.limits.verifier.value.toFixed(3)} ` +
       `R² solver=${fit.r2.solver.toFixed(3)} verifier=${fit.r2.verifier.toFixed(3)} gap=${fit.r2.gap.toFixed(3)}`);
+    if (fit.flags.length) log(`  ${formatFitFlags(fit.flags)}`);
   } catch (error) {
     log(`no shared-rate fit: ${(error as Error).message}`);
   }

@@ -20,6 +20,14 @@ export interface MetricsRow {
   passAtN?: number;
   majorityAccuracy?: number;
   meanResponseLength?: number;
+  /** issue 19's accounting (absent in runs made before it) */
+  testSampledAccuracy?: number;
+  solverUncertaintyPerToken?: number;
+  verifierUncertaintyPerToken?: number;
+  meanPickLength?: number;
+  answerDiversity?: number;
+  /** pass@k for k = 1, 2, 4, …, N on the evaluation questions */
+  [passAtK: `passAt${number}`]: number | undefined;
   fallbacks?: number;
   externalQueries?: number;
   poolSolverUncertainty?: number;

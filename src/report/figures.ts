@@ -237,54 +237,99 @@ export interface AccuracyRow {
   solverAccuracy: number;
   verifierAccuracy: number;
   testAccuracy: number;
+  testSampledAccuracy?: number;
   solverUncertainty: number;
   verifierUncertainty: number;
   gap: number;
+  meanResponseLength?: number;
+  meanPickLength?: number;
+  answerDiversity?: number;
 }
 
-/** Figure 3: accuracy (solver, verifier, test) and uncertainty over training, two rows sharing the time axis. */
-export function accuracySpec(rows: AccuracyRow[], options: FigureOptions = {}): TopLevelSpec {
-  const acc: [keyof AccuracyRow, string, string][] = [
+/** pass@k against k at one evaluation point (Figure 3 draws the first and the last). */
+export interface PassAtKRow {
+  label: string;
+  k: number;
+  value: number;
+}
+
+type SeriesDef = [keyof AccuracyRow, string, string];
+
+/** One time-series panel of Figure 3: a line with markers per series, its own legend. */
+function seriesPanel(rows: AccuracyRow[], defs: SeriesDef[], y: { title: string; format?: string; zero?: boolean }, width: number, xTitle: string | null) {
+  const values = keepFinite(defs.flatMap(([key, label]) => rows.map((r) => ({ t: r.t, value: r[key] as number, label }))), ['t', 'value']);
+  const present = defs.filter((d) => values.some((v) => v.label === d[1]));
+  const color = {
+    field: 'label',
+    type: 'nominal',
+    title: null,
+    scale: { domain: present.map((d) => d[1]), range: present.map((d) => d[2]) },
+    legend: { orient: 'right', symbolOpacity: 1 },
+  };
+  const x = { field: 't', type: 'quantitative', title: xTitle };
+  const yEnc = { field: 'value', type: 'quantitative', title: y.title, scale: { zero: y.zero ?? false }, ...(y.format ? { axis: { format: y.format } } : {}) };
+  return {
+    width,
+    height: 170,
+    data: { values },
+    layer: [
+      { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y: yEnc, color } },
+      { mark: { type: 'point', filled: true, size: 30 }, encoding: { x, y: yEnc, color } },
+    ],
+  };
+}
+
+/**
+ * Figure 3: accuracy over training (sampled and picked on the training questions, greedy and sampled on held-out ones),
+ * pass@k against k at the first and last point, mean length of samples and picks, answer diversity, and U_s, U_v, G.
+ * Panels whose fields a run lacks (runs before these were logged) are left out.
+ */
+export function accuracySpec(rows: AccuracyRow[], options: FigureOptions & { passAtK?: PassAtKRow[] } = {}): TopLevelSpec {
+  const xTitle = options.xTitle ?? TIME_TITLE;
+  const acc: SeriesDef[] = [
     ['solverAccuracy', 'solver (sampled)', SERIES_COLORS.solver],
     ['verifierAccuracy', 'verifier (picked)', SERIES_COLORS.verifier],
     ['testAccuracy', 'test (held out)', '#444'],
+    ['testSampledAccuracy', 'test, sampled (held out)', '#999'],
   ];
-  const unc: [keyof AccuracyRow, string, string][] = [
+  const unc: SeriesDef[] = [
     ['solverUncertainty', SERIES_NAME.solver, SERIES_COLORS.solver],
     ['verifierUncertainty', SERIES_NAME.verifier, SERIES_COLORS.verifier],
     ['gap', SERIES_NAME.gap, SERIES_COLORS.gap],
   ];
-  const long = (defs: [keyof AccuracyRow, string, string][]) =>
-    keepFinite(
-      defs.flatMap(([key, label]) => rows.map((r) => ({ t: r.t, value: r[key], label }))),
-      ['t', 'value'],
-    );
-  const xAxis = { field: 't', type: 'quantitative', title: options.xTitle ?? TIME_TITLE };
-  const row = (defs: [keyof AccuracyRow, string, string][], yTitle: string, format?: string, top = false) => {
-    const color = {
-      field: 'label',
-      type: 'nominal',
-      title: null,
-      scale: { domain: defs.map((d) => d[1]), range: defs.map((d) => d[2]) },
-      legend: { orient: 'right', symbolOpacity: 1 },
-    };
-    // the rows share the time axis: its title only once, under the bottom row
-    const x = { ...xAxis, ...(top ? { title: null } : {}) };
-    const y = { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false }, ...(format ? { axis: { format } } : {}) };
-    return {
-      width: 2 * PANEL_WIDTH,
+  const length: SeriesDef[] = [
+    ['meanResponseLength', 'samples', SERIES_COLORS.solver],
+    ['meanPickLength', 'picks', SERIES_COLORS.verifier],
+  ];
+  const has = (key: keyof AccuracyRow) => rows.some((r) => typeof r[key] === 'number' && Number.isFinite(r[key]));
+  const small: Record<string, unknown>[] = [];
+  const passAtK = keepFinite((options.passAtK ?? []).map((r) => ({ ...r })), ['k', 'value']);
+  if (passAtK.length > 0) {
+    const labels = [...new Set(passAtK.map((r) => r.label))];
+    const color = { field: 'label', type: 'nominal', title: null, scale: { domain: labels, range: ['#9ecae1', '#08519c'] }, legend: { orient: 'right', symbolOpacity: 1 } };
+    const x = { field: 'k', type: 'quantitative', title: 'k (samples drawn)', scale: { type: 'log', base: 2 }, axis: { values: [...new Set(passAtK.map((r) => r.k))], format: 'd' } };
+    const y = { field: 'value', type: 'quantitative', title: 'pass@k (evaluation questions)', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
+    small.push({
+      width: PANEL_WIDTH,
       height: 170,
-      data: { values: long(defs) },
+      data: { values: passAtK },
       layer: [
         { mark: { type: 'line', strokeWidth: 2 }, encoding: { x, y, color } },
         { mark: { type: 'point', filled: true, size: 30 }, encoding: { x, y, color } },
       ],
-    };
-  };
+    });
+  }
+  if (has('meanResponseLength') || has('meanPickLength')) small.push(seriesPanel(rows, length, { title: 'mean length (tokens)', zero: true }, PANEL_WIDTH, xTitle)); // from 0: a 1 % change looks like 1 %
+  if (has('answerDiversity'))
+    small.push(seriesPanel(rows, [['answerDiversity', 'distinct answers', '#54a24b']], { title: 'distinct answers per question', zero: true }, PANEL_WIDTH, xTitle));
+  small.push(seriesPanel(rows, unc, { title: options.yTitle ?? UNCERTAINTY_TITLE }, PANEL_WIDTH, xTitle));
+  const pairs: Record<string, unknown>[] = [];
+  const independent = { scale: { color: 'independent' }, legend: { color: 'independent' } };
+  for (let i = 0; i < small.length; i += 2) pairs.push(small.length - i === 1 ? small[i] : { hconcat: small.slice(i, i + 2), spacing: 40, resolve: independent });
   return topLevel({
-    title: titleOf(options.title ?? 'Accuracy and uncertainty over self-improvement (Figure 3)', options.subtitle),
-    vconcat: [row(acc, 'accuracy', '.0%', true), row(unc, options.yTitle ?? UNCERTAINTY_TITLE)],
-    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+    title: titleOf(options.title ?? 'Accuracy, pass@k, length, diversity and uncertainty over self-improvement (Figure 3)', options.subtitle),
+    vconcat: [seriesPanel(rows, acc, { title: 'accuracy', format: '.0%' }, 2 * PANEL_WIDTH + 40, xTitle), ...pairs],
+    resolve: independent,
   });
 }
 

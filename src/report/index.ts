@@ -2,7 +2,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { writeFileAtomic } from '../io.js';
-import { readTrajectoryFile, type ReadOptions, type SharedRateFit, type Trajectory } from '../theory/index.js';
+import { formatFitFlags, readTrajectoryFile, type ReadOptions, type SharedRateFit, type Trajectory } from '../theory/index.js';
 import { isCrossDir, readCross, readRun, type CrossData, type RunData } from './data.js';
 import {
   accuracySpec,
@@ -14,7 +14,7 @@ import {
   type LinearityPanel,
 } from './figures.js';
 import { flattenSettings, formatNumber, reportHtml, type RenderedFigure, type Table } from './html.js';
-import { accuracyRows, crossData, fitPanel, forecastOf, linearityPanel, throughputRows, trajectoryOf } from './prepare.js';
+import { accountingRows, accuracyRows, crossData, fitPanel, forecastOf, linearityPanel, passAtKRows, throughputRows, trajectoryOf, whatMoved } from './prepare.js';
 import { renderPng, renderSvg, type TopLevelSpec } from './render.js';
 
 export * from './data.js';
@@ -66,7 +66,7 @@ export function fitTable(caption: string, fit: SharedRateFit): Table {
       ['R² solver / verifier / gap', `${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`, '', ''],
       ['points n, AIC, BIC', `${fit.n}, ${formatNumber(fit.aic)}, ${formatNumber(fit.bic)}`, '', ''],
       ['t with |G − G∞| < 1 % of δ (Cor. 3.2)', fit.roundsToConverge(epsilon), '', 'epochs'],
-      ...fit.warnings.map((w) => ['warning', w, '', '']),
+      ...fit.warnings.map((w) => ['warning: cannot be trusted', w, '', '']),
     ],
   };
 }
@@ -110,7 +110,8 @@ function trajectoryFigures(
     const last = tr.t.length - 1;
     const fit = fits[i];
     const fitText = fit
-      ? `; shared rate r = ${formatNumber(fit.rate.value)}/epoch, limits U_s∞ = ${formatNumber(fit.limits.solver.value)}, U_v∞ = ${formatNumber(fit.limits.verifier.value)}, R² = ${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`
+      ? `; shared rate r = ${formatNumber(fit.rate.value)}/epoch, limits U_s∞ = ${formatNumber(fit.limits.solver.value)}, U_v∞ = ${formatNumber(fit.limits.verifier.value)}, R² = ${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}` +
+        (fit.flags.length ? ` (${formatFitFlags(fit.flags)})` : '')
       : '';
     return `${item.title}: U_s ${formatNumber(tr.solver[0])} → ${formatNumber(tr.solver[last])}, U_v ${formatNumber(tr.verifier[0])} → ${formatNumber(tr.verifier[last])} over t = ${formatNumber(tr.t[0])}…${formatNumber(tr.t[last])}${fitText}`;
   });
@@ -178,13 +179,24 @@ function runOnlyFigures(run: RunData, suffix: string): Figure[] {
   ] as const;
   figures.push({
     name: `figure3-accuracy${suffix}`,
-    title: `Figure 3: accuracy and uncertainty over training${suffix ? ` (${run.name})` : ''}`,
+    title: `Figure 3: accuracy, pass@k, length, diversity and uncertainty over training${suffix ? ` (${run.name})` : ''}`,
     caption:
-      `Top: accuracy of the sampled responses (solver), of the responses the verifier picked, and on the held-out test set. ` +
-      `Bottom: U_s, U_v and G. ${run.name}: test accuracy ${pct(first.testAccuracy)} → ${pct(last.testAccuracy)}, ` +
-      `solver accuracy ${pct(first.solverAccuracy)} → ${pct(last.solverAccuracy)}, G ${formatNumber(first.gap)} → ${formatNumber(last.gap)} nats.`,
-    spec: accuracySpec(accuracyRows(m), { subtitle: run.name }),
+      `Top: accuracy of the sampled responses (solver) and of the picks on the training questions, and on held-out test questions greedy and sampled ` +
+      `(--test-samples per question, at the sampling temperature). Then pass@k against k (unbiased estimator over the N samples of each evaluation question) ` +
+      `at the first and the last evaluation point, the mean length of samples and picks, the distinct final answers per question, and U_s, U_v, G. ` +
+      `${run.name}: ${whatMoved(m)}`,
+    spec: accuracySpec(accuracyRows(m), { subtitle: run.name, passAtK: passAtKRows(m) }),
     tables: [
+      {
+        caption: 'what moved: first and last evaluation point',
+        header: ['quantity', `t = ${formatNumber(first.t)}`, `t = ${formatNumber(last.t)}`, 'change'],
+        rows: accountingRows(m).map((r) => {
+          const show = (v: number) => (r.kind === 'share' ? pct(v) : formatNumber(v));
+          const change = r.kind === 'share' ? `${r.last >= r.first ? '+' : '−'}${(100 * Math.abs(r.last - r.first)).toFixed(1)} points`
+            : r.first !== 0 ? `${r.last >= r.first ? '+' : '−'}${((100 * Math.abs(r.last - r.first)) / Math.abs(r.first)).toFixed(1)} %` : '';
+          return [r.label, show(r.first), show(r.last), change];
+        }),
+      },
       {
         caption: 'accuracy over training',
         header: ['metric', `t = ${formatNumber(first.t)}`, `t = ${formatNumber(last.t)}`, 'best'],

@@ -13,7 +13,8 @@ import {
   type Trajectory,
 } from '../theory/index.js';
 import { finite, STAGES, type CrossData, type MetricsRow } from './data.js';
-import type { AccuracyRow, Band, CrossFigureData, FitPanel, LinearityPanel, ThroughputRow } from './figures.js';
+import type { AccuracyRow, Band, CrossFigureData, FitPanel, LinearityPanel, PassAtKRow, ThroughputRow } from './figures.js';
+import { formatNumber } from './html.js';
 
 /** The uncertainty trajectory of a run (rows with a non-finite uncertainty are skipped). */
 export function trajectoryOf(metrics: MetricsRow[]): Trajectory {
@@ -48,12 +49,13 @@ export function fitBand(fit: SharedRateFit, times: number[]): { solver: Band; ve
   const b = fit.amplitudes.verifier.value;
   for (const t of times) {
     const p = predictShared(fit, t);
-    const e = Math.exp(-fit.rate.value * t);
+    const s = t - fit.origin; // the amplitudes are those at the fit's first point
+    const e = Math.exp(-fit.rate.value * s);
     // gradients with respect to [r, α′, U_s∞, β′, U_v∞]
     const grads = {
-      solver: [-a * t * e, e, 1, 0, 0],
-      verifier: [-b * t * e, 0, 0, e, 1],
-      gap: [-(a - b) * t * e, e, 1, -e, -1],
+      solver: [-a * s * e, e, 1, 0, 0],
+      verifier: [-b * s * e, 0, 0, e, 1],
+      gap: [-(a - b) * s * e, e, 1, -e, -1],
     };
     for (const key of ['solver', 'verifier', 'gap'] as const) {
       const half = usable ? z * Math.sqrt(Math.max(0, quad(grads[key]))) : 0;
@@ -123,10 +125,94 @@ export function accuracyRows(metrics: MetricsRow[]): AccuracyRow[] {
     solverAccuracy: m.solverAccuracy,
     verifierAccuracy: m.verifierAccuracy,
     testAccuracy: m.testAccuracy,
+    testSampledAccuracy: m.testSampledAccuracy,
     solverUncertainty: m.solverUncertainty,
     verifierUncertainty: m.verifierUncertainty,
     gap: m.gap,
+    meanResponseLength: m.meanResponseLength,
+    meanPickLength: m.meanPickLength,
+    answerDiversity: m.answerDiversity,
   }));
+}
+
+/** The pass@k fields of an evaluation point, by k (passAtN, the same as the largest k, is left out). */
+export function passAtKOf(m: MetricsRow): { k: number; value: number }[] {
+  return Object.entries(m)
+    .map(([key, value]) => ({ k: /^passAt(\d+)$/.exec(key)?.[1], value }))
+    .filter((e): e is { k: string; value: number } => e.k !== undefined && finite(e.value))
+    .map((e) => ({ k: Number(e.k), value: e.value }))
+    .sort((a, b) => a.k - b.k);
+}
+
+/** Figure 3's pass@k panel: pass@k against k at the first and at the last evaluation point. */
+export function passAtKRows(metrics: MetricsRow[]): PassAtKRow[] {
+  const ends = [metrics[0], metrics[metrics.length - 1]].filter((m, i, all) => i === 0 || m !== all[0]);
+  return ends.flatMap((m) => passAtKOf(m).map(({ k, value }) => ({ label: `t = ${Number(m.t.toPrecision(4))}`, k, value })));
+}
+
+/** What issue 19 accounts for, at the first and the last evaluation point: [label, first, last, kind]; absent fields are left out. */
+export function accountingRows(metrics: MetricsRow[]): { label: string; first: number; last: number; kind: 'share' | 'nats' | 'tokens' | 'count' }[] {
+  const first = metrics[0];
+  const last = metrics[metrics.length - 1];
+  const rows: { label: string; first: number; last: number; kind: 'share' | 'nats' | 'tokens' | 'count' }[] = [];
+  const add = (label: string, key: keyof MetricsRow, kind: 'share' | 'nats' | 'tokens' | 'count') => {
+    const a = first[key];
+    const b = last[key];
+    if (finite(a) && finite(b)) rows.push({ label, first: a, last: b, kind });
+  };
+  add('U_s (nats per response)', 'solverUncertainty', 'nats');
+  add('U_v (nats per response)', 'verifierUncertainty', 'nats');
+  add('U_s per token', 'solverUncertaintyPerToken', 'nats');
+  add('U_v per token', 'verifierUncertaintyPerToken', 'nats');
+  add('mean length of samples (tokens)', 'meanResponseLength', 'tokens');
+  add('mean length of picks (tokens)', 'meanPickLength', 'tokens');
+  add('test accuracy, greedy (held out)', 'testAccuracy', 'share');
+  add('test accuracy, sampled (held out)', 'testSampledAccuracy', 'share');
+  add('solver accuracy, sampled (training questions)', 'solverAccuracy', 'share');
+  add('verifier accuracy, picked (training questions)', 'verifierAccuracy', 'share');
+  const lastPass = new Map(passAtKOf(last).map((p) => [p.k, p.value]));
+  for (const { k, value } of passAtKOf(first)) if (lastPass.has(k)) rows.push({ label: `pass@${k}`, first: value, last: lastPass.get(k)!, kind: 'share' });
+  add('distinct answers per question', 'answerDiversity', 'count');
+  return rows;
+}
+
+/**
+ * One paragraph on what moved between the first and the last evaluation point, uncertainty beside length, accuracy,
+ * pass@k and diversity (e.g. "U_s fell 63 % while mean length fell 2 % …; held-out sampled accuracy +4.0 points, greedy −3.5").
+ */
+export function whatMoved(metrics: MetricsRow[]): string {
+  const rows = new Map(accountingRows(metrics).map((r) => [r.label, r]));
+  const relative = (label: string) => {
+    const r = rows.get(label);
+    if (!r || r.first === 0) return undefined;
+    const change = (100 * (r.last - r.first)) / Math.abs(r.first);
+    if (Math.abs(change) < 0.05) return 'did not change';
+    return `${change < 0 ? 'fell' : 'rose'} ${Math.abs(change).toFixed(Math.abs(change) < 9.95 ? 1 : 0)} %`;
+  };
+  const points = (label: string) => {
+    const r = rows.get(label);
+    if (!r) return undefined;
+    const change = 100 * (r.last - r.first);
+    return `${change >= 0 ? '+' : '−'}${Math.abs(change).toFixed(1)} points (${(100 * r.first).toFixed(1)} → ${(100 * r.last).toFixed(1)} %)`;
+  };
+  const first = metrics[0];
+  const last = metrics[metrics.length - 1];
+  const parts: string[] = [];
+  const us = relative('U_s (nats per response)');
+  const length = relative('mean length of samples (tokens)');
+  if (us) parts.push(`U_s ${us}${length ? ` while the mean sample length ${length}` : ''}${relative('U_s per token') ? `, so U_s per token ${relative('U_s per token')}` : ''}`);
+  const uv = relative('U_v (nats per response)');
+  if (uv) parts.push(`U_v ${uv}${relative('mean length of picks (tokens)') ? ` (pick length ${relative('mean length of picks (tokens)')})` : ''}`);
+  const accuracy = [
+    points('test accuracy, sampled (held out)') && `held-out sampled accuracy ${points('test accuracy, sampled (held out)')}`,
+    points('test accuracy, greedy (held out)') && `greedy ${points('test accuracy, greedy (held out)')}`,
+  ].filter(Boolean);
+  if (accuracy.length) parts.push(accuracy.join(', '));
+  const ks = accountingRows(metrics).filter((r) => r.label.startsWith('pass@'));
+  if (ks.length) parts.push(ks.filter((r, i) => i === 0 || i === ks.length - 1).map((r) => `${r.label} ${points(r.label)}`).join(', '));
+  const diversity = rows.get('distinct answers per question');
+  if (diversity) parts.push(`distinct answers per question ${formatNumber(diversity.first)} → ${formatNumber(diversity.last)}`);
+  return `From t = ${formatNumber(first.t)} to t = ${formatNumber(last.t)}: ${parts.join('; ')}.`;
 }
 
 /** The round an evaluation point belongs to: `round` counts rounds completed, fractional mid-round (0.5 = half of round 1). */

@@ -12,7 +12,7 @@
 // O(γ²), and exactly so for the limit when U_v is flat; late schedules also need time to settle.
 
 import { combosFromIdentifiable, solverLimitFromState } from './closedForm.js';
-import { fitSharedRate, identifiableFromFit, type Interval, type Trajectory } from './fit.js';
+import { fitSharedRate, identifiableFromFit, predictShared, type Interval, type Trajectory } from './fit.js';
 import { finiteDifferenceJacobian, inverseNormalMatrix, levenbergMarquardt, rSquared, studentTQuantile } from './numeric.js';
 import { integrate, linearPotential } from './ode.js';
 
@@ -196,7 +196,8 @@ export function fitGamma(trajectory: Trajectory, fractions: number[], options: {
   // start from the shared-rate fit that ignores the injections
   const shared = fitSharedRate({ t, solver, verifier });
   const combos = combosFromIdentifiable(identifiableFromFit(shared));
-  const base = [combos.alphaK, combos.betaK, combos.bOverK, combos.solver0, combos.verifier0];
+  const atZero = predictShared(shared, 0); // the fit's amplitudes refer to its first point; the simulation starts at round 0
+  const base = [combos.alphaK, combos.betaK, combos.bOverK, atZero.solver, atZero.verifier];
   const sumSq = (r: number[]) => r.reduce((s, v) => s + v * v, 0);
   let start = [...base, 0];
   let startRss = Infinity;

@@ -1,19 +1,20 @@
 // The paper's fitting procedure (Sec. 4): U_s(t) and U_v(t) jointly by least squares with ONE shared
 // rate r (Prop. 3.1: U_s = α′e^{−rt} + U_s∞, U_v = β′e^{−rt} + U_v∞).
 //
-// Method: variable projection. For a fixed r the model is linear in (α′, U_s∞, β′, U_v∞), so the
-// residual sum of squares is a 1-D function of r alone; it is scanned on a log grid (the multi-start),
-// every grid minimum is refined by golden section, and the best is polished by Levenberg–Marquardt
-// on all five parameters with an analytic Jacobian (bounded r > 0). Standard errors come from
-// s²(JᵀJ)⁻¹ at the optimum; 95 % intervals use Student-t with 2n − 5 degrees of freedom and the
-// delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
+// Method: variable projection. For a fixed r the model is linear in (α′, U_s∞, β′, U_v∞), solved in closed
+// form, so the residual sum of squares is a 1-D function of r alone; it is scanned on a log grid (the
+// multi-start) and the best grid minima are refined by golden section, which is the joint optimum.
+// Time is measured from the first data point (amplitudes at t0), so the fit does not depend on where t
+// starts. Standard errors come from s²(JᵀJ)⁻¹ at the optimum (analytic Jacobian); 95 % intervals use
+// Student-t with 2n − 5 degrees of freedom and the delta method for derived quantities (G∞ = U_s∞ − U_v∞, δ = α′ − β′). A residual bootstrap is optional.
 
 import { type IdentifiableParams, roundsToConverge as cor32 } from './closedForm.js';
+import { fitFlags, type FitFlag } from './flags.js';
 import {
+  affineLeastSquares,
+  columnLeastSquares,
   goldenSection,
-  inverseNormalMatrix,
-  leastSquares,
-  levenbergMarquardt,
+  inverseFromR,
   makeRng,
   quantile,
   rSquared,
@@ -39,18 +40,27 @@ export interface SharedRateFit {
   law: 'shared';
   rate: Interval; // r = k(α−β)
   limits: { solver: Interval; verifier: Interval; gap: Interval }; // U_s∞, U_v∞, G∞ = b/k
-  amplitudes: { solver: Interval; verifier: Interval; gap: Interval }; // α′, β′, δ = α′ − β′ (at t = 0)
+  amplitudes: { solver: Interval; verifier: Interval; gap: Interval }; // α′, β′, δ = α′ − β′ at t = origin
   alphaOverBeta: number; // α/β = α′/β′
   r2: { solver: number; verifier: number; gap: number };
   rss: number;
   n: number; // time points; AIC/BIC use the 2n observations and 5 parameters
   aic: number;
   bic: number;
-  roundsToConverge: (epsilon: number) => number; // Cor. 3.2 from the fitted δ and r (time units of t)
+  /** the reference time of the amplitudes: the first data point (so the fit does not depend on where t starts) */
+  origin: number;
+  /** Cor. 3.2 from the fitted δ and r: the time t (in the data's units, ≥ origin) after which |G − G∞| < ε */
+  roundsToConverge: (epsilon: number) => number;
   /** covariance of [rate, solverAmplitude, solverLimit, verifierAmplitude, verifierLimit] */
   covariance: number[][];
   /** 'wald' (Jacobian + Student-t) or 'bootstrap' (residual bootstrap percentiles) */
   intervalMethod: 'wald' | 'bootstrap';
+  /** the rate's search range in the time units of t, and whether the optimum sits at its edge */
+  rateRange: [number, number];
+  atRateBound: boolean;
+  /** why the numbers cannot be trusted, if they cannot (fitFlags) */
+  flags: FitFlag[];
+  /** the flags' messages */
   warnings: string[];
 }
 
@@ -91,24 +101,20 @@ export function normaliseTime(t: number[]): { tau: number[]; t0: number; span: n
 }
 
 /**
- * Variable projection over one positive non-linear parameter ρ: minimise Σ_series ||B(ρ) c − y||² over ρ
- * (log-grid scan, golden refinement of the best local minima). Returns ρ, coefficients per series, rss.
+ * Variable projection over one positive non-linear parameter ρ: minimise Σ_series ||a·x(ρ) + c − y||² over ρ, the
+ * coefficients (a, c) solved in closed form for each trial ρ (affineLeastSquares).
+ * Coarse to fine: a log grid over `range`, then golden section between the neighbours of the best grid minima.
+ * Returns ρ, the coefficients per series, the rss and whether ρ is at the edge of `range` or fits no better than it.
  */
 export function profileFit1D(
-  basis: (rho: number) => number[][],
+  column: (rho: number) => Float64Array,
   seriesList: number[][],
   range: [number, number],
   gridSize: number,
 ): { rho: number; coefficients: number[][]; rss: number; atBound: boolean } {
   const evaluate = (rho: number) => {
-    const B = basis(rho);
-    let rss = 0;
-    const coefficients = seriesList.map((y) => {
-      const ls = leastSquares(B, y);
-      rss += ls.rss;
-      return ls.x;
-    });
-    return { rss, coefficients };
+    const ls = affineLeastSquares(column(rho), seriesList);
+    return { rss: ls.rss.reduce((s, v) => s + v, 0), coefficients: ls.x };
   };
   const logLo = Math.log(range[0]);
   const logHi = Math.log(range[1]);
@@ -130,50 +136,51 @@ export function profileFit1D(
     if (rss < best.rss) best = { rho: Math.exp(logRho), rss };
   }
   const final = evaluate(best.rho);
-  const atBound = Math.abs(Math.log(best.rho) - logLo) < 1e-6 || Math.abs(Math.log(best.rho) - logHi) < 1e-6;
+  // at the edge, or no better than it (a profile flat out to the edge, e.g. a step: any faster rate fits as well)
+  const scale = seriesList.reduce((s, y) => s + y.reduce((u, v) => u + v * v, 0), 0);
+  const asGood = (rss: number) => rss <= final.rss * (1 + 1e-9) + 1e-24 * scale;
+  const atBound = Math.abs(Math.log(best.rho) - logLo) < 1e-6 || Math.abs(Math.log(best.rho) - logHi) < 1e-6 || asGood(values[0]) || asGood(values[gridSize - 1]);
   return { rho: best.rho, coefficients: final.coefficients, rss: final.rss, atBound };
 }
 
-const RATE_RANGE: [number, number] = [1e-3, 1e3]; // in units of 1/span
+/** The column e^{−ρτ} of one exponential relaxation (the limit is the constant column). */
+export function exponentialColumn(tau: number[]): (rho: number) => Float64Array {
+  return (rho) => {
+    const column = new Float64Array(tau.length);
+    for (let i = 0; i < tau.length; i++) column[i] = Math.exp(-rho * tau[i]);
+    return column;
+  };
+}
+
+export const RATE_RANGE: [number, number] = [1e-3, 1e3]; // in units of 1/span
 
 interface CoreFit {
   phi: number[]; // [ρ, a_s, c_s, a_v, c_v] in normalised time
   rss: number;
-  jacobian: number[][];
+  jacobianR: number[][]; // the triangular factor of the Jacobian, for the covariance
   atBound: boolean;
 }
 
-/** Shared-rate fit in normalised time τ ∈ [0, 1]. */
+/**
+ * Shared-rate fit in normalised time τ ∈ [0, 1]. The profile over ρ is exact (the four linear parameters are solved in
+ * closed form for each ρ), so its minimum is the joint least-squares optimum; the Jacobian is for the covariance.
+ */
 function fitSharedCore(tau: number[], solver: number[], verifier: number[], gridSize: number): CoreFit {
-  const basis = (rho: number) => tau.map((x) => [Math.exp(-rho * x), 1]);
-  const start = profileFit1D(basis, [solver, verifier], RATE_RANGE, gridSize);
+  const fit = profileFit1D(exponentialColumn(tau), [solver, verifier], RATE_RANGE, gridSize);
+  const [[as, cs], [av, cv]] = fit.coefficients;
   const n = tau.length;
-  const residuals = (phi: number[]) => {
-    const [rho, as, cs, av, cv] = phi;
-    const out = new Array<number>(2 * n);
-    for (let i = 0; i < n; i++) {
-      const e = Math.exp(-rho * tau[i]);
-      out[i] = as * e + cs - solver[i];
-      out[n + i] = av * e + cv - verifier[i];
-    }
-    return out;
-  };
-  const jacobian = (phi: number[]) => {
-    const [rho, as, , av] = phi;
-    const J: number[][] = [];
-    for (let i = 0; i < n; i++) {
-      const e = Math.exp(-rho * tau[i]);
-      J[i] = [-tau[i] * as * e, e, 1, 0, 0];
-      J[n + i] = [-tau[i] * av * e, 0, 0, e, 1];
-    }
-    return J;
-  };
-  const phi0 = [start.rho, ...start.coefficients[0], ...start.coefficients[1]];
-  const polished = levenbergMarquardt(residuals, phi0, jacobian, {
-    lower: [1e-12, -Infinity, -Infinity, -Infinity, -Infinity],
-  });
-  const phi = polished.rss <= start.rss ? polished.p : phi0;
-  return { phi, rss: Math.min(polished.rss, start.rss), jacobian: jacobian(phi), atBound: start.atBound };
+  // Jacobian columns over [ρ, a_s, c_s, a_v, c_v]; rows: the n solver residuals, then the n verifier residuals
+  const J = Array.from({ length: 5 }, () => new Float64Array(2 * n));
+  for (let i = 0; i < n; i++) {
+    const e = Math.exp(-fit.rho * tau[i]);
+    J[0][i] = -tau[i] * as * e;
+    J[0][n + i] = -tau[i] * av * e;
+    J[1][i] = e;
+    J[2][i] = 1;
+    J[3][n + i] = e;
+    J[4][n + i] = 1;
+  }
+  return { phi: [fit.rho, as, cs, av, cv], rss: fit.rss, jacobianR: columnLeastSquares(J, []).R, atBound: fit.atBound };
 }
 
 function makeInterval(value: number, variance: number, tq: number): Interval {
@@ -197,7 +204,7 @@ export function gapR2(trajectory: Trajectory, fittedGap: number[]): number {
   return rSquared(measured.map((g) => g + offset), fittedGap);
 }
 
-/** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers. */
+/** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers; their t = 0 is fit.origin. */
 export function identifiableFromFit(fit: SharedRateFit): IdentifiableParams {
   return {
     rate: fit.rate.value,
@@ -219,24 +226,14 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   const core = fitSharedCore(tau, solver, verifier, gridSize);
   const [rho, as, cs, av, cv] = core.phi;
 
-  // back to the time units of t, amplitudes referred to t = 0 as in Prop. 3.1
+  // back to the time units of t; amplitudes refer to the first data point t0 (not t = 0, where e^{r·t0} overflows for
+  // data that start late), so shifting t changes nothing but `origin`
   const rate = rho / span;
-  const shift = Math.exp(rate * t0);
-  if (!Number.isFinite(shift))
-    throw new Error(`shared-rate fit: time starts at ${t0}, ${(rate * t0).toFixed(0)} time constants after t = 0, so the amplitudes at t = 0 overflow; shift the time column to start near 0`);
-  const theta = [rate, as * shift, cs, av * shift, cv];
+  const theta = [rate, as, cs, av, cv];
   const dof = 2 * n - 5;
   const sigma2 = core.rss / dof;
-  const covPhi = inverseNormalMatrix(core.jacobian).map((row) => row.map((c) => c * sigma2));
-  // Jacobian of θ(φ): r = ρ/span, α′ = a_s e^{ρ t0/span}, β′ = a_v e^{ρ t0/span}
-  const G = [
-    [1 / span, 0, 0, 0, 0],
-    [(theta[1] * t0) / span, shift, 0, 0, 0],
-    [0, 0, 1, 0, 0],
-    [(theta[3] * t0) / span, 0, 0, shift, 0],
-    [0, 0, 0, 0, 1],
-  ];
-  const covariance = G.map((gi) => G.map((gj) => bilinear(covPhi, gi, gj)));
+  const covPhi = inverseFromR(core.jacobianR).map((row) => row.map((c) => c * sigma2));
+  const covariance = covPhi.map((row, i) => row.map((c, j) => (c * (i === 0 ? 1 / span : 1) * (j === 0 ? 1 / span : 1)))); // r = ρ/span
   const tq = studentTQuantile(0.5 + confidence / 2, dof);
 
   let intervals = {
@@ -257,20 +254,13 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   let intervalMethod: 'wald' | 'bootstrap' = 'wald';
   const bootstrap = options.bootstrap ?? 0;
   if (bootstrap > 0) {
-    intervals = bootstrapIntervals(trajectory, tau, t0, span, fittedSolver, fittedVerifier, theta, bootstrap, options.seed ?? 1, confidence, gridSize);
+    intervals = bootstrapIntervals(trajectory, tau, span, fittedSolver, fittedVerifier, theta, bootstrap, options.seed ?? 1, confidence, gridSize);
     intervalMethod = 'bootstrap';
   }
 
-  const warnings: string[] = [];
-  if (core.atBound)
-    warnings.push(
-      `rate at the edge of the search range [${RATE_RANGE[0] / span}, ${RATE_RANGE[1] / span}]: the data show no exponential relaxation on this time scale; limits are unreliable`,
-    );
-  if (!Number.isFinite(intervals.rate.stderr)) warnings.push('Jacobian is rank deficient at the optimum; standard errors are undefined');
-
   const N = 2 * n;
   const delta = theta[1] - theta[3];
-  return {
+  const fit: SharedRateFit = {
     law: 'shared',
     rate: intervals.rate,
     limits: { solver: intervals.solverLimit, verifier: intervals.verifierLimit, gap: intervals.gapLimit },
@@ -285,18 +275,24 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
     n,
     aic: N * Math.log(core.rss / N) + 2 * 5,
     bic: N * Math.log(core.rss / N) + 5 * Math.log(N),
-    roundsToConverge: (epsilon: number) => cor32(delta, rate, epsilon),
+    origin: t0,
+    roundsToConverge: (epsilon: number) => t0 + cor32(delta, rate, epsilon),
     covariance,
     intervalMethod,
-    warnings,
+    rateRange: [RATE_RANGE[0] / span, RATE_RANGE[1] / span],
+    atRateBound: core.atBound,
+    flags: [],
+    warnings: [],
   };
+  fit.flags = fitFlags(fit, trajectory);
+  fit.warnings = fit.flags.map((f) => f.message);
+  return fit;
 }
 
 /** Residual bootstrap: resample each series' residuals, refit, take percentile intervals. */
 function bootstrapIntervals(
   trajectory: Trajectory,
   tau: number[],
-  t0: number,
   span: number,
   fittedSolver: number[],
   fittedVerifier: number[],
@@ -316,8 +312,7 @@ function bootstrapIntervals(
     const s = fittedSolver.map((f) => f + resS[pick()]);
     const v = fittedVerifier.map((f) => f + resV[pick()]);
     const [rho, as, cs, av, cv] = fitSharedCore(tau, s, v, gridSize).phi;
-    const shift = Math.exp((rho * t0) / span);
-    samples.push([rho / span, as * shift, cs, av * shift, cv, (as - av) * shift, cs - cv]);
+    samples.push([rho / span, as, cs, av, cv, as - av, cs - cv]);
   }
   const values = [...theta, theta[1] - theta[3], theta[2] - theta[4]];
   const lo = (1 - confidence) / 2;
@@ -338,9 +333,9 @@ function bootstrapIntervals(
   };
 }
 
-/** The fitted curves at time t. */
+/** The fitted curves at time t (the amplitudes are those at fit.origin). */
 export function predictShared(fit: SharedRateFit, t: number): { solver: number; verifier: number; gap: number } {
-  const e = Math.exp(-fit.rate.value * t);
+  const e = Math.exp(-fit.rate.value * (t - fit.origin));
   const solver = fit.amplitudes.solver.value * e + fit.limits.solver.value;
   const verifier = fit.amplitudes.verifier.value * e + fit.limits.verifier.value;
   return { solver, verifier, gap: solver - verifier };

@@ -52,4 +52,5 @@ export {
   type GammaFit,
 } from './cross.js';
 export { DEFAULT_COLUMNS, parseTrajectoryText, readTrajectoryFile, type ReadOptions, type TrajectoryTable } from './io.js';
+export { fitFlags, formatFitFlags, MIN_POINTS_FOR_LIMITS, MIN_RELAXATION_SEEN, type FitFlag, type FitFlagCode } from './flags.js';
 export { analyseTrajectory, formatAnalysis, type AnalysisOptions, type PanelAnalysis } from './summary.js';

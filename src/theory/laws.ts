@@ -11,8 +11,8 @@
 // All are fitted by variable projection (linear coefficients solved exactly for given non-linear
 // parameters). AIC = N ln(RSS/N) + 2k and BIC = N ln(RSS/N) + k ln N over the N = 2n observations.
 
-import { fitSharedRate, normaliseTime, predictShared, profileFit1D, validateTrajectory, gapR2, type SharedRateFit, type Trajectory } from './fit.js';
-import { leastSquares, nelderMead, rSquared } from './numeric.js';
+import { exponentialColumn, fitSharedRate, normaliseTime, predictShared, profileFit1D, RATE_RANGE, validateTrajectory, gapR2, type SharedRateFit, type Trajectory } from './fit.js';
+import { affineLeastSquares, columnLeastSquares, nelderMead, rSquared } from './numeric.js';
 
 export type LawName = 'shared' | 'separate' | 'twoexp' | 'power';
 export const LAW_NAMES: LawName[] = ['shared', 'separate', 'twoexp', 'power'];
@@ -20,7 +20,7 @@ export const LAW_PARAMETER_COUNT: Record<LawName, number> = { shared: 5, separat
 
 export interface LawFit {
   law: LawName;
-  /** named parameters in the time units of t (amplitudes referred to t = 0) */
+  /** named parameters in the time units of t (amplitudes referred to t = origin, the first time point) */
   parameters: Record<string, number>;
   numParameters: number;
   limits: { solver: number; verifier: number; gap: number }; // values as t → ∞
@@ -40,7 +40,6 @@ export interface LawComparison {
   skipped: { law: LawName; reason: string }[];
 }
 
-const RATE_RANGE: [number, number] = [1e-3, 1e3];
 
 /** Minimum number of time points for a law: at least one residual degree of freedom over 2n observations. */
 export function minPointsForLaw(law: LawName): number {
@@ -89,6 +88,7 @@ export function lawFitFromShared(fit: SharedRateFit, trajectory: Trajectory): La
     'shared',
     trajectory,
     {
+      origin: fit.origin,
       rate: fit.rate.value,
       solverAmplitude: fit.amplitudes.solver.value,
       solverLimit: fit.limits.solver.value,
@@ -106,11 +106,9 @@ export function lawFitFromShared(fit: SharedRateFit, trajectory: Trajectory): La
 /** Separate exponentials: each series has its own rate. */
 function fitSeparate(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
-  const basis = (rho: number) => tau.map((x) => [Math.exp(-rho * x), 1]);
   const one = (y: number[]) => {
-    const f = profileFit1D(basis, [y], RATE_RANGE, 60);
-    const rate = f.rho / span;
-    return { rate, amplitude: f.coefficients[0][0] * Math.exp(rate * t0), limit: f.coefficients[0][1] };
+    const f = profileFit1D(exponentialColumn(tau), [y], RATE_RANGE, 60);
+    return { rate: f.rho / span, amplitude: f.coefficients[0][0], limit: f.coefficients[0][1] };
   };
   const s = one(trajectory.solver);
   const v = one(trajectory.verifier);
@@ -118,6 +116,7 @@ function fitSeparate(trajectory: Trajectory): LawFit {
     'separate',
     trajectory,
     {
+      origin: t0,
       solverRate: s.rate,
       solverAmplitude: s.amplitude,
       solverLimit: s.limit,
@@ -126,17 +125,31 @@ function fitSeparate(trajectory: Trajectory): LawFit {
       verifierLimit: v.limit,
     },
     { solver: s.limit, verifier: v.limit },
-    (t) => [s.amplitude * Math.exp(-s.rate * t) + s.limit, v.amplitude * Math.exp(-v.rate * t) + v.limit],
+    (t) => [s.amplitude * Math.exp(-s.rate * (t - t0)) + s.limit, v.amplitude * Math.exp(-v.rate * (t - t0)) + v.limit],
   );
 }
 
+type Solve = (x: number, y: number) => { x: number[][]; rss: number[] };
+
+/** At most `max` evenly spaced row indices of n (first and last kept), or null when all n rows are few enough. */
+function thinRows(n: number, max: number): number[] | null {
+  if (n <= max) return null;
+  return Array.from({ length: max }, (_, i) => Math.round((i * (n - 1)) / (max - 1)));
+}
+
+/** The rows `rows` of τ and of each series (all of them for null). */
+function pickRows(tau: number[], series: number[][], rows: number[] | null): { tau: number[]; series: number[][] } {
+  return rows ? { tau: rows.map((i) => tau[i]), series: series.map((y) => rows.map((i) => y[i])) } : { tau, series };
+}
+
 /**
- * Variable projection over two positive non-linear parameters shared by both series: grid scan in
- * log space, then Nelder–Mead from the best grid point. Returns the parameters and coefficients.
+ * Variable projection over two positive non-linear parameters shared by both series (`solveOn(rows)` gives the linear
+ * coefficients and rss of every series for given parameters, on those rows or all): coarse to fine, a grid scan in log
+ * space on at most 1000 evenly spaced points, then Nelder–Mead from the best grid point on all of them.
  */
 function profileFit2D(
-  basis: (x: number, y: number) => number[][],
-  seriesList: number[][],
+  solveOn: (rows: number[] | null) => Solve,
+  n: number,
   rangeX: [number, number],
   rangeY: [number, number],
   keep: (x: number, y: number) => boolean,
@@ -147,31 +160,37 @@ function profileFit2D(
   const dx = (Math.log(rangeX[1]) - lx0) / (steps - 1);
   const dy = (Math.log(rangeY[1]) - ly0) / (steps - 1);
   // the search stays inside the box; non-finite values (overflow) count as infinitely bad
-  const objective = (lx: number, ly: number) => {
+  const objective = (solve: Solve) => (lx: number, ly: number) => {
     if (lx < lx0 - 1e-9 || ly < ly0 - 1e-9 || lx > lx0 + (steps - 1) * dx + 1e-9 || ly > ly0 + (steps - 1) * dy + 1e-9) return Infinity;
-    const B = basis(Math.exp(lx), Math.exp(ly));
-    const rss = seriesList.reduce((s, y) => s + leastSquares(B, y).rss, 0);
+    const rss = solve(Math.exp(lx), Math.exp(ly)).rss.reduce((s, v) => s + v, 0);
     return Number.isFinite(rss) ? rss : Infinity;
   };
+  const coarse = objective(solveOn(thinRows(n, 1000)));
   let best = { lx: lx0, ly: ly0, value: Infinity };
   for (let i = 0; i < steps; i++)
     for (let j = 0; j < steps; j++) {
       const lx = lx0 + i * dx;
       const ly = ly0 + j * dy;
       if (!keep(Math.exp(lx), Math.exp(ly))) continue;
-      const value = objective(lx, ly);
+      const value = coarse(lx, ly);
       if (value < best.value) best = { lx, ly, value };
     }
-  const [lx, ly] = nelderMead((p) => objective(p[0], p[1]), [best.lx, best.ly], [dx / 2, dy / 2]);
-  const B = basis(Math.exp(lx), Math.exp(ly));
-  return { x: Math.exp(lx), y: Math.exp(ly), coefficients: seriesList.map((s) => leastSquares(B, s).x) };
+  const solve = solveOn(null);
+  const fine = objective(solve);
+  const [lx, ly] = nelderMead((p) => fine(p[0], p[1]), [best.lx, best.ly], [dx / 2, dy / 2]);
+  return { x: Math.exp(lx), y: Math.exp(ly), coefficients: solve(Math.exp(lx), Math.exp(ly)).x };
 }
 
 /** Two exponentials with rates shared by both series. */
 function fitTwoExp(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
-  const basis = (r1: number, r2: number) => tau.map((x) => [Math.exp(-r1 * x), Math.exp(-r2 * x), 1]);
-  const f = profileFit2D(basis, [trajectory.solver, trajectory.verifier], RATE_RANGE, RATE_RANGE, (a, b) => a < b);
+  const solveOn = (rows: number[] | null): Solve => {
+    const part = pickRows(tau, [trajectory.solver, trajectory.verifier], rows);
+    const ones = new Float64Array(part.tau.length).fill(1);
+    const mode = exponentialColumn(part.tau);
+    return (r1, r2) => columnLeastSquares([mode(r1), mode(r2), ones], part.series);
+  };
+  const f = profileFit2D(solveOn, tau.length, RATE_RANGE, RATE_RANGE, (a, b) => a < b);
   // order so that rate1 is the slow mode
   const [slow, fast, swap] = f.x <= f.y ? [f.x, f.y, false] : [f.y, f.x, true];
   const r1 = slow / span;
@@ -180,27 +199,36 @@ function fitTwoExp(trajectory: Trajectory): LawFit {
   const s = f.coefficients[0];
   const v = f.coefficients[1];
   const p = {
+    origin: t0,
     rate1: r1,
     rate2: r2,
-    solverAmplitude1: amp(s, 0) * Math.exp(r1 * t0),
-    solverAmplitude2: amp(s, 1) * Math.exp(r2 * t0),
+    solverAmplitude1: amp(s, 0),
+    solverAmplitude2: amp(s, 1),
     solverLimit: s[2],
-    verifierAmplitude1: amp(v, 0) * Math.exp(r1 * t0),
-    verifierAmplitude2: amp(v, 1) * Math.exp(r2 * t0),
+    verifierAmplitude1: amp(v, 0),
+    verifierAmplitude2: amp(v, 1),
     verifierLimit: v[2],
   };
-  return finishFit('twoexp', trajectory, p, { solver: p.solverLimit, verifier: p.verifierLimit }, (t) => [
-    p.solverAmplitude1 * Math.exp(-r1 * t) + p.solverAmplitude2 * Math.exp(-r2 * t) + p.solverLimit,
-    p.verifierAmplitude1 * Math.exp(-r1 * t) + p.verifierAmplitude2 * Math.exp(-r2 * t) + p.verifierLimit,
-  ]);
+  const modes = (t: number) => [Math.exp(-r1 * (t - t0)), Math.exp(-r2 * (t - t0))];
+  return finishFit('twoexp', trajectory, p, { solver: p.solverLimit, verifier: p.verifierLimit }, (t) => {
+    const [e1, e2] = modes(t);
+    return [p.solverAmplitude1 * e1 + p.solverAmplitude2 * e2 + p.solverLimit, p.verifierAmplitude1 * e1 + p.verifierAmplitude2 * e2 + p.verifierLimit];
+  });
 }
 
 /** Power-law relaxation with shared exponent and time scale: U_x = A_x (1 + (t − t0)/s)^{−p} + c_x, t0 = first time. */
 function fitPower(trajectory: Trajectory): LawFit {
   const { tau, t0, span } = normaliseTime(trajectory.t);
   // (1 + τ/τc)^{−p} is the column a(τ + τc)^{−p} scaled to 1 at τ = 0, which keeps it well conditioned
-  const basis = (p: number, c: number) => tau.map((x) => [Math.pow(1 + x / c, -p), 1]);
-  const f = profileFit2D(basis, [trajectory.solver, trajectory.verifier], [0.02, 50], [1e-3, 1e2], () => true);
+  const solveOn = (rows: number[] | null): Solve => {
+    const part = pickRows(tau, [trajectory.solver, trajectory.verifier], rows);
+    return (p, c) => {
+      const column = new Float64Array(part.tau.length);
+      for (let i = 0; i < part.tau.length; i++) column[i] = Math.pow(1 + part.tau[i] / c, -p);
+      return affineLeastSquares(column, part.series);
+    };
+  };
+  const f = profileFit2D(solveOn, tau.length, [0.02, 50], [1e-3, 1e2], () => true);
   const exponent = f.x;
   const timescale = f.y * span;
   const p = {

@@ -2,6 +2,7 @@
 
 import { combosFromIdentifiable, type IdentifiableCombos } from './closedForm.js';
 import { fitSharedRate, identifiableFromFit, type Interval, type Trajectory } from './fit.js';
+import type { FitFlag } from './flags.js';
 import { compareLaws, earlyPrediction, LAW_NAMES, type LawName } from './laws.js';
 import { linearityCheck } from './linearity.js';
 
@@ -21,6 +22,8 @@ type Triple = { solver: number; verifier: number; gap: number };
 export interface PanelAnalysis {
   n: number;
   timeRange: [number, number];
+  /** the time the amplitudes refer to (the first data point) */
+  origin: number;
   rate: number;
   limits: Triple;
   amplitudes: Triple;
@@ -61,6 +64,8 @@ export interface PanelAnalysis {
     maxAbsError: Triple;
     heldOut: { t: number; observed: Triple; predicted: Triple }[];
   };
+  /** why the shared-rate fit cannot be trusted (fitFlags), empty when nothing is wrong */
+  flags: FitFlag[];
   warnings: string[];
   fitMs: number;
 }
@@ -77,6 +82,7 @@ export function analyseTrajectory(trajectory: Trajectory, options: AnalysisOptio
   const analysis: PanelAnalysis = {
     n: fit.n,
     timeRange: [trajectory.t[0], trajectory.t[trajectory.t.length - 1]],
+    origin: fit.origin,
     rate: fit.rate.value,
     limits: { solver: fit.limits.solver.value, verifier: fit.limits.verifier.value, gap: fit.limits.gap.value },
     amplitudes: { solver: fit.amplitudes.solver.value, verifier: fit.amplitudes.verifier.value, gap: delta },
@@ -104,6 +110,7 @@ export function analyseTrajectory(trajectory: Trajectory, options: AnalysisOptio
     bic: fit.bic,
     identifiable: combosFromIdentifiable(identifiableFromFit(fit)),
     roundsToConverge: { epsilon, t: epsilon > 0 ? fit.roundsToConverge(epsilon) : NaN },
+    flags: fit.flags,
     warnings: fit.warnings.slice(),
     fitMs,
   };
@@ -182,7 +189,7 @@ export function formatAnalysis(name: string, a: PanelAnalysis): string {
       ['gap limit G∞ = b/k', fmt(a.limits.gap), fmt(a.intervals.gapLimit[0]), fmt(a.intervals.gapLimit[1]), fmt(a.stderr.gapLimit)],
     ]).map((l) => '    ' + l),
   );
-  out.push(`  amplitudes at t=0: α′ ${fmt(a.amplitudes.solver)}, β′ ${fmt(a.amplitudes.verifier)}, δ ${fmt(a.amplitudes.gap)}; α/β = ${fmt(a.alphaOverBeta, 3)}; kα ${fmt(a.identifiable.alphaK)}, kβ ${fmt(a.identifiable.betaK)}`);
+  out.push(`  amplitudes at t=${fmt(a.origin, 3)} (the first point): α′ ${fmt(a.amplitudes.solver)}, β′ ${fmt(a.amplitudes.verifier)}, δ ${fmt(a.amplitudes.gap)}; α/β = ${fmt(a.alphaOverBeta, 3)}; kα ${fmt(a.identifiable.alphaK)}, kβ ${fmt(a.identifiable.betaK)}`);
   out.push(`  R²: solver ${a.r2.solver.toFixed(3)}  verifier ${a.r2.verifier.toFixed(3)}  gap ${a.r2.gap.toFixed(3)}`);
   out.push(`  Cor. 3.2: |G − G∞| < ε = ${fmt(a.roundsToConverge.epsilon)} once t > ${fmt(a.roundsToConverge.t, 3)}`);
   if (a.linearity)

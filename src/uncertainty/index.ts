@@ -38,6 +38,16 @@ export function verifierUncertainty(picks: ResponseUncertainty[]): number {
   return mean(picks.map((u) => u.nll));
 }
 
+/**
+ * Mean NLL per token: Σ U / Σ length over the responses, so U_s = per-token U_s × mean sample length exactly and a
+ * fall in U splits into a fall per token and a fall in length (log U = log per-token + log length).
+ */
+export function perTokenUncertainty(responses: Pick<ResponseUncertainty, 'nll' | 'length'>[]): number {
+  if (responses.length === 0) throw new Error('per-token uncertainty of no responses');
+  const tokens = responses.reduce((s, u) => s + u.length, 0);
+  return tokens > 0 ? responses.reduce((s, u) => s + u.nll, 0) / tokens : 0;
+}
+
 /** G = U_s − U_v (> 0: the verifier's picks are more certain than the solver's average sample). */
 export function gap(sampled: ResponseUncertainty[], picks: ResponseUncertainty[]): number {
   return solverUncertainty(sampled) - verifierUncertainty(picks);
