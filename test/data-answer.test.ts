@@ -137,6 +137,7 @@ const EQUIVALENCE: [string | null, string | null, boolean][] = [
   ['1/1e1001', '1/10e1000', false],
   [`${'9'.repeat(999)}.0`, '9'.repeat(999), true], // up to 1000 digits are exact
   [`${'1'.repeat(1001)}.0`, '1'.repeat(1001), false],
+  [`${'1'.repeat(999)}.00`, '1'.repeat(999), false], // the limit counts the fraction's digits too
   ['A', 'B', false],
   ['\\begin{pmatrix} 2 \\\\ -3 \\end{pmatrix}', '\\begin{pmatrix} 2 & -3 \\end{pmatrix}', false],
   [null, '5', false],
