@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
+  DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, lastNumber, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
 } from '../src/data/index.js';
 import { sharedData } from './helpers.js';
 
@@ -26,6 +26,23 @@ const EXTRACTION: [string, string | null][] = [
   ['Answer: .5', '.5'],
   ['no numbers here', null],
   ['', null],
+  ['\\boxed{} so 7', '7'], // an empty box falls back to the last number
+];
+
+// [free text, its last number] (issue 20: each alternative of the number pattern, at full length)
+const LAST_NUMBER: [string, string][] = [
+  ['The ratio is 12/34', '12/34'],
+  ['About 12,345 people', '12,345'],
+  ['cost 1,234.56 total', '1,234.56'],
+  ['is 1 000', '1 000'], // the space before the number is not part of it
+  ['about 12 000 people', '12 000'],
+  ['1 000 000 grains', '1 000 000'],
+  ['is 1 000.25 m', '1 000.25'],
+  ['1 000 apples', '1 000'],
+  ['costs 12.75 dollars', '12.75'],
+  ['about 2e-3 of it', '2e-3'],
+  ['about 3e12 stars', '3e12'],
+  ['Answer: .25', '.25'],
 ];
 
 // [a, b, equal?]
@@ -80,6 +97,47 @@ const EQUIVALENCE: [string | null, string | null, boolean][] = [
   ['2x', '2', false],
   ['x=5', '6', false],
   ['\\text{(A)}', '\\text{(B)}', false],
+  // issue 20: cases that tell each normalisation rule from a weaker or a wider one
+  ['10\\text{ cm}^2', '10', true], // a unit with a power (only dropTextUnit removes it)
+  ['12\\text{ inches}^2', '12', true],
+  ['10\\text{cm}^2', '10', true],
+  ['5 \\text{ cm}^2', '5', true],
+  ['\\frac{1}{2}\\text{ inch}', '1/2', true], // a unit after a closing brace
+  ['10\\text{ cm}+1', '10', false], // not a unit at the end
+  ['2x\\text{ cm}', '2x', false], // a unit is dropped after a number or a brace only
+  ['1\\!000', '1000', true],
+  ['42\napples', '42', true],
+  ['90^ { \\circ }', '90', true],
+  ['90^ \\circ', '90', true],
+  ['1{,}00', '100', false], // 1,00 is no thousands grouping
+  ['18\\ dollars', '18', true],
+  ['72. $', '72', true],
+  ['3 + 5 apples', '5', false], // the words rule needs the number to be the whole value
+  ['5 apples + 3', '5', false],
+  ['42  apples', '42', true],
+  ['2 x', '2', false], // one letter is a variable, not a word
+  ['5 red apples', '5', true],
+  ['abc=5', '5', false], // a long left-hand side is not a variable name
+  ['x+1,000', 'x+1000', false], // separators are dropped from a whole number only
+  ['1,234,56', '123456', false],
+  ['12,000', '12000', true],
+  ['x+5m', '5', false],
+  ['5m+1', '5', false],
+  ['\\frac1{2}', '1/2', true],
+  ['\\frac{12}5', '12/5', true],
+  ['1E6', '1000000', true],
+  ['1E1/4', '5/2', true],
+  ['\\frac{1E1}{4}', '5/2', true],
+  ['1e12', '1000000000000', true],
+  ['1/-2', '-0.5', true],
+  ['1/0.5', '2', true],
+  ['1e1000', '10e999', true], // exponents up to ±1000 are exact
+  ['1e1001', '10e1000', false], // beyond, numbers compare as strings only (10n ** huge would hang)
+  ['1e1001/1', '10e1000/1', false],
+  ['1/1e1001', '1/10e1000', false],
+  [`${'9'.repeat(999)}.0`, '9'.repeat(999), true], // up to 1000 digits are exact
+  [`${'1'.repeat(1001)}.0`, '1'.repeat(1001), false],
+  [`${'1'.repeat(999)}.00`, '1'.repeat(999), false], // the limit counts the fraction's digits too
   ['A', 'B', false],
   ['\\begin{pmatrix} 2 \\\\ -3 \\end{pmatrix}', '\\begin{pmatrix} 2 & -3 \\end{pmatrix}', false],
   [null, '5', false],
@@ -146,8 +204,17 @@ describe('extractAnswer', () => {
   it.each(EXTRACTION)('extracts from %j', (text, expected) => {
     expect(extractAnswer(text)).toBe(expected);
   });
+  it.each(LAST_NUMBER)('last number of %j', (text, expected) => {
+    expect(lastNumber(text)).toBe(expected);
+  });
   it('reads nested braces and rejects unbalanced ones', () => {
     expect(lastBoxed('\\boxed{\\frac{a}{b^{2}}}')).toBe('\\frac{a}{b^{2}}');
+    expect(lastBoxed('\\fbox{12}')).toBe('12');
+    expect(lastBoxed('so $\\boxed x+1$.')).toBe('x+1'); // `\boxed x`: up to the next space or $
+    expect(lastBoxed('\\boxed  7')).toBe('7');
+    expect(lastBoxed('\\boxed{ 5 }')).toBe('5');
+    expect(lastBoxed('\\boxed5{a}')).toBeNull(); // no argument
+    expect(lastBoxed('abcd{x}')).toBeNull(); // braces without a box
     expect(lastBoxed('\\boxed{\\frac{1}{2}')).toBeNull();
     expect(lastBoxed('nothing')).toBeNull();
   });
@@ -175,6 +242,13 @@ describe('answersEqual', () => {
     expect(isCorrect('The answer is $\\boxed{\\dfrac{9}{7}}$.', '\\frac{9}{7}')).toBe(true);
     expect(isCorrect('First 5, then 6', '5')).toBe(false); // the last number counts
     expect(isCorrect('I do not know', '5')).toBe(false);
+  });
+  it('reads each glued unit of the table as a unit, and a choice letter only when it is the whole answer', () => {
+    for (const unit of ['m', 'g', 'mm', 'cm', 'km', 'in', 'inch', 'inches', 'ft', 'feet', 'yd', 'mi', 'kg', 'mg', 'lb', 'lbs', 'oz', 'ml', 'sec',
+      'min', 'hr', 'hrs', 'mph', 'kph', 'cents'])
+      expect(answersEqual(`7${unit}`, '7'), unit).toBe(true);
+    expect(normalizeAnswer('f(A)')).toBe('f(A)');
+    expect(normalizeAnswer('(A)+1')).toBe('(A)+1');
   });
 });
 

@@ -87,6 +87,8 @@ describe('corollaries', () => {
     }
     expect(roundsToConverge(0.01, 0.5, 0.1)).toBe(0);
     expect(() => roundsToConverge(1, 0.5, 0)).toThrow(/epsilon/);
+    expect(() => roundsToConverge(1, 0, 0.1)).toThrow(/rate must be > 0, got 0/); // no relaxation: never within ε
+    expect(() => roundsToConverge(1, -0.5, 0.1)).toThrow(/rate must be > 0, got -0.5/);
   });
 
   it('Cor. 3.1: −β/(α−β) matches a central difference of the fitted limit in G0 (U_v0 fixed)', () => {
@@ -102,6 +104,11 @@ describe('corollaries', () => {
     expect(derivative).toBeCloseTo(solverLimitSensitivity(p.alpha, p.beta), 6);
     // and the state formula agrees with the closed-form limit
     expect(solverLimitFromState(p, p.solver0, p.verifier0)).toBeCloseTo(identifiableFromPhysical(p).solverLimit, 12);
+    // with k ≠ 1, by hand: (2.5·21 − 1.1·30 + 2.5·(−0.2)/0.3)/(2.5 − 1.1) = 17.8333…/1.4 = 12.7380952…, from any state on the path
+    const q = cases[1];
+    expect(solverLimitFromState(q, q.solver0, q.verifier0)).toBeCloseTo(17.833333333333333 / 1.4, 10);
+    const later = closedForm(identifiableFromPhysical(q), 2);
+    expect(solverLimitFromState(q, later.solver, later.verifier)).toBeCloseTo(17.833333333333333 / 1.4, 10);
     expect(() => solverLimitSensitivity(1, 1)).toThrow(/alpha != beta/);
   });
 });

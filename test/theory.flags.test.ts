@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyseTrajectory, fitSharedRate, formatAnalysis, readTrajectoryFile, type FitFlagCode, type Trajectory } from '../src/theory/index.js';
+import { analyseTrajectory, fitSharedRate, formatAnalysis, formatFitFlags, readTrajectoryFile, type FitFlagCode, type Trajectory } from '../src/theory/index.js';
 import { makeRng } from '../src/theory/numeric.js';
 
 const codes = (tr: Trajectory) => fitSharedRate(tr).flags.map((f) => f.code);
@@ -68,6 +68,65 @@ describe('fitFlags', () => {
   it('singular: no movement at all leaves the rate unidentified', () => {
     const t = range(6, 1);
     expect(codes({ t, solver: t.map(() => 2), verifier: t.map(() => 1) })).toContain('singular');
+  });
+
+  it('too-few-points counts the residual degrees of freedom, and 5 points are enough', () => {
+    const t4 = range(4, 2);
+    expect(fitSharedRate({ t: t4, solver: relax(t4, 0.6, 3, 2), verifier: relax(t4, 0.6, 2, 0.5) }).warnings[0])
+      .toMatch(/^only 4 time points for 5 parameters \(3 residual degrees of freedom\)/); // 2·4 − 5 = 3
+    const t5 = range(5, 2);
+    expect(codes({ t: t5, solver: relax(t5, 0.6, 3, 2), verifier: relax(t5, 0.6, 2, 0.5) })).not.toContain('too-few-points');
+  });
+
+  it('negative-limit only when every data point is >= 0 (zero included), and says which limit', () => {
+    const t = range(6, 1);
+    // straight lines down to exactly 0: non-negative data, limits extrapolated far below 0
+    const toZero = fitSharedRate({ t, solver: t.map((x) => 1 - 0.2 * x), verifier: t.map((x) => 0.5 - 0.1 * x) });
+    expect(toZero.flags.map((f) => f.code)).toContain('negative-limit');
+    expect(toZero.warnings.find((w) => w.startsWith('U_s∞'))).toMatch(/^U_s∞ = -[\d.]+ is negative, but an uncertainty/);
+    // data that cross 0 themselves are no uncertainties: a negative limit is then no contradiction
+    const t2 = range(13, 0.5);
+    const crossing = fitSharedRate({ t: t2, solver: relax(t2, 0.6, 3, -1), verifier: relax(t2, 0.6, 2, -1.5) });
+    expect(crossing.limits.solver.value).toBeCloseTo(-1, 6);
+    expect(crossing.flags.map((f) => f.code)).not.toContain('negative-limit');
+  });
+
+  it('limits-extrapolated measures the span from the first time point, and states the numbers', () => {
+    // the slow relaxation of the test above, shifted to start at t = 10: the same 25.9 % seen, 1 − e^{−0.05·6}
+    const t = range(13, 0.5, 10);
+    const fit = fitSharedRate({ t, solver: relax(t, 0.05, 10, 1), verifier: relax(t, 0.05, 6, 0.5) });
+    expect(fit.flags.map((f) => f.code)).toEqual(['limits-extrapolated']);
+    // r·span = 0.3; (1 − seen)/seen = e^{−0.3}/(1 − e^{−0.3}) = 2.858
+    expect(fit.warnings[0]).toMatch(/cover only 25\.92 % of the relaxation \(r·span = 0\.3\): the limits lie 2\.858× the observed change/);
+  });
+
+  it('singular and limits-not-identified say why', () => {
+    const t = range(6, 1);
+    expect(fitSharedRate({ t, solver: t.map(() => 2), verifier: t.map(() => 1) }).warnings.join('\n')).toMatch(/Jacobian is rank deficient/);
+    const t8 = range(8, 1);
+    const rng = makeRng(12);
+    const solver = relax(t8, 0.5, 1, 2).map((v) => v + 0.3 * rng.normal());
+    const verifier = relax(t8, 0.5, 0.5, 1).map((v) => v + 0.3 * rng.normal());
+    expect(fitSharedRate({ t: t8, solver, verifier }).warnings[0]).toMatch(/^U_s∞'s interval \[-?[\d.]+, -?[\d.]+\] is wider than the change the fit sees/);
+  });
+
+  it('limits-not-identified compares the half-width of the interval with the change', () => {
+    // enough noise for an interval wider than half the change the verifier's curve shows, narrower than twice it
+    const t = range(13, 0.5);
+    const rng = makeRng(3);
+    const solver = relax(t, 0.6, 3, 2).map((v) => v + 1.4 * rng.normal());
+    const verifier = relax(t, 0.6, 2, 0.5).map((v) => v + 1.4 * rng.normal());
+    const fit = fitSharedRate({ t, solver, verifier });
+    const seen = 1 - Math.exp(-fit.rate.value * 6);
+    const widthOverChange = (fit.limits.verifier.upper - fit.limits.verifier.lower) / (Math.abs(fit.amplitudes.verifier.value) * seen);
+    expect(widthOverChange).toBeGreaterThan(0.6); // full width > 1/2 of the change: 2 × width would be flagged
+    expect(widthOverChange).toBeLessThan(2); // half-width < the change: not flagged
+    expect(fit.flags.map((f) => f.code)).not.toContain('limits-not-identified');
+  });
+
+  it('formatFitFlags: nothing for no flags, one line joined by "; " otherwise', () => {
+    expect(formatFitFlags([])).toBe('');
+    expect(formatFitFlags([{ code: 'singular', message: 'a' }, { code: 'too-few-points', message: 'b' }])).toBe('warning: a; b');
   });
 
   it('the flags reach the fit CLI text and JSON (analyseTrajectory / formatAnalysis)', () => {
