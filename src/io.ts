@@ -187,11 +187,11 @@ export function lockDir(dir: string, flag: string): () => void {
   throw new Error(`${flag} ${dir}: could not take ${path}`);
 }
 
-/** Parses a JSON file; a missing or malformed file is an error naming it. */
-export function readJsonFile(path: string): unknown {
+/** Parses a JSON file; a missing or malformed file is an error naming it (and the flag it came from, when given). */
+export function readJsonFile(path: string, flag?: string): unknown {
   try {
     return JSON.parse(readFileSync(path, 'utf8'));
   } catch (error) {
-    throw new Error(`${path}: cannot read JSON (${(error as Error).message})`);
+    throw new Error(`${flag ? `${flag}: ` : ''}${path} is not valid JSON (${(error as Error).message})`);
   }
 }

@@ -6,11 +6,11 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  MODELS_DIR, PRESET_NAMES, type PresetName, presetConfig, validateConfig } from '../model/index.js';
+  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
-import { appendJsonlAtomic, lockDir, recoverDirAtomic, writeFileAtomic } from '../io.js';
+import { appendJsonlAtomic, lockDir, readJsonFile, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
@@ -131,18 +131,9 @@ const MIN_PROMPT_TOKENS = 16; // room the question keeps in the context next to 
 /** The context length of --model without loading its weights (undefined when it is no preset or checkpoint: resolveModel says why). */
 function modelContext(spec: string): number | undefined {
   if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, 1).max_position_embeddings;
-  const shipped = join(MODELS_DIR, spec);
-  const path = join(existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec), 'config.json');
+  const path = join(modelDir(spec), 'config.json');
   if (!existsSync(path)) return undefined;
   return validateConfig(readJsonFile(path, `--model ${spec}`), path).max_position_embeddings;
-}
-
-function readJsonFile(path: string, what: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new Error(`${what}: ${path} is not valid JSON (${(error as Error).message})`);
-  }
 }
 
 function requireFiniteIn(flag: string, value: number, ok: (x: number) => boolean, range: string): void {

@@ -18,6 +18,12 @@ export { Rng, type RngState } from './rng.js';
 export const MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 export const DEFAULT_MODEL = 'tiny-arith';
 
+/** The directory `--model spec` names: a shipped model under models/ when one has that name, else the path. */
+export function modelDir(spec: string): string {
+  const shipped = join(MODELS_DIR, spec);
+  return existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
+}
+
 /**
  * `--model`: a preset (`tiny`, `small`: random init), a shipped checkpoint under models/ (`tiny-arith`), `phi-mini`
  * (reserved for the real Phi-4-mini weights), or a path to a checkpoint directory.
@@ -30,8 +36,7 @@ export function resolveModel(spec: string, options: { vocabSize: number; seed: n
     throw new Error(`--model phi-mini: the Phi-4-mini weights are not present (${join(MODELS_DIR, 'phi-mini')} holds no Hugging Face checkpoint, ` +
       `and their loader is a later issue). Use the embedded default, --model ${DEFAULT_MODEL}, or a checkpoint directory.`);
   }
-  const shipped = join(MODELS_DIR, spec);
-  const dir = existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
+  const dir = modelDir(spec);
   if (!existsSync(dir)) {
     throw new Error(`--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
       (spec === DEFAULT_MODEL ? '; make it with `npm run pretrain`' : ''));
