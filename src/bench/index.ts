@@ -9,3 +9,4 @@ export * from './round.js';
 export * from './run.js';
 export * from './stats.js';
 export * from './torch.js';
+export * from './launches.js';

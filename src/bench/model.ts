@@ -10,7 +10,16 @@ export function microConfig(vocabSize: number): ModelConfig {
     intermediate_size: 64, max_position_embeddings: 128 };
 }
 
-export const BENCH_PRESETS = ['micro', ...PRESET_NAMES] as const;
+/** Phi-4-mini's shape (HF microsoft/Phi-4-mini-instruct config.json: 32 layers, 3072 wide, 24 heads / 8 KV heads of 128,
+ * MLP 8192, vocab 200064, partial rotary 0.75, tied embeddings), random weights. `phi4mini-shape`: the same ratios at
+ * 2 layers, 384 wide and the tokenizer's vocab, for CPU launch counts. The rotary is unscaled (longrope changes no shape). */
+export function phi4MiniConfig(vocabSize: number, full: boolean): ModelConfig {
+  const scale = full ? 1 : 8; // 3072 / 8 = 384: 6 heads / 2 KV heads of 64, MLP 1024
+  return { ...presetConfig('tiny', vocabSize), vocab_size: full ? 200064 : vocabSize, hidden_size: 3072 / scale, num_hidden_layers: full ? 32 : 2,
+    num_attention_heads: 24 / (full ? 1 : 4), num_key_value_heads: 8 / (full ? 1 : 4), intermediate_size: 8192 / scale, max_position_embeddings: 4096 };
+}
+
+export const BENCH_PRESETS = ['micro', ...PRESET_NAMES, 'phi4mini-shape', 'phi4mini'] as const;
 
 export interface BenchModel {
   spec: string;
@@ -22,6 +31,7 @@ export interface BenchModel {
 /** `--model`: micro | tiny | small (random init), a shipped checkpoint name under modelsDir, or a checkpoint directory. */
 export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: string): BenchModel {
   if (spec === 'micro') return { spec, source: 'preset', config: microConfig(vocabSize) };
+  if (spec === 'phi4mini' || spec === 'phi4mini-shape') return { spec, source: 'preset', config: phi4MiniConfig(vocabSize, spec === 'phi4mini') };
   if ((PRESET_NAMES as readonly string[]).includes(spec)) return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
   const shipped = join(modelsDir, spec);
   const dir = existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
