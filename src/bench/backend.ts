@@ -1,6 +1,7 @@
 // The measurements of one backend, run inside its own process (src/bench/worker.ts): tfjs initialises one backend
 // per process cleanly, and a process of its own gives each backend its own peak RSS.
-import { type BackendChoice, type DeviceChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
+import { type BackendChoice, type DeviceChoice, type PrecisionChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
+import { torchDeviceMemory } from '../engine/torch.js';
 import { loadLoopData } from '../loop/data.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
 import type { StageTimes } from '../loop/round.js';
@@ -43,6 +44,7 @@ export interface WorkerSpec {
   backend: BenchBackend;
   threads?: number;
   device?: DeviceChoice;
+  precision?: PrecisionChoice;
   model: string;
   seed: number;
   sizes: BenchSizes;
@@ -58,7 +60,12 @@ export interface BackendResult {
   package: string;
   version: string;
   device: string;
+  precision: PrecisionChoice; // matmul precision (torch: --precision; the tfjs backends: fp32)
   threads: number;
+  kernelLaunchesPerToken: { sample: number; train: number; score: number }; // tfjs kernel calls (torch: addon calls) per generated / trained / scored token
+  peakDeviceBytes: number; // most bytes allocated on the device in any throughput stage (source says how it was measured)
+  peakDeviceBytesByStage: Record<ThroughputStage, number>;
+  peakDeviceBytesSource: 'cuda caching allocator' | 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)';
   trainTokensPerSecond: number; // full fine-tuning SFT step, B rows × (P + M − 1) positions
   trainLoraTokensPerSecond: number;
   sampleTokensPerSecond: number; // new tokens, KV cache, sampleBatch rows
@@ -135,7 +142,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const wallStart = performance.now();
   const cpuStart = process.cpuUsage();
   const loadStart = loadAverage();
-  const info = await initBackend({ backend: spec.backend, threads: spec.threads, device: spec.device });
+  const info = await initBackend({ backend: spec.backend, threads: spec.threads, device: spec.device, precision: spec.precision });
   const tokenizer = await loadTokenizer();
   const { sizes, timing } = spec;
   const model = loadModel(spec.model, tokenizer, spec.seed);
@@ -192,6 +199,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   };
   const timings = {} as Record<ThroughputStage, Timing>;
   const breakdowns = {} as Record<ThroughputStage, StageBreakdown>;
+  const devicePeak = {} as Record<ThroughputStage, number>;
   // base model first (full fine-tuning, sampling, scoring, verifying: the PyTorch reference's setting), then LoRA
   for (const stage of ['train', 'sample', 'score', 'verify', 'trainLora'] as const) {
     if (stage === 'trainLora') {
@@ -199,9 +207,11 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
       addLora(model, lora, spec.seed);
       optimizer = initAdamW(model.lora!.params);
     }
+    torchDeviceMemory(true);
     timings[stage] = measure(stages[stage], timing);
     const profiled = await profileKernels(stages[stage]);
     breakdowns[stage] = breakdown(profiled, timings[stage].medianSeconds, dispatch);
+    devicePeak[stage] = torchDeviceMemory()?.peakBytes ?? profiled.peakBytes;
     log(`${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
       `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`);
   }
@@ -226,7 +236,11 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const cpu = process.cpuUsage(cpuStart);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   return {
-    backend: info.name, package: info.package, version: info.version, device: info.device, threads: info.threads,
+    backend: info.name, package: info.package, version: info.version, device: info.device, precision: info.precision ?? 'fp32', threads: info.threads,
+    kernelLaunchesPerToken: { sample: breakdowns.sample.kernels / tokensPerCall.sample, train: breakdowns.train.kernels / tokensPerCall.train,
+      score: breakdowns.score.kernels / tokensPerCall.score },
+    peakDeviceBytes: Math.max(...Object.values(devicePeak)), peakDeviceBytesByStage: devicePeak,
+    peakDeviceBytesSource: torchDeviceMemory() ? 'cuda caching allocator' : 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)',
     trainTokensPerSecond: rate('train'), trainLoraTokensPerSecond: rate('trainLora'), sampleTokensPerSecond: rate('sample'),
     scoreTokensPerSecond: rate('score'), verifyTokensPerSecond: rate('verify'),
     roundSeconds: round.seconds, stageShare: stageShare(round), stageSeconds: round.stages,
@@ -241,7 +255,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
 
 /** Round time at each sweep point (N, pool size, model), on one backend. */
 export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise<SweepResult[]> {
-  const info = await initBackend({ backend: spec.backend, threads: spec.threads, device: spec.device });
+  const info = await initBackend({ backend: spec.backend, threads: spec.threads, device: spec.device, precision: spec.precision });
   const tokenizer = await loadTokenizer();
   const out: SweepResult[] = [];
   let warmed = '';

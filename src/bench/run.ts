@@ -5,7 +5,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { DeviceChoice } from '../engine/index.js';
+import type { DeviceChoice, PrecisionChoice } from '../engine/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { countParameters, parameterShapes, LORA_TARGETS } from '../model/model.js';
 import { MODELS_DIR } from '../model/index.js';
@@ -25,6 +25,7 @@ export interface BenchOptions {
   backends: BenchBackend[];
   threads?: number;
   device?: DeviceChoice;
+  precision?: PrecisionChoice;
   seed: number;
   sizes: BenchSizes;
   timing: BenchTiming;
@@ -165,7 +166,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     results: [],
     skipped: [],
   };
-  const base = { threads: options.threads, device: options.device, model: options.model, seed: options.seed, sizes: options.sizes, timing: options.timing };
+  const base = { threads: options.threads, device: options.device, precision: options.precision, model: options.model, seed: options.seed, sizes: options.sizes, timing: options.timing };
   for (const backend of options.backends) {
     const reason = unavailableReason(backend);
     if (reason) {

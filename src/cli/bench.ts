@@ -5,6 +5,7 @@ import { checkWritableFile, writeFileAtomic } from '../io.js';
 import { checkFlags, typedFlags } from '../flags.js';
 import { BENCH_BACKENDS, BENCH_SIZES, BENCH_TIMING, SMOKE_SIZES, SMOKE_TIMING, type BenchOptions, formatReport, parseBackends, runBench } from '../bench/index.js';
 import { DEFAULT_PYTHON } from '../bench/torch.js';
+import { PRECISION_CHOICES } from '../engine/index.js';
 
 async function main(): Promise<void> {
   const d = BENCH_SIZES;
@@ -17,6 +18,7 @@ async function main(): Promise<void> {
     .option('backend', { type: 'string', default: 'all', describe: `all, or a comma list of ${BENCH_BACKENDS.join(', ')}` })
     .option('threads', { type: 'number', describe: 'CPU threads per backend (default: OMP_NUM_THREADS or all cores)' })
     .option('device', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto' as const, describe: 'device of the torch backend' })
+    .option('precision', { choices: PRECISION_CHOICES, describe: 'matmul precision of the torch backend (default: tf32 on CUDA, fp32 on CPU; tf32 is fp32 on CPU)' })
     .option('samples', { type: 'number', default: d.samples, describe: 'N candidates per question in the round' })
     .option('batch', { type: 'number', default: d.batch, describe: 'SFT rows per training step' })
     .option('sample-batch', { type: 'number', default: d.sampleBatch, describe: 'rows per sampling / scoring / verifier pass' })
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   const options: BenchOptions = {
     model: pick('model', argv.model, argv.smoke ? 'micro' : argv.model),
     backends: parseBackends(argv.backend),
-    threads: argv.threads, device: argv.device, seed: argv.seed,
+    threads: argv.threads, device: argv.device, precision: argv.precision, seed: argv.seed,
     sizes: {
       samples: pick('samples', argv.samples, sizes.samples), batch: pick('batch', argv.batch, sizes.batch), sampleBatch: pick('sample-batch', argv['sample-batch'], sizes.sampleBatch),
       promptLength: pick('prompt-length', argv['prompt-length'], sizes.promptLength), newTokens: pick('new-tokens', argv['new-tokens'], sizes.newTokens),

@@ -10,6 +10,9 @@ import { requirePositiveInteger } from '../flags.js';
 export const BACKEND_CHOICES = ['auto', 'tensorflow', 'torch', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
+export const PRECISION_CHOICES = ['fp32', 'tf32', 'bf16'] as const;
+/** Matmul precision of the torch backend (tf32: CUDA only; bf16: autocast); the tfjs backends compute in fp32. */
+export type PrecisionChoice = (typeof PRECISION_CHOICES)[number];
 
 export interface BackendInfo {
   name: string; // the tfjs backend name actually running: tensorflow | torch | wasm | cpu
@@ -17,6 +20,7 @@ export interface BackendInfo {
   version: string;
   threads: number;
   device: string; // cpu, cuda, or gpu for tfjs-node-gpu
+  precision?: PrecisionChoice; // matmul precision of the torch backend (the other backends compute in fp32)
   tried: { name: string; reason: string }[]; // backends skipped by `auto`, with why
 }
 
@@ -24,6 +28,7 @@ export interface BackendOptions {
   backend?: BackendChoice;
   threads?: number;
   device?: DeviceChoice;
+  precision?: PrecisionChoice; // torch only; default tf32 on CUDA, fp32 on CPU
 }
 
 const require = createRequire(import.meta.url);
@@ -52,7 +57,7 @@ function defaultThreads(threads?: number): number {
 
 class BackendUnavailable extends Error {}
 
-type Loader = (threads: number, device: DeviceChoice) => Promise<Omit<BackendInfo, 'tried'>>;
+type Loader = (threads: number, device: DeviceChoice, precision?: PrecisionChoice) => Promise<Omit<BackendInfo, 'tried'>>;
 
 // tfjs-node(-gpu) registers itself as 'tensorflow' on import; both are optional dependencies that rarely install.
 async function loadTensorflow(gpu: boolean): Promise<Omit<BackendInfo, 'tried'>> {
@@ -77,12 +82,13 @@ async function loadTensorflow(gpu: boolean): Promise<Omit<BackendInfo, 'tried'>>
   return { name: 'tensorflow', package: pkg, version: packageVersion(pkg), threads: os.availableParallelism(), device: gpu ? 'gpu' : 'cpu' };
 }
 
-async function loadTorch(threads: number, device: DeviceChoice): Promise<Omit<BackendInfo, 'tried'>> {
+async function loadTorch(threads: number, device: DeviceChoice, precision?: PrecisionChoice): Promise<Omit<BackendInfo, 'tried'>> {
   const { loadTorchBackend } = await import('./torch.js');
-  const torch = await loadTorchBackend({ device, threads });
+  const torch = await loadTorchBackend({ device, threads, precision });
   if (!torch.available) throw new BackendUnavailable(`torch backend unavailable: ${torch.reason ?? 'addon not built'} (build it with \`npm run build:native\`)`);
   if (!(await tf.setBackend('torch'))) throw new BackendUnavailable("the torch addon loaded but backend 'torch' did not initialise");
-  return { name: 'torch', package: 'tfjs-backend-torch', version: torch.version ?? 'unknown', threads: torch.threads ?? threads, device: torch.device ?? 'cpu' };
+  return { name: 'torch', package: 'tfjs-backend-torch', version: torch.version ?? 'unknown', threads: torch.threads ?? threads, device: torch.device ?? 'cpu',
+    precision: torch.precision ?? 'fp32' };
 }
 
 async function loadWasm(threads: number): Promise<Omit<BackendInfo, 'tried'>> {
@@ -106,9 +112,9 @@ async function loadCpu(): Promise<Omit<BackendInfo, 'tried'>> {
 function autoOrder(): { name: string; load: Loader }[] {
   return [
     { name: 'tensorflow (tfjs-node-gpu)', load: () => loadTensorflow(true) },
-    { name: 'torch (cuda)', load: (threads) => loadTorch(threads, 'cuda') },
+    { name: 'torch (cuda)', load: (threads, _device, precision) => loadTorch(threads, 'cuda', precision) },
     { name: 'tensorflow (tfjs-node)', load: () => loadTensorflow(false) },
-    { name: 'torch (cpu)', load: (threads) => loadTorch(threads, 'cpu') },
+    { name: 'torch (cpu)', load: (threads, _device, precision) => loadTorch(threads, 'cpu', precision) },
     { name: 'wasm', load: (threads) => loadWasm(threads) },
     { name: 'cpu', load: () => loadCpu() },
   ];
@@ -129,7 +135,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   if (choice === 'auto') {
     for (const candidate of autoOrder()) {
       try {
-        current = { ...(await candidate.load(threads, device)), tried };
+        current = { ...(await candidate.load(threads, device, options.precision)), tried };
         return current;
       } catch (error) {
         if (!(error instanceof BackendUnavailable) && !(error instanceof Error)) throw error;
@@ -141,7 +147,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   try {
     const loaded =
       choice === 'tensorflow' ? await loadTensorflow(device !== 'cpu').catch(() => loadTensorflow(false))
-      : choice === 'torch' ? await loadTorch(threads, device)
+      : choice === 'torch' ? await loadTorch(threads, device, options.precision)
       : choice === 'wasm' ? await loadWasm(threads)
       : await loadCpu();
     current = { ...loaded, tried };

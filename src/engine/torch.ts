@@ -7,12 +7,21 @@ export interface TorchLoadResult {
   device?: string; // 'cpu' or 'cuda'
   version?: string; // libtorch version
   threads?: number; // libtorch intra-op threads actually in use
+  precision?: 'fp32' | 'tf32' | 'bf16'; // matmul precision in use
 }
 
 interface TorchPackage {
-  registerTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number }):
-    | { available: true; info: { device: string; version: string; threads: number } }
+  registerTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number; precision?: 'fp32' | 'tf32' | 'bf16' }):
+    | { available: true; info: { device: string; version: string; threads: number; precision?: 'fp32' | 'tf32' | 'bf16' } }
     | { available: false; reason: string };
+  torchDeviceMemory(resetPeak?: boolean): { peakBytes: number; currentBytes: number } | undefined;
+}
+
+let loaded: TorchPackage | undefined;
+
+/** Peak and current bytes of the CUDA caching allocator (the peak reset when asked); undefined off CUDA or before loading. */
+export function torchDeviceMemory(resetPeak = false): { peakBytes: number; currentBytes: number } | undefined {
+  return loaded?.torchDeviceMemory(resetPeak);
 }
 
 // Running from TypeScript sources (tsx, vitest), use the package's sources too, so a stale dist/ never shadows them;
@@ -33,7 +42,7 @@ async function importPackage(): Promise<TorchPackage> {
 }
 
 /** Registers the 'torch' backend (device cpu by default); never throws. */
-export async function loadTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number } = {}): Promise<TorchLoadResult> {
+export async function loadTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number; precision?: 'fp32' | 'tf32' | 'bf16' } = {}): Promise<TorchLoadResult> {
   let pkg: TorchPackage;
   try {
     pkg = await importPackage();
@@ -41,9 +50,10 @@ export async function loadTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto';
     return { available: false, reason: (error as Error).message };
   }
   try {
-    const result = pkg.registerTorchBackend({ device: opts.device ?? 'cpu', threads: opts.threads });
+    const result = pkg.registerTorchBackend({ device: opts.device ?? 'cpu', threads: opts.threads, precision: opts.precision });
     if (!result.available) return { available: false, reason: result.reason };
-    return { available: true, device: result.info.device, version: result.info.version, threads: result.info.threads };
+    loaded = pkg;
+    return { available: true, device: result.info.device, version: result.info.version, threads: result.info.threads, precision: result.info.precision };
   } catch (error) {
     return { available: false, reason: (error as Error).message };
   }

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../engine/register.js';
 import { type ModelConfig, biasedLinears, headDim, rotaryDim, slidingWindow } from './config.js';
 import { rotaryCosSin } from './rope.js';
+import * as fused from './fused.js';
 import { Rng } from './rng.js';
 
 export const LORA_TARGETS = ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] as const;
@@ -144,18 +145,9 @@ export function disposeCache(cache: KVCache | undefined): void {
 
 /** y = x Wᵀ (+ b where the layer has a bias) (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
-  const bias = model.params[`${name}.bias`];
-  const projected = tf.matMul(x, model.params[`${name}.weight`]!, false, true) as tf.Tensor2D;
-  const y = bias ? tf.add(projected, bias) as tf.Tensor2D : projected;
   const a = model.lora?.params[`${name}.lora_A`];
-  if (!a) return y;
-  const b = model.lora!.params[`${name}.lora_B`]!;
-  const scale = model.lora!.config.alpha / model.lora!.config.rank;
-  return tf.add(y, tf.mul(tf.matMul(tf.matMul(x, a, false, true), b, false, true), scale)) as tf.Tensor2D;
-}
-
-function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
-  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), weight);
+  const lora = a ? { a, b: model.lora!.params[`${name}.lora_B`]!, scale: model.lora!.config.alpha / model.lora!.config.rank } : undefined;
+  return fused.linear(x, { weight: model.params[`${name}.weight`]!, bias: model.params[`${name}.bias`], lora }) as tf.Tensor2D;
 }
 
 /** cos and sin of every (token, frequency) pair, [batch, time, 1, rotaryDim/2], computed in JS from integer positions (rope.ts). */
@@ -163,17 +155,6 @@ function rotaryTables(config: ModelConfig, positions: number[][]): [tf.Tensor4D,
   const { cos, sin } = rotaryCosSin(config, positions);
   const shape: [number, number, number, number] = [positions.length, positions[0]!.length, 1, rotaryDim(config) / 2];
   return [tf.tensor4d(cos, shape), tf.tensor4d(sin, shape)];
-}
-
-/** Rotates the first rotaryDim dimensions of each head (HF rotate_half convention), passes the rest: x is [batch, time, heads, headDim]. */
-function applyRotary(x: tf.Tensor4D, cos: tf.Tensor4D, sin: tf.Tensor4D, rotDim: number): tf.Tensor4D {
-  const [batch, time, heads, hd] = x.shape;
-  const half = rotDim / 2;
-  const x1 = tf.slice(x, [0, 0, 0, 0], [batch, time, heads, half]);
-  const x2 = tf.slice(x, [0, 0, 0, half], [batch, time, heads, half]);
-  const rotated: tf.Tensor[] = [tf.sub(tf.mul(x1, cos), tf.mul(x2, sin)), tf.add(tf.mul(x2, cos), tf.mul(x1, sin))];
-  if (rotDim < hd) rotated.push(tf.slice(x, [0, 0, 0, rotDim], [batch, time, heads, hd - rotDim]));
-  return tf.concat(rotated, 3) as tf.Tensor4D;
 }
 
 /**
@@ -210,32 +191,15 @@ function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
 function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, time: number, rotary: [tf.Tensor4D, tf.Tensor4D],
   mask: tf.Tensor, cache?: KVCache): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
-  const heads = config.num_attention_heads;
-  const kvHeads = config.num_key_value_heads;
-  const group = heads / kvHeads;
-  const hd = headDim(config);
   const qkv = linear(model, `model.layers.${layer}.self_attn.qkv_proj`, x);
-  const [qFlat, kFlat, vFlat] = tf.split(qkv, [heads * hd, kvHeads * hd, kvHeads * hd], 1);
-  const q = applyRotary(tf.reshape(qFlat!, [batch, time, heads, hd]), rotary[0], rotary[1], rotaryDim(config));
-  let k = tf.transpose(applyRotary(tf.reshape(kFlat!, [batch, time, kvHeads, hd]), rotary[0], rotary[1], rotaryDim(config)), [0, 2, 1, 3]);
-  let v = tf.transpose(tf.reshape(vFlat!, [batch, time, kvHeads, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
-  if (cache && cache.length > 0) {
-    k = tf.concat([cache.keys[layer]!, k], 2);
-    v = tf.concat([cache.values[layer]!, v], 2);
-  }
-  const keys = k.shape[2];
-  // query head h uses KV head floor(h / group) (HF repeat_kv): fold the group into the query axis instead of copying K and V
-  const qGrouped = tf.reshape(tf.transpose(tf.reshape(q, [batch, time, kvHeads, group, hd]), [0, 2, 3, 1, 4]), [batch, kvHeads, group * time, hd]);
-  const scores = tf.add(tf.reshape(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), [batch, kvHeads, group, time, keys]), mask);
-  const weights = tf.reshape(tf.softmax(scores), [batch, kvHeads, group * time, keys]);
-  const context = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [batch, kvHeads, group, time, hd]), [0, 3, 1, 2, 4]), [batch * time, heads * hd]);
-  return { out: linear(model, `model.layers.${layer}.self_attn.o_proj`, context as tf.Tensor2D), keys: k, values: v };
+  const past = cache && cache.length > 0 ? { cacheKeys: cache.keys[layer]!, cacheValues: cache.values[layer]! } : {};
+  const attn = fused.attention({ qkv, cos: rotary[0], sin: rotary[1], mask, ...past },
+    { batch, time, heads: config.num_attention_heads, kvHeads: config.num_key_value_heads, headDim: headDim(config), rotaryDim: rotaryDim(config) });
+  return { out: linear(model, `model.layers.${layer}.self_attn.o_proj`, attn.context as tf.Tensor2D), keys: attn.keys, values: attn.values };
 }
 
 function mlp(model: Model, layer: number, x: tf.Tensor2D): tf.Tensor2D {
-  const [gate, up] = tf.split(linear(model, `model.layers.${layer}.mlp.gate_up_proj`, x), 2, 1);
-  // SwiGLU: silu(gate) * up
-  const hidden = tf.mul(tf.mul(gate!, tf.sigmoid(gate!)), up!) as tf.Tensor2D;
+  const hidden = fused.swiGlu(linear(model, `model.layers.${layer}.mlp.gate_up_proj`, x)) as tf.Tensor2D;
   return linear(model, `model.layers.${layer}.mlp.down_proj`, hidden);
 }
 
@@ -262,17 +226,22 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   };
   const newKeys: tf.Tensor4D[] = [];
   const newValues: tf.Tensor4D[] = [];
-  let h: tf.Tensor2D = embed(model, tokens);
+  let h: tf.Tensor = embed(model, tokens);
+  let pending: tf.Tensor | undefined; // the last MLP output, added to h together with the next norm (one fused kernel)
+  const norm = (weight: string, residual: tf.Tensor | undefined) => {
+    if (residual === undefined) return fused.rmsNorm(h, model.params[weight]!, config.rms_norm_eps) as tf.Tensor2D;
+    const [sum, normed] = fused.addRmsNorm(h, residual, model.params[weight]!, config.rms_norm_eps);
+    h = sum;
+    return normed as tf.Tensor2D;
+  };
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const p = `model.layers.${layer}`;
-    const normed = rmsNorm(h, model.params[`${p}.input_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D;
-    const attn = attention(model, layer, normed, batch, time, rotary, maskOf(layer), options.cache);
+    const attn = attention(model, layer, norm(`${p}.input_layernorm.weight`, pending), batch, time, rotary, maskOf(layer), options.cache);
     newKeys.push(attn.keys);
     newValues.push(attn.values);
-    h = tf.add(h, attn.out);
-    h = tf.add(h, mlp(model, layer, rmsNorm(h, model.params[`${p}.post_attention_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D));
+    pending = mlp(model, layer, norm(`${p}.post_attention_layernorm.weight`, attn.out));
   }
-  let final = tf.reshape(rmsNorm(h, model.params['model.norm.weight']!, config.rms_norm_eps), [batch, time, config.hidden_size]);
+  let final = tf.reshape(norm('model.norm.weight', pending), [batch, time, config.hidden_size]);
   if (options.lastOnly) final = tf.slice(final, [0, time - 1, 0], [batch, 1, config.hidden_size]);
   const outTime = options.lastOnly ? 1 : time;
   const head = model.params[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!;

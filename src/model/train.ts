@@ -1,6 +1,7 @@
 // Supervised fine-tuning: masked causal-LM loss, AdamW with global-norm clipping, warm-up + cosine schedule.
 import * as tf from '@tensorflow/tfjs-core';
 import { type Model, forward, oneHotFloat, trainableParams } from './model.js';
+import { adamWUpdate } from './fused.js';
 
 export interface TrainBatch {
   inputs: number[][]; // token ids [batch][time]
@@ -92,15 +93,9 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
     const biasCorrection2 = 1 - Math.pow(config.beta2, t);
     for (const name of names) {
       const param = params[name]!;
-      const grad = tf.mul(grads[name]!, clipScale);
-      const m = state.m[name]!;
-      const v = state.v[name]!;
-      m.assign(tf.add(tf.mul(m, config.beta1), tf.mul(grad, 1 - config.beta1)));
-      v.assign(tf.add(tf.mul(v, config.beta2), tf.mul(tf.square(grad), 1 - config.beta2)));
-      const update = tf.div(tf.div(m, biasCorrection1), tf.add(tf.sqrt(tf.div(v, biasCorrection2)), config.eps));
       // decoupled weight decay (AdamW) on matrices only; norm gains are not decayed
-      const step = param.rank >= 2 ? tf.add(update, tf.mul(param, config.weightDecay)) : update;
-      param.assign(tf.sub(param, tf.mul(step, lr)));
+      adamWUpdate(param, grads[name]!, state.m[name]!, state.v[name]!, clipScale, { beta1: config.beta1, beta2: config.beta2, eps: config.eps,
+        biasCorrection1, biasCorrection2, weightDecay: param.rank >= 2 ? config.weightDecay : 0, lr });
     }
     return [value, gradNorm];
   });

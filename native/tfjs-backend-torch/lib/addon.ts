@@ -18,6 +18,7 @@ export interface InitInfo {
   builtWithCuda: boolean;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
+  precision?: Precision; // set by registerTorchBackend
 }
 
 /** The addon's functions; every tensor argument and result is an integer handle. */
@@ -66,7 +67,22 @@ export interface Addon {
   Cumulative(isProd: boolean, x: number, axis: number, exclusive: boolean, reverse: boolean): number;
   Multinomial(logits: number, uniforms: Float64Array, normalized: boolean): number;
   SearchSorted(sorted: number, values: number, right: boolean): number;
+  RmsNorm(x: number, weight: number, eps: number): number;
+  AddRmsNorm(x: number, residual: number, weight: number, eps: number): [number, number];
+  SwiGlu(gateUp: number): number;
+  Linear(x: number, weight: number, bias: number, loraA: number, loraB: number, scale: number): number;
+  /** dims: [batch, time, heads, kvHeads, headDim, rotaryDim] -> [context, keys, values] */
+  Attention(qkv: number, cos: number, sin: number, mask: number, cacheK: number, cacheV: number, dims: Ints, scale: number): [number, number, number];
+  /** constants: [b1, 1-b1, b2, 1-b2, biasCorrection1, biasCorrection2, eps, weightDecay, lr] -> [param, m, v] */
+  AdamW(param: number, grad: number, m: number, v: number, clipScale: number, constants: Float64Array): [number, number, number];
+  SetPrecision(code: number): number;
+  /** [peak, current] allocated bytes of the CUDA caching allocator ([-1, -1] on CPU); resets the peak when asked */
+  MemoryStats(resetPeak: boolean): [number, number];
 }
+
+/** Matmul precision codes (src/addon.cc Precision). */
+export const PRECISION_CODE = { fp32: 0, tf32: 1, bf16: 2 } as const;
+export type Precision = keyof typeof PRECISION_CODE;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** Where `npm run build:native` puts the addon (lib/ and dist/ are both one level below the package). */

@@ -2,17 +2,18 @@
 import '@tensorflow/tfjs-backend-cpu';
 import { getKernelsForBackend, registerBackend, registerKernel, unregisterKernel } from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { addonLoadError, tryLoadAddon } from './addon.js';
-import type { InitInfo } from './addon.js';
+import { PRECISION_CODE, addonLoadError, tryLoadAddon } from './addon.js';
+import type { InitInfo, Precision } from './addon.js';
 import { TorchBackend } from './backend.js';
 import { fallbackCounts, fallbackKernel, resetFallbackCounts, runOnCpu } from './fallback.js';
-import { UseFallback, nativeKernels } from './kernels.js';
+import { UseFallback, fusedKernels, nativeKernels } from './kernels.js';
 import type { Inputs } from './kernels.js';
 
 export { TorchBackend, fallbackCounts, resetFallbackCounts, nativeKernels };
 export { nativeTimer } from './profile.js';
 export type { TorchMemoryInfo } from './backend.js';
-export type { InitInfo } from './addon.js';
+export type { InitInfo, Precision } from './addon.js';
+export const PRECISIONS = Object.keys(PRECISION_CODE) as Precision[];
 
 export const BACKEND_NAME = 'torch';
 
@@ -21,6 +22,9 @@ export interface TorchBackendOptions {
   device?: 'cpu' | 'cuda' | 'auto';
   /** Intra-op threads; default: OMP_NUM_THREADS, else libtorch's own default. */
   threads?: number;
+  /** Matmul precision: fp32, tf32 (CUDA only; a no-op on CPU) or bf16 (autocast: bf16 inputs, float32 results).
+   * Default: tf32 on CUDA, fp32 on CPU. */
+  precision?: Precision;
   /** Registration priority for tfjs's default-backend choice (cpu is 1, wasm 2). Default 0: never the default. */
   priority?: number;
 }
@@ -43,12 +47,41 @@ export function fallbackKernelNames(): string[] {
     .sort();
 }
 
+/** Names of the fused model ops (kernels.ts fusedKernels) registered for 'torch' only. */
+export function fusedKernelNames(): string[] {
+  return Object.keys(fusedKernels).sort();
+}
+
+/** The precision in use after registration (or undefined before). */
+export function torchPrecision(): Precision | undefined {
+  return state.registered?.precision;
+}
+
+/** Changes the matmul precision of the registered backend (tests and benches); returns the previous one. */
+export function setTorchPrecision(precision: Precision): Precision {
+  const addon = tryLoadAddon();
+  if (!addon || !state.registered) throw new Error('tfjs-backend-torch: registerTorchBackend first');
+  if (!(precision in PRECISION_CODE)) throw new Error(`tfjs-backend-torch: precision must be one of ${PRECISIONS.join(', ')}, got ${precision}`);
+  const previous = state.registered.precision ?? 'fp32';
+  addon.SetPrecision(PRECISION_CODE[precision]);
+  state.registered.precision = precision;
+  return previous;
+}
+
+/** [peak, current] bytes of the CUDA caching allocator (resetting the peak when asked); undefined off CUDA. */
+export function torchDeviceMemory(resetPeak = false): { peakBytes: number; currentBytes: number } | undefined {
+  const addon = tryLoadAddon();
+  if (!addon || !state.registered || state.registered.device !== 'cuda') return undefined;
+  const [peakBytes, currentBytes] = addon.MemoryStats(resetPeak);
+  return peakBytes < 0 ? undefined : { peakBytes, currentBytes };
+}
+
 function registerKernels(): void {
   const cpuKernels = new Map<string, KernelConfig>(getKernelsForBackend('cpu').map((k) => [k.kernelName, k]));
   for (const config of cpuKernels.values()) {
     registerKernel({ kernelName: config.kernelName, backendName: BACKEND_NAME, kernelFunc: fallbackKernel(config) });
   }
-  for (const [name, impl] of Object.entries(nativeKernels)) {
+  for (const [name, impl] of Object.entries({ ...nativeKernels, ...fusedKernels })) {
     if (cpuKernels.has(name)) unregisterKernel(name, BACKEND_NAME);
     const cpu = cpuKernels.get(name);
     registerKernel({
@@ -83,6 +116,10 @@ export function registerTorchBackend(opts: TorchBackendOptions = {}): RegisterRe
   } catch (err) {
     return { available: false, reason: (err as Error).message };
   }
+  const precision = opts.precision ?? (info.device === 'cuda' ? 'tf32' : 'fp32');
+  if (!(precision in PRECISION_CODE)) return { available: false, reason: `precision must be one of ${PRECISIONS.join(', ')}, got ${precision}` };
+  addon.SetPrecision(PRECISION_CODE[precision]);
+  info = { ...info, precision };
   const backend = new TorchBackend(addon, info);
   registerKernels();
   registerBackend(BACKEND_NAME, () => backend, opts.priority ?? 0);

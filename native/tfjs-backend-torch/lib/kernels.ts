@@ -228,3 +228,21 @@ export const nativeKernels: Record<string, NativeKernel> = {
     return b.out(b.addon.Multinomial(b.handle(logits), uniforms, bool(attrs.normalized)));
   },
 };
+
+// ------------------------------------------------------------------ fused model ops
+// One addon call each for what the project's decoder runs many times per token. Their tfjs compositions (the
+// fallback on every other backend, and the reference of the conformance tests) are in src/model/fused.ts.
+const optional = (b: TorchBackend, t: TensorInfo | undefined): number => (t ? b.handle(t) : -1);
+
+export const fusedKernels: Record<string, NativeKernel> = {
+  FusedRmsNorm: (b, { x, weight }, attrs) => b.out(b.addon.RmsNorm(b.handle(x), b.handle(weight), num(attrs.eps))),
+  FusedAddRmsNorm: (b, { x, residual, weight }, attrs) => b.outs(b.addon.AddRmsNorm(b.handle(x), b.handle(residual), b.handle(weight), num(attrs.eps))),
+  FusedSwiGlu: (b, { gateUp }) => b.out(b.addon.SwiGlu(b.handle(gateUp))),
+  FusedLinear: (b, { x, weight, bias, loraA, loraB }, attrs) =>
+    b.out(b.addon.Linear(b.handle(x), b.handle(weight), optional(b, bias), optional(b, loraA), optional(b, loraB), num(attrs.scale ?? 0))),
+  FusedAttention: (b, { qkv, cos, sin, mask, cacheK, cacheV }, attrs) =>
+    b.outs(b.addon.Attention(b.handle(qkv), b.handle(cos), b.handle(sin), b.handle(mask), optional(b, cacheK), optional(b, cacheV),
+      nums(attrs.dims), num(attrs.scale))),
+  FusedAdamW: (b, { param, grad, m, v, clipScale }, attrs) =>
+    b.outs(b.addon.AdamW(b.handle(param), b.handle(grad), b.handle(m), b.handle(v), b.handle(clipScale), Float64Array.from(nums(attrs.constants)))),
+};

@@ -4,6 +4,9 @@
 #include <napi.h>
 #include <torch/torch.h>
 #include <ATen/Parallel.h>
+#if TORCH_BUILT_WITH_CUDA && !defined(SVGAP_NO_CUDA_STATS)
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
 
 #include <algorithm>
 #include <cstring>
@@ -23,6 +26,11 @@ int64_t liveCount = 0;
 int32_t* meta = nullptr;  // [dtype, rank, dims...]
 Napi::Reference<Napi::ArrayBuffer> metaRef;
 at::Device device(at::kCPU);
+
+// Matmul precision (SetPrecision): fp32; tf32 (TF32 tensor cores for float32 matmuls on CUDA, a no-op on CPU);
+// bf16 (autocast semantics: matmul inputs cast to bfloat16, products accumulated and returned in float32).
+enum Precision : int32_t { kFp32 = 0, kTf32 = 1, kBf16 = 2 };
+int32_t precision = kFp32;
 
 at::ScalarType scalarOf(int32_t code) {
   switch (code) {
@@ -612,6 +620,14 @@ Napi::Value LinSpace(const Napi::CallbackInfo& info) {
 
 // ---------------------------------------------------------------- linear algebra, softmax, sampling
 
+// a · b under the precision setting; float32 in, float32 out
+at::Tensor product(const at::Tensor& a, const at::Tensor& b) {
+  if (precision == kBf16 && a.scalar_type() == at::kFloat && b.scalar_type() == at::kFloat) {
+    return at::matmul(a.to(at::kBFloat16), b.to(at::kBFloat16)).to(at::kFloat);
+  }
+  return at::matmul(a, b);
+}
+
 enum Activation { kLinear = 0, kRelu, kRelu6, kElu, kSigmoid, kLeakyRelu, kPrelu };
 
 // matmul(a, b, transposeA, transposeB, bias|-1, activation, prelu|-1, alpha)
@@ -622,10 +638,10 @@ Napi::Value MatMul(const Napi::CallbackInfo& info) {
   if (B(info, 3)) b = b.transpose(-1, -2);
   const int32_t biasId = I(info, 4);
   at::Tensor y;
-  if (biasId >= 0 && a.dim() == 2 && b.dim() == 2) {
+  if (biasId >= 0 && a.dim() == 2 && b.dim() == 2 && precision != kBf16) {
     y = at::addmm(get(info[4]), a, b);
   } else {
-    y = at::matmul(a, b);
+    y = product(a, b);
     if (biasId >= 0) y = y + get(info[4]);
   }
   switch (I(info, 5)) {
@@ -698,6 +714,110 @@ Napi::Value SearchSorted(const Napi::CallbackInfo& info) {
   return num(info, put(at::searchsorted(get(info[0]).contiguous(), get(info[1]).contiguous(), true, B(info, 2))));
 }
 
+// ---------------------------------------------------------------- fused model ops (src/model/fused.ts holds the
+// tfjs compositions they replace, in the same operation order, and the conformance tests compare the two)
+
+at::Tensor rmsNorm(const at::Tensor& x, const at::Tensor& w, double eps) { return x * at::rsqrt((x * x).mean(-1, true) + eps) * w; }
+
+// rmsNorm(x, weight, eps)
+Napi::Value RmsNorm(const Napi::CallbackInfo& info) { return num(info, put(rmsNorm(get(info[0]), get(info[1]), D(info, 2)))); }
+
+// addRmsNorm(x, residual, weight, eps) -> [x + residual, rmsNorm(x + residual)]
+Napi::Value AddRmsNorm(const Napi::CallbackInfo& info) {
+  at::Tensor h = get(info[0]) + get(info[1]);
+  return ids(info.Env(), {h, rmsNorm(h, get(info[2]), D(info, 3))});
+}
+
+// swiGlu(gateUp [n, 2m]) -> silu(gate) * up, gate and up the two halves of the last axis
+Napi::Value SwiGlu(const Napi::CallbackInfo& info) {
+  auto parts = get(info[0]).chunk(2, -1);
+  return num(info, put(parts[0] * parts[0].sigmoid() * parts[1]));
+}
+
+// linear(x [n, in], weight [out, in], bias|-1, loraA [r, in]|-1, loraB [out, r]|-1, scale) -> x Wᵀ + b + scale · (x Aᵀ) Bᵀ
+Napi::Value Linear(const Napi::CallbackInfo& info) {
+  at::Tensor x = get(info[0]);
+  at::Tensor y = product(x, get(info[1]).t());
+  if (I(info, 2) >= 0) y = y + get(info[2]);
+  if (I(info, 3) >= 0) y = y + product(product(x, get(info[3]).t()), get(info[4]).t()) * D(info, 5);
+  return num(info, put(y));
+}
+
+// HF rotate_half on the first `rot` dims of x [..., hd]; cos, sin broadcast against [..., rot/2]
+at::Tensor rotary(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, int64_t rot) {
+  const int64_t half = rot / 2, hd = x.size(-1);
+  auto x1 = x.narrow(-1, 0, half);
+  auto x2 = x.narrow(-1, half, half);
+  std::vector<at::Tensor> parts = {x1 * cos - x2 * sin, x2 * cos + x1 * sin};
+  if (rot < hd) parts.push_back(x.narrow(-1, rot, hd - rot));
+  return at::cat(parts, -1);
+}
+
+// attention(qkv [b·t, (h + 2kv)·hd], cos, sin [b, t, 1, rot/2], mask [b, 1, 1, t, keys], cacheK|-1, cacheV|-1,
+//           [b, t, h, kv, hd, rot], scale) -> [context [b·t, h·hd], keys [b, kv, keys, hd], values]:
+// rotary on q and k, the new keys/values appended to the cache, grouped-query softmax(q kᵀ · scale + mask) v.
+Napi::Value Attention(const Napi::CallbackInfo& info) {
+  at::Tensor qkv = get(info[0]), cos = get(info[1]), sin = get(info[2]), mask = get(info[3]);
+  auto d = ints(info[6]);
+  const int64_t batch = d[0], time = d[1], heads = d[2], kvHeads = d[3], hd = d[4], rot = d[5], group = heads / kvHeads;
+  auto parts = qkv.split_with_sizes({heads * hd, kvHeads * hd, kvHeads * hd}, 1);
+  auto q = rotary(parts[0].reshape({batch, time, heads, hd}), cos, sin, rot);
+  auto k = rotary(parts[1].reshape({batch, time, kvHeads, hd}), cos, sin, rot).permute({0, 2, 1, 3});
+  auto v = parts[2].reshape({batch, time, kvHeads, hd}).permute({0, 2, 1, 3});
+  if (I(info, 4) >= 0) {
+    k = at::cat({get(info[4]), k}, 2);
+    v = at::cat({get(info[5]), v}, 2);
+  }
+  const int64_t keys = k.size(2);
+  auto qg = q.reshape({batch, time, kvHeads, group, hd}).permute({0, 2, 3, 1, 4}).reshape({batch, kvHeads, group * time, hd});
+  auto scores = (product(qg, k.transpose(-1, -2)) * D(info, 7)).reshape({batch, kvHeads, group, time, keys}) + mask;
+  auto weights = at::softmax(scores, -1).reshape({batch, kvHeads, group * time, keys});
+  auto context = product(weights, v).reshape({batch, kvHeads, group, time, hd}).permute({0, 3, 1, 2, 4}).reshape({batch * time, heads * hd});
+  return ids(info.Env(), {context, k, v});
+}
+
+// adamW(param, grad, m, v, clipScale, [b1, 1-b1, b2, 1-b2, biasCorrection1, biasCorrection2, eps, weightDecay|0, lr])
+//   -> [param', m', v'] (src/model/train.ts's update, decoupled decay when weightDecay > 0)
+Napi::Value AdamW(const Napi::CallbackInfo& info) {
+  at::Tensor p = get(info[0]), g = get(info[1]) * get(info[4]), m = get(info[2]), v = get(info[3]);
+  auto h = info[5].As<Napi::Float64Array>();
+  const double* c = h.Data();
+  at::Tensor m2 = m * c[0] + g * c[1];
+  at::Tensor v2 = v * c[2] + (g * g) * c[3];
+  at::Tensor update = (m2 / c[4]) / ((v2 / c[5]).sqrt() + c[6]);
+  if (c[7] != 0) update = update + p * c[7];
+  return ids(info.Env(), {p - update * c[8], m2, v2});
+}
+
+// setPrecision(code) -> code in use; tf32 on CPU changes nothing (CPU matmuls have no TF32 path)
+Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
+  const int32_t p = I(info, 0);
+  if (p < kFp32 || p > kBf16) throw std::runtime_error("tfjs-backend-torch: precision code must be 0 (fp32), 1 (tf32) or 2 (bf16)");
+  precision = p;
+#ifndef SVGAP_NO_TF32_API
+  at::globalContext().setFloat32MatmulPrecision(p == kTf32 ? "high" : "highest");
+  at::globalContext().setAllowTF32CuDNN(p == kTf32);
+#endif
+  return Napi::Number::New(info.Env(), precision);
+}
+
+// memoryStats(resetPeak) -> [peak allocated bytes, allocated bytes] of the CUDA caching allocator, [-1, -1] on CPU
+Napi::Value MemoryStats(const Napi::CallbackInfo& info) {
+  double peak = -1, current = -1;
+#if TORCH_BUILT_WITH_CUDA && !defined(SVGAP_NO_CUDA_STATS)
+  if (device.is_cuda()) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index());
+    peak = static_cast<double>(stats.allocated_bytes[0].peak);  // [0]: the aggregate over pool types
+    current = static_cast<double>(stats.allocated_bytes[0].current);
+    if (B(info, 0)) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index());
+  }
+#endif
+  auto arr = Napi::Array::New(info.Env(), 2);
+  arr.Set(0u, Napi::Number::New(info.Env(), peak));
+  arr.Set(1u, Napi::Number::New(info.Env(), current));
+  return arr;
+}
+
 #define EXPORT(name) exports.Set(#name, Napi::Function::New(env, guarded<name>, #name))
 
 Napi::Object Module(Napi::Env env, Napi::Object exports) {
@@ -747,6 +867,14 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   EXPORT(Cumulative);
   EXPORT(Multinomial);
   EXPORT(SearchSorted);
+  EXPORT(RmsNorm);
+  EXPORT(AddRmsNorm);
+  EXPORT(SwiGlu);
+  EXPORT(Linear);
+  EXPORT(Attention);
+  EXPORT(AdamW);
+  EXPORT(SetPrecision);
+  EXPORT(MemoryStats);
   return exports;
 }
 
