@@ -22,6 +22,9 @@ PRESETS = {
     # mirrors presetConfig() in src/model/config.ts
     'tiny': dict(hidden=128, layers=2, heads=4, kv_heads=2, intermediate=352, max_pos=256),
     'small': dict(hidden=256, layers=4, heads=8, kv_heads=4, intermediate=704, max_pos=512),
+    # mirrors phi4MiniConfig() in src/bench/model.ts: Phi-4-mini's shape (random weights; vocab from --vocab, 200064 for full size)
+    'phi4mini-shape': dict(hidden=384, layers=2, heads=6, kv_heads=2, intermediate=1024, max_pos=4096),
+    'phi4mini': dict(hidden=3072, layers=32, heads=24, kv_heads=8, intermediate=8192, max_pos=4096),
 }
 ROPE_THETA = 10000.0
 PARTIAL_ROTARY = 0.75
@@ -57,6 +60,7 @@ class Decoder:
             self.p[f'{i}.gate_up'] = normal((2 * self.inter, self.d), INIT_STD)
             self.p[f'{i}.down'] = normal((self.d, self.inter), residual_std)
         self.device = device
+        self.bf16 = False
         self.lora = None  # {name: (A [rank, in], B [out, rank])} and its scale, once add_lora() ran
 
     def add_lora(self, rank, alpha, seed):
@@ -96,6 +100,12 @@ class Decoder:
         return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + EPS) * w
 
     def forward(self, tokens, cache=None, positions=None, key_mask=None, last_only=False):
+        # --precision bf16: autocast (matmuls in bf16, fp32 accumulation; softmax, norms and the loss in fp32)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            logits, new_cache = self.forward_fp(tokens, cache, positions, key_mask, last_only)
+        return logits.float(), new_cache
+
+    def forward_fp(self, tokens, cache=None, positions=None, key_mask=None, last_only=False):
         b, t = tokens.shape
         past = 0 if cache is None else cache['length']
         if positions is None:
@@ -221,6 +231,7 @@ def median_seconds(fn, runs, device):
 def bench(args, preset):
     device = torch.device(args.device)
     model = Decoder(preset, args.vocab, device, seed=1)
+    model.bf16 = args.precision == 'bf16'
     opt = make_optimizer(list(model.p.values()), args.lr)
     g = torch.Generator().manual_seed(3)
     inputs = torch.randint(0, args.vocab, (args.batch, args.seq), generator=g).to(device)
@@ -255,7 +266,7 @@ def bench(args, preset):
         train_step(model, lora_opt, inputs, targets, weights)
     lora_s = median_seconds(lambda: train_step(model, lora_opt, inputs, targets, weights), args.steps, device)
     return {
-        'backend': f'pytorch-{device.type}', 'preset': preset, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
+        'backend': f'pytorch-{device.type}', 'preset': preset, 'device': device.type, 'precision': args.precision, 'threads': torch.get_num_threads(), 'torch': torch.__version__,
         'train_ms_per_step': step_s * 1e3, 'train_cpu_ms_per_step': cpu_ms, 'train_tokens_per_s': args.batch * args.seq / step_s,
         'train_lora_tokens_per_s': args.batch * args.seq / lora_s,
         'sample_tokens_per_s': args.sample_batch * args.new_tokens / sample_s,
@@ -285,18 +296,23 @@ def main():
     ap.add_argument('--threads', type=int, default=int(os.environ.get('OMP_NUM_THREADS', '0') or 0),
                     help='intra-op threads (default OMP_NUM_THREADS, else torch default)')
     ap.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    ap.add_argument('--precision', default=None, choices=['fp32', 'tf32', 'bf16'],
+                    help='matmul precision (default: tf32 on cuda, fp32 on cpu; tf32 is fp32 on cpu; bf16: autocast)')
     ap.add_argument('--json', help='write the results here as JSON')
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     if args.device == 'cuda' and not torch.cuda.is_available():
         raise SystemExit('--device cuda: torch.cuda.is_available() is False')
+    args.precision = args.precision or ('tf32' if args.device == 'cuda' else 'fp32')
+    torch.backends.cuda.matmul.allow_tf32 = args.precision == 'tf32'
+    torch.backends.cudnn.allow_tf32 = args.precision == 'tf32'
     rows = []
     print(f"{'backend':<14} {'preset':<6} {'threads':>7} {'ms/step':>9} {'cpu ms':>9} {'train tok/s':>12} {'sample tok/s':>13} "
           f"{'LoRA tok/s':>11} {'score tok/s':>12} {'verify tok/s':>13}")
     for preset in args.preset.split(','):
         if preset not in PRESETS:
-            raise SystemExit(f'--preset: unknown preset {preset!r} (tiny, small)')
+            raise SystemExit(f'--preset: unknown preset {preset!r} ({", ".join(PRESETS)})')
         r = bench(args, preset)
         rows.append(r)
         print(f"{r['backend']:<14} {preset:<6} {r['threads']:>7} {r['train_ms_per_step']:>9.1f} {r['train_cpu_ms_per_step']:>9.1f} {r['train_tokens_per_s']:>12.0f} "

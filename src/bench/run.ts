@@ -201,13 +201,14 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
 
 async function compareTorch(report: BenchReport, options: BenchOptions, log: (line: string) => void): Promise<TorchComparison> {
   const s = options.sizes;
-  const threads = options.threads ?? report.results.find((r) => r.backend === 'torch')?.threads ?? report.machine.cores;
+  const torchResult = report.results.find((r) => r.backend === 'torch');
+  const threads = options.threads ?? torchResult?.threads ?? report.machine.cores;
   log(`PyTorch reference (${threads} threads)`);
   try {
     const reference = await runTorchReference({
       preset: options.model, vocab: report.model.config.vocab_size, batch: s.batch, seq: report.settings.trainSeqLength, sampleBatch: s.sampleBatch,
       prompt: s.promptLength, newTokens: s.newTokens, verifyLength: report.settings.verifyLength, loraRank: s.loraRank, loraAlpha: s.loraAlpha,
-      topP: 1, threads, steps: options.timing.reps, warmup: Math.max(1, options.timing.warmup),
+      topP: 1, threads, device: torchResult?.device === 'cuda' ? 'cuda' : 'cpu', precision: torchResult?.precision, steps: options.timing.reps, warmup: Math.max(1, options.timing.warmup),
     }, { python: options.python });
     const comparison: TorchComparison = { reference, ratios: [] };
     for (const result of report.results) {

@@ -9,6 +9,9 @@ import { PACKAGE_ROOT } from '../data/paths.js';
 export const TORCH_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'bench_torch.py');
 export const DEFAULT_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
+/** The bench models scripts/bench_torch.py builds too. */
+export const TORCH_PRESETS = ['tiny', 'small', 'phi4mini-shape', 'phi4mini'];
+
 export const COMPARED_KEYS = ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond'] as const;
 export type ComparedKey = (typeof COMPARED_KEYS)[number];
 
@@ -34,6 +37,8 @@ export interface TorchRequest {
   loraAlpha: number;
   topP: number; // nucleus mass of the sampler (the run default is 1)
   threads: number;
+  device?: 'cpu' | 'cuda'; // where PyTorch runs (the torch backend's device)
+  precision?: 'fp32' | 'tf32' | 'bf16'; // matmul precision, as the torch backend's
   steps: number; // timed runs of each measurement (median)
   warmup: number;
 }
@@ -98,7 +103,7 @@ export async function runTorchReference(request: TorchRequest, options: { python
   const python = options.python ?? DEFAULT_PYTHON;
   const script = options.script ?? TORCH_SCRIPT;
   if (!existsSync(script)) throw new Error(`${script} is missing`);
-  if (!['tiny', 'small'].includes(request.preset)) throw new Error(`bench_torch.py mirrors the presets tiny and small only (got --model ${request.preset})`);
+  if (!TORCH_PRESETS.includes(request.preset)) throw new Error(`bench_torch.py mirrors the presets ${TORCH_PRESETS.join(', ')} only (got --model ${request.preset})`);
   const flags = await supportedFlags(python, script);
   const dir = mkdtempSync(join(tmpdir(), 'svgap-bench-torch-'));
   const jsonPath = join(dir, 'torch.json');
@@ -106,7 +111,8 @@ export async function runTorchReference(request: TorchRequest, options: { python
     ['--preset', request.preset], ['--vocab', request.vocab], ['--batch', request.batch], ['--seq', request.seq], ['--sample-batch', request.sampleBatch],
     ['--prompt', request.prompt], ['--new-tokens', request.newTokens], ['--verify-length', request.verifyLength], ['--lora-rank', request.loraRank],
     ['--lora-alpha', request.loraAlpha], ['--top-p', request.topP], ['--threads', request.threads], ['--steps', request.steps], ['--sample-runs', request.steps], ['--warmup', request.warmup],
-    ['--json', jsonPath],
+    ['--json', jsonPath], ...(request.device ? [['--device', request.device] as [string, string]] : []),
+    ...(request.precision ? [['--precision', request.precision] as [string, string]] : []),
   ];
   const args = [script, ...wanted.filter(([flag]) => flags.has(flag)).flatMap(([flag, value]) => [flag, String(value)])];
   const command = [python, ...args].join(' ');

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { typedFlags } from '../flags.js';
-import { BACKEND_CHOICES } from '../engine/index.js';
+import { BACKEND_CHOICES, PRECISION_CHOICES } from '../engine/index.js';
 import { EXTERNAL_SELECTS, type ExternalSelect, TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
 import { VERIFIER_KINDS, type VerifierKind } from '../loop/verify.js';
 
@@ -10,7 +10,8 @@ export function backendOptions<T>(y: Argv<T>) {
   return y
     .option('backend', { choices: BACKEND_CHOICES, default: 'auto' as const, describe: 'tfjs backend (auto: tfjs-node-gpu > torch cuda > tfjs-node > torch cpu > wasm > cpu)' })
     .option('threads', { type: 'number', describe: 'CPU threads for the backend (default: OMP_NUM_THREADS or all cores)' })
-    .option('device', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto' as const, describe: 'device for the torch backend' });
+    .option('device', { choices: ['auto', 'cpu', 'cuda'] as const, default: 'auto' as const, describe: 'device for the torch backend' })
+    .option('precision', { choices: PRECISION_CHOICES, describe: 'torch matmul precision: fp32 | tf32 (CUDA; fp32 on CPU) | bf16 (autocast); default tf32 on CUDA, fp32 on CPU' });
 }
 
 export function trainOptions<T>(y: Argv<T>) {
@@ -68,7 +69,7 @@ function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
     model: argv.model as string, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
     out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
-    backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'],
+    backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'], precision: argv.precision as TrainOptions['precision'],
     rounds: (argv.rounds as number | undefined) ?? TRAIN_DEFAULTS.rounds, extendRounds: argv.rounds as number | undefined, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,

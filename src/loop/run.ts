@@ -3,7 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
+import { type BackendInfo, type BackendChoice, type DeviceChoice, type PrecisionChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
   PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
@@ -32,6 +32,7 @@ export interface TrainOptions {
   backend: BackendChoice;
   threads?: number;
   device?: DeviceChoice;
+  precision?: PrecisionChoice; // torch matmul precision (changes the numbers, so a resumed run keeps it)
   rounds: number;
   extendRounds?: number; // with resume: continue up to this many rounds (else the saved run's own count)
   poolSize: number;
@@ -382,8 +383,8 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
 
 async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks, disposers: (() => void)[]): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
-  const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device });
-  log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
+  const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device, precision: options.precision });
+  log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads${backend.precision ? `, ${backend.precision}` : ''})`);
   const slow = fallbackWarning(backend);
   if (slow) log(slow);
   const tokenizer = await loadTokenizer();
