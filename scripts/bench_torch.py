@@ -25,6 +25,7 @@ PRESETS = {
     # mirrors phi4MiniConfig() in src/bench/model.ts: Phi-4-mini's shape (random weights; vocab from --vocab, 200064 for full size)
     'phi4mini-shape': dict(hidden=384, layers=2, heads=6, kv_heads=2, intermediate=1024, max_pos=4096),
     'phi4mini': dict(hidden=3072, layers=32, heads=24, kv_heads=8, intermediate=8192, max_pos=4096),
+    'phi4mini-tok': dict(hidden=3072, layers=32, heads=24, kv_heads=8, intermediate=8192, max_pos=4096),  # with --vocab of the tokenizer
 }
 ROPE_THETA = 10000.0
 PARTIAL_ROTARY = 0.75
@@ -41,11 +42,11 @@ class Decoder:
         self.heads, self.kv_heads, self.inter = c['heads'], c['kv_heads'], c['intermediate']
         self.hd = self.d // self.heads
         self.rot = 2 * math.floor(self.hd * PARTIAL_ROTARY / 2)
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator(device=device).manual_seed(seed)  # drawn where the weights live (3.8B normals on a GPU: instant)
         residual_std = INIT_STD / math.sqrt(2 * self.layers)
 
         def normal(shape, std):
-            return (torch.randn(shape, generator=g) * std).to(device).requires_grad_()
+            return (torch.randn(shape, generator=g, device=device) * std).requires_grad_()
 
         def ones(n):
             return torch.ones(n, device=device).requires_grad_()

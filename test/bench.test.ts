@@ -242,6 +242,6 @@ describe('the PyTorch reference', () => {
     expect(reference.values).toEqual({ trainTokensPerSecond: 36 });
     expect(reference.row).toMatchObject({ preset: 'tiny', vocab: '1000', threads: '1' });
     expect(reference.command).not.toContain('--sample-batch'); // unknown to this script
-    await expect(runTorchReference({ ...request, preset: 'micro' }, { python: 'python3', script })).rejects.toThrow(/presets tiny, small, phi4mini-shape, phi4mini only/);
+    await expect(runTorchReference({ ...request, preset: 'micro' }, { python: 'python3', script })).rejects.toThrow(/presets tiny, small, phi4mini-shape, phi4mini, phi4mini-tok only/);
   });
 });

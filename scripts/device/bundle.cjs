@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the pretrain and train CLIs into devbundle/cli/*.mjs (esbuild), for a GPU machine that has no npm packages.
+// Bundles the pretrain, train and bench CLIs (and the bench's worker) into devbundle/cli/*.mjs (esbuild), for a GPU machine that has no npm packages.
 // The bundle sits two levels below the repository root, like src/cli/, so models/ and package.json resolve the same.
 // The torch addon is built there (native/tfjs-backend-torch/scripts/device-check.sh) and found via TFJS_TORCH_ADDON.
 'use strict';
@@ -17,22 +17,29 @@ const staticTorch = {
     build.onLoad({ filter: /src[\\/]engine[\\/]torch\.ts$/ }, () => ({
       loader: 'ts',
       resolveDir: path.dirname(torchLib),
-      contents: `import { registerTorchBackend } from ${JSON.stringify(torchLib)};
+      contents: `import { registerTorchBackend, torchDeviceMemory as memory } from ${JSON.stringify(torchLib)};
 export async function loadTorchBackend(opts = {}) {
   try {
-    const r = registerTorchBackend({ device: opts.device ?? 'cpu', threads: opts.threads });
+    const r = registerTorchBackend({ device: opts.device ?? 'cpu', threads: opts.threads, precision: opts.precision });
     return r.available ? { available: true, ...r.info } : { available: false, reason: r.reason };
   } catch (error) { return { available: false, reason: error.message }; }
-}`,
+}
+export function torchDeviceMemory(resetPeak = false) { return memory(resetPeak); }`,
     }));
   },
 };
 
 esbuild.build({
-  entryPoints: ['pretrain', 'train'].map((name) => path.join(root, 'src', 'cli', `${name}.ts`)),
+  entryPoints: {
+    ...Object.fromEntries(['pretrain', 'train', 'bench'].map((name) => [name, path.join(root, 'src', 'cli', `${name}.ts`)])),
+    worker: path.join(root, 'src', 'bench', 'worker.ts'), // the bench's per-backend process (src/bench/run.ts workerCommand)
+  },
   outdir: path.join(root, 'devbundle', 'cli'),
   outExtension: { '.js': '.mjs' },
   bundle: true,
+  splitting: true, // the four entries share one copy of tfjs and the model (chunk-*.mjs beside them): the device tree travels within 64 MiB
+  minify: true,
+  chunkNames: 'chunk-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node18',
@@ -43,4 +50,8 @@ esbuild.build({
   // CommonJS packages inside an ESM bundle call require() for built-ins, and sentencepiece-js's emscripten code reads __filename
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
     "const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));" },
-}).then(() => console.log(`bundled into ${path.join(root, 'devbundle', 'cli')}`));
+}).then(() => {
+  const dir = path.join(root, 'devbundle', 'cli');
+  const bytes = require('node:fs').readdirSync(dir).reduce((sum, f) => sum + require('node:fs').statSync(path.join(dir, f)).size, 0);
+  console.log(`bundled into ${dir} (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+});

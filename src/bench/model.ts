@@ -19,7 +19,7 @@ export function phi4MiniConfig(vocabSize: number, full: boolean): ModelConfig {
     num_attention_heads: 24 / (full ? 1 : 4), num_key_value_heads: 8 / (full ? 1 : 4), intermediate_size: 8192 / scale, max_position_embeddings: 4096 };
 }
 
-export const BENCH_PRESETS = ['micro', ...PRESET_NAMES, 'phi4mini-shape', 'phi4mini'] as const;
+export const BENCH_PRESETS = ['micro', ...PRESET_NAMES, 'phi4mini-shape', 'phi4mini', 'phi4mini-tok'] as const;
 
 export interface BenchModel {
   spec: string;
@@ -32,6 +32,8 @@ export interface BenchModel {
 export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: string): BenchModel {
   if (spec === 'micro') return { spec, source: 'preset', config: microConfig(vocabSize) };
   if (spec === 'phi4mini' || spec === 'phi4mini-shape') return { spec, source: 'preset', config: phi4MiniConfig(vocabSize, spec === 'phi4mini') };
+  // full size with the tokenizer's vocab: a round can decode what it samples (its LM head is 200× smaller than Phi-4-mini's)
+  if (spec === 'phi4mini-tok') return { spec, source: 'preset', config: { ...phi4MiniConfig(vocabSize, true), vocab_size: vocabSize } };
   if ((PRESET_NAMES as readonly string[]).includes(spec)) return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
   const shipped = join(modelsDir, spec);
   const dir = existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);

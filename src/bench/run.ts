@@ -105,6 +105,7 @@ const require = createRequire(import.meta.url);
 function workerCommand(): string[] {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) return ['--import', pathToFileURL(require.resolve('tsx')).href, join(dirname(here), 'worker.ts')];
+  if (here.endsWith('.mjs')) return [join(dirname(here), 'worker.mjs')]; // the device bundle (scripts/device/bundle.cjs)
   return [join(dirname(here), 'worker.js')];
 }
 

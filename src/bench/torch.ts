@@ -10,7 +10,7 @@ export const TORCH_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'bench_torch.py');
 export const DEFAULT_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 /** The bench models scripts/bench_torch.py builds too. */
-export const TORCH_PRESETS = ['tiny', 'small', 'phi4mini-shape', 'phi4mini'];
+export const TORCH_PRESETS = ['tiny', 'small', 'phi4mini-shape', 'phi4mini', 'phi4mini-tok'];
 
 export const COMPARED_KEYS = ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond'] as const;
 export type ComparedKey = (typeof COMPARED_KEYS)[number];

@@ -242,3 +242,9 @@ export function adamWUpdate(param: tf.Variable, grad: tf.Tensor, m: tf.Variable,
   m.assign(m2!);
   v.assign(v2!);
 }
+
+/** N(0, std²) of a shape, drawn by the backend's own generator where it registers one (torch), else tfjs's (JS). */
+export function randomNormalOnDevice(shape: number[], std: number, seed: number): tf.Tensor {
+  if (tf.getKernel('TorchRandomNormal', tf.getBackend()) === undefined) return tf.randomNormal(shape, 0, std, 'float32', seed);
+  return tf.engine().runKernel('TorchRandomNormal', {}, { shape, std, seed }) as tf.Tensor;
+}

@@ -74,21 +74,25 @@ export function countParameters(shapes: Record<string, number[]>): number {
   return Object.values(shapes).reduce((sum, shape) => sum + shape.reduce((a, b) => a * b, 1), 0);
 }
 
+/** How a base weight starts: norm gains at 1, biases at 0, matrices N(0, std²). */
+export function initialValue(config: ModelConfig, name: string): { fill: number } | { std: number } {
+  if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') return { fill: 1 };
+  if (name.endsWith('.bias')) return { fill: 0 };
+  // GPT-2 style: residual output projections scaled down by depth so the residual stream stays O(1)
+  const residual = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight');
+  return { std: residual ? config.initializer_range / Math.sqrt(2 * config.num_hidden_layers) : config.initializer_range };
+}
+
 /** Random initialisation from a seed (drawn in JS, so identical on every backend). */
 export function initModel(config: ModelConfig, seed: number, embedMode: Model['embedMode'] = 'gather'): Model {
   const rng = new Rng(seed);
   const params: Record<string, tf.Variable> = {};
-  // GPT-2 style: residual output projections scaled down by depth so the residual stream stays O(1)
-  const residualStd = config.initializer_range / Math.sqrt(2 * config.num_hidden_layers);
   for (const [name, shape] of Object.entries(parameterShapes(config))) {
     const size = shape.reduce((a, b) => a * b, 1);
     const values = new Float32Array(size);
-    if (name.endsWith('layernorm.weight') || name === 'model.norm.weight') values.fill(1);
-    else if (name.endsWith('.bias')) values.fill(0);
-    else {
-      const std = name.endsWith('o_proj.weight') || name.endsWith('down_proj.weight') ? residualStd : config.initializer_range;
-      for (let i = 0; i < size; i++) values[i] = rng.normal() * std;
-    }
+    const init = initialValue(config, name);
+    if ('fill' in init) values.fill(init.fill);
+    else for (let i = 0; i < size; i++) values[i] = rng.normal() * init.std;
     params[name] = tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32')));
   }
   return { config, params, embedMode };

@@ -76,6 +76,7 @@ export interface Addon {
   /** constants: [b1, 1-b1, b2, 1-b2, biasCorrection1, biasCorrection2, eps, weightDecay, lr] -> [param, m, v] */
   AdamW(param: number, grad: number, m: number, v: number, clipScale: number, constants: Float64Array): [number, number, number];
   SetPrecision(code: number): number;
+  RandomNormal(shape: Ints, std: number, seed: number): number;
   /** [peak, current] allocated bytes of the CUDA caching allocator ([-1, -1] on CPU); resets the peak when asked */
   MemoryStats(resetPeak: boolean): [number, number];
 }

@@ -235,6 +235,8 @@ export const nativeKernels: Record<string, NativeKernel> = {
 const optional = (b: TorchBackend, t: TensorInfo | undefined): number => (t ? b.handle(t) : -1);
 
 export const fusedKernels: Record<string, NativeKernel> = {
+  // not a model op: random bench weights drawn on the device (src/bench/backend.ts, multi-billion-parameter shapes)
+  TorchRandomNormal: (b, _inputs, attrs) => b.out(b.addon.RandomNormal(nums(attrs.shape), num(attrs.std), num(attrs.seed))),
   FusedRmsNorm: (b, { x, weight }, attrs) => b.out(b.addon.RmsNorm(b.handle(x), b.handle(weight), num(attrs.eps))),
   FusedAddRmsNorm: (b, { x, residual, weight }, attrs) => b.outs(b.addon.AddRmsNorm(b.handle(x), b.handle(residual), b.handle(weight), num(attrs.eps))),
   FusedSwiGlu: (b, { gateUp }) => b.out(b.addon.SwiGlu(b.handle(gateUp))),

@@ -11,6 +11,8 @@ import { compareRuns, runModel } from '../test/model-harness.js';
 import { benchModel, formatRow } from '../../../scripts/bench_backend.js';
 import type { BenchArgs, BenchRow } from '../../../scripts/bench_backend.js';
 import type { PresetName } from '../../../src/model/index.js';
+import { FUSED_CASES, fusedMismatch, runFusedCase } from '../../../test/fused-cases.js';
+import { useFusedKernels } from '../../../src/model/fused.js';
 
 interface CaseResult {
   name: string;
@@ -48,6 +50,26 @@ async function conformance(): Promise<CaseResult[]> {
   return results;
 }
 
+/** The fused model ops (and their customGrad gradients) against their compositions on cpu, as test/fused.test.ts. */
+async function fusedConformance(): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  useFusedKernels('all');
+  for (const [index, c] of FUSED_CASES.entries()) {
+    try {
+      await tf.setBackend('cpu');
+      const expected = runFusedCase(c, 100 + index);
+      await tf.setBackend('torch');
+      const actual = runFusedCase(c, 100 + index);
+      const worst = Math.max(...actual.map((out, i) => fusedMismatch(out, expected[i]!, 1e-4)));
+      results.push({ name: c.name, ok: actual.length === expected.length && worst <= 1e-5, detail: `max |torch - cpu| - 1e-4·|cpu| = ${worst.toExponential(2)}`, maxAbs: worst, maxRel: 0 });
+    } catch (error) {
+      results.push({ name: c.name, ok: false, detail: `threw: ${(error as Error).message}`, maxAbs: Infinity, maxRel: Infinity });
+    }
+  }
+  useFusedKernels('inference');
+  return results;
+}
+
 async function main(): Promise<void> {
   const device = (process.env.TORCH_DEVICE ?? 'cuda') as 'cpu' | 'cuda' | 'auto';
   const outDir = process.env.OUT;
@@ -75,6 +97,14 @@ async function main(): Promise<void> {
   for (const f of failed) console.log(`  FAIL ${f.name}: ${f.detail}`);
   save();
 
+  const fusedResults = await fusedConformance();
+  const fusedFailed = fusedResults.filter((r) => !r.ok);
+  report.fusedConformance = { passed: fusedResults.length - fusedFailed.length, failed: fusedFailed.length, results: fusedResults };
+  console.log(`fused ops: ${fusedResults.length - fusedFailed.length}/${fusedResults.length} cases agree with their cpu compositions (gradients included)`);
+  for (const f of fusedFailed) console.log(`  FAIL ${f.name}: ${f.detail}`);
+  failed.push(...fusedFailed);
+  save();
+
   const cpuRun = await runModel('cpu');
   resetFallbackCounts();
   const torchRun = await runModel('torch');
@@ -91,7 +121,7 @@ async function main(): Promise<void> {
   };
   const rows: BenchRow[] = [];
   const info = { name: 'torch', device: registration.info.device, threads: registration.info.threads, embedMode: 'gather' as const };
-  for (const preset of args.preset.split(',')) {
+  for (const preset of args.preset.split(',').filter((p) => p !== '')) {
     rows.push(await benchModel(preset as PresetName, args, info));
     console.log(formatRow(rows[rows.length - 1]!));
     report.bench = rows;

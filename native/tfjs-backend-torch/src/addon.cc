@@ -789,6 +789,13 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return ids(info.Env(), {p - update * c[8], m2, v2});
 }
 
+// randomNormal(shape, std, seed): N(0, std²) drawn on the device by libtorch's generator (random bench weights of
+// multi-billion-parameter shapes, which JS would take minutes to draw; not tfjs's random stream)
+Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
+  torch::manual_seed(static_cast<uint64_t>(D(info, 2)));
+  return num(info, put(at::randn(ints(info[0]), opts(at::kFloat)) * D(info, 1)));
+}
+
 // setPrecision(code) -> code in use; tf32 on CPU changes nothing (CPU matmuls have no TF32 path)
 Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
   const int32_t p = I(info, 0);
@@ -874,6 +881,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   EXPORT(Attention);
   EXPORT(AdamW);
   EXPORT(SetPrecision);
+  EXPORT(RandomNormal);
   EXPORT(MemoryStats);
   return exports;
 }
