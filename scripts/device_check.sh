@@ -9,7 +9,8 @@
 # tokens) on the full-size shape, timed stage by stage, with peak device memory per stage.
 # The steps run in order of importance within DEVICE_CHECK_BUDGET seconds (default 540, inside one 600 s `run`): a step
 # gets at most what is left, and once the budget is spent the rest are logged as skipped.
-# DEVICE_CHECK_QUICK=1: the same steps on the cpu device at micro sizes (a dry run here, seconds to minutes).
+# DEVICE_CHECK_QUICK=1: the same steps on the cpu device at micro sizes (a dry run here, seconds to minutes), keeping the
+# built addon unless DEVICE_CHECK_BUILD=1; DEVICE_CHECK_ADDON=PATH builds/uses the addon there.
 set -u
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${OUT:-$root/device-out}"
@@ -54,8 +55,8 @@ fi
 [ -n "$node_bin" ] && log "node $("$node_bin" --version) at $node_bin"
 
 # --- 1. the addon: g++ against the device's torch (native/tfjs-backend-torch/scripts/device-check.sh's build, reused)
-addon="$root/native/tfjs-backend-torch/build/Release/tfjs_backend_torch.node"
-if [ "$quick" = 1 ] && [ -f "$addon" ]; then
+addon="${DEVICE_CHECK_ADDON:-$root/native/tfjs-backend-torch/build/Release/tfjs_backend_torch.node}"
+if [ "$quick" = 1 ] && [ -f "$addon" ] && [ "${DEVICE_CHECK_BUILD:-0}" != 1 ]; then
   log "build: quick mode keeps this machine's addon ($addon)"
 else
   torch_dir="${LIBTORCH_DIR:-${TORCH_DIR:-$("$py" -c 'import torch,os;print(os.path.dirname(torch.__file__))' 2>/dev/null)}}"
