@@ -29,6 +29,12 @@ describe('npm run bench', () => {
     for (const key of ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond', 'roundSeconds', 'peakRssBytes'] as const) {
       expect(r[key], key).toBeGreaterThan(0);
     }
+    // the cpu backend computes in fp32 and has no device allocator: peak device bytes are its live tensors'
+    expect([r.device, r.precision, r.peakDeviceBytesSource]).toEqual(['cpu', 'fp32', 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)']);
+    expect(r.peakDeviceBytes).toBe(Math.max(...THROUGHPUT_STAGES.map((stage) => r.breakdown[stage].peakBytes)));
+    for (const stage of ['sample', 'train', 'score'] as const) expect(r.kernelLaunchesPerToken[stage], stage).toBeGreaterThan(0);
+    // the micro smoke run samples 4 rows × 4 tokens: launches per token = the profiled sampling call's kernels / 16
+    expect(r.kernelLaunchesPerToken.sample).toBeCloseTo(r.breakdown.sample.kernels / 16, 10);
     expect(Object.keys(r.stageShare).sort()).toEqual(['eval', 'sample', 'score', 'train', 'verify']);
     expect(Object.values(r.stageShare).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(1 + 1e-9);
     for (const stage of THROUGHPUT_STAGES) {
@@ -44,5 +50,6 @@ describe('npm run bench', () => {
     expect(bench(['--backend', 'gpu']).stderr).toMatch(/--backend: unknown backend 'gpu'/);
     expect(bench(['--samples', '0', '--backend', 'cpu']).stderr).toMatch(/--samples: must be a positive integer/);
     expect(bench(['--model', 'nope', '--backend', 'cpu']).stderr).toMatch(/--model nope: not a preset/);
+    expect(bench(['--precision', 'fp16', '--backend', 'cpu']).stderr).toMatch(/precision.*fp16|fp16.*precision/i);
   });
 });

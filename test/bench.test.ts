@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/index.js';
-import { type ModelConfig, LORA_TARGETS, DEFAULT_OPTIMIZER, addLora, forward, initAdamW, initModel, presetConfig, trainStep } from '../src/model/index.js';
+import { type ModelConfig, LORA_TARGETS, DEFAULT_OPTIMIZER, addLora, countParameters, parameterShapes, forward, initAdamW, initModel, presetConfig, trainStep } from '../src/model/index.js';
 import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
 import {
@@ -243,5 +243,18 @@ describe('the PyTorch reference', () => {
     expect(reference.row).toMatchObject({ preset: 'tiny', vocab: '1000', threads: '1' });
     expect(reference.command).not.toContain('--sample-batch'); // unknown to this script
     await expect(runTorchReference({ ...request, preset: 'micro' }, { python: 'python3', script })).rejects.toThrow(/presets tiny, small, phi4mini-shape, phi4mini, phi4mini-tok only/);
+  });
+});
+
+describe('Phi-4-mini-shaped bench models', () => {
+  it('phi4mini has Phi-4-mini\'s shape and 3.84B weights; phi4mini-shape keeps its ratios at 2 layers; phi4mini-tok the tokenizer\'s vocab', () => {
+    const full = resolveBenchModel('phi4mini', 1000, '/nonexistent').config;
+    expect([full.num_hidden_layers, full.hidden_size, full.num_attention_heads, full.num_key_value_heads, full.intermediate_size, full.vocab_size])
+      .toEqual([32, 3072, 24, 8, 8192, 200064]);
+    expect(countParameters(parameterShapes(full))).toBe(3_836_021_760); // HF reports Phi-4-mini-instruct as 3.8B (tied embeddings)
+    const shape = resolveBenchModel('phi4mini-shape', 1000, '/nonexistent').config;
+    expect(shape.hidden_size / shape.num_attention_heads).toBe(64);
+    expect([shape.num_attention_heads / shape.num_key_value_heads, shape.intermediate_size / shape.hidden_size]).toEqual([3, 8192 / 3072]);
+    expect(resolveBenchModel('phi4mini-tok', 1000, '/nonexistent').config.vocab_size).toBe(1000);
   });
 });
