@@ -101,8 +101,10 @@ default_run() { # the embedded default (`npm run train` with no flags) for one r
 }
 paper_round() { # N = 16 samples of up to 300 new tokens per question, SFT on the picks, stage by stage (bf16, full-size shape)
   local pool="${DEVICE_CHECK_POOL:-32}" # the paper's pool is 500; the stages of a 32-question round scale linearly with it
+  # 16 rows per pass: a tfjs tidy holds every layer's activations of a forward pass (~6 MB per token at this size), so
+  # scoring 16 × 340 tokens peaks near 31 GB beside 15 GB of weights and 30 GB of AdamW moments
   step "round-phi4mini-tok-pool$pool" "$1" "$node_bin" devbundle/cli/bench.mjs --model phi4mini-tok --backend torch --device $device --precision bf16 \
-    --pool-size "$pool" --samples 16 --new-tokens 300 --sample-batch 128 --batch 16 --eval-size 8 --test-size 8 --evals-per-round 1 \
+    --pool-size "$pool" --samples 16 --new-tokens 300 --sample-batch 16 --batch 4 --eval-size 8 --test-size 8 --evals-per-round 1 \
     --reps 1 --warmup 0 --max-seconds 5 --matmul-max 256 --out "$out/round-phi4mini-tok-pool$pool.json"
   grep -E "round 1/1|skipped" "$out/round-phi4mini-tok-pool$pool.log" | tee -a "$out/summary.txt"
 }
@@ -115,7 +117,7 @@ elif [ $node_ok = 1 ]; then
   # full size (3.8B weights, vocab 200064): throughput only; its round cannot decode ids beyond the tokenizer's vocab
   full="--reps 2 --warmup 1 --max-seconds 10 --batch 8 --sample-batch 16 --matmul-max 8192"
   bench phi4mini tf32 130 $full
-  paper_round 150
+  paper_round 200
   bench phi4mini bf16 130 $full
   default_run 75
   small="--reps 3 --warmup 1 --max-seconds 5 --matmul-max 4096"

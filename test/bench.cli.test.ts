@@ -43,7 +43,7 @@ describe('npm run bench', () => {
       expect(r.breakdown[stage].kernels).toBeGreaterThan(0);
     }
     const text = formatReport(report);
-    for (const heading of ['Throughput', 'Model FLOPs utilisation', 'One round', 'What dominates']) expect(text).toContain(heading);
+    for (const heading of ['Throughput', 'kernel calls per token', 'Model FLOPs utilisation', 'One round', 'What dominates']) expect(text).toContain(heading);
   });
 
   it('bad flags name themselves', () => {

@@ -44,6 +44,11 @@ export function formatReport(report: BenchReport): string {
       rate(r.scoreTokensPerSecond), rate(r.verifyTokensPerSecond), fixed(r.roundSeconds, 1), mb(r.peakRssBytes), mb(r.backendPeakBytes),
       fixed(r.matmulPeakFlopsPerSecond / 1e9, 1), fixed(r.dispatchMicroseconds, 1), `${r.loadAverage.start[0]}→${r.loadAverage.end[0]}`])));
 
+  out.push('', 'Device, precision, kernel calls per token and peak device memory');
+  out.push(table(['backend', 'device', 'precision', 'calls/sampled', 'calls/trained', 'calls/scored', 'peak device MB', 'measured by'],
+    report.results.map((r) => [r.backend, r.device, r.precision, fixed(r.kernelLaunchesPerToken.sample, 3), fixed(r.kernelLaunchesPerToken.train, 3),
+      fixed(r.kernelLaunchesPerToken.score, 3), mb(r.peakDeviceBytes), r.peakDeviceBytesSource.split(' (')[0]!])));
+
   out.push('', 'Model FLOPs utilisation (model FLOP/s ÷ the same backend\'s matmul peak)');
   out.push(table(['backend', ...THROUGHPUT_STAGES.map((st) => STAGE_LABELS[st])],
     report.results.map((r) => [r.backend, ...THROUGHPUT_STAGES.map((st) => percent(r.mfu[st]))])));
