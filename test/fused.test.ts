@@ -7,7 +7,7 @@ import { registerTorchBackend, setTorchPrecision } from '../native/tfjs-backend-
 import { FUSED_CASES, fusedMismatch, runFusedCase } from './fused-cases.js';
 import { useFusedKernels } from '../src/model/fused.js';
 import { countKernelCalls, kernelLaunchesPerToken } from '../src/bench/launches.js';
-import { DEFAULT_OPTIMIZER, Rng, initAdamW, disposeAdamW, disposeModel, initModel, presetConfig } from '../src/model/index.js';
+import { DEFAULT_OPTIMIZER, Rng, initAdamW, disposeAdamW, disposeModel, initModel, presetConfig, trainStep } from '../src/model/index.js';
 
 const device = (process.env.TORCH_DEVICE ?? 'cpu') as 'cpu' | 'cuda';
 const registration = registerTorchBackend({ device, threads: 1 });
@@ -39,6 +39,29 @@ suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () 
     } finally {
       useFusedKernels(previous);
     }
+  });
+
+  it('trains the model alike with fused kernels under the tape (customGrad, composition gradients) and without', async () => {
+    await on('torch');
+    const batch = { inputs: [[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]], targets: [[6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17]], weights: [[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]] };
+    const steps = (fusedMode: 'all' | 'inference') => {
+      const previous = useFusedKernels(fusedMode);
+      const model = initModel(presetConfig('tiny', 64), 11);
+      const optimizer = initAdamW(model.params);
+      try {
+        return [0, 1, 2].map(() => trainStep(model, optimizer, DEFAULT_OPTIMIZER, batch));
+      } finally {
+        disposeAdamW(optimizer);
+        disposeModel(model);
+        useFusedKernels(previous);
+      }
+    };
+    const all = steps('all');
+    const inference = steps('inference');
+    all.forEach((step, i) => {
+      expect(Math.abs(step.loss - inference[i]!.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(inference[i]!.loss));
+      expect(Math.abs(step.gradNorm - inference[i]!.gradNorm)).toBeLessThanOrEqual(1e-4 * inference[i]!.gradNorm);
+    });
   });
 
   it('runs the compositions, not the fused kernels, when fusing is off', async () => {
