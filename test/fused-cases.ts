@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as fused from '../src/model/fused.js';
 import { Rng } from '../src/model/rng.js';
+import { drawRows } from '../src/model/sample.js';
 
 export interface FusedCase {
   name: string;
@@ -70,6 +71,19 @@ function adamWCase(name: string, shape: number[], weightDecay: number): FusedCas
   };
 }
 
+/** Draws of 12 rows (two finished) of random logits: token ids then their log-probs (finished rows report [-1, 0] in JS). */
+function sampleCase(name: string, temperature: number, topP: number, ties = false): FusedCase {
+  return {
+    name, kernel: 'FusedSample',
+    run: (t) => {
+      const logits = ties ? tf.round(t.rand([12, 1, 50], -2, 2)) : t.rand([12, 1, 50], -4, 4);
+      const finished = Array.from({ length: 12 }, (_, b) => b === 3 || b === 7);
+      const draws = drawRows(logits, finished, { temperature, topP, rng: new Rng(7) }).map(([token, lp], b) => (finished[b] ? [-1, 0] : [token, lp]));
+      return [tf.tensor1d(draws.map(([token]) => token!)), tf.tensor1d(draws.map(([, lp]) => lp!))];
+    },
+  };
+}
+
 export const FUSED_CASES: FusedCase[] = [
   { name: 'RMSNorm [6, 32] with gradients', kernel: 'FusedRmsNorm', run: (t) => withGrads(t, (x, w) => fused.rmsNorm(x, w, 1e-5), [t.rand([6, 32]), t.rand([32], 0.5, 1.5)]) },
   { name: 'RMSNorm [2, 3, 16] tiny values, eps 1e-6', kernel: 'FusedRmsNorm', run: (t) => withGrads(t, (x, w) => fused.rmsNorm(x, w, 1e-6), [t.rand([2, 3, 16], -1e-3, 1e-3), t.rand([16])]) },
@@ -92,6 +106,10 @@ export const FUSED_CASES: FusedCase[] = [
   attentionCase('attention with a cache, 3 new tokens, MHA', { batch: 2, time: 3, heads: 2, kvHeads: 2, headDim: 4, rotaryDim: 2 }, 2),
   adamWCase('AdamW update of a matrix (decay)', [6, 5], 0.01),
   adamWCase('AdamW update of a gain vector (no decay)', [7], 0),
+  sampleCase('sampler: temperature 1, no top-p', 1, 1),
+  sampleCase('sampler: temperature 0.7, top-p 0.9', 0.7, 0.9),
+  sampleCase('sampler: top-p 0.5 over tied logits (ties by lower id)', 1, 0.5, true),
+  sampleCase('sampler: greedy with ties (first maximum)', 0, 1, true),
 ];
 
 /** Runs a case on the current backend: outputs and gradients as plain arrays, no tensors left behind. */

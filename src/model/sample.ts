@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { type KVCache, type Model, disposeCache, emptyCache, forward, oneHotFloat } from './model.js';
 import { Rng } from './rng.js';
+import { hasFused } from './fused.js';
 
 export interface SampleOptions {
   temperature: number; // 0 = greedy
@@ -69,13 +70,37 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
 }
 
 /**
+ * [token, its log-prob] of every unfinished row of logits [rows, 1, vocab], the rows drawing from options.rng in order.
+ * On a backend with the fused sampler (torch) the draw runs on the device from the same uniforms, so only the tokens
+ * come back instead of every row's logits; elsewhere the logits are read and drawToken runs here.
+ */
+export function drawRows(logits: tf.Tensor, finished: boolean[], options: Pick<SampleOptions, 'temperature' | 'topP' | 'rng'>): [number, number][] {
+  const vocab = logits.shape[logits.shape.length - 1]!;
+  if (hasFused('FusedSample')) {
+    // greedy draws take no uniform; finished rows take none either (their draw is ignored)
+    const uniforms = finished.map((done) => (done || options.temperature <= 0 ? 0.5 : options.rng.next()));
+    const [tokens, logProbs] = tf.engine().runKernel('FusedSample', { logits }, { uniforms, temperature: options.temperature, topP: options.topP }) as tf.Tensor[];
+    const ids = tokens!.dataSync();
+    const lps = logProbs!.dataSync();
+    tf.dispose([tokens!, logProbs!]);
+    return finished.map((_, b) => [ids[b]!, lps[b]!]);
+  }
+  const values = logits.dataSync() as Float32Array;
+  return finished.map((done, b) => {
+    if (done) return [-1, 0];
+    const rowLogProbs = logSoftmaxRow(values, b * vocab, vocab);
+    const token = drawToken(rowLogProbs, options.temperature, options.topP, options.rng);
+    return [token, rowLogProbs[token]!];
+  });
+}
+
+/**
  * Samples continuations of a batch of prompts (left-padded, so prompts of different lengths share one cache).
- * Sampling happens in JS from downloaded logits with a seeded RNG: identical draws on every backend.
+ * Draws use a seeded RNG in JS (on torch, its uniforms drive the draw on the device): identical draws on every backend.
  */
 export function sample(model: Model, prompts: number[][], options: SampleOptions): SampleResult {
   const batch = prompts.length;
   const promptLength = Math.max(...prompts.map((p) => p.length));
-  const vocab = model.config.vocab_size;
   const maxNew = Math.min(options.maxNewTokens, model.config.max_position_embeddings - promptLength);
   if (maxNew <= 0) throw new Error(`prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`);
   const padding = prompts.map((p) => promptLength - p.length);
@@ -97,14 +122,13 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
     disposeCache(previous);
     const layers = model.config.num_hidden_layers;
     cache = { keys: layerCache.slice(0, layers) as tf.Tensor4D[], values: layerCache.slice(layers) as tf.Tensor4D[], length: previous.length + input[0]!.length };
-    const values = logits.dataSync() as Float32Array;
+    const draws = drawRows(logits, finished, options);
     logits.dispose();
     for (let b = 0; b < batch; b++) {
       if (finished[b]) continue;
-      const rowLogProbs = logSoftmaxRow(values, b * vocab, vocab);
-      const token = drawToken(rowLogProbs, options.temperature, options.topP, options.rng);
+      const [token, logProb] = draws[b]!;
       tokens[b]!.push(token);
-      logProbs[b]!.push(rowLogProbs[token]!);
+      logProbs[b]!.push(logProb);
       if (token === options.eosId || options.stopIds?.includes(token)) finished[b] = true;
     }
     if (finished.every(Boolean)) break;

@@ -77,6 +77,8 @@ export interface Addon {
   AdamW(param: number, grad: number, m: number, v: number, clipScale: number, constants: Float64Array): [number, number, number];
   SetPrecision(code: number): number;
   RandomNormal(shape: Ints, std: number, seed: number): number;
+  /** -> [tokens int32 [rows], logProbs float32 [rows]] */
+  Sample(logits: number, uniforms: Float64Array, temperature: number, topP: number): [number, number];
   /** [peak, current] allocated bytes of the CUDA caching allocator ([-1, -1] on CPU); resets the peak when asked */
   MemoryStats(resetPeak: boolean): [number, number];
 }

@@ -245,6 +245,7 @@ export const fusedKernels: Record<string, NativeKernel> = {
   FusedAttention: (b, { qkv, cos, sin, mask, cacheK, cacheV }, attrs) =>
     b.outs(b.addon.Attention(b.handle(qkv), b.handle(cos), b.handle(sin), b.handle(mask), optional(b, cacheK), optional(b, cacheV),
       nums(attrs.dims), num(attrs.scale))),
+  FusedSample: (b, { logits }, attrs) => b.outs(b.addon.Sample(b.handle(logits), Float64Array.from(nums(attrs.uniforms)), num(attrs.temperature), num(attrs.topP))),
   FusedAdamW: (b, { param, grad, m, v, clipScale }, attrs) =>
     b.outs(b.addon.AdamW(b.handle(param), b.handle(grad), b.handle(m), b.handle(v), b.handle(clipScale), Float64Array.from(nums(attrs.constants)))),
 };

@@ -789,6 +789,39 @@ Napi::Value AdamW(const Napi::CallbackInfo& info) {
   return ids(info.Env(), {p - update * c[8], m2, v2});
 }
 
+// sample(logits [rows, ..., vocab], uniforms Float64Array [rows], temperature, topP) -> [tokens int32 [rows],
+// logProbs float32 [rows]]: src/model/sample.ts's drawToken on the device, in float64 like the JS it replaces. A row draws
+// the first token whose running weight reaches u · total (weights exp((logp − max) / T), top-p: the smallest prefix, by
+// weight then id, whose mass reaches topP − 1e-9); greedy (argmax) at T <= 0. Only tokens and log-probs come back.
+Napi::Value Sample(const Napi::CallbackInfo& info) {
+  at::Tensor x = get(info[0]);
+  const int64_t vocab = x.size(-1);
+  at::Tensor lp = at::log_softmax(x.reshape({-1, vocab}).to(at::kDouble), -1);
+  const int64_t rows = lp.size(0);
+  auto u = info[1].As<Napi::Float64Array>();
+  if (static_cast<int64_t>(u.ElementLength()) != rows) throw std::runtime_error("tfjs-backend-torch: sample needs one uniform per row");
+  const double temperature = D(info, 2), topP = D(info, 3);
+  at::Tensor best = lp.argmax(-1, true);
+  at::Tensor tokens = best;
+  if (temperature > 0) {
+    at::Tensor w = ((lp - lp.gather(-1, best)) / temperature).exp();
+    at::Tensor target = fromHost(u.Data(), {rows, 1}, at::kDouble);
+    if (topP >= 1) {
+      auto j = at::searchsorted(w.cumsum(-1), target * w.sum(-1, true));
+      tokens = at::where(j < vocab, j, best);  // JS falls back to the best token when rounding leaves u > 0
+    } else {
+      auto sorted = at::sort(w, /*stable=*/true, /*dim=*/-1, /*descending=*/true);
+      at::Tensor sw = std::get<0>(sorted), order = std::get<1>(sorted);
+      at::Tensor mass = (sw / w.sum(-1, true)).cumsum(-1);
+      at::Tensor kept = ((mass < topP - 1e-9).sum(-1, true) + 1).clamp_max(vocab);  // prefix length, the crossing token included
+      at::Tensor running = sw.cumsum(-1);
+      auto j = at::minimum(at::searchsorted(running, target * running.gather(-1, kept - 1)), kept - 1);
+      tokens = order.gather(-1, j);
+    }
+  }
+  return ids(info.Env(), {tokens.reshape({rows}).to(at::kInt), lp.gather(-1, tokens).reshape({rows}).to(at::kFloat)});
+}
+
 // randomNormal(shape, std, seed): N(0, std²) drawn on the device by libtorch's generator (random bench weights of
 // multi-billion-parameter shapes, which JS would take minutes to draw; not tfjs's random stream)
 Napi::Value RandomNormal(const Napi::CallbackInfo& info) {
@@ -882,6 +915,7 @@ Napi::Object Module(Napi::Env env, Napi::Object exports) {
   EXPORT(AdamW);
   EXPORT(SetPrecision);
   EXPORT(RandomNormal);
+  EXPORT(Sample);
   EXPORT(MemoryStats);
   return exports;
 }
