@@ -29,6 +29,7 @@ export function torchDeviceMemory(resetPeak = false) { return memory(resetPeak);
   },
 };
 
+require('node:fs').rmSync(path.join(root, 'devbundle', 'cli'), { recursive: true, force: true }); // no stale chunks of an earlier build
 esbuild.build({
   entryPoints: {
     ...Object.fromEntries(['pretrain', 'train', 'bench'].map((name) => [name, path.join(root, 'src', 'cli', `${name}.ts`)])),
