@@ -49,7 +49,11 @@ command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,driver_version,
 node_bin="${NODE:-$(command -v node || true)}"
 if [ -z "$node_bin" ]; then
   pack="$(ls "$root"/.device/node-*-linux-x64.tar.xz 2>/dev/null | head -1)"
-  if [ -n "$pack" ]; then mkdir -p /tmp/svgap-node && tar -C /tmp/svgap-node -xJf "$pack" && node_bin=/tmp/svgap-node/bin/node; fi
+  if [ -n "$pack" ]; then  # tar needs xz; Python's lzma module does without
+    mkdir -p /tmp/svgap-node
+    { tar -C /tmp/svgap-node -xJf "$pack" 2>/dev/null || "$py" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$pack" /tmp/svgap-node; } \
+      && node_bin=/tmp/svgap-node/bin/node
+  fi
 fi
 [ -n "$node_bin" ] || { log "no node (PATH, \$NODE or .device/node-*.tar.xz from scripts/device_pack.sh): only the PyTorch reference can run"; }
 [ -n "$node_bin" ] && log "node $("$node_bin" --version) at $node_bin"
