@@ -68,6 +68,7 @@ export interface BackendResult {
   kernelLaunchesPerToken: { sample: number; train: number; score: number }; // tfjs kernel calls (torch: addon calls) per generated / trained / scored token
   peakDeviceBytes: number; // most bytes allocated on the device in any throughput stage (source says how it was measured)
   peakDeviceBytesByStage: Record<ThroughputStage, number>;
+  roundPeakDeviceBytes: number | null; // CUDA: the caching allocator's peak over the timed round(s); null on CPU
   peakDeviceBytesSource: 'cuda caching allocator' | 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)';
   trainTokensPerSecond: number; // full fine-tuning SFT step, B rows × (P + M − 1) positions
   trainLoraTokensPerSecond: number;
@@ -238,11 +239,13 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const data = loopData(spec, sizes.poolSize);
   const rounds: RoundTiming[] = [];
   const roundReps = vocab > tokenizer.vocabSize ? 0 : timing.roundReps;
+  torchDeviceMemory(true);
   if (roundReps === 0) log(`${info.name}: round skipped (the model's vocab ${vocab} exceeds the tokenizer's ${tokenizer.vocabSize})`);
   for (let r = 0; r < roundReps; r++) {
     rounds.push(benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed + r));
     log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r]!.seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r]!.stages)})`);
   }
+  const roundPeakDeviceBytes = torchDeviceMemory()?.peakBytes ?? null;
   const round = rounds.length > 0 ? medianRound(rounds) : { seconds: 0, stages: zeroTimes(), tokens: zeroTokens(), meanResponseLength: 0, trainSteps: 0 };
   disposeAdamW(optimizer);
   disposeModel(model);
@@ -259,7 +262,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     backend: info.name, package: info.package, version: info.version, device: info.device, precision: info.precision ?? 'fp32', threads: info.threads,
     kernelLaunchesPerToken: { sample: breakdowns.sample.kernels / tokensPerCall.sample, train: breakdowns.train.kernels / tokensPerCall.train,
       score: breakdowns.score.kernels / tokensPerCall.score },
-    peakDeviceBytes: Math.max(...Object.values(devicePeak)), peakDeviceBytesByStage: devicePeak,
+    peakDeviceBytes: Math.max(...Object.values(devicePeak)), peakDeviceBytesByStage: devicePeak, roundPeakDeviceBytes,
     peakDeviceBytesSource: torchDeviceMemory() ? 'cuda caching allocator' : 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)',
     trainTokensPerSecond: rate('train'), trainLoraTokensPerSecond: rate('trainLora'), sampleTokensPerSecond: rate('sample'),
     scoreTokensPerSecond: rate('score'), verifyTokensPerSecond: rate('verify'),
