@@ -1,8 +1,8 @@
 // Fused model ops: what the decoder runs many times per token (RMSNorm, residual add + RMSNorm, SwiGLU, a linear layer
-// with its LoRA adapter, rotary + KV-cache attention, the AdamW update; the sampler's draw is in sample.ts) as one kernel each where the backend registers
-// one (tfjs-backend-torch: Fused*), else as the tfjs composition below — which every other backend runs unchanged.
-// Under a gradient tape a fused op is a tf.customGrad whose gradient is the composition's (recomputed from the saved
-// inputs), so training gets exactly the gradients it had. test/fused.test.ts checks fused against composed, gradients too.
+// with its LoRA adapter, rotary + KV-cache attention) and the AdamW update, as one kernel each where the backend registers
+// one (tfjs-backend-torch: Fused*), else as the tfjs composition below — which every other backend runs unchanged. The
+// sampler's fused draw is in sample.ts. With mode 'all', a fused op under a gradient tape is a tf.customGrad whose
+// gradient is the composition's (recomputed from the saved inputs). test/fused.test.ts checks fused against composed.
 import * as tf from '@tensorflow/tfjs-core';
 
 export const FUSED_KERNELS = ['FusedRmsNorm', 'FusedAddRmsNorm', 'FusedSwiGlu', 'FusedLinear', 'FusedAttention', 'FusedAdamW', 'FusedSample'] as const;
