@@ -236,8 +236,9 @@ describe('runs', () => {
     expect(() => validateTrainOptions({ ...base, verifier: 'psychic' as never })).toThrow(/--verifier: unknown verifier 'psychic'/);
     expect(() => validateTrainOptions({ ...base, verifier: 'oracle' })).toThrow(/no self-verifier/);
     expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
-    expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/weights are not present.*--model tiny-arith/);
+    expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model phi-mini: microsoft\/Phi-4-mini-instruct is not on this machine.*huggingface-cli download microsoft\/Phi-4-mini-instruct/);
     expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
+    await expect(runTraining({ ...base, model: 'phi-mini', offline: true, out: join(tmpdir(), 'svgap-offline-run') })).rejects.toThrow(/downloads are off \(--offline/);
     await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
     await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
   });

@@ -16,7 +16,8 @@ export function backendOptions<T>(y: Argv<T>) {
 export function trainOptions<T>(y: Argv<T>) {
   const d = TRAIN_DEFAULTS;
   return backendOptions(y)
-    .option('model', { type: 'string', default: d.model, describe: 'tiny-arith (shipped), tiny | small (random init), phi-mini (reserved), or a checkpoint directory' })
+    .option('model', { type: 'string', default: d.model, describe: 'tiny-arith (shipped), tiny | small (random init), a checkpoint directory, a hub id (microsoft/Phi-4-mini-instruct[@rev]) or phi-mini (its alias): found in the HF cache or downloaded into it' })
+    .option('offline', { type: 'boolean', default: false, describe: 'never download --model (as HF_HUB_OFFLINE=1): a hub id must be in the HF cache' })
     .option('dataset', { type: 'string', default: d.dataset, describe: 'arith (generated), gsm8k, math, or a .jsonl path' })
     .option('data-dir', { type: 'string', describe: 'directory with gsm8k/ and math/ (default: $SVGAP_DATA, else ../shared/datasets)' })
     .option('question-field', { type: 'string', default: 'question', describe: 'custom jsonl: question field' })
@@ -54,7 +55,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('external-select', { choices: EXTERNAL_SELECTS, default: 'random' as const, describe: 'which questions the external verifier sees: random (seeded order) | doubt (lowest self-verifier confidence first)' });
 }
 
-export const TRAIN_BOOLEANS = ['resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
+export const TRAIN_BOOLEANS = ['offline', 'resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
 
 /** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
 export function toTrainOptions(argv: Record<string, unknown>, args: string[] = hideBin(process.argv)): TrainOptions {
@@ -65,7 +66,7 @@ export function toTrainOptions(argv: Record<string, unknown>, args: string[] = h
 
 function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
   return {
-    model: argv.model as string, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
+    model: argv.model as string, offline: argv.offline as boolean, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
     out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
     backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'],

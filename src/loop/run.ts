@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
+  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig, fetchModel, MODELS_DIR } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
@@ -21,6 +21,7 @@ import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
 export interface TrainOptions {
   model: string;
+  offline?: boolean; // never download --model (also with HF_HUB_OFFLINE=1)
   dataset: string;
   dataDir?: string;
   questionField?: string;
@@ -404,7 +405,8 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     state = loaded.training!.extra as unknown as RunState;
     log(`resuming ${runDir} after round ${state.round}`);
   } else {
-    loaded = resolveModel(options.model, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
+    const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
+    loaded = resolveModel(modelSpec, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
     if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
   }
   const model = loaded.model;
