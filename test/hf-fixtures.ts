@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { expect } from 'vitest';
-import { disposeModel, forward } from '../src/model/model.js';
+import { type Model, disposeModel, forward } from '../src/model/model.js';
 import { loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
 import { type NamedArray, float32ToBf16, float32ToF16 } from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
@@ -61,11 +61,12 @@ export function writeCheckpoint(root: string, name: string, config: Raw, options
   return dir;
 }
 
-export function referenceLogits(dir: string, tokens: number[][]): Float32Array {
+/** scripts/hf_reference.py's logits for the checkpoint in `dir` (with a PEFT adapter merged in, when given). */
+export function referenceLogits(dir: string, tokens: number[][], adapterDir?: string): Float32Array {
   const tokensPath = join(dir, 'tokens.json');
   const outPath = join(dir, 'reference.bin');
   writeFileSync(tokensPath, JSON.stringify(tokens));
-  const run = spawnSync(PYTHON, [REFERENCE, dir, tokensPath, outPath], { encoding: 'utf8' });
+  const run = spawnSync(PYTHON, [REFERENCE, dir, tokensPath, outPath, ...(adapterDir ? [adapterDir] : [])], { encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`hf_reference.py failed: ${run.stderr}`);
   const bytes = readFileSync(outPath);
   return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
@@ -74,10 +75,21 @@ export function referenceLogits(dir: string, tokens: number[][]): Float32Array {
 export function ourLogits(dir: string, tokens: number[][]): Float32Array {
   const model = loadHFModel(dir);
   try {
-    return tf.tidy(() => forward(model, tf.tensor2d(tokens, undefined, 'int32')).logits.dataSync() as Float32Array);
+    return modelLogits(model, tokens);
   } finally {
     disposeModel(model);
   }
+}
+
+/** The model's logits (LoRA included) for equal-length token rows, flattened [batch, time, vocab]. */
+export function modelLogits(model: Model, tokens: number[][]): Float32Array {
+  return tf.tidy(() => forward(model, tf.tensor2d(tokens, undefined, 'int32')).logits.dataSync() as Float32Array);
+}
+
+/** Every LoRA B drawn at random (addLora starts them at zero, which would make any adapter test vacuous). */
+export function randomizeLoraB(model: Model, seed: number, std = 0.3): void {
+  const rng = new Rng(seed);
+  for (const [name, v] of Object.entries(model.lora!.params)) if (name.endsWith('lora_B')) v.assign(tf.tensor(Array.from({ length: v.size }, () => rng.normal() * std), v.shape));
 }
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {

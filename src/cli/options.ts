@@ -42,6 +42,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('full-finetune', { type: 'boolean', default: d.fullFinetune, describe: 'train all weights instead of LoRA adapters' })
     .option('lora-rank', { type: 'number', default: d.loraRank })
     .option('lora-alpha', { type: 'number', default: d.loraAlpha })
+    .option('adapter', { type: 'string', describe: 'start from this PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors; its r and lora_alpha replace --lora-rank/--lora-alpha)' })
     .option('evals-per-epoch', { type: 'number', default: d.evalsPerEpoch, describe: 'evaluation points per epoch (the paper: 2)' })
     .option('eval-size', { type: 'number', default: d.evalSize, describe: 'fixed train questions for U_s, U_v and accuracies' })
     .option('test-size', { type: 'number', default: d.testSize, describe: 'test questions for greedy accuracy' })
@@ -73,7 +74,7 @@ function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
     rounds: (argv.rounds as number | undefined) ?? TRAIN_DEFAULTS.rounds, extendRounds: argv.rounds as number | undefined, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
-    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number,
+    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number, adapter: argv.adapter as string | undefined,
     evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number, testSamples: argv['test-samples'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,

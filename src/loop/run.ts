@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig, fetchModel, MODELS_DIR } from '../model/index.js';
+  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig, fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
@@ -22,6 +22,7 @@ import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 export interface TrainOptions {
   model: string;
   offline?: boolean; // never download --model (also with HF_HUB_OFFLINE=1)
+  adapter?: string; // a PEFT LoRA adapter directory to start from (instead of a fresh adapter)
   dataset: string;
   dataDir?: string;
   questionField?: string;
@@ -174,6 +175,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requireFiniteIn('lr', o.lr, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('epochs-per-round', o.epochsPerRound, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('lora-alpha', o.loraAlpha, (x) => x > 0, 'a finite positive number');
+  if (o.adapter !== undefined && o.fullFinetune) throw new Error(`--adapter ${o.adapter}: a LoRA adapter to start from, but --full-finetune trains no adapter`);
   if (o.stopAtConvergence !== undefined) requireFiniteIn('stop-at-convergence', o.stopAtConvergence, (x) => x >= 0, 'a finite number ≥ 0');
   if (o.allocation !== undefined) parseAllocation(o.allocation, o.rounds);
   if (!['arith', 'gsm8k', 'math'].includes(o.dataset)) {
@@ -407,7 +409,8 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   } else {
     const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
     loaded = resolveModel(modelSpec, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
-    if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
+    if (options.adapter) loaded.model.lora = readPeftAdapter(options.adapter, loaded.model.config).lora; // rank and alpha as the adapter says
+    else if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
   }
   const model = loaded.model;
   const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.lr, minLr: options.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
@@ -537,7 +540,9 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       }
     }
     state = { ...state, round: round + 1, metricsLines: metrics.length };
-    saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
+    const base = baseModelName(options.model, MODELS_DIR);
+    saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } }, base });
+    if (model.lora) writePeftAdapter(join(runDir, 'adapters', `round-${round + 1}`), model, base); // each round's adapter, loadable by PEFT
     const forecast = metrics[metrics.length - 1]!.forecast;
     if (options.stopAtConvergence !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < options.stopAtConvergence) {
       log(`stopping after round ${round + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${options.stopAtConvergence}`);

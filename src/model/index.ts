@@ -50,3 +50,4 @@ export function resolveModel(spec: string, options: { vocabSize: number; seed: n
 export * from './hf.js';
 export * from './rope.js';
 export * from './resolve.js';
+export * from './peft.js';

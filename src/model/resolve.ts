@@ -75,6 +75,13 @@ export function locateModel(spec: string, modelsDir: string, cacheDir = getHFHub
   return { dir: snapshot && missingModelFiles(snapshot).length === 0 ? snapshot : undefined, searched, hub };
 }
 
+/** What an adapter's base_model_name_or_path records for `--model spec`: the hub id when it came from the hub, else the directory or preset. */
+export function baseModelName(spec: string, modelsDir: string): string {
+  const located = locateModel(spec, modelsDir);
+  if (located.hub && located.dir?.includes(`${repoCacheDir(located.hub.repo, '')}/snapshots/`)) return located.hub.repo;
+  return located.dir ?? spec;
+}
+
 /** The error for a hub model that is not on this machine and may not be downloaded (`why`: the reason it is not). */
 export function notFoundOffline(spec: string, located: LocatedModel, why = 'downloads are off (--offline or HF_HUB_OFFLINE=1)'): Error {
   const id = located.hub ? located.hub.repo : spec;
