@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../io.js';
-import { type ModelConfig, headDim } from './config.js';
+import { type ModelConfig } from './config.js';
+import { hfLayout } from './hf.js';
 import { type Lora, type LoraConfig, type LoraTarget, type Model, LORA_TARGETS, parameterShapes } from './model.js';
 import { type NamedArray, encodeSafetensors, readSafetensors } from './safetensors.js';
 
@@ -16,13 +17,12 @@ export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
 const PREFIX = 'base_model.model.'; // PeftModel wraps LoraModel wraps the transformers model
 
-/** HF's own module names and row counts for one fused linear of src/model (phi3 keeps the fused ones). */
+/** HF's own module names and row counts for one fused linear of src/model; undefined where HF's module is the fused one. */
 function hfModules(config: ModelConfig, target: LoraTarget): [string, number][] | undefined {
-  if (config.model_type === 'phi3') return undefined;
-  const hd = headDim(config);
-  if (target === 'qkv_proj') return [['q_proj', config.num_attention_heads * hd], ['k_proj', config.num_key_value_heads * hd], ['v_proj', config.num_key_value_heads * hd]];
-  if (target === 'gate_up_proj') return [['gate_proj', config.intermediate_size], ['up_proj', config.intermediate_size]];
-  return undefined;
+  const shapes = parameterShapes(config);
+  const name = Object.keys(shapes).find((n) => n.endsWith(`.${target}.weight`))!;
+  const parts = hfLayout(name, config, shapes[name]!);
+  return parts.length === 1 ? undefined : parts.map((part) => [part.name.split('.').slice(-2)[0]!, part.rows]);
 }
 
 /** The PEFT target_modules of our targets: the module names the HF model of this architecture has. */

@@ -11,9 +11,11 @@ import { INDEX_FILE, SINGLE_FILE } from './hf.js';
 /** Short names for hub ids. */
 export const MODEL_ALIASES: Record<string, string> = { 'phi-mini': 'microsoft/Phi-4-mini-instruct' };
 
+/** A model directory's files besides config and weights: generation settings, tokenizer and chat template. */
+export const TOKENIZER_FILES = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
+  'tokenizer.model', 'vocab.json', 'merges.txt', 'chat_template.jinja'];
 /** The files of a model repository a run reads (each downloaded only when the repository has it); shards come from the index. */
-const MODEL_FILES = ['config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
-  'tokenizer.model', 'vocab.json', 'merges.txt', 'chat_template.jinja', INDEX_FILE, SINGLE_FILE];
+const MODEL_FILES = ['config.json', ...TOKENIZER_FILES, INDEX_FILE, SINGLE_FILE];
 
 const COMMIT = /^[0-9a-f]{40}$/;
 const HUB_ID = /^([\w.-]+\/[\w.-]+)(?:@([\w./-]+))?$/;
