@@ -238,6 +238,8 @@ describe('runs', () => {
     expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
     expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model phi-mini: microsoft\/Phi-4-mini-instruct is not on this machine.*huggingface-cli download microsoft\/Phi-4-mini-instruct/);
     expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
+    expect(() => validateTrainOptions({ ...base, memoryBudget: -1 })).toThrow(/--memory-budget: must be a positive number of GB/);
+    await expect(runTraining({ ...base, memoryBudget: 0.001, out: join(tmpdir(), 'svgap-budget-run') })).rejects.toThrow(/micro: this run needs about \d+\.\d MB but 1\.0 MB is available: training .*weights 0\.\d MB.*Would fit: no --micro-batch fits/);
     await expect(runTraining({ ...base, model: 'phi-mini', offline: true, out: join(tmpdir(), 'svgap-offline-run') })).rejects.toThrow(/downloads are off \(--offline/);
     await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
     await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);

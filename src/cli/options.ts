@@ -17,6 +17,7 @@ export function trainOptions<T>(y: Argv<T>) {
   const d = TRAIN_DEFAULTS;
   return backendOptions(y)
     .option('model', { type: 'string', default: d.model, describe: 'tiny-arith (shipped), tiny | small (random init), a checkpoint directory, a hub id (microsoft/Phi-4-mini-instruct[@rev]) or phi-mini (its alias): found in the HF cache or downloaded into it' })
+    .option('memory-budget', { type: 'number', describe: 'GB the run may use; the pre-flight estimate refuses plans above it (default on CPU: the available memory; on a GPU: not checked)' })
     .option('offline', { type: 'boolean', default: false, describe: 'never download --model (as HF_HUB_OFFLINE=1): a hub id must be in the HF cache' })
     .option('dataset', { type: 'string', default: d.dataset, describe: 'arith (generated), gsm8k, math, or a .jsonl path' })
     .option('data-dir', { type: 'string', describe: 'directory with gsm8k/ and math/ (default: $SVGAP_DATA, else ../shared/datasets)' })
@@ -67,7 +68,7 @@ export function toTrainOptions(argv: Record<string, unknown>, args: string[] = h
 
 function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
   return {
-    model: argv.model as string, offline: argv.offline as boolean, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
+    model: argv.model as string, offline: argv.offline as boolean, memoryBudget: argv['memory-budget'] as number | undefined, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
     out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
     backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'],

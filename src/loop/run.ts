@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig, fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter } from '../model/index.js';
+  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, DEFAULT_PROMPT_TOKENS, type MemoryPlan, memoryBudget, preflightMemory } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
@@ -23,6 +23,7 @@ export interface TrainOptions {
   model: string;
   offline?: boolean; // never download --model (also with HF_HUB_OFFLINE=1)
   adapter?: string; // a PEFT LoRA adapter directory to start from (instead of a fresh adapter)
+  memoryBudget?: number; // GB the run may use (default: the memory the OS reports available, on CPU)
   dataset: string;
   dataDir?: string;
   questionField?: string;
@@ -132,10 +133,7 @@ const MIN_PROMPT_TOKENS = 16; // room the question keeps in the context next to 
 
 /** The context length of --model without loading its weights (undefined when it is no preset or checkpoint: resolveModel says why). */
 function modelContext(spec: string): number | undefined {
-  if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, 1).max_position_embeddings;
-  const path = join(modelDir(spec), 'config.json');
-  if (!existsSync(path)) return undefined;
-  return validateConfig(readJsonFile(path, `--model ${spec}`), path).max_position_embeddings;
+  return modelConfigOf(spec, 1)?.max_position_embeddings;
 }
 
 function requireFiniteIn(flag: string, value: number, ok: (x: number) => boolean, range: string): void {
@@ -175,6 +173,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requireFiniteIn('lr', o.lr, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('epochs-per-round', o.epochsPerRound, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('lora-alpha', o.loraAlpha, (x) => x > 0, 'a finite positive number');
+  if (o.memoryBudget !== undefined) requireFiniteIn('memory-budget', o.memoryBudget, (x) => x > 0, 'a positive number of GB');
   if (o.adapter !== undefined && o.fullFinetune) throw new Error(`--adapter ${o.adapter}: a LoRA adapter to start from, but --full-finetune trains no adapter`);
   if (o.stopAtConvergence !== undefined) requireFiniteIn('stop-at-convergence', o.stopAtConvergence, (x) => x >= 0, 'a finite number ≥ 0');
   if (o.allocation !== undefined) parseAllocation(o.allocation, o.rounds);
@@ -408,6 +407,15 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     log(`resuming ${runDir} after round ${state.round}`);
   } else {
     const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
+    const config = modelConfigOf(modelSpec, tokenizer.vocabSize);
+    if (config) {
+      const context = config.max_position_embeddings;
+      const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, context - options.maxNewTokens);
+      const plan: MemoryPlan = { microBatch: options.batchSize, trainTokens: promptTokens + options.maxNewTokens, sampleBatch: options.sampleBatch, promptTokens,
+        maxNewTokens: options.maxNewTokens, lora: options.fullFinetune ? undefined : { rank: options.loraRank, targets: LORA_TARGETS }, loss: 'onehot' };
+      const budget = options.memoryBudget !== undefined || backend.device === 'cpu' ? memoryBudget(options.memoryBudget) : undefined; // a GPU's memory is not visible from here
+      preflightMemory(config, plan, budget, `--model ${options.model}`, log); // before any weight is read
+    }
     loaded = resolveModel(modelSpec, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
     if (options.adapter) loaded.model.lora = readPeftAdapter(options.adapter, loaded.model.config).lora; // rank and alpha as the adapter says
     else if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);

@@ -2,7 +2,8 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRESET_NAMES, type PresetName, presetConfig } from './config.js';
+import { type ModelConfig, PRESET_NAMES, type PresetName, presetConfig } from './config.js';
+import { readModelConfig } from './hf.js';
 import { type Model, initModel } from './model.js';
 import { type LoadedCheckpoint, loadCheckpoint } from './checkpoint.js';
 import { locateModel, notFoundOffline, parseHubId } from './resolve.js';
@@ -24,6 +25,13 @@ export function modelDir(spec: string): string {
   const shipped = join(MODELS_DIR, spec);
   if (existsSync(join(shipped, 'config.json'))) return shipped;
   return locateModel(spec, MODELS_DIR).dir ?? resolve(spec);
+}
+
+/** The config of `--model spec` without loading weights (presets: built; directories: config.json), or undefined when neither. */
+export function modelConfigOf(spec: string, vocabSize: number): ModelConfig | undefined {
+  if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, vocabSize);
+  const dir = modelDir(spec);
+  return existsSync(join(dir, 'config.json')) ? readModelConfig(dir) : undefined;
 }
 
 /**
@@ -51,3 +59,4 @@ export * from './hf.js';
 export * from './rope.js';
 export * from './resolve.js';
 export * from './peft.js';
+export * from './memory.js';

@@ -14,6 +14,7 @@ export const ATTENTION_FACTOR = 6.5; // float32 values per head per key per toke
 const ONEHOT_LOSS_FACTOR = 7; // float32 values per token per vocabulary entry: logits, log-softmax, one-hot, product and their gradients
 const GATHER_LOSS_FACTOR = 3; // chunked gather loss: a chunk's logits, log-softmax and gradient
 const GB = 1e9;
+export const DEFAULT_PROMPT_TOKENS = 256; // prompt length the estimate assumes (chat-formatted GSM8K questions are ~100-250)
 
 /** Elements one layer's forward creates per token (model.ts: norms, projections with LoRA, rotary, attention, SwiGLU); keys: attended positions. */
 export function elementsPerTokenPerLayer(config: ModelConfig, keys: number, lora: { rank: number; targets: readonly LoraTarget[] } | undefined): number {
@@ -84,7 +85,7 @@ export function estimateMemory(config: ModelConfig, plan: MemoryPlan): MemoryEst
   return { weights, trainable, activations, loss, kvCache, prefill, training, sampling, peak: Math.max(training, sampling) };
 }
 
-const gb = (bytes: number) => `${(bytes / GB).toFixed(1)} GB`;
+const gb = (bytes: number) => (bytes >= GB ? `${(bytes / GB).toFixed(1)} GB` : `${(bytes / 1e6).toFixed(1)} MB`);
 
 /** The largest value in [1, current) for which `fits` holds (binary search over integers; fits is monotone), or undefined. */
 function largestFitting(current: number, fits: (value: number) => boolean): number | undefined {
@@ -128,6 +129,12 @@ export function checkMemory(config: ModelConfig, plan: MemoryPlan, budget: numbe
   }
   throw new Error(`${source}: this run needs about ${gb(estimate.peak)} but ${gb(budget)} is available: ${describeEstimate(estimate)}. ` +
     `Would fit: ${hints.join('; ')}. (Estimated before loading any weight; --memory-budget GB sets the limit.)`);
+}
+
+/** Checks a plan against a budget (refusing what cannot fit), or, without one (a GPU whose memory the run cannot read), logs the estimate. */
+export function preflightMemory(config: ModelConfig, plan: MemoryPlan, budget: number | undefined, source: string, log: (line: string) => void): void {
+  const estimate = budget === undefined ? estimateMemory(config, plan) : checkMemory(config, plan, budget, source);
+  log(`memory estimate: ${describeEstimate(estimate)}${budget === undefined ? ' (no --memory-budget: not checked)' : `; ${gb(budget)} available`}`);
 }
 
 /** The memory a run may use: --memory-budget in GB when given, else the memory the OS reports available now. */

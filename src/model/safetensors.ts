@@ -30,11 +30,16 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
-/** A tensor to write: its bytes are produced only when its turn comes (`data()`), so a writer holds one tensor at a time. */
+type Raw = Float32Array | Int32Array | Uint16Array;
+
+/**
+ * A tensor to write: its bytes are produced only when its turn comes (`data()`), so a writer holds one tensor at a
+ * time, or, when `data()` yields chunks in order, one chunk.
+ */
 export interface TensorSource {
   dtype: SafeDtype;
   shape: number[];
-  data: () => Float32Array | Int32Array | Uint16Array;
+  data: () => Raw | Iterable<Raw>;
 }
 
 /** The 8-byte length and JSON header (names sorted, data offsets from the shapes) of a file holding `tensors`. */
@@ -56,7 +61,7 @@ export function safetensorsHeader(tensors: Record<string, { dtype: SafeDtype; sh
   return out;
 }
 
-function rawBytes(t: { data: Float32Array | Int32Array | Uint16Array }, name: string, expected: number): Buffer {
+function rawBytes(t: { data: Raw }, name: string, expected: number): Buffer {
   if (t.data.byteLength !== expected) throw new Error(`tensor '${name}': ${t.data.byteLength} bytes of data for a shape that needs ${expected}`);
   return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
 }
@@ -78,7 +83,18 @@ export function writeSafetensorsStreaming(path: string, tensors: Record<string, 
     writeAll(fd, safetensorsHeader(tensors, metadata));
     for (const name of Object.keys(tensors).sort()) {
       const t = tensors[name]!;
-      writeAll(fd, rawBytes({ data: t.data() }, name, t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype]));
+      const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+      const data = t.data();
+      if (ArrayBuffer.isView(data)) {
+        writeAll(fd, rawBytes({ data }, name, expected));
+        continue;
+      }
+      let written = 0;
+      for (const chunk of data) {
+        writeAll(fd, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        written += chunk.byteLength;
+      }
+      if (written !== expected) throw new Error(`tensor '${name}': ${written} bytes of data for a shape that needs ${expected}`);
     }
     fsyncSync(fd);
     closeSync(fd);
