@@ -12,11 +12,8 @@ import { type Model, LORA_TARGETS, addLora, disposeModel, mergeLora } from '../s
 import { saveCheckpoint } from '../src/model/checkpoint.js';
 import { exportMerged } from '../src/model/export.js';
 import { float32ToBf16, readSafetensorsHeader } from '../src/model/safetensors.js';
-import { requireOrSkip } from './helpers.js';
-import { LLAMA3_LIKE, PHI4_LIKE, PYTHON, type Raw, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
+import { HAVE_TORCH, LLAMA3_LIKE, PHI4_LIKE, type Raw, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
 
-const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
 
 let root: string;
 beforeAll(async () => {

@@ -9,9 +9,14 @@ import { type Model, disposeModel, forward } from '../src/model/model.js';
 import { loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
 import { type NamedArray, float32ToBf16, float32ToF16 } from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
+import { requireOrSkip } from './helpers.js';
 
 export const PYTHON = '/usr/bin/python3';
 export const REFERENCE = resolve(__dirname, '..', 'scripts', 'hf_reference.py');
+
+/** PyTorch under /usr/bin/python3, or why not. Missing: a notice and a skip, a failure under CI=true. */
+export const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
+  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
 
 export type Raw = Record<string, unknown>;
 export type Dtype = 'F32' | 'BF16' | 'F16';

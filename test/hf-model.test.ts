@@ -15,13 +15,9 @@ import { float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, 
 import { Rng } from '../src/model/rng.js';
 import { validateConfig } from '../src/model/config.js';
 import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
-import { requireOrSkip } from './helpers.js';
 
-import { type Dtype, type Raw, LLAMA3_LIKE, PHI3_LIKE, PHI4_LIKE, PYTHON, QWEN2_LIKE, REFERENCE, factors, hfTensors, maxAbsDiff, ourLogits, randomTokens, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
+import { type Dtype, type Raw, HAVE_TORCH, LLAMA3_LIKE, PHI3_LIKE, PHI4_LIKE, PYTHON, QWEN2_LIKE, REFERENCE, factors, hfTensors, maxAbsDiff, ourLogits, randomTokens, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
 
-/** PyTorch under /usr/bin/python3, or why not. Missing: a notice and a skip here, a failure under CI=true. */
-const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
 
 let root: string;
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
 import { type ModelConfig } from '../src/model/config.js';
-import { LORA_TARGETS, addLora, disposeModel, initModel } from '../src/model/model.js';
+import { LORA_TARGETS, addLora, disposeModel, forward, initModel } from '../src/model/model.js';
 import { DEFAULT_OPTIMIZER, disposeAdamW, initAdamW, trainStep } from '../src/model/train.js';
 import { type MemoryPlan, checkMemory, elementsPerTokenPerLayer, estimateMemory, trainBytesPerTokenPerLayer } from '../src/model/memory.js';
 import { randomBatch } from './helpers.js';
@@ -73,6 +73,23 @@ describe('memory estimate', () => {
         expect(Math.abs(measured / predicted - 1), `${JSON.stringify(shape)} T=${time}: measured ${measured}, predicted ${predicted}`).toBeLessThan(0.08);
       }
     }
+  });
+
+  it('a prompt forward inside one tidy keeps every tensor it makes: the forward count itself, within 8 %', () => {
+    const config = (layers: number): ModelConfig => ({ ...SHAPE, hidden_size: 96, num_attention_heads: 6, num_key_value_heads: 2, intermediate_size: 256, num_hidden_layers: layers });
+    const time = 32;
+    const forwardBytes = (layers: number) => {
+      const model = initModel(config(layers), 1);
+      addLora(model, { ...LORA, alpha: 8 }, 1);
+      const tokens = tf.tensor2d(randomBatch(3, 2, time, 64).inputs, undefined, 'int32');
+      const bytes = peakBufferBytes(() => tf.tidy(() => { forward(model, tokens, { lastOnly: true }); }));
+      tokens.dispose();
+      disposeModel(model);
+      return bytes;
+    };
+    const measured = (forwardBytes(3) - forwardBytes(1)) / 2 / (2 * time);
+    const predicted = 4 * (elementsPerTokenPerLayer(config(1), time, LORA) + config(1).num_attention_heads * time); // + one [heads × keys] tensor per token more than the count (as measured)
+    expect(Math.abs(measured / predicted - 1), `measured ${measured}, predicted ${predicted}`).toBeLessThan(0.08);
   });
 
   it('Phi-4-mini shape: hand-computed weights, adapter, activations and the refusal at 24 GB', () => {

@@ -1,7 +1,6 @@
 // LoRA adapters in PEFT's format: names, shapes and config as PEFT writes them; save → load gives identical tensors
 // and logits; scripts/hf_reference.py (PyTorch, its own safetensors reader) merging the adapter as W + scale·B·A gives
 // our logits; llama's separate q/k/v and gate/up split and fuse exactly; what cannot be read exactly is refused.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +11,8 @@ import { type Model, LORA_TARGETS, addLora, disposeLora, disposeModel } from '..
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter, writePeftAdapter } from '../src/model/peft.js';
 import { encodeSafetensors, readSafetensors, readSafetensorsHeader } from '../src/model/safetensors.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
-import { requireOrSkip } from './helpers.js';
-import { LLAMA3_LIKE, PHI4_LIKE, PYTHON, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
+import { HAVE_TORCH, LLAMA3_LIKE, PHI4_LIKE, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
 
-const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
 
 let root: string;
 beforeAll(async () => {
