@@ -121,6 +121,8 @@ describe('hub ids', () => {
     const before = requests.length;
     expect(await fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir, hubUrl })).toBe(dir);
     expect(requests.length).toBe(before);
+    await expect(fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir: join(root, 'other-cache'), hubUrl }))
+      .rejects.toThrow(/--model tiny-org\/Tiny-Phi: downloading tiny-org\/Tiny-Phi from http:\/\/127\.0\.0\.1:\d+ failed \(.+\); run again to resume/);
     process.env.HF_HUB_CACHE = cacheDir;
     try {
       const tokens = randomTokens(3, 1, 6, PHI4_LIKE.vocab_size as number);

@@ -112,15 +112,22 @@ export async function fetchModel(spec: string, options: FetchOptions): Promise<s
   if (located.dir) return located.dir;
   if (!located.hub) return undefined; // not a hub id: the caller's own "no such model" error applies
   if (options.offline || hubOffline()) throw notFoundOffline(spec, located);
-  options.log?.(`downloading ${located.hub.repo}@${located.hub.revision} into ${repoCacheDir(located.hub.repo, cacheDir)}`);
-  return downloadSnapshot(located.hub, { ...options, cacheDir });
+  const hubUrl = options.hubUrl ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co';
+  options.log?.(`downloading ${located.hub.repo}@${located.hub.revision} from ${hubUrl} into ${repoCacheDir(located.hub.repo, cacheDir)}`);
+  try {
+    return await downloadSnapshot(located.hub, { ...options, cacheDir, hubUrl });
+  } catch (error) {
+    const cause = error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
+    throw new Error(`--model ${spec}: downloading ${located.hub.repo} from ${hubUrl} failed (${cause}); run again to resume, ` +
+      `or fetch it with \`huggingface-cli download ${located.hub.repo}\` and use --offline`);
+  }
 }
 
-type HubParams = { repo: { type: 'model'; name: string }; hubUrl: string; accessToken?: string; fetch?: typeof fetch };
+type HubParams = { repo: { type: 'model'; name: string }; hubUrl: string; accessToken?: string };
 
 /** Fills snapshots/<sha> with the model's files, writes refs/<revision> = sha, and returns the snapshot directory. */
-async function downloadSnapshot(ref: HubRef, options: FetchOptions & { cacheDir: string }): Promise<string> {
-  const hub: HubParams = { repo: { type: 'model', name: ref.repo }, hubUrl: options.hubUrl ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co',
+async function downloadSnapshot(ref: HubRef, options: FetchOptions & { cacheDir: string; hubUrl: string }): Promise<string> {
+  const hub: HubParams = { repo: { type: 'model', name: ref.repo }, hubUrl: options.hubUrl,
     ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}) };
   // one commit for every file: with a branch name, @huggingface/hub would file each under the commit that last touched it
   const info = await modelInfo({ ...hub, name: ref.repo, revision: ref.revision, additionalFields: ['sha', 'filePaths'] }) as { sha?: string; filePaths?: string[] };
@@ -148,7 +155,7 @@ async function downloadFiles(hub: HubParams, commit: string, files: string[], op
   let done = 0;
   let current = '';
   const counting: typeof fetch = async (input, init) => {
-    const response = await (hub.fetch ?? fetch)(input, init);
+    const response = await fetch(input, init);
     if (!response.body || new Headers(init?.headers).has('Range') || !String(input instanceof Request ? input.url : input).includes('/resolve/')) return response;
     const counter = new TransformStream<Uint8Array, Uint8Array>({ transform(chunk, out) {
       done += chunk.byteLength;
