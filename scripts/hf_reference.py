@@ -3,8 +3,9 @@
 float32), written from modeling_phi3.py / modeling_llama.py / modeling_qwen2.py and modeling_rope_utils.py, to check
 svgap's loader and forward against. Needs only torch (no transformers, no safetensors package).
 
-Usage: hf_reference.py CHECKPOINT_DIR TOKENS_JSON OUT.bin
+Usage: hf_reference.py CHECKPOINT_DIR TOKENS_JSON OUT.bin [PEFT_ADAPTER_DIR]
   TOKENS_JSON: [[id, ...], ...] (one row per sequence, equal lengths); OUT.bin: float32 logits [batch, time, vocab].
+  PEFT_ADAPTER_DIR: a LoRA adapter in PEFT's format, merged into the weights first (W + scale * B @ A).
        hf_reference.py --rotary CONFIG_JSON POSITIONS_JSON OUT.bin
   POSITIONS_JSON: [[position, ...]] (one row); OUT.bin: float32 cos then sin, [time, rot_dim / 2] each.
 """
@@ -189,6 +190,24 @@ def forward(cfg, w, tokens):
     return h @ head.T
 
 
+def merge_peft_adapter(w, adapter_dir):
+    """W + scale * B @ A for every PEFT LoRA module (scale = lora_alpha / r, or lora_alpha / sqrt(r) with use_rslora),
+    read the way PEFT names them: base_model.model.<module>.lora_A.weight [r, in], .lora_B.weight [out, r]."""
+    cfg = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    assert cfg["peft_type"] == "LORA", cfg["peft_type"]
+    r, alpha = cfg["r"], cfg["lora_alpha"]
+    scale = alpha / math.sqrt(r) if cfg.get("use_rslora") else alpha / r
+    tensors = read_safetensors(os.path.join(adapter_dir, "adapter_model.safetensors"))
+    prefix = "base_model.model."
+    for key, a in tensors.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        module = key[len(prefix):-len(".lora_A.weight")]
+        b = tensors[prefix + module + ".lora_B.weight"]
+        w[module + ".weight"] = w[module + ".weight"] + scale * (b @ a)
+    return w
+
+
 def main():
     if sys.argv[1] == "--rotary":
         cfg = json.load(open(sys.argv[2]))
@@ -197,12 +216,14 @@ def main():
         torch.cat((cos[0, :, :half], sin[0, :, :half])).contiguous().numpy().astype("float32").tofile(sys.argv[4])
         return
     ckpt, tokens_path, out_path = sys.argv[1:4]
+    adapter = sys.argv[4] if len(sys.argv) > 4 else None
     cfg = json.load(open(os.path.join(ckpt, "config.json")))
     if cfg["model_type"] not in ("phi3", "llama", "qwen2"):
         sys.exit(f"unsupported model_type {cfg['model_type']}")
     tokens = torch.tensor(json.load(open(tokens_path)), dtype=torch.int64)
     with torch.no_grad():
-        logits = forward(cfg, read_weights(ckpt), tokens)
+        w = read_weights(ckpt)
+        logits = forward(cfg, merge_peft_adapter(w, adapter) if adapter else w, tokens)
     logits.contiguous().numpy().astype("float32").tofile(out_path)
 
 

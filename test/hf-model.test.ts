@@ -1,9 +1,9 @@
 // Hugging Face checkpoints: tiny random phi3 / llama / qwen2 directories written here (F32, BF16, F16, sharded,
 // tied and untied) load and give the logits of scripts/hf_reference.py, an independent PyTorch port of HF's forward.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync, existsSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
@@ -11,126 +11,13 @@ import { disposeCache, disposeModel, emptyCache, forward } from '../src/model/mo
 import { sample } from '../src/model/sample.js';
 import { INDEX_FILE, loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
-import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
+import { float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
 import { validateConfig } from '../src/model/config.js';
 import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
-import { requireOrSkip } from './helpers.js';
 
-const PYTHON = '/usr/bin/python3';
-const REFERENCE = resolve(__dirname, '..', 'scripts', 'hf_reference.py');
+import { type Dtype, type Raw, HAVE_TORCH, LLAMA3_LIKE, PHI3_LIKE, PHI4_LIKE, PYTHON, QWEN2_LIKE, REFERENCE, factors, hfTensors, maxAbsDiff, ourLogits, randomTokens, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
 
-/** PyTorch under /usr/bin/python3, or why not. Missing: a notice and a skip here, a failure under CI=true. */
-const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
-
-type Raw = Record<string, unknown>;
-type Dtype = 'F32' | 'BF16' | 'F16';
-
-/** Random weights in HF's own layout for the config's architecture: phi3 fused, llama/qwen2 separate (+ biases). */
-function hfTensors(config: Raw, seed: number, dtype: Dtype): Record<string, NamedArray> {
-  const rng = new Rng(seed);
-  const d = config.hidden_size as number;
-  const heads = config.num_attention_heads as number;
-  const kv = (config.num_key_value_heads as number | undefined) ?? heads;
-  const hd = (config.head_dim as number | undefined) ?? d / heads;
-  const inter = config.intermediate_size as number;
-  const vocab = config.vocab_size as number;
-  const out: Record<string, NamedArray> = {};
-  const add = (name: string, shape: number[], std: number, mean = 0) => {
-    const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => mean + rng.normal() * std);
-    out[name] = dtype === 'F32' ? { dtype, shape, data: values } : { dtype, shape, data: dtype === 'BF16' ? float32ToBf16(values) : float32ToF16(values) };
-  };
-  add('model.embed_tokens.weight', [vocab, d], 0.5);
-  for (let i = 0; i < (config.num_hidden_layers as number); i++) {
-    const p = `model.layers.${i}`;
-    add(`${p}.input_layernorm.weight`, [d], 0.1, 1);
-    add(`${p}.post_attention_layernorm.weight`, [d], 0.1, 1);
-    if (config.model_type === 'phi3') {
-      add(`${p}.self_attn.qkv_proj.weight`, [(heads + 2 * kv) * hd, d], 0.3);
-      add(`${p}.mlp.gate_up_proj.weight`, [2 * inter, d], 0.3);
-    } else {
-      for (const [name, rows] of [['q_proj', heads * hd], ['k_proj', kv * hd], ['v_proj', kv * hd]] as const) {
-        add(`${p}.self_attn.${name}.weight`, [rows, d], 0.3);
-        if (config.model_type === 'qwen2') add(`${p}.self_attn.${name}.bias`, [rows], 0.5);
-      }
-      add(`${p}.mlp.gate_proj.weight`, [inter, d], 0.3);
-      add(`${p}.mlp.up_proj.weight`, [inter, d], 0.3);
-    }
-    add(`${p}.self_attn.o_proj.weight`, [d, heads * hd], 0.3);
-    add(`${p}.mlp.down_proj.weight`, [d, inter], 0.3);
-  }
-  add('model.norm.weight', [d], 0.1, 1);
-  if (!config.tie_word_embeddings) add('lm_head.weight', [vocab, d], 0.3);
-  return out;
-}
-
-function writeCheckpoint(root: string, name: string, config: Raw, options: { dtype?: Dtype; shardBytes?: number; seed?: number } = {}): string {
-  const dir = join(root, name);
-  writeSafetensorsShards(dir, hfTensors(config, options.seed ?? 1, options.dtype ?? 'F32'), options.shardBytes);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
-  return dir;
-}
-
-function referenceLogits(dir: string, tokens: number[][]): Float32Array {
-  const tokensPath = join(dir, 'tokens.json');
-  const outPath = join(dir, 'reference.bin');
-  writeFileSync(tokensPath, JSON.stringify(tokens));
-  const run = spawnSync(PYTHON, [REFERENCE, dir, tokensPath, outPath], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`hf_reference.py failed: ${run.stderr}`);
-  const bytes = readFileSync(outPath);
-  return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-}
-
-function ourLogits(dir: string, tokens: number[][]): Float32Array {
-  const model = loadHFModel(dir);
-  try {
-    return tf.tidy(() => forward(model, tf.tensor2d(tokens, undefined, 'int32')).logits.dataSync() as Float32Array);
-  } finally {
-    disposeModel(model);
-  }
-}
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  return a.reduce((most, v, i) => Math.max(most, Math.abs(v - b[i]!)), 0);
-}
-
-function randomTokens(seed: number, batch: number, time: number, vocab: number): number[][] {
-  const rng = new Rng(seed);
-  return Array.from({ length: batch }, () => Array.from({ length: time }, () => rng.int(vocab)));
-}
-
-const factors = (seed: number, n: number, low: number, high: number) => {
-  const rng = new Rng(seed);
-  return Array.from({ length: n }, () => low + (high - low) * rng.next());
-};
-
-// Phi-4-mini in miniature: GQA, partial rotary 0.75, longrope with original max 16 of 64, tied embeddings.
-const PHI4_LIKE: Raw = {
-  model_type: 'phi3', vocab_size: 61, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 48, max_position_embeddings: 64, original_max_position_embeddings: 16, rope_theta: 10000, partial_rotary_factor: 0.75,
-  rms_norm_eps: 1e-5, tie_word_embeddings: true, eos_token_id: 60, sliding_window: 262144,
-  rope_scaling: { type: 'longrope', short_factor: factors(5, 3, 1, 1.5), long_factor: factors(6, 3, 2, 8) },
-};
-// Phi-3-mini in miniature: MHA, no rope scaling, untied head, a sliding window shorter than the test sequences.
-const PHI3_LIKE: Raw = {
-  model_type: 'phi3', vocab_size: 53, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, num_key_value_heads: 3,
-  intermediate_size: 40, max_position_embeddings: 64, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: false, sliding_window: 5,
-  eos_token_id: [50, 51],
-};
-// Llama 3.x in miniature: separate projections, explicit head_dim, rope_theta 5e5 with llama3 scaling whose bands all occur.
-const LLAMA3_LIKE: Raw = {
-  model_type: 'llama', vocab_size: 47, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
-  intermediate_size: 40, max_position_embeddings: 256, rope_theta: 500000, rms_norm_eps: 1e-5, tie_word_embeddings: false,
-  rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
-};
-// Qwen2.5 in miniature: q/k/v biases, rope_theta 1e6, eps 1e-6 by default, tied, sliding window on layers ≥ 1.
-const QWEN2_LIKE: Raw = {
-  model_type: 'qwen2', vocab_size: 59, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 44, max_position_embeddings: 128, rope_theta: 1000000, tie_word_embeddings: true,
-  use_sliding_window: true, sliding_window: 4, max_window_layers: 1,
-};
 
 let root: string;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { initBackend } from '../src/engine/index.js';
 import { initModel, loadCheckpoint, nextTokenLogProbs, saveCheckpoint, resolveModel } from '../src/model/index.js';
@@ -236,8 +236,11 @@ describe('runs', () => {
     expect(() => validateTrainOptions({ ...base, verifier: 'psychic' as never })).toThrow(/--verifier: unknown verifier 'psychic'/);
     expect(() => validateTrainOptions({ ...base, verifier: 'oracle' })).toThrow(/no self-verifier/);
     expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
-    expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/weights are not present.*--model tiny-arith/);
+    expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model phi-mini: microsoft\/Phi-4-mini-instruct is not on this machine.*huggingface-cli download microsoft\/Phi-4-mini-instruct/);
     expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
+    expect(() => validateTrainOptions({ ...base, memoryBudget: -1 })).toThrow(/--memory-budget: must be a positive number of GB/);
+    await expect(runTraining({ ...base, memoryBudget: 0.001, out: join(tmpdir(), 'svgap-budget-run') })).rejects.toThrow(/micro: this run needs about \d+\.\d MB but 1\.0 MB is available: training .*weights 0\.\d MB.*Would fit: no --micro-batch fits/);
+    await expect(runTraining({ ...base, model: 'phi-mini', offline: true, out: join(tmpdir(), 'svgap-offline-run') })).rejects.toThrow(/downloads are off \(--offline/);
     await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
     await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
   });
@@ -280,6 +283,12 @@ describe('runs', () => {
     expect(result.metrics).toHaveLength(5);
     expect(existsSync(join(out, 'report', 'index.html'))).toBe(true);
     await expect(runTraining(microOptions(out))).rejects.toThrow(/a run already exists there; pass --resume/);
+    // each round's adapter in PEFT format; a new run started from the last one evaluates the trained model at t = 0
+    expect(readdirSync(join(out, 'adapters')).sort()).toEqual(['round-1', 'round-2']);
+    expect(JSON.parse(readFileSync(join(out, 'adapters', 'round-2', 'adapter_config.json'), 'utf8'))).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4, base_model_name_or_path: microDir });
+    const again = await runTraining(microOptions(join(dirname(out), 'again'), { rounds: 1, adapter: join(out, 'adapters', 'round-2'), loraRank: 5, externalVerifier: 'oracle', externalBudget: 3, allocation: 'late' }));
+    expect(again.metrics[0]!.solverUncertainty).toBeCloseTo(metrics[4]!.solverUncertainty, 5);
+    expect(JSON.parse(readFileSync(join(dirname(out), 'again', 'run.json'), 'utf8')).model.lora).toEqual({ rank: 2, alpha: 4, targets: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] });
   });
 
   it('--external-select doubt sends the least self-confident questions to the oracle, each question once per run', async () => {

@@ -17,7 +17,9 @@ export function backendOptions<T>(y: Argv<T>) {
 export function trainOptions<T>(y: Argv<T>) {
   const d = TRAIN_DEFAULTS;
   return backendOptions(y)
-    .option('model', { type: 'string', default: d.model, describe: 'tiny-arith (shipped), tiny | small (random init), phi-mini (reserved), or a checkpoint directory' })
+    .option('model', { type: 'string', default: d.model, describe: 'tiny-arith (shipped), tiny | small (random init), a checkpoint directory, a hub id (microsoft/Phi-4-mini-instruct[@rev]) or phi-mini (its alias): found in the HF cache or downloaded into it' })
+    .option('memory-budget', { type: 'number', describe: 'GB the run may use; the pre-flight estimate refuses plans above it (default on CPU: the available memory; on a GPU: not checked)' })
+    .option('offline', { type: 'boolean', default: false, describe: 'never download --model (as HF_HUB_OFFLINE=1): a hub id must be in the HF cache' })
     .option('dataset', { type: 'string', default: d.dataset, describe: 'arith (generated), gsm8k, math, or a .jsonl path' })
     .option('data-dir', { type: 'string', describe: 'directory with gsm8k/ and math/ (default: $SVGAP_DATA, else ../shared/datasets)' })
     .option('question-field', { type: 'string', default: 'question', describe: 'custom jsonl: question field' })
@@ -42,6 +44,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('full-finetune', { type: 'boolean', default: d.fullFinetune, describe: 'train all weights instead of LoRA adapters' })
     .option('lora-rank', { type: 'number', default: d.loraRank })
     .option('lora-alpha', { type: 'number', default: d.loraAlpha })
+    .option('adapter', { type: 'string', describe: 'start from this PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors; its r and lora_alpha replace --lora-rank/--lora-alpha)' })
     .option('evals-per-epoch', { type: 'number', default: d.evalsPerEpoch, describe: 'evaluation points per epoch (the paper: 2)' })
     .option('eval-size', { type: 'number', default: d.evalSize, describe: 'fixed train questions for U_s, U_v and accuracies' })
     .option('test-size', { type: 'number', default: d.testSize, describe: 'test questions for greedy accuracy' })
@@ -55,7 +58,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('external-select', { choices: EXTERNAL_SELECTS, default: 'random' as const, describe: 'which questions the external verifier sees: random (seeded order) | doubt (lowest self-verifier confidence first)' });
 }
 
-export const TRAIN_BOOLEANS = ['resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
+export const TRAIN_BOOLEANS = ['offline', 'resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
 
 /** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
 export function toTrainOptions(argv: Record<string, unknown>, args: string[] = hideBin(process.argv)): TrainOptions {
@@ -66,14 +69,14 @@ export function toTrainOptions(argv: Record<string, unknown>, args: string[] = h
 
 function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
   return {
-    model: argv.model as string, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
+    model: argv.model as string, offline: argv.offline as boolean, memoryBudget: argv['memory-budget'] as number | undefined, dataset: argv.dataset as string, dataDir: argv['data-dir'] as string | undefined,
     questionField: argv['question-field'] as string, answerField: argv['answer-field'] as string, skipBadLines: argv['skip-bad-lines'] as boolean,
     out: argv.out as string | undefined, resume: argv.resume as boolean, seed: argv.seed as number,
     backend: argv.backend as TrainOptions['backend'], threads: argv.threads as number | undefined, device: argv.device as TrainOptions['device'], precision: argv.precision as TrainOptions['precision'],
     rounds: (argv.rounds as number | undefined) ?? TRAIN_DEFAULTS.rounds, extendRounds: argv.rounds as number | undefined, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
-    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number,
+    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number, adapter: argv.adapter as string | undefined,
     evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number, testSamples: argv['test-samples'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, type PrecisionChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
+  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, DEFAULT_PROMPT_TOKENS, type MemoryPlan, memoryBudget, preflightMemory } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
@@ -21,6 +21,9 @@ import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 
 export interface TrainOptions {
   model: string;
+  offline?: boolean; // never download --model (also with HF_HUB_OFFLINE=1)
+  adapter?: string; // a PEFT LoRA adapter directory to start from (instead of a fresh adapter)
+  memoryBudget?: number; // GB the run may use (default: the memory the OS reports available, on CPU)
   dataset: string;
   dataDir?: string;
   questionField?: string;
@@ -131,10 +134,7 @@ const MIN_PROMPT_TOKENS = 16; // room the question keeps in the context next to 
 
 /** The context length of --model without loading its weights (undefined when it is no preset or checkpoint: resolveModel says why). */
 function modelContext(spec: string): number | undefined {
-  if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, 1).max_position_embeddings;
-  const path = join(modelDir(spec), 'config.json');
-  if (!existsSync(path)) return undefined;
-  return validateConfig(readJsonFile(path, `--model ${spec}`), path).max_position_embeddings;
+  return modelConfigOf(spec, 1)?.max_position_embeddings;
 }
 
 function requireFiniteIn(flag: string, value: number, ok: (x: number) => boolean, range: string): void {
@@ -174,6 +174,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   requireFiniteIn('lr', o.lr, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('epochs-per-round', o.epochsPerRound, (x) => x > 0, 'a finite positive number');
   requireFiniteIn('lora-alpha', o.loraAlpha, (x) => x > 0, 'a finite positive number');
+  if (o.memoryBudget !== undefined) requireFiniteIn('memory-budget', o.memoryBudget, (x) => x > 0, 'a positive number of GB');
+  if (o.adapter !== undefined && o.fullFinetune) throw new Error(`--adapter ${o.adapter}: a LoRA adapter to start from, but --full-finetune trains no adapter`);
   if (o.stopAtConvergence !== undefined) requireFiniteIn('stop-at-convergence', o.stopAtConvergence, (x) => x >= 0, 'a finite number ≥ 0');
   if (o.allocation !== undefined) parseAllocation(o.allocation, o.rounds);
   if (!['arith', 'gsm8k', 'math'].includes(o.dataset)) {
@@ -405,8 +407,19 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     state = loaded.training!.extra as unknown as RunState;
     log(`resuming ${runDir} after round ${state.round}`);
   } else {
-    loaded = resolveModel(options.model, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
-    if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
+    const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
+    const config = modelConfigOf(modelSpec, tokenizer.vocabSize);
+    if (config) {
+      const context = config.max_position_embeddings;
+      const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, context - options.maxNewTokens);
+      const plan: MemoryPlan = { microBatch: options.batchSize, trainTokens: promptTokens + options.maxNewTokens, sampleBatch: options.sampleBatch, promptTokens,
+        maxNewTokens: options.maxNewTokens, lora: options.fullFinetune ? undefined : { rank: options.loraRank, targets: LORA_TARGETS }, loss: 'onehot' };
+      const budget = options.memoryBudget !== undefined || backend.device === 'cpu' ? memoryBudget(options.memoryBudget) : undefined; // a GPU's memory is not visible from here
+      preflightMemory(config, plan, budget, `--model ${options.model}`, log); // before any weight is read
+    }
+    loaded = resolveModel(modelSpec, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
+    if (options.adapter) loaded.model.lora = readPeftAdapter(options.adapter, loaded.model.config).lora; // rank and alpha as the adapter says
+    else if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
   }
   const model = loaded.model;
   const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.lr, minLr: options.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
@@ -536,7 +549,9 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       }
     }
     state = { ...state, round: round + 1, metricsLines: metrics.length };
-    saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
+    const base = baseModelName(options.model, MODELS_DIR);
+    saveCheckpoint(checkpointDir, model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } }, base });
+    if (model.lora) writePeftAdapter(join(runDir, 'adapters', `round-${round + 1}`), model, base); // each round's adapter, loadable by PEFT
     const forecast = metrics[metrics.length - 1]!.forecast;
     if (options.stopAtConvergence !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < options.stopAtConvergence) {
       log(`stopping after round ${round + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${options.stopAtConvergence}`);

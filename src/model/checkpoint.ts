@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { readJsonFile, writeDirAtomic, writeFileAtomic } from '../io.js';
 import { type ModelConfig } from './config.js';
 import { loadModelWeights, readModelConfig } from './hf.js';
-import { type LoraConfig, type Model, LORA_TARGETS, parameterShapes } from './model.js';
+import { type Model } from './model.js';
+import { ADAPTER_WEIGHTS, readPeftAdapter, writePeftAdapter } from './peft.js';
 import type { RngState } from './rng.js';
 import { encodeSafetensors, readSafetensors, type NamedArray } from './safetensors.js';
 import { type AdamWState, type OptimizerConfig } from './train.js';
@@ -30,15 +31,13 @@ function toNamedArrays(variables: Record<string, tf.Variable>, prefix = ''): Rec
   return Object.fromEntries(Object.entries(variables).map(([name, v]) => [prefix + name, { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array }]));
 }
 
-export function saveCheckpoint(dir: string, model: Model, options: { training?: TrainingState; info?: Omit<CheckpointInfo, 'format'> } = {}): void {
+/** `base`: the base model's hub id or path, recorded as the adapter's base_model_name_or_path. */
+export function saveCheckpoint(dir: string, model: Model, options: { training?: TrainingState; info?: Omit<CheckpointInfo, 'format'>; base?: string } = {}): void {
   writeDirAtomic(dir, (temp) => {
     writeFileAtomic(join(temp, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
     writeFileAtomic(join(temp, 'svgap.json'), JSON.stringify({ format: CHECKPOINT_FORMAT, ...options.info }, null, 2) + '\n');
     writeFileAtomic(join(temp, 'model.safetensors'), encodeSafetensors(toNamedArrays(model.params)));
-    if (model.lora) {
-      writeFileAtomic(join(temp, 'adapter_config.json'), JSON.stringify({ r: model.lora.config.rank, lora_alpha: model.lora.config.alpha, target_modules: model.lora.config.targets }, null, 2) + '\n');
-      writeFileAtomic(join(temp, 'adapter_model.safetensors'), encodeSafetensors(toNamedArrays(model.lora.params)));
-    }
+    if (model.lora) writePeftAdapter(temp, model, options.base ?? null);
     if (options.training) {
       const { optimizer, optimizerConfig, rng, extra } = options.training;
       writeFileAtomic(join(temp, 'optimizer.safetensors'), encodeSafetensors({ ...toNamedArrays(optimizer.m, 'm.'), ...toNamedArrays(optimizer.v, 'v.') }));
@@ -72,22 +71,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
   const toVariable = (t: NamedArray, trainable = true) => tf.tidy(() => tf.variable(tf.tensor(t.data, t.shape), trainable));
   const model: Model = { config, params: loadModelWeights(dir, config), embedMode }; // also reads HF layouts: shards, BF16, separate q/k/v
 
-  const adapterPath = join(dir, 'adapter_model.safetensors');
-  if (existsSync(adapterPath)) {
-    const raw = readJsonFile(join(dir, 'adapter_config.json')) as { r: number; lora_alpha: number; target_modules: string[] };
-    const targets = raw.target_modules.filter((t): t is LoraConfig['targets'][number] => (LORA_TARGETS as readonly string[]).includes(t));
-    const loraConfig: LoraConfig = { rank: raw.r, alpha: raw.lora_alpha, targets };
-    const adapter = readSafetensors(adapterPath).tensors;
-    const expected: Record<string, number[]> = {};
-    for (const [name, shape] of Object.entries(parameterShapes(config))) {
-      if (!targets.some((t) => name.endsWith(`.${t}.weight`))) continue;
-      const linear = name.replace(/\.weight$/, '');
-      expected[`${linear}.lora_A`] = [loraConfig.rank, shape[1]!];
-      expected[`${linear}.lora_B`] = [shape[0]!, loraConfig.rank];
-    }
-    checkShapes(adapterPath, adapter, expected);
-    model.lora = { config: loraConfig, params: Object.fromEntries(Object.entries(adapter).map(([name, t]) => [name, toVariable(t)])) };
-  }
+  if (existsSync(join(dir, ADAPTER_WEIGHTS))) model.lora = readPeftAdapter(dir, config).lora;
 
   let training: TrainingState | undefined;
   const statePath = join(dir, 'trainer_state.json');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { type ModelConfig, headDim, validateConfig } from './config.js';
 import { type Model, parameterShapes } from './model.js';
 import { readJsonFile, writeFileAtomic } from '../io.js';
-import { type NamedArray, type SafetensorsHeader, type TensorEntry, encodeSafetensors, readSafetensorsHeader, readTensorFloat32 } from './safetensors.js';
+import { type NamedArray, type SafetensorsHeader, type TensorEntry, type TensorSource, DTYPE_BYTES, readSafetensorsHeader, readTensorFloat32, writeSafetensorsStreaming } from './safetensors.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -35,7 +35,7 @@ function weightFiles(dir: string): { files: string[]; source: string } {
 }
 
 /** The stored tensors a fused parameter is made of, in row order: itself, or HF's separate projections. */
-function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[][] {
+export function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[][] {
   const hd = headDim(config);
   const split = (parts: [string, number][]) => parts.map(([part, rows]) => ({ name: name.replace(/\w+_proj\.(weight|bias)$/, `${part}.$1`), rows }));
   const whole = [{ name, rows: shape[0]! }];
@@ -44,6 +44,12 @@ function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: 
   }
   if (/\.gate_up_proj\.(weight|bias)$/.test(name)) return [whole, split([['gate_proj', config.intermediate_size], ['up_proj', config.intermediate_size]])];
   return [whole];
+}
+
+/** The tensors HF's own model of this architecture stores for a parameter: phi3 fused, llama and qwen2 separate q/k/v and gate/up. */
+export function hfLayout(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[] {
+  const options = sourcesOf(name, config, shape);
+  return config.model_type === 'phi3' ? options[0]! : options[options.length - 1]!;
 }
 
 const IGNORED = /\.rotary_emb\.inv_freq$/; // older checkpoints store this buffer; it is recomputed from the config
@@ -118,32 +124,35 @@ export function loadHFModel(dir: string, options: { embedMode?: Model['embedMode
 
 /**
  * Writes tensors as HF safetensors into `dir`: one model.safetensors, or, past `shardBytes`, shards
- * model-0000i-of-0000n.safetensors with model.safetensors.index.json (the layout loadModelWeights reads).
+ * model-0000i-of-0000n.safetensors with model.safetensors.index.json (the layout loadModelWeights reads). Sources are
+ * written one tensor at a time, so a checkpoint larger than memory streams out.
  */
-export function writeSafetensorsShards(dir: string, tensors: Record<string, NamedArray>, shardBytes = Infinity): string[] {
-  const shards: Record<string, NamedArray>[] = [{}];
+export function writeSafetensorsShards(dir: string, tensors: Record<string, NamedArray | TensorSource>, shardBytes = Infinity): string[] {
+  const sources: Record<string, TensorSource> = Object.fromEntries(Object.entries(tensors).map(([name, t]) => {
+    const data = t.data;
+    return [name, typeof data === 'function' ? t as TensorSource : { dtype: t.dtype, shape: t.shape, data: () => data }];
+  }));
+  const bytesOf = (t: TensorSource) => t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+  const shards: Record<string, TensorSource>[] = [{}];
   let size = 0;
-  for (const name of Object.keys(tensors).sort()) {
-    const bytes = tensors[name]!.data.byteLength;
+  for (const name of Object.keys(sources).sort()) {
+    const bytes = bytesOf(sources[name]!);
     if (size > 0 && size + bytes > shardBytes) {
       shards.push({});
       size = 0;
     }
-    shards[shards.length - 1]![name] = tensors[name]!;
+    shards[shards.length - 1]![name] = sources[name]!;
     size += bytes;
   }
-  if (shards.length === 1) {
-    writeFileAtomic(join(dir, SINGLE_FILE), encodeSafetensors(tensors, { format: 'pt' }));
-    return [SINGLE_FILE];
-  }
   const pad = (i: number) => String(i).padStart(5, '0');
-  const files = shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
+  const files = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   shards.forEach((shard, i) => {
-    writeFileAtomic(join(dir, files[i]!), encodeSafetensors(shard, { format: 'pt' }));
+    writeSafetensorsStreaming(join(dir, files[i]!), shard, { format: 'pt' });
     for (const name of Object.keys(shard)) weightMap[name] = files[i]!;
   });
-  const totalSize = Object.values(tensors).reduce((sum, t) => sum + t.data.byteLength, 0);
+  if (shards.length === 1) return files;
+  const totalSize = Object.values(sources).reduce((sum, t) => sum + bytesOf(t), 0);
   writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');
   return [...files, INDEX_FILE];
 }

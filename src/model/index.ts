@@ -2,9 +2,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PRESET_NAMES, type PresetName, presetConfig } from './config.js';
+import { type ModelConfig, PRESET_NAMES, type PresetName, presetConfig } from './config.js';
+import { readModelConfig } from './hf.js';
 import { type Model, initModel } from './model.js';
 import { type LoadedCheckpoint, loadCheckpoint } from './checkpoint.js';
+import { locateModel, notFoundOffline, parseHubId } from './resolve.js';
 
 export * from './config.js';
 export * from './model.js';
@@ -18,24 +20,30 @@ export { Rng, type RngState } from './rng.js';
 export const MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
 export const DEFAULT_MODEL = 'tiny-arith';
 
-/** The directory `--model spec` names: a shipped model under models/ when one has that name, else the path. */
+/** The directory `--model spec` names: a shipped model under models/ when one has that name, a hub id's cached snapshot, else the path. */
 export function modelDir(spec: string): string {
   const shipped = join(MODELS_DIR, spec);
-  return existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
+  if (existsSync(join(shipped, 'config.json'))) return shipped;
+  return locateModel(spec, MODELS_DIR).dir ?? resolve(spec);
+}
+
+/** The config of `--model spec` without loading weights (presets: built; directories: config.json), or undefined when neither. */
+export function modelConfigOf(spec: string, vocabSize: number): ModelConfig | undefined {
+  if ((PRESET_NAMES as readonly string[]).includes(spec)) return presetConfig(spec as PresetName, vocabSize);
+  const dir = modelDir(spec);
+  return existsSync(join(dir, 'config.json')) ? readModelConfig(dir) : undefined;
 }
 
 /**
- * `--model`: a preset (`tiny`, `small`: random init), a shipped checkpoint under models/ (`tiny-arith`), `phi-mini`
- * (reserved for the real Phi-4-mini weights), or a path to a checkpoint directory.
+ * `--model`: a preset (`tiny`, `small`: random init), a shipped checkpoint under models/ (`tiny-arith`), a path to a
+ * checkpoint directory, or a hub id / alias (`phi-mini`) already in the HF cache (fetchModel in resolve.ts downloads it).
  */
 export function resolveModel(spec: string, options: { vocabSize: number; seed: number; embedMode: Model['embedMode'] }): LoadedCheckpoint {
   if ((PRESET_NAMES as readonly string[]).includes(spec)) {
     return { model: initModel(presetConfig(spec as PresetName, options.vocabSize), options.seed, options.embedMode), info: { format: 'preset', description: { preset: spec } } };
   }
-  if (spec === 'phi-mini') {
-    throw new Error(`--model phi-mini: the Phi-4-mini weights are not present (${join(MODELS_DIR, 'phi-mini')} holds no Hugging Face checkpoint, ` +
-      `and their loader is a later issue). Use the embedded default, --model ${DEFAULT_MODEL}, or a checkpoint directory.`);
-  }
+  const located = locateModel(spec, MODELS_DIR);
+  if (!located.dir && parseHubId(spec) && !existsSync(resolve(spec))) throw notFoundOffline(spec, located, 'this loader does not download (fetchModel does)');
   const dir = modelDir(spec);
   if (!existsSync(dir)) {
     throw new Error(`--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
@@ -49,3 +57,6 @@ export function resolveModel(spec: string, options: { vocabSize: number; seed: n
 }
 export * from './hf.js';
 export * from './rope.js';
+export * from './resolve.js';
+export * from './peft.js';
+export * from './memory.js';

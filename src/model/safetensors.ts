@@ -1,11 +1,12 @@
 // A reader/writer for the safetensors format: 8-byte little-endian header length, JSON header, raw little-endian data.
 // Reads are positioned (fs.readSync at offsets) and chunked, so files past Node's 2 GiB readFileSync limit load and
 // only one tensor (plus one chunk of raw bytes) is in memory at a time. BF16 and F16 are converted to float32.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 export type SafeDtype = 'F32' | 'I32' | 'BF16' | 'F16';
 
-const DTYPE_BYTES: Record<SafeDtype, number> = { F32: 4, I32: 4, BF16: 2, F16: 2 };
+export const DTYPE_BYTES: Record<SafeDtype, number> = { F32: 4, I32: 4, BF16: 2, F16: 2 };
 const MAX_HEADER_BYTES = 100_000_000; // the reference implementation's limit
 const CHUNK_ELEMENTS = 1 << 22; // raw bytes read per readSync: 8-16 MiB
 
@@ -29,29 +30,84 @@ export interface SafetensorsHeader {
   metadata: Record<string, string>;
 }
 
-export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata: Record<string, string> = {}): Buffer {
-  const names = Object.keys(tensors).sort();
+type Raw = Float32Array | Int32Array | Uint16Array;
+
+/**
+ * A tensor to write: its bytes are produced only when its turn comes (`data()`), so a writer holds one tensor at a
+ * time, or, when `data()` yields chunks in order, one chunk.
+ */
+export interface TensorSource {
+  dtype: SafeDtype;
+  shape: number[];
+  data: () => Raw | Iterable<Raw>;
+}
+
+/** The 8-byte length and JSON header (names sorted, data offsets from the shapes) of a file holding `tensors`. */
+export function safetensorsHeader(tensors: Record<string, { dtype: SafeDtype; shape: number[] }>, metadata: Record<string, string> = {}): Buffer {
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
-  for (const name of names) {
+  for (const name of Object.keys(tensors).sort()) {
     const t = tensors[name]!;
-    const bytes = t.data.byteLength;
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
   }
   let headerJson = JSON.stringify(header);
   headerJson += ' '.repeat((8 - (headerJson.length % 8)) % 8); // align data to 8 bytes, as the reference writer does
   const headerBytes = Buffer.from(headerJson, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  const out = Buffer.alloc(8 + headerBytes.length);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
-  let position = 8 + headerBytes.length;
-  for (const name of names) {
-    const t = tensors[name]!;
-    Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, position);
-    position += t.data.byteLength;
-  }
   return out;
+}
+
+function rawBytes(t: { data: Raw }, name: string, expected: number): Buffer {
+  if (t.data.byteLength !== expected) throw new Error(`tensor '${name}': ${t.data.byteLength} bytes of data for a shape that needs ${expected}`);
+  return Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+}
+
+export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata: Record<string, string> = {}): Buffer {
+  const names = Object.keys(tensors).sort();
+  return Buffer.concat([safetensorsHeader(tensors, metadata), ...names.map((name) => rawBytes(tensors[name]!, name, tensors[name]!.data.byteLength))]);
+}
+
+/**
+ * Writes a safetensors file tensor by tensor (each source's data is asked for, written and dropped before the next),
+ * atomically: a temp file, fsync, rename. For files too large to hold in memory (full-size checkpoints, exports).
+ */
+export function writeSafetensorsStreaming(path: string, tensors: Record<string, TensorSource>, metadata: Record<string, string> = {}): void {
+  const temp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  mkdirSync(dirname(path), { recursive: true });
+  const fd = openSync(temp, 'w');
+  try {
+    writeAll(fd, safetensorsHeader(tensors, metadata));
+    for (const name of Object.keys(tensors).sort()) {
+      const t = tensors[name]!;
+      const expected = t.shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[t.dtype];
+      const data = t.data();
+      if (ArrayBuffer.isView(data)) {
+        writeAll(fd, rawBytes({ data }, name, expected));
+        continue;
+      }
+      let written = 0;
+      for (const chunk of data) {
+        writeAll(fd, Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        written += chunk.byteLength;
+      }
+      if (written !== expected) throw new Error(`tensor '${name}': ${written} bytes of data for a shape that needs ${expected}`);
+    }
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+  } catch (error) {
+    try { closeSync(fd); } catch { /* already closed */ }
+    rmSync(temp, { force: true });
+    throw new Error(`cannot write ${path}: ${(error as Error).message}`);
+  }
+}
+
+function writeAll(fd: number, bytes: Buffer): void {
+  for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
 /** Reads exactly `bytes.length` bytes at `position` (readSync may return less, e.g. past 2 GiB per call). */
