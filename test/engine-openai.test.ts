@@ -10,6 +10,8 @@ import { OPENAI_DEFAULTS, type OpenAIEngineOptions, openaiEngine } from '../src/
 import { createEngineServer, listen } from '../src/engine/serve.js';
 import { type Lora, type Model, addLora, initModel } from '../src/model/model.js';
 import { MICRO } from './helpers.js';
+import { loadTest } from '../src/bench/load.js';
+import { quantile } from '../src/bench/stats.js';
 
 const CONFIG = { ...MICRO, vocab_size: 29, max_position_embeddings: 48 };
 const PAD = 0;
@@ -201,5 +203,30 @@ describe('the server\'s answers to bad requests', () => {
     expect(reply.body.error.message).toMatch(message);
     expect(reply.body.error.param).toBe(param);
     expect(reply.body.error.type).toBe(status === 404 ? 'not_found_error' : 'invalid_request_error');
+  });
+});
+
+describe('the server under concurrent clients', () => {
+  it('answers every request of 8 clients with the completion of that request\'s own seed (none lost or mixed up)', async () => {
+    const reference = await localEngine(model, { padId: PAD, batchSize: 4 }).sample(requests(40).map((r) => ({ ...r, n: 1 })), PARAMS);
+    const result = await loadTest(urls[1]!, {
+      clients: 8, requests: 40,
+      body: (i) => ({ model: 'micro', prompt: requests(40)[i]!.prompt, n: 1, seed: 1000 + i, temperature: 1, top_p: 0.95, max_tokens: 8, stop_token_ids: [EOS] }),
+      check: (i, reply) => {
+        const ids = (reply as { choices: { token_ids: number[] }[] }).choices[0]!.token_ids;
+        return ids.join(',') === reference[i]![0]!.tokens.join(',') ? undefined : `request ${i}: ${ids.join(',')}`;
+      },
+    });
+    expect(result.errors).toEqual([]);
+    expect([result.ok, result.failed]).toEqual([40, 0]);
+    expect(result.p99Ms).toBeGreaterThanOrEqual(result.p50Ms);
+  });
+});
+
+describe('quantile', () => {
+  it('is the nearest-rank quantile', () => {
+    const values = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
+    expect([quantile(values, 0.5), quantile(values, 0.99), quantile(values, 0.1), quantile(values, 1)]).toEqual([5, 10, 1, 10]);
+    expect(() => quantile([], 0.5)).toThrow(/no values/);
   });
 });
