@@ -20,6 +20,13 @@ export function median(values: number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
+/** The nearest-rank q-quantile (q in (0, 1]): the smallest value with at least q of the values at or below it. */
+export function quantile(values: number[], q: number): number {
+  if (values.length === 0) throw new Error('quantile of no values');
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** Times fn after `warmup` untimed runs: `reps` timed runs, or fewer (at least one) once maxSeconds is spent. */
 export function measure(fn: () => void, options: TimingOptions): Timing {
   for (let i = 0; i < options.warmup; i++) fn();

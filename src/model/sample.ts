@@ -11,7 +11,7 @@ export interface SampleOptions {
   eosId: number;
   stopIds?: number[]; // further ids that end a row (HF generation_config eos lists, e.g. Phi-4-mini's <|end|>)
   padId: number;
-  rng: Rng;
+  rng: Rng | Rng[]; // one generator for the batch, or one per row (per-row seeds make results independent of batching)
 }
 
 export interface SampleResult {
@@ -76,9 +76,10 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
  */
 export function drawRows(logits: tf.Tensor, finished: boolean[], options: Pick<SampleOptions, 'temperature' | 'topP' | 'rng'>): [number, number][] {
   const vocab = logits.shape[logits.shape.length - 1]!;
+  const rngOf = (b: number) => (Array.isArray(options.rng) ? options.rng[b]! : options.rng);
   if (hasFused('FusedSample')) {
     // greedy draws take no uniform; finished rows take none either (their draw is ignored)
-    const uniforms = finished.map((done) => (done || options.temperature <= 0 ? 0.5 : options.rng.next()));
+    const uniforms = finished.map((done, b) => (done || options.temperature <= 0 ? 0.5 : rngOf(b).next()));
     const [tokens, logProbs] = tf.engine().runKernel('FusedSample', { logits }, { uniforms, temperature: options.temperature, topP: options.topP }) as tf.Tensor[];
     const ids = tokens!.dataSync();
     const lps = logProbs!.dataSync();
@@ -89,7 +90,7 @@ export function drawRows(logits: tf.Tensor, finished: boolean[], options: Pick<S
   return finished.map((done, b) => {
     if (done) return [-1, 0];
     const rowLogProbs = logSoftmaxRow(values, b * vocab, vocab);
-    const token = drawToken(rowLogProbs, options.temperature, options.topP, options.rng);
+    const token = drawToken(rowLogProbs, options.temperature, options.topP, rngOf(b));
     return [token, rowLogProbs[token]!];
   });
 }
@@ -152,7 +153,6 @@ export interface ScoreResult {
 export function score(model: Model, prompts: number[][], responses: number[][], options: { batchSize?: number; padId: number }): ScoreResult {
   const result: ScoreResult = { nll: [], length: [], normalizedNll: [], entropy: [], selfCertainty: [] };
   const batchSize = options.batchSize ?? 32;
-  const vocab = model.config.vocab_size;
   for (let start = 0; start < prompts.length; start += batchSize) {
     const rows = prompts.slice(start, start + batchSize).map((prompt, i) => ({ prompt, response: responses[start + i]! }));
     const length = Math.max(...rows.map((r) => r.prompt.length + r.response.length)) - 1;
@@ -161,15 +161,10 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     // target index j predicts sequence position j+1: the response starts at target prompt.length-1
     const weights = rows.map((r) => Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)));
     const [nll, entropy, selfCertainty] = tf.tidy(() => {
-      const logits = forward(model, tf.tensor2d(inputs, undefined, 'int32')).logits;
-      const logProbs = tf.logSoftmax(logits);
       const weight = tf.tensor2d(weights);
-      const targetLogProbs = tf.sum(tf.mul(logProbs, oneHotFloat(tf.tensor2d(targets, undefined, 'int32'), vocab)), 2);
-      const tokenEntropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 2));
-      // KL(U‖p) = −log V − mean_v log p_v
-      const tokenSelfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 2)), Math.log(vocab));
-      return [tf.neg(tf.sum(tf.mul(targetLogProbs, weight), 1)), tf.sum(tf.mul(tokenEntropy, weight), 1), tf.sum(tf.mul(tokenSelfCertainty, weight), 1)];
-    });
+      const perToken = tokenStats(model, inputs, targets);
+      return perToken.map((t) => tf.sum(tf.mul(t, weight), 1));
+    }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
     const nllValues = nll.dataSync();
     const entropyValues = entropy.dataSync();
     const certaintyValues = selfCertainty.dataSync();
@@ -184,6 +179,44 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     });
   }
   return result;
+}
+
+/** Per-position [batch, length] tensors of a teacher-forced pass: −log p(target), entropy, KL(U‖p) (call inside tidy). */
+function tokenStats(model: Model, inputs: number[][], targets: number[][]): [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D] {
+  const vocab = model.config.vocab_size;
+  const logits = forward(model, tf.tensor2d(inputs, undefined, 'int32')).logits;
+  const logProbs = tf.logSoftmax(logits);
+  const targetLogProbs = tf.sum(tf.mul(logProbs, oneHotFloat(tf.tensor2d(targets, undefined, 'int32'), vocab)), 2);
+  const tokenEntropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 2));
+  // KL(U‖p) = −log V − mean_v log p_v
+  const tokenSelfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 2)), Math.log(vocab));
+  return [tf.neg(targetLogProbs), tokenEntropy, tokenSelfCertainty] as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+}
+
+export interface SequenceLogProbs {
+  logProbs: number[]; // log p(token t | tokens < t) for t = 1 … length−1 (the first token has none)
+  entropy: number[]; // next-token entropy at each of those positions
+  selfCertainty: number[]; // KL(U‖p) at each of those positions
+}
+
+/** Teacher-forced per-token log-probs of whole sequences (an engine's prompt_logprobs), in right-padded batches. */
+export function sequenceLogProbs(model: Model, sequences: number[][], options: { batchSize?: number; padId: number }): SequenceLogProbs[] {
+  const out: SequenceLogProbs[] = [];
+  const batchSize = options.batchSize ?? 32;
+  for (let start = 0; start < sequences.length; start += batchSize) {
+    const rows = sequences.slice(start, start + batchSize);
+    const length = Math.max(1, ...rows.map((r) => r.length - 1));
+    const inputs = rows.map((r) => padTo(r.slice(0, -1), length, options.padId));
+    const targets = rows.map((r) => padTo(r.slice(1), length, options.padId));
+    const stats = tf.tidy(() => tokenStats(model, inputs, targets));
+    const [nll, entropy, certainty] = stats.map((t) => t.arraySync() as number[][]);
+    tf.dispose(stats);
+    rows.forEach((r, b) => {
+      const n = Math.max(0, r.length - 1);
+      out.push({ logProbs: nll![b]!.slice(0, n).map((x) => -x), entropy: entropy![b]!.slice(0, n), selfCertainty: certainty![b]!.slice(0, n) });
+    });
+  }
+  return out;
 }
 
 function padTo(ids: number[], length: number, padId: number): number[] {
