@@ -7,13 +7,13 @@ import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarnin
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
   PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, lockDir, readJsonFile, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
-import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
+import { loadRunTokenizer, promptIds, promptTemplates, promptText, sftResponseIds } from './prompts.js';
 import { type Evaluation, type ExternalVerification, type Progress, type SamplingOptions, type StageTimes, type TokenCounts, evaluate, generateCandidates, greedyCorrect, timed, verifyAndPick,
   zeroTimes, zeroTokens } from './round.js';
 import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
@@ -386,7 +386,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
   const slow = fallbackWarning(backend);
   if (slow) log(slow);
-  const tokenizer = await loadTokenizer();
+  const tokenizer = await loadRunTokenizer(options.model, options.dataset);
   const data: LoopData = loadLoopData(options);
   for (const note of data.notes) log(`note: ${note}`);
 
@@ -429,7 +429,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0), lora: model.lora?.config ?? null },
     tokenizer: tokenizer.modelPath,
     dataset: { name: options.dataset, poolSize: options.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.freshPool },
-    verifier: { kind: options.verifier, sigma: options.sigma, templates: VERIFIER_TEMPLATES },
+    verifier: { kind: options.verifier, sigma: options.sigma, templates: promptTemplates(tokenizer).verifier }, prompts: promptTemplates(tokenizer),
     external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform', select: options.externalSelect ?? 'random' } : null,
     startedAt: new Date().toISOString(),
   };
@@ -492,7 +492,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     if (!options.freshPool) state.externalAsked = [...new Set([...askedBefore, ...externalIndices])].sort((a, b) => a - b);
     const fallbacks = picks.filter((p) => p.fallback).length;
     const samplesFile = pool.map((problem, q) => JSON.stringify({
-      idx: problem.idx, question: problem.question, reference: problem.answer, external: externalSet.has(q), selfConfidence: selfConfidence[q],
+      idx: problem.idx, question: problem.question, prompt: promptText(tokenizer, problem.question), reference: problem.answer, external: externalSet.has(q), selfConfidence: selfConfidence[q],
       pick: picks[q]!.index, fallback: picks[q]!.fallback, dropped: dropped[q],
       candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
     })).join('\n') + '\n';
@@ -503,7 +503,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     const poolVerifierUncertainty = verifierUncertainty(picked);
 
     // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
-    const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(tokenizer, pool[q]!.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[i]!.tokens }));
+    const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(tokenizer, pool[q]!.question, model.config.max_position_embeddings - options.maxNewTokens), response: sftResponseIds(tokenizer, picked[i]!.tokens) }));
     if (examples.length === 0) throw new Error(`round ${round + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
     const evalPoints = Math.max(1, Math.round(options.evalsPerEpoch * options.epochsPerRound));
     const steps = Math.max(evalPoints, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize)); // every eval point gets its own step
