@@ -1,6 +1,7 @@
 // End to end: `npm run train -- --model DIR --dataset gsm8k --rounds 1` on a tiny random phi3 checkpoint in Hugging Face
 // layout (written here, with the Phi-4-mini-style tokenizer): chat-rendered solver prompts, the chat TF verifier, the
-// report. Small pool / samples / max-new-tokens so it runs in seconds on CPU.
+// report. Small pool / samples / max-new-tokens so it runs in seconds on CPU; chunked logits, micro-batches and
+// per-layer recomputation as a full-size model would train.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,8 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
     writeTinyPhi3(modelDir, 3);
     const out = join(root, 'run');
     const args = ['--model', modelDir, '--dataset', 'gsm8k', '--rounds', '1', '--pool-size', '4', '--samples', '2', '--max-new-tokens', '8',
-      '--sample-batch', '4', '--eval-size', '2', '--test-size', '2', '--test-samples', '0', '--batch-size', '2', '--verifier', 'tf', '--out', out];
+      '--sample-batch', '4', '--eval-size', '2', '--test-size', '2', '--test-samples', '0', '--batch-size', '2', '--verifier', 'tf', '--out', out,
+      '--logit-chunk', '256', '--micro-batch', '1', '--recompute']; // the at-scale training path: a 200k vocabulary never forms [tokens, vocab] logits
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
     expect(run.stderr).not.toMatch(/error:/);
     expect(run.status).toBe(0);
@@ -56,7 +58,9 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
         expect(c.score).toBeLessThanOrEqual(1);
       }
     }
-    const info = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { prompts: { format: string; turnEnd: number[]; stopIds: number[] }; verifier: { templates: { tf: string } } };
+    const info = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { prompts: { format: string; turnEnd: number[]; stopIds: number[] }; verifier: { templates: { tf: string } };
+      options: { logitChunk: number; microBatch: number; recompute: boolean } };
+    expect(info.options).toMatchObject({ logitChunk: 256, microBatch: 1, recompute: true });
     expect(info.prompts.format).toBe('chat');
     expect(info.prompts.turnEnd).toEqual([200020]); // <|end|>
     expect(info.prompts.stopIds).toEqual([200020, 199999]);

@@ -15,6 +15,7 @@ export interface SamplingOptions {
   topP: number;
   maxNewTokens: number;
   sampleBatch: number; // rows per sampling forward pass
+  logitChunk?: number; // scoring: response tokens whose logits are formed at once (0/absent: all)
 }
 
 export type Progress = (stage: string, done: number, total: number) => void;
@@ -72,7 +73,7 @@ export function generateCandidates(model: Model, tokenizer: Tokenizer, problems:
   times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
   const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(model, tokenizer, problems, options, rng, 'sample', progress));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch }));
+  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch, logitChunk: options.logitChunk }));
   tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
   return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
     const i = q * options.samples + j;

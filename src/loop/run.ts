@@ -46,6 +46,10 @@ export interface TrainOptions {
   epochsPerRound: number;
   lr: number;
   batchSize: number;
+  // training at scale (model/train.ts StepOptions); absent: one pass over the batch, one-hot loss, no recomputation
+  microBatch?: number; // rows per forward/backward pass, gradients accumulated over the batch
+  logitChunk?: number; // tokens whose vocabulary logits are formed at once, in the loss (gather-based) and in scoring
+  recompute?: boolean; // per-layer recomputation in the backward pass
   fullFinetune: boolean;
   loraRank: number;
   loraAlpha: number;
@@ -147,7 +151,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('rounds', o.rounds);
   if (o.rounds > MAX_ROUNDS) throw new Error(`--rounds: at most ${MAX_ROUNDS} (got ${o.rounds})`);
   if (!Number.isInteger(o.seed)) throw new Error(`--seed: must be an integer (got ${o.seed})`);
-  for (const [flag, value] of [['fresh-pool', o.freshPool], ['full-finetune', o.fullFinetune], ['report', o.report], ['skip-bad-lines', o.skipBadLines ?? false]] as const) {
+  for (const [flag, value] of [['fresh-pool', o.freshPool], ['full-finetune', o.fullFinetune], ['report', o.report], ['skip-bad-lines', o.skipBadLines ?? false], ['recompute', o.recompute ?? false]] as const) {
     if (typeof value !== 'boolean') throw new Error(`--${flag}: must be true or false (got ${JSON.stringify(value)})`);
   }
   requirePositiveInteger('pool-size', o.poolSize);
@@ -155,6 +159,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('max-new-tokens', o.maxNewTokens);
   requirePositiveInteger('sample-batch', o.sampleBatch);
   requirePositiveInteger('batch-size', o.batchSize);
+  if (o.microBatch !== undefined) requirePositiveInteger('micro-batch', o.microBatch);
+  if (o.logitChunk !== undefined) requireNonNegativeInteger('logit-chunk', o.logitChunk);
   requirePositiveInteger('evals-per-epoch', o.evalsPerEpoch);
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
@@ -435,7 +441,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   };
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
-  const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+  const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch, logitChunk: options.logitChunk };
   const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919, testSamples: options.testSamples ?? 0 };
   const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
   const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
@@ -516,7 +522,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       if (order.length < options.batchSize) order = [...order, ...rng.shuffle(examples.map((_, i) => i))];
       const batchIndices = order.splice(0, options.batchSize);
       const batch = sftBatch(batchIndices.map((i) => examples[i]!), tokenizer.padId);
-      const { loss } = timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch));
+      const { loss } = timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch, { microBatch: options.microBatch, logitChunk: options.logitChunk, recompute: options.recompute }));
       tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
       lossSum += loss;
       lossCount += 1;
