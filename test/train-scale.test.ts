@@ -44,20 +44,25 @@ const VARIANTS: [string, (m: Model) => void, Partial<typeof MICRO>][] = [
   ['full fine-tuning, tied head', () => {}, { tie_word_embeddings: true }],
 ];
 
+/** Loss and gradients under each of `variants` equal the default one-pass one-hot path's, to 1e-5. */
+function expectGradientsOfOneHotPass(prepare: (m: Model) => void, change: Partial<typeof MICRO>, seed: number, variants: StepOptions[]): void {
+  const model = initModel({ ...MICRO, ...change }, seed);
+  prepare(model);
+  if (model.lora) for (const v of Object.values(model.lora.params)) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', seed)); // B ≠ 0: gradients reach A too
+  const batch = raggedBatch(seed + 1, [9, 5, 7], MICRO.vocab_size);
+  const reference = gradientsOf(model, batch, {});
+  expect(maxAbs(reference.grads)).toBeGreaterThan(1e-3); // the comparison is not between zeros
+  for (const options of variants) {
+    const other = gradientsOf(model, batch, options);
+    expect(other.loss).toBeCloseTo(reference.loss, 5);
+    expect(maxAbsDiff(other.grads, reference.grads), JSON.stringify(options)).toBeLessThan(1e-5);
+  }
+  disposeModel(model);
+}
+
 describe('gather-based chunked loss', () => {
   it.each(VARIANTS)('%s: loss and gradients equal the one-hot loss to 1e-5, for any chunk size', (_name, prepare, change) => {
-    const model = initModel({ ...MICRO, ...change }, 4);
-    prepare(model);
-    if (model.lora) for (const v of Object.values(model.lora.params)) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', 5)); // B ≠ 0: gradients reach A too
-    const batch = raggedBatch(11, [9, 5, 7], MICRO.vocab_size);
-    const reference = gradientsOf(model, batch, {});
-    expect(maxAbs(reference.grads)).toBeGreaterThan(1e-3); // the comparison is not between zeros
-    for (const logitChunk of [1, 4, 1000]) {
-      const chunked = gradientsOf(model, batch, { logitChunk });
-      expect(chunked.loss).toBeCloseTo(reference.loss, 5);
-      expect(maxAbsDiff(chunked.grads, reference.grads)).toBeLessThan(1e-5);
-    }
-    disposeModel(model);
+    expectGradientsOfOneHotPass(prepare, change, 5, [{ logitChunk: 1 }, { logitChunk: 4 }, { logitChunk: 1000 }]);
   });
 
   it('the loss is the mean NLL of the weighted targets, computed independently in plain JS from the logits', () => {
@@ -114,17 +119,7 @@ describe('micro-batches and gradient accumulation', () => {
 
 describe('per-layer recomputation', () => {
   it.each(VARIANTS)('%s: gradients equal plain autodiff to 1e-5 (one-hot and chunked loss, with micro-batches)', (_name, prepare, change) => {
-    const model = initModel({ ...MICRO, ...change }, 12);
-    prepare(model);
-    if (model.lora) for (const v of Object.values(model.lora.params)) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', 13));
-    const batch = raggedBatch(17, [9, 5, 7], MICRO.vocab_size);
-    const reference = gradientsOf(model, batch, {});
-    for (const options of [{ recompute: true }, { recompute: true, logitChunk: 4 }, { recompute: true, microBatch: 2, logitChunk: 2 }]) {
-      const recomputed = gradientsOf(model, batch, options);
-      expect(recomputed.loss).toBeCloseTo(reference.loss, 5);
-      expect(maxAbsDiff(recomputed.grads, reference.grads)).toBeLessThan(1e-5);
-    }
-    disposeModel(model);
+    expectGradientsOfOneHotPass(prepare, change, 13, [{ recompute: true }, { recompute: true, logitChunk: 4 }, { recompute: true, microBatch: 2, logitChunk: 2 }]);
   });
 
   it('keeps no layer activations between steps: no tensors leak', () => {
