@@ -300,9 +300,11 @@ export function forwardHidden(model: Model, tokens: tf.Tensor2D, options: Forwar
   const newValues: tf.Tensor4D[] = [];
   let h: tf.Tensor2D = embed(model, tokens);
   for (let layer = 0; layer < model.config.num_hidden_layers; layer++) {
-    const out = decoderLayer(model, layer, h, context);
+    // a scope per layer: its attention scores and MLP activations go as soon as it is done (a gradient tape keeps its own copies)
+    const out = tf.tidy(() => decoderLayer(model, layer, h, context));
     newKeys.push(out.keys);
     newValues.push(out.values);
+    h.dispose();
     h = out.h;
   }
   const past = options.cache?.length ?? 0;
