@@ -42,6 +42,7 @@ const VARIANTS: [string, (m: Model) => void, Partial<typeof MICRO>][] = [
   ['LoRA', (m) => void addLora(m, { rank: 4, alpha: 8, targets: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] }, 9), {}],
   ['full fine-tuning, untied head', () => {}, {}],
   ['full fine-tuning, tied head', () => {}, { tie_word_embeddings: true }],
+  ['full fine-tuning, sliding window 4', () => {}, { sliding_window: 4 }], // masks shared by the layers' scopes
 ];
 
 /** Loss and gradients under each of `variants` equal the default one-pass one-hot path's, to 1e-5. */

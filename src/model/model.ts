@@ -259,13 +259,13 @@ export function layerContext(model: Model, batch: number, time: number, options:
   const positions = options.positions ?? Array.from({ length: batch }, () => Array.from({ length: time }, (_, t) => past + t));
   const rotary = rotaryTables(config, positions);
   const mask = attentionMask(batch, time, past, options.keyMask);
-  const windowMasks = new Map<number, tf.Tensor>(); // one mask per distinct sliding-window size
-  const maskOf = (layer: number) => {
+  // one mask per distinct sliding-window size, made here, outside the per-layer scopes that would dispose them
+  const windowMasks = new Map<number, tf.Tensor>();
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const window = slidingWindow(config, layer);
-    if (window === undefined || window >= past + time) return mask;
-    if (!windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
-    return windowMasks.get(window)!;
-  };
+    if (window !== undefined && window < past + time && !windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
+  }
+  const maskOf = (layer: number) => windowMasks.get(slidingWindow(config, layer) ?? Infinity) ?? mask;
   return { batch, time, rotary, maskOf, cache: options.cache };
 }
 
