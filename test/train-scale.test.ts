@@ -151,3 +151,14 @@ describe('chunked scoring', () => {
     disposeModel(model);
   });
 });
+
+describe('flags', () => {
+  it('--micro-batch, --logit-chunk and --recompute are checked, naming the flag', async () => {
+    const { TRAIN_DEFAULTS, validateTrainOptions } = await import('../src/loop/run.js');
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 0 })).toThrow(/--micro-batch/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 1.5 })).toThrow(/--micro-batch/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, logitChunk: -1 })).toThrow(/--logit-chunk/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, recompute: 'yes' as unknown as boolean })).toThrow(/--recompute/);
+    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 2, logitChunk: 0, recompute: true })).not.toThrow();
+  });
+});
