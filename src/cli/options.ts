@@ -41,6 +41,10 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('epochs-per-round', { type: 'number', default: d.epochsPerRound })
     .option('lr', { type: 'number', default: d.lr })
     .option('batch-size', { type: 'number', default: d.batchSize })
+    // training at scale: memory for large models and vocabularies (defaults: one pass, one-hot loss, as before)
+    .option('micro-batch', { type: 'number', describe: 'rows per forward/backward pass; gradients accumulate over --batch-size (default: --batch-size)' })
+    .option('logit-chunk', { type: 'number', describe: 'tokens whose vocabulary logits are formed at once, in the loss (gather-based) and in scoring (default 0: all at once)' })
+    .option('recompute', { type: 'boolean', describe: 'keep only each layer\'s input and recompute the layer in the backward pass' })
     .option('full-finetune', { type: 'boolean', default: d.fullFinetune, describe: 'train all weights instead of LoRA adapters' })
     .option('lora-rank', { type: 'number', default: d.loraRank })
     .option('lora-alpha', { type: 'number', default: d.loraAlpha })
@@ -58,7 +62,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('external-select', { choices: EXTERNAL_SELECTS, default: 'random' as const, describe: 'which questions the external verifier sees: random (seeded order) | doubt (lowest self-verifier confidence first)' });
 }
 
-export const TRAIN_BOOLEANS = ['offline', 'resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines'];
+export const TRAIN_BOOLEANS = ['offline', 'resume', 'fresh-pool', 'full-finetune', 'report', 'skip-bad-lines', 'recompute'];
 
 /** Parsed trainOptions flags as the loop's TrainOptions (here, not in train.ts, so cross can use it without running train). */
 export function toTrainOptions(argv: Record<string, unknown>, args: string[] = hideBin(process.argv)): TrainOptions {
@@ -76,7 +80,7 @@ function toTrainOptionsOf(argv: Record<string, unknown>): TrainOptions {
     rounds: (argv.rounds as number | undefined) ?? TRAIN_DEFAULTS.rounds, extendRounds: argv.rounds as number | undefined, poolSize: argv['pool-size'] as number, freshPool: argv['fresh-pool'] as boolean, samples: argv.samples as number,
     temperature: argv.temperature as number, topP: argv['top-p'] as number, maxNewTokens: argv['max-new-tokens'] as number, sampleBatch: argv['sample-batch'] as number,
     verifier: argv.verifier as VerifierKind, sigma: argv.sigma as number, epochsPerRound: argv['epochs-per-round'] as number, lr: argv.lr as number,
-    batchSize: argv['batch-size'] as number, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number, adapter: argv.adapter as string | undefined,
+    batchSize: argv['batch-size'] as number, microBatch: argv['micro-batch'] as number | undefined, logitChunk: argv['logit-chunk'] as number | undefined, recompute: argv.recompute as boolean | undefined, fullFinetune: argv['full-finetune'] as boolean, loraRank: argv['lora-rank'] as number, loraAlpha: argv['lora-alpha'] as number, adapter: argv.adapter as string | undefined,
     evalsPerEpoch: argv['evals-per-epoch'] as number, evalSize: argv['eval-size'] as number, testSize: argv['test-size'] as number, testSamples: argv['test-samples'] as number,
     stopAtConvergence: argv['stop-at-convergence'] as number | undefined, report: argv.report as boolean,
     externalVerifier: argv['external-verifier'] as string | undefined, externalBudget: argv['external-budget'] as number | undefined, allocation: argv.allocation as string | undefined,

@@ -6,7 +6,7 @@ import { Rng } from '../model/rng.js';
 import { sample } from '../model/sample.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { perTokenUncertainty, responseUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
-import { promptIds } from './prompts.js';
+import { promptIds, stopIds } from './prompts.js';
 import { type Candidate, type Pick, type VerifierKind, pickCandidate, verifierScores } from './verify.js';
 
 export interface SamplingOptions {
@@ -15,6 +15,7 @@ export interface SamplingOptions {
   topP: number;
   maxNewTokens: number;
   sampleBatch: number; // rows per sampling forward pass
+  logitChunk?: number; // scoring: response tokens whose logits are formed at once (0/absent: all)
 }
 
 export type Progress = (stage: string, done: number, total: number) => void;
@@ -59,7 +60,7 @@ function sampleResponses(model: Model, tokenizer: Tokenizer, problems: Problem[]
   for (let start = 0; start < rows.length; start += options.sampleBatch) {
     const batch = rows.slice(start, start + options.sampleBatch);
     const out = sample(model, batch.map((q) => prompts[q]!), {
-      temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng,
+      temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng,
     });
     sampled.push(...out.tokens);
     progress?.(stage, Math.min(start + batch.length, rows.length), rows.length);
@@ -72,7 +73,7 @@ export function generateCandidates(model: Model, tokenizer: Tokenizer, problems:
   times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
   const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(model, tokenizer, problems, options, rng, 'sample', progress));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch }));
+  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch, logitChunk: options.logitChunk }));
   tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
   return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
     const i = q * options.samples + j;
@@ -189,7 +190,7 @@ export function greedyCorrect(model: Model, tokenizer: Tokenizer, problems: Prob
   for (let start = 0; start < problems.length; start += options.sampleBatch) {
     const batch = problems.slice(start, start + options.sampleBatch);
     const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens)), {
-      temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, padId: tokenizer.padId, rng: new Rng(0),
+      temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng: new Rng(0),
     });
     out.tokens.forEach((ids, i) => correct.push(answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer)));
     progress?.('test', Math.min(start + batch.length, problems.length), problems.length);

@@ -6,14 +6,15 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, type PrecisionChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, DEFAULT_PROMPT_TOKENS, type MemoryPlan, memoryBudget, preflightMemory } from '../model/index.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
+  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, DEFAULT_PROMPT_TOKENS, type MemoryPlan, memoryBudget, preflightMemory,
+  PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
 import { appendJsonlAtomic, lockDir, readJsonFile, recoverDirAtomic, writeFileAtomic } from '../io.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { hasSeparateTestSplit, loadLoopData, type LoopData } from './data.js';
-import { VERIFIER_TEMPLATES, promptIds } from './prompts.js';
+import { loadRunTokenizer, promptIds, promptTemplates, promptText, sftResponseIds } from './prompts.js';
 import { type Evaluation, type ExternalVerification, type Progress, type SamplingOptions, type StageTimes, type TokenCounts, evaluate, generateCandidates, greedyCorrect, timed, verifyAndPick,
   zeroTimes, zeroTokens } from './round.js';
 import { type Candidate, type VerifierKind, VERIFIER_KINDS, verifierScores } from './verify.js';
@@ -50,6 +51,10 @@ export interface TrainOptions {
   epochsPerRound: number;
   lr: number;
   batchSize: number;
+  // training at scale (model/train.ts StepOptions); absent: one pass over the batch, one-hot loss, no recomputation
+  microBatch?: number; // rows per forward/backward pass, gradients accumulated over the batch
+  logitChunk?: number; // tokens whose vocabulary logits are formed at once, in the loss (gather-based) and in scoring
+  recompute?: boolean; // per-layer recomputation in the backward pass
   fullFinetune: boolean;
   loraRank: number;
   loraAlpha: number;
@@ -148,7 +153,7 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('rounds', o.rounds);
   if (o.rounds > MAX_ROUNDS) throw new Error(`--rounds: at most ${MAX_ROUNDS} (got ${o.rounds})`);
   if (!Number.isInteger(o.seed)) throw new Error(`--seed: must be an integer (got ${o.seed})`);
-  for (const [flag, value] of [['fresh-pool', o.freshPool], ['full-finetune', o.fullFinetune], ['report', o.report], ['skip-bad-lines', o.skipBadLines ?? false]] as const) {
+  for (const [flag, value] of [['fresh-pool', o.freshPool], ['full-finetune', o.fullFinetune], ['report', o.report], ['skip-bad-lines', o.skipBadLines ?? false], ['recompute', o.recompute ?? false]] as const) {
     if (typeof value !== 'boolean') throw new Error(`--${flag}: must be true or false (got ${JSON.stringify(value)})`);
   }
   requirePositiveInteger('pool-size', o.poolSize);
@@ -156,6 +161,8 @@ export function validateTrainOptions(o: TrainOptions): void {
   requirePositiveInteger('max-new-tokens', o.maxNewTokens);
   requirePositiveInteger('sample-batch', o.sampleBatch);
   requirePositiveInteger('batch-size', o.batchSize);
+  if (o.microBatch !== undefined) requirePositiveInteger('micro-batch', o.microBatch);
+  if (o.logitChunk !== undefined) requireNonNegativeInteger('logit-chunk', o.logitChunk);
   requirePositiveInteger('evals-per-epoch', o.evalsPerEpoch);
   requirePositiveInteger('eval-size', o.evalSize);
   requirePositiveInteger('lora-rank', o.loraRank);
@@ -389,7 +396,9 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads${backend.precision ? `, ${backend.precision}` : ''})`);
   const slow = fallbackWarning(backend);
   if (slow) log(slow);
-  const tokenizer = await loadTokenizer();
+  // a hub id becomes its directory in the HF cache (downloaded unless --offline) before its tokenizer is read
+  const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
+  const tokenizer = await loadRunTokenizer(modelSpec, options.dataset);
   const data: LoopData = loadLoopData(options);
   for (const note of data.notes) log(`note: ${note}`);
 
@@ -407,13 +416,13 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     state = loaded.training!.extra as unknown as RunState;
     log(`resuming ${runDir} after round ${state.round}`);
   } else {
-    const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
     const config = modelConfigOf(modelSpec, tokenizer.vocabSize);
     if (config) {
       const context = config.max_position_embeddings;
       const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, context - options.maxNewTokens);
-      const plan: MemoryPlan = { microBatch: options.batchSize, trainTokens: promptTokens + options.maxNewTokens, sampleBatch: options.sampleBatch, promptTokens,
-        maxNewTokens: options.maxNewTokens, lora: options.fullFinetune ? undefined : { rank: options.loraRank, targets: LORA_TARGETS }, loss: 'onehot' };
+      const plan: MemoryPlan = { microBatch: options.microBatch ?? options.batchSize, trainTokens: promptTokens + options.maxNewTokens, sampleBatch: options.sampleBatch, promptTokens,
+        maxNewTokens: options.maxNewTokens, lora: options.fullFinetune ? undefined : { rank: options.loraRank, targets: LORA_TARGETS },
+        loss: options.logitChunk ? 'gather' : 'onehot', lossChunk: options.logitChunk || undefined };
       const budget = options.memoryBudget !== undefined || backend.device === 'cpu' ? memoryBudget(options.memoryBudget) : undefined; // a GPU's memory is not visible from here
       preflightMemory(config, plan, budget, `--model ${options.model}`, log); // before any weight is read
     }
@@ -443,13 +452,13 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0), lora: model.lora?.config ?? null },
     tokenizer: tokenizer.modelPath,
     dataset: { name: options.dataset, poolSize: options.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.freshPool },
-    verifier: { kind: options.verifier, sigma: options.sigma, templates: VERIFIER_TEMPLATES },
+    verifier: { kind: options.verifier, sigma: options.sigma, templates: promptTemplates(tokenizer).verifier }, prompts: promptTemplates(tokenizer),
     external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform', select: options.externalSelect ?? 'random' } : null,
     startedAt: new Date().toISOString(),
   };
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
 
-  const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+  const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch, logitChunk: options.logitChunk };
   const evalOptions = { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed + 7919, testSamples: options.testSamples ?? 0 };
   const externalPerRound = options.externalVerifier ? budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0) : [];
   const externalScorer = options.externalVerifier ? makeExternalScorer(options.externalVerifier, options, tokenizer) : undefined;
@@ -506,7 +515,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     if (!options.freshPool) state.externalAsked = [...new Set([...askedBefore, ...externalIndices])].sort((a, b) => a - b);
     const fallbacks = picks.filter((p) => p.fallback).length;
     const samplesFile = pool.map((problem, q) => JSON.stringify({
-      idx: problem.idx, question: problem.question, reference: problem.answer, external: externalSet.has(q), selfConfidence: selfConfidence[q],
+      idx: problem.idx, question: problem.question, prompt: promptText(tokenizer, problem.question), reference: problem.answer, external: externalSet.has(q), selfConfidence: selfConfidence[q],
       pick: picks[q]!.index, fallback: picks[q]!.fallback, dropped: dropped[q],
       candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
     })).join('\n') + '\n';
@@ -517,7 +526,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
     const poolVerifierUncertainty = verifierUncertainty(picked);
 
     // fine-tune on the picks (response tokens only), evaluating evalsPerEpoch times per epoch
-    const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(tokenizer, pool[q]!.question, model.config.max_position_embeddings - options.maxNewTokens), response: picked[i]!.tokens }));
+    const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(tokenizer, pool[q]!.question, model.config.max_position_embeddings - options.maxNewTokens), response: sftResponseIds(tokenizer, picked[i]!.tokens) }));
     if (examples.length === 0) throw new Error(`round ${round + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
     const evalPoints = Math.max(1, Math.round(options.evalsPerEpoch * options.epochsPerRound));
     const steps = Math.max(evalPoints, Math.ceil((options.epochsPerRound * examples.length) / options.batchSize)); // every eval point gets its own step
@@ -530,7 +539,7 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
       if (order.length < options.batchSize) order = [...order, ...rng.shuffle(examples.map((_, i) => i))];
       const batchIndices = order.splice(0, options.batchSize);
       const batch = sftBatch(batchIndices.map((i) => examples[i]!), tokenizer.padId);
-      const { loss } = timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch));
+      const { loss } = timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch, { microBatch: options.microBatch, logitChunk: options.logitChunk, recompute: options.recompute }));
       tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
       lossSum += loss;
       lossCount += 1;

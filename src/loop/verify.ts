@@ -4,7 +4,7 @@ import type { Model } from '../model/model.js';
 import { nextTokenLogProbs } from '../model/sample.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { answersEqual } from '../data/index.js';
-import { QE_RATINGS, verdictIds, verificationPromptIds } from './prompts.js';
+import { verdictIds, verificationPromptIds } from './prompts.js';
 
 export const VERIFIER_KINDS = ['tf', 'qe', 'likelihood', 'majority', 'oracle'] as const;
 export type VerifierKind = (typeof VERIFIER_KINDS)[number];
@@ -29,7 +29,7 @@ export interface Question {
 
 /**
  * Scores in [0, 1] for every candidate of every question.
- * tf: P(True)/(P(True)+P(False)) after the "is this correct?" template; qe: (E[rating] − 1)/4 over ratings 1..5;
+ * tf: P(True)/(P(True)+P(False)) after the "is this correct?" template; qe: (E[rating] − min)/(max − min) over ratings 1..5 (chat: 0..9);
  * likelihood: 1 (all pass; the pick is pure min-NLL); majority: share of the N candidates with the same final answer;
  * oracle: 1 when the final answer is correct.
  */
@@ -55,8 +55,8 @@ export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Toke
         }
         const p = ids.ratingIds.map((id) => Math.exp(lp[id]!));
         const total = p.reduce((s, x) => s + x, 0);
-        const expected = p.reduce((s, x, r) => s + x * (r + 1), 0) / total;
-        return (expected - 1) / (QE_RATINGS.length - 1);
+        const expected = p.reduce((s, x, r) => s + x * ids.ratings[r]!, 0) / total;
+        return (expected - ids.ratings[0]!) / (ids.ratings[ids.ratings.length - 1]! - ids.ratings[0]!);
       });
       let next = 0;
       return candidates.map((group) => group.map(() => flat[next++]!));

@@ -184,7 +184,8 @@ export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
   return tf.cast(tf.oneHot(indices, depth), 'float32');
 }
 
-function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
+/** The embedding rows of tokens [batch, time], as the residual stream [batch·time, hidden]. */
+export function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
   const table = model.params['model.embed_tokens.weight']!;
   const flat = tf.reshape(tokens, [-1]) as tf.Tensor1D;
   if (model.embedMode === 'gather') return tf.gather(table, flat) as tf.Tensor2D;
@@ -207,13 +208,18 @@ function mlp(model: Model, layer: number, x: tf.Tensor2D): tf.Tensor2D {
   return linear(model, `model.layers.${layer}.mlp.down_proj`, hidden);
 }
 
-/**
- * Logits for a batch of token ids [batch, time]: [batch, time, vocab] (or [batch, 1, vocab] with lastOnly).
- * With a cache, the tokens continue it and the returned cache holds the extended keys and values.
- */
-export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptions = {}): { logits: tf.Tensor3D; cache?: KVCache } {
+/** What every layer of one forward pass shares: the shape, rotary tables and attention masks. */
+export interface LayerContext {
+  batch: number;
+  time: number;
+  rotary: [tf.Tensor4D, tf.Tensor4D];
+  maskOf: (layer: number) => tf.Tensor;
+  cache?: KVCache;
+}
+
+/** The rotary tables and masks of a forward pass over tokens [batch, time] (continuing options.cache when given). */
+export function layerContext(model: Model, batch: number, time: number, options: ForwardOptions = {}): LayerContext {
   const config = model.config;
-  const [batch, time] = tokens.shape;
   const past = options.cache?.length ?? 0;
   if (past + time > config.max_position_embeddings) {
     throw new Error(`sequence of ${past + time} tokens exceeds max_position_embeddings ${config.max_position_embeddings}`);
@@ -221,36 +227,69 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   const positions = options.positions ?? Array.from({ length: batch }, () => Array.from({ length: time }, (_, t) => past + t));
   const rotary = rotaryTables(config, positions);
   const mask = attentionMask(batch, time, past, options.keyMask);
-  const windowMasks = new Map<number, tf.Tensor>(); // one mask per distinct sliding-window size
-  const maskOf = (layer: number) => {
+  // one mask per distinct sliding-window size, made here, outside the per-layer scopes that would dispose them
+  const windowMasks = new Map<number, tf.Tensor>();
+  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const window = slidingWindow(config, layer);
-    if (window === undefined || window >= past + time) return mask;
-    if (!windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
-    return windowMasks.get(window)!;
-  };
+    if (window !== undefined && window < past + time && !windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
+  }
+  const maskOf = (layer: number) => windowMasks.get(slidingWindow(config, layer) ?? Infinity) ?? mask;
+  return { batch, time, rotary, maskOf, cache: options.cache };
+}
+
+/** One decoder layer on the residual stream h [batch·time, hidden]: pre-norm attention, then pre-norm MLP. */
+export function decoderLayer(model: Model, layer: number, h: tf.Tensor2D, context: LayerContext): { h: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
+  const config = model.config;
+  const p = `model.layers.${layer}`;
+  const normed = fused.rmsNorm(h, model.params[`${p}.input_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D;
+  const attn = attention(model, layer, normed, context.batch, context.time, context.rotary, context.maskOf(layer), context.cache);
+  // the residual add and the next norm in one kernel (fused.ts)
+  const [mid, midNormed] = fused.addRmsNorm(h, attn.out, model.params[`${p}.post_attention_layernorm.weight`]!, config.rms_norm_eps) as [tf.Tensor2D, tf.Tensor2D];
+  const out = tf.add(mid, mlp(model, layer, midNormed)) as tf.Tensor2D;
+  return { h: out, keys: attn.keys, values: attn.values };
+}
+
+/** The output projection [vocab, hidden]: the embedding when tied, else lm_head. */
+export function outputHead(model: Model): tf.Tensor2D {
+  return model.params[model.config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']! as tf.Tensor2D;
+}
+
+/** The final norm of the residual stream [batch·time, hidden], as [batch, time, hidden] (only the last position with lastOnly). */
+export function finalHidden(model: Model, h: tf.Tensor2D, batch: number, time: number, lastOnly = false): tf.Tensor3D {
+  const d = model.config.hidden_size;
+  const final = tf.reshape(fused.rmsNorm(h, model.params['model.norm.weight']!, model.config.rms_norm_eps), [batch, time, d]) as tf.Tensor3D;
+  return lastOnly ? tf.slice(final, [0, time - 1, 0], [batch, 1, d]) : final;
+}
+
+/** The normed last hidden states [batch, time, hidden] (or [batch, 1, hidden] with lastOnly), and the extended cache. */
+export function forwardHidden(model: Model, tokens: tf.Tensor2D, options: ForwardOptions = {}): { hidden: tf.Tensor3D; cache?: KVCache } {
+  const [batch, time] = tokens.shape;
+  const context = layerContext(model, batch, time, options);
   const newKeys: tf.Tensor4D[] = [];
   const newValues: tf.Tensor4D[] = [];
-  let h: tf.Tensor = embed(model, tokens);
-  let pending: tf.Tensor | undefined; // the last MLP output, added to h together with the next norm (one fused kernel)
-  const norm = (weight: string, residual: tf.Tensor | undefined) => {
-    if (residual === undefined) return fused.rmsNorm(h, model.params[weight]!, config.rms_norm_eps) as tf.Tensor2D;
-    const [sum, normed] = fused.addRmsNorm(h, residual, model.params[weight]!, config.rms_norm_eps);
-    h = sum;
-    return normed as tf.Tensor2D;
-  };
-  for (let layer = 0; layer < config.num_hidden_layers; layer++) {
-    const p = `model.layers.${layer}`;
-    const attn = attention(model, layer, norm(`${p}.input_layernorm.weight`, pending), batch, time, rotary, maskOf(layer), options.cache);
-    newKeys.push(attn.keys);
-    newValues.push(attn.values);
-    pending = mlp(model, layer, norm(`${p}.post_attention_layernorm.weight`, attn.out));
+  let h: tf.Tensor2D = embed(model, tokens);
+  for (let layer = 0; layer < model.config.num_hidden_layers; layer++) {
+    // a scope per layer: its attention scores and MLP activations go as soon as it is done (a gradient tape keeps its own copies)
+    const out = tf.tidy(() => decoderLayer(model, layer, h, context));
+    newKeys.push(out.keys);
+    newValues.push(out.values);
+    h.dispose();
+    h = out.h;
   }
-  let final = tf.reshape(norm('model.norm.weight', pending), [batch, time, config.hidden_size]);
-  if (options.lastOnly) final = tf.slice(final, [0, time - 1, 0], [batch, 1, config.hidden_size]);
-  const outTime = options.lastOnly ? 1 : time;
-  const head = model.params[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!;
-  const logits = tf.reshape(tf.matMul(tf.reshape(final, [batch * outTime, config.hidden_size]), head, false, true), [batch, outTime, config.vocab_size]) as tf.Tensor3D;
+  const past = options.cache?.length ?? 0;
   const cache = options.cache ? { keys: newKeys, values: newValues, length: past + time } : undefined;
+  return { hidden: finalHidden(model, h, batch, time, options.lastOnly), cache };
+}
+
+/**
+ * Logits for a batch of token ids [batch, time]: [batch, time, vocab] (or [batch, 1, vocab] with lastOnly).
+ * With a cache, the tokens continue it and the returned cache holds the extended keys and values.
+ */
+export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptions = {}): { logits: tf.Tensor3D; cache?: KVCache } {
+  const config = model.config;
+  const { hidden, cache } = forwardHidden(model, tokens, options);
+  const [batch, outTime] = hidden.shape;
+  const logits = tf.reshape(tf.matMul(tf.reshape(hidden, [batch * outTime, config.hidden_size]), outputHead(model), false, true), [batch, outTime, config.vocab_size]) as tf.Tensor3D;
   return { logits, cache };
 }
 

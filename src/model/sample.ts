@@ -1,6 +1,6 @@
 // Batched sampling with a KV cache, and the teacher-forced scorer behind the paper's uncertainty U (sequence NLL).
 import * as tf from '@tensorflow/tfjs-core';
-import { type KVCache, type Model, disposeCache, emptyCache, forward, oneHotFloat } from './model.js';
+import { type KVCache, type Model, disposeCache, emptyCache, forward, forwardHidden, oneHotFloat, outputHead } from './model.js';
 import { Rng } from './rng.js';
 import { hasFused } from './fused.js';
 
@@ -149,8 +149,47 @@ export interface ScoreResult {
   selfCertainty: number[]; // mean KL(uniform ‖ p) over the response
 }
 
-/** Teacher-forced scoring of (prompt, response) pairs, in batches; right padding is harmless under the causal mask. */
-export function score(model: Model, prompts: number[][], responses: number[][], options: { batchSize?: number; padId: number }): ScoreResult {
+/**
+ * Per-row sums of the scored tokens' NLL, entropy and KL(U‖p) from the final hidden states [batch, time, hidden],
+ * projecting only the weighted tokens onto the vocabulary, `chunk` of them at a time (never [batch, time, vocab]).
+ */
+function chunkedScoreSums(model: Model, hidden: tf.Tensor3D, targets: number[][], weights: number[][], chunk: number): { nll: Float64Array; entropy: Float64Array; selfCertainty: Float64Array } {
+  const [batch, time] = [targets.length, targets[0]!.length];
+  const sums = { nll: new Float64Array(batch), entropy: new Float64Array(batch), selfCertainty: new Float64Array(batch) };
+  const flatWeights = weights.flat();
+  const rows = flatWeights.flatMap((w, i) => (w !== 0 ? [i] : []));
+  const flatTargets = targets.flat();
+  const head = outputHead(model);
+  const vocab = model.config.vocab_size;
+  for (let start = 0; start < rows.length; start += chunk) {
+    const part = rows.slice(start, start + chunk);
+    const values = tf.tidy(() => {
+      const h = tf.gather(tf.reshape(hidden, [-1, model.config.hidden_size]), part) as tf.Tensor2D;
+      const logits = tf.matMul(h, head, false, true);
+      const logProbs = tf.logSoftmax(logits);
+      // the target's log-prob as its gathered logit minus log-sum-exp (no one-hot)
+      const targetLogProbs = tf.sub(tf.sum(tf.mul(h, tf.gather(head, part.map((i) => flatTargets[i]!))), 1), tf.logSumExp(logits, 1));
+      const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 1));
+      const selfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 1)), Math.log(vocab)); // KL(U‖p) = −log V − mean_v log p_v
+      return tf.stack([tf.neg(targetLogProbs), entropy, selfCertainty]);
+    });
+    const data = values.dataSync();
+    values.dispose();
+    part.forEach((i, k) => {
+      const b = Math.floor(i / time);
+      sums.nll[b] += flatWeights[i]! * data[k]!;
+      sums.entropy[b] += flatWeights[i]! * data[part.length + k]!;
+      sums.selfCertainty[b] += flatWeights[i]! * data[2 * part.length + k]!;
+    });
+  }
+  return sums;
+}
+
+/**
+ * Teacher-forced scoring of (prompt, response) pairs, in batches; right padding is harmless under the causal mask.
+ * logitChunk > 0 forms the logits of that many response tokens at a time (large vocabularies); 0: all at once.
+ */
+export function score(model: Model, prompts: number[][], responses: number[][], options: { batchSize?: number; padId: number; logitChunk?: number }): ScoreResult {
   const result: ScoreResult = { nll: [], length: [], normalizedNll: [], entropy: [], selfCertainty: [] };
   const batchSize = options.batchSize ?? 32;
   for (let start = 0; start < prompts.length; start += batchSize) {
@@ -160,15 +199,23 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     const targets = rows.map((r) => padTo([...r.prompt, ...r.response].slice(1), length, options.padId));
     // target index j predicts sequence position j+1: the response starts at target prompt.length-1
     const weights = rows.map((r) => Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)));
-    const [nll, entropy, selfCertainty] = tf.tidy(() => {
-      const weight = tf.tensor2d(weights);
-      const perToken = tokenStats(model, inputs, targets);
-      return perToken.map((t) => tf.sum(tf.mul(t, weight), 1));
-    }) as [tf.Tensor1D, tf.Tensor1D, tf.Tensor1D];
-    const nllValues = nll.dataSync();
-    const entropyValues = entropy.dataSync();
-    const certaintyValues = selfCertainty.dataSync();
-    tf.dispose([nll, entropy, selfCertainty]);
+    let nllValues: ArrayLike<number>;
+    let entropyValues: ArrayLike<number>;
+    let certaintyValues: ArrayLike<number>;
+    if ((options.logitChunk ?? 0) > 0) {
+      const hidden = tf.tidy(() => forwardHidden(model, tf.tensor2d(inputs, undefined, 'int32')).hidden);
+      ({ nll: nllValues, entropy: entropyValues, selfCertainty: certaintyValues } = chunkedScoreSums(model, hidden, targets, weights, options.logitChunk!));
+      hidden.dispose();
+    } else {
+      const [nll, entropy, selfCertainty] = tf.tidy(() => {
+        const weight = tf.tensor2d(weights);
+        return tokenStats(model, inputs, targets).map((t) => tf.sum(tf.mul(t, weight), 1));
+      });
+      nllValues = nll!.dataSync();
+      entropyValues = entropy!.dataSync();
+      certaintyValues = selfCertainty!.dataSync();
+      tf.dispose([nll!, entropy!, selfCertainty!]);
+    }
     rows.forEach((r, i) => {
       const n = Math.max(1, r.response.length);
       result.nll.push(nllValues[i]!);
