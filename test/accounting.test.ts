@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
 import { forward, initModel } from '../src/model/model.js';
-import { answerGroups, passAtK, passAtKValues } from '../src/loop/round.js';
+import { answerGroups, passAtK, passAtKValues } from '../src/loop/evaluate.js';
 import { perTokenUncertainty, responseUncertainty, solverUncertainty } from '../src/uncertainty/index.js';
 import { MICRO } from './helpers.js';
 
@@ -118,7 +118,8 @@ describe('the new fields of metrics.jsonl', () => {
     const { join } = await import('node:path');
     const { loadTokenizer } = await import('../src/tokenizer/index.js');
     const { saveCheckpoint } = await import('../src/model/index.js');
-    const { TRAIN_DEFAULTS, runTraining } = await import('../src/loop/run.js');
+    const { runTraining } = await import('../src/loop/run.js');
+    const { TRAIN_DEFAULTS } = await import('../src/loop/options.js');
     const { readTrajectoryFile } = await import('../src/theory/index.js');
     const tokenizer = await loadTokenizer();
     const root = mkdtempSync(join(tmpdir(), 'svgap-accounting-'));

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { initBackend } from '../src/engine/index.js';
 import { initModel, saveCheckpoint } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS } from '../src/loop/options.js';
+import type { MetricsRecord } from '../src/formats.js';
 import {
   type CrossOptions, type CrossSummary, type FinishedRun, armOptions, crossTheory, defaultBudget, formatCrossTable, parseArms, runCross, summarizeCross,
 } from '../src/loop/cross.js';

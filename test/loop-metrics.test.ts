@@ -12,8 +12,11 @@ import { answersEqual } from '../src/data/index.js';
 import { resolveModel } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
-import { evaluate, type Evaluation } from '../src/loop/round.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, runTraining } from '../src/loop/run.js';
+import { evaluate, type Evaluation } from '../src/loop/evaluate.js';
+import { selfVerifier } from '../src/loop/verifiers.js';
+import { runTraining } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from '../src/loop/options.js';
+import type { MetricsRecord } from '../src/formats.js';
 import { BUILD_NATIVE, requireOrSkip } from './helpers.js';
 
 const torch = await loadTorchBackend({ device: 'cpu', threads: 1 });
@@ -90,7 +93,7 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     const { model } = resolveModel('tiny-arith', { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: 'gather' });
     const pool = loadLoopData(options).pool(0);
     const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
-    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed });
+    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: selfVerifier(options.verifier, model, tokenizer), sigma: options.sigma, seed: options.seed });
   });
 
   it('the run\'s answers are a mix of right and wrong, and majority and minority votes disagree', () => {

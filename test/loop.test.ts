@@ -9,9 +9,14 @@ import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
-import { greedyCorrect, verifyAndPick } from '../src/loop/round.js';
+import { verifyAndPick } from '../src/loop/round.js';
+import { greedyCorrect } from '../src/loop/sampling.js';
+import { externalVerifier, oracleVerifier, selfVerifier } from '../src/loop/verifiers.js';
+import { budgetPerRound, doubtfulQuestions, externalQuestions, parseAllocation, questionSelection } from '../src/loop/external.js';
+import type { MetricsRecord } from '../src/formats.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, doubtfulQuestions, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { runTraining } from '../src/loop/run.js';
+import { TRAIN_DEFAULTS, type TrainOptions, validateTrainOptions } from '../src/loop/options.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO, sharedData } from './helpers.js';
 
@@ -68,21 +73,20 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
   });
 
   it('an externally verified question with every candidate rejected is dropped; a self-verifier fallback is kept', () => {
-    const noModel = undefined as never;
     const problems = [0, 1, 2].map((idx) => ({ question: 'q', solution: '#### 4', answer: '4', idx }));
     const wrong = [candidate('3', false, 0.2), candidate(null, false, 0.1)];
     const groups = [wrong, [candidate('3', false, 0.2), candidate('4', true, 0.3)], [candidate(null, false, 0.2), candidate(null, false, 0.1)]];
-    const oracle = (_p: unknown[], cs: Candidate[][]) => cs.map((g) => g.map((c) => (c.correct ? 1 : 0)));
+    const majority = selfVerifier('majority', undefined as never, tokenizer); // majority reads no model
     let seen: number[] = [];
-    const { picks, dropped, external, selfConfidence } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, {
-      choose: (confidence) => ((seen = confidence), [1, 0, 1]), score: oracle });
+    const { picks, dropped, external, selfConfidence } = verifyAndPick(majority, problems, groups, 0.5, {
+      choose: (confidence) => ((seen = confidence), [1, 0, 1]), verifier: oracleVerifier });
     expect(seen).toEqual([0.5, 0.5, 0]); // the choice sees every question's best self-verifier (majority) score
     expect(selfConfidence).toEqual(seen);
     expect(external).toEqual([0, 1]); // sorted, each question once
     expect(dropped).toEqual([true, false, false]);
     expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
     expect(picks[1]!.index).toBe(1);
-    expect(verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5).dropped).toEqual([false, false, false]);
+    expect(verifyAndPick(majority, problems, groups, 0.5).dropped).toEqual([false, false, false]);
   });
 
   it('likelihood, majority and oracle scores', () => {
@@ -122,13 +126,13 @@ describe('external verifier', () => {
       { ...candidate('5', true, 0.1), tokens: tokenizer.encode('3+2=5 apples.\n#### 5') },
       { ...candidate('6', false, 0.2), tokens: tokenizer.encode('3+2=6 apples.\n#### 6') },
     ]];
-    const external = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'majority' }, tokenizer)(problems, candidates);
+    const external = externalVerifier(otherDir, 'majority', tokenizer)(problems, candidates);
     expect(external).toEqual(verifierScores('tf', load(otherDir), tokenizer, problems, candidates));
     expect(external[0]![0]).not.toBeCloseTo(verifierScores('tf', load(microDir), tokenizer, problems, candidates)[0]![0]!, 6); // not the run's model
-    const qe = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'qe' }, tokenizer)(problems, candidates);
+    const qe = externalVerifier(otherDir, 'qe', tokenizer)(problems, candidates);
     expect(qe).toEqual(verifierScores('qe', load(otherDir), tokenizer, problems, candidates));
-    expect(makeExternalScorer('oracle', TRAIN_DEFAULTS, tokenizer)(problems, candidates)).toEqual([[1, 0]]);
-    expect(() => makeExternalScorer('/no/such/verifier', TRAIN_DEFAULTS, tokenizer)).toThrow(/no\/such\/verifier/);
+    expect(externalVerifier('oracle', 'tf', tokenizer)(problems, candidates)).toEqual([[1, 0]]);
+    expect(() => externalVerifier('/no/such/verifier', 'tf', tokenizer)).toThrow(/no\/such\/verifier/);
     expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: '/no/such/verifier', externalBudget: 3 }))
       .toThrow(/--external-verifier \/no\/such\/verifier: neither 'oracle' nor a checkpoint directory/);
     expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: otherDir, externalBudget: 3 })).not.toThrow();
@@ -219,6 +223,15 @@ describe('external budget', () => {
     // a tie (questions 1 and 3) goes the way of the seeded random order, so it depends on the seed and not on the index
     const tieWinners = new Set([1, 2, 3, 4, 5, 6, 7, 8].map((seed) => doubtfulQuestions(confidence, 1, new Set(), seed)[0]));
     expect(tieWinners).toEqual(new Set([1, 3]));
+  });
+
+  it('--external-select is a value: random walks the seeded order from the questions used so far, doubt ranks by self-confidence', () => {
+    const confidence = [0.9, 0.1, 0.5, 0.1, 0.8, 0.3];
+    const asked = new Set([1]);
+    const random = questionSelection('random', 4, false);
+    expect(random(confidence, { count: 2, usedSoFar: 3, askedBefore: asked })).toEqual(externalQuestions(6, 2, 3, false, 4));
+    expect(questionSelection('random', 4, true)(confidence, { count: 2, usedSoFar: 3, askedBefore: asked })).toEqual([0, 1]); // fresh pool: the first ones
+    expect(questionSelection('doubt', 4, false)(confidence, { count: 2, usedSoFar: 0, askedBefore: asked })).toEqual([3, 5]); // 1 was asked before
   });
 
   it('bad allocations are clear errors', () => {

@@ -9,7 +9,9 @@ import { initModel, loadCheckpoint, saveCheckpoint } from '../src/model/index.js
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadJsonl } from '../src/data/index.js';
 import { explainFsError } from '../src/io.js';
-import { type MetricsRecord, type TrainOptions, TRAIN_DEFAULTS, defaultRunName, runTraining } from '../src/loop/run.js';
+import { defaultRunName, runTraining } from '../src/loop/run.js';
+import { type TrainOptions, TRAIN_DEFAULTS } from '../src/loop/options.js';
+import type { MetricsRecord } from '../src/formats.js';
 import { MICRO } from './helpers.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'processes');

@@ -3,7 +3,8 @@ import type { Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { typedFlags } from '../flags.js';
 import { BACKEND_CHOICES } from '../engine/index.js';
-import { EXTERNAL_SELECTS, type ExternalSelect, TRAIN_DEFAULTS, type TrainOptions } from '../loop/run.js';
+import { EXTERNAL_SELECTS, type ExternalSelect } from '../loop/external.js';
+import { TRAIN_DEFAULTS, type TrainOptions } from '../loop/options.js';
 import { VERIFIER_KINDS, type VerifierKind } from '../loop/verify.js';
 
 export function backendOptions<T>(y: Argv<T>) {

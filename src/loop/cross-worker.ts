@@ -1,6 +1,7 @@
 // One arm of a cross experiment in its own process (runCross with jobs > 1): the run's options arrive over IPC, its log
 // lines go back; the parent records success or failure, so a crashing arm cannot take the others down.
-import { type TrainOptions, runTraining } from './run.js';
+import type { TrainOptions } from './options.js';
+import { runTraining } from './run.js';
 
 export type WorkerMessage = { log: string } | { done: true } | { error: string };
 

@@ -11,7 +11,10 @@ import {
   compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
-import { type ExternalSelect, type FinalTest, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, readFinalTest, runTraining, validateTrainOptions } from './run.js';
+import { type FinalTest, type MetricsRecord, readFinalTest } from '../formats.js';
+import { type RunHooks, runTraining } from './run.js';
+import { type TrainOptions, validateTrainOptions } from './options.js';
+import { type ExternalSelect, budgetPerRound, parseAllocation } from './external.js';
 import { requirePositiveInteger } from '../flags.js';
 
 export interface CrossOptions extends TrainOptions {
