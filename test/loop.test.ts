@@ -16,7 +16,7 @@ import { budgetPerRound, doubtfulQuestions, externalQuestions, parseAllocation, 
 import type { MetricsRecord } from '../src/formats.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { runTraining } from '../src/loop/run.js';
-import { TRAIN_DEFAULTS, type TrainOptions, validateTrainOptions } from '../src/loop/options.js';
+import { type FlatOptions, type TrainOptions, TRAIN_DEFAULTS, trainOptionsFrom, validateTrainOptions, withOptions } from '../src/loop/options.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO, sharedData } from './helpers.js';
 
@@ -43,11 +43,11 @@ beforeAll(async () => {
   saveCheckpoint(microDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
 });
 
-function microOptions(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
+function microOptions(out: string, extra: FlatOptions = {}): TrainOptions {
+  return trainOptionsFrom({
+    model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
     batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, testSamples: 0, ...extra, // test sampling: test/accounting.test.ts
-  };
+  });
 }
 
 describe('selection (the paper\'s hybrid best-of-N)', () => {
@@ -133,9 +133,9 @@ describe('external verifier', () => {
     expect(qe).toEqual(verifierScores('qe', load(otherDir), tokenizer, problems, candidates));
     expect(externalVerifier('oracle', 'tf', tokenizer)(problems, candidates)).toEqual([[1, 0]]);
     expect(() => externalVerifier('/no/such/verifier', 'tf', tokenizer)).toThrow(/no\/such\/verifier/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: '/no/such/verifier', externalBudget: 3 }))
+    expect(() => validateTrainOptions(trainOptionsFrom({ externalVerifier: '/no/such/verifier', externalBudget: 3 })))
       .toThrow(/--external-verifier \/no\/such\/verifier: neither 'oracle' nor a checkpoint directory/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: otherDir, externalBudget: 3 })).not.toThrow();
+    expect(() => validateTrainOptions(trainOptionsFrom({ externalVerifier: otherDir, externalBudget: 3 }))).not.toThrow();
   });
 });
 
@@ -244,15 +244,15 @@ describe('external budget', () => {
 describe('runs', () => {
   it('bad flags and paths give clear errors', async () => {
     const base = microOptions('/tmp/unused');
-    expect(() => validateTrainOptions({ ...base, samples: 0 })).toThrow(/--samples: must be a positive integer/);
-    expect(() => validateTrainOptions({ ...base, sigma: 1.5 })).toThrow(/--sigma: must be in \[0, 1\]/);
-    expect(() => validateTrainOptions({ ...base, verifier: 'psychic' as never })).toThrow(/--verifier: unknown verifier 'psychic'/);
-    expect(() => validateTrainOptions({ ...base, verifier: 'oracle' })).toThrow(/no self-verifier/);
-    expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
+    expect(() => validateTrainOptions(withOptions(base, { samples: 0 }))).toThrow(/--samples: must be a positive integer/);
+    expect(() => validateTrainOptions(withOptions(base, { sigma: 1.5 }))).toThrow(/--sigma: must be in \[0, 1\]/);
+    expect(() => validateTrainOptions(withOptions(base, { verifier: 'psychic' as never }))).toThrow(/--verifier: unknown 'psychic'/);
+    expect(() => validateTrainOptions(withOptions(base, { verifier: 'oracle' }))).toThrow(/no self-verifier/);
+    expect(() => validateTrainOptions(withOptions(base, { externalBudget: 5 }))).toThrow(/--external-budget needs --external-verifier/);
     expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/weights are not present.*--model tiny-arith/);
     expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
-    await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
-    await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
+    await expect(runTraining(withOptions(base, { resume: true, out: join(tmpdir(), 'svgap-no-run') }))).rejects.toThrow(/--resume: .*run\.json not found/);
+    await expect(runTraining(withOptions(base, { dataset: '/no/file.jsonl' }))).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
   });
 
   it('a 2-round micro run writes the promised files and keys; a second run refuses the same --out', async () => {
@@ -307,7 +307,7 @@ describe('runs', () => {
     for (const q of first.filter((q) => !q.external)) expect(q.selfConfidence).toBeGreaterThanOrEqual(most);
     for (const q of first) if (!q.external) expect(q.selfConfidence).toBe(Math.max(...q.candidates.map((c: { score: number }) => c.score)));
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).external.select).toBe('doubt');
-    expect(() => validateTrainOptions({ ...microOptions(out), externalSelect: 'luck' as never })).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
+    expect(() => validateTrainOptions(withOptions(microOptions(out), { externalSelect: 'luck' as never }))).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
   });
 
   it('--final-test-size measures the final model once on a bigger test split; resuming a finished run re-measures only for a new size', async () => {
@@ -324,23 +324,23 @@ describe('runs', () => {
     expect(saved.accuracy).toBe(saved.correct.split('').filter((c: string) => c === '1').length / 12);
     // a second greedy pass, over the checkpoint saved on disk, gives the same verdicts: the test used the final model
     const final = loadCheckpoint(join(out, 'checkpoint')).model;
-    const test = loadLoopData({ ...options, testSize: 12 }).test;
-    const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+    const test = loadLoopData({ ...options.data, seed: options.seed, testSize: 12 }).test;
+    const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.sampling.maxNewTokens, sampleBatch: options.sampling.sampleBatch };
     expect(greedyCorrect(final, tokenizer, test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
     // its first --test-size (2) questions are the run's own test split, so they agree with the last evaluation
     const lastTestAccuracy = (JSON.parse(metrics.trim().split('\n').at(-1)!) as MetricsRecord).testAccuracy;
     expect(saved.correct.slice(0, 2).split('').filter((c: string) => c === '1').length / 2).toBe(lastTestAccuracy);
-    const resumed = await runTraining({ ...options, resume: true, finalTestSize: 14 });
+    const resumed = await runTraining(withOptions(options, { resume: true, finalTestSize: 14 }));
     expect(resumed.finalTest!.testSize).toBe(14);
     expect(resumed.finalTest!.correct.slice(0, 12)).toBe(saved.correct); // arith's test split is a fixed stream: 12 questions are a prefix of 14
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(metrics); // no round was run again
-    expect(() => validateTrainOptions({ ...options, finalTestSize: 0 })).toThrow(/--final-test-size: must be a positive integer/);
+    expect(() => validateTrainOptions(withOptions(options, { finalTestSize: 0 }))).toThrow(/--final-test-size: must be a positive integer/);
     // math and custom jsonl hold out their last --test-size problems: a larger final test would reach into the pool
-    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 501 }))
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'math', testSize: 500, finalTestSize: 501 })))
       .toThrow(/--final-test-size 501: --dataset math holds out only its last --test-size 500 problems/);
-    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 500 })).not.toThrow();
-    expect(() => validateTrainOptions({ ...options, dataset: 'gsm8k', testSize: 200, finalTestSize: 1000 })).not.toThrow();
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'math', testSize: 500, finalTestSize: 500 }))).not.toThrow();
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'gsm8k', testSize: 200, finalTestSize: 1000 }))).not.toThrow();
   });
 
   it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {
@@ -357,14 +357,14 @@ describe('runs', () => {
     expect(readdirSync(out)).not.toContain('.lock'); // released at the end
     expect(readdirSync(out)).toContain('metrics.jsonl');
     // a run that fails before writing anything leaves no directory behind
-    await expect(runTraining({ ...microOptions(join(root, 'bad')), dataset: '/no/file.jsonl' })).rejects.toThrow(/file not found/);
+    await expect(runTraining(withOptions(microOptions(join(root, 'bad')), { dataset: '/no/file.jsonl' }))).rejects.toThrow(/file not found/);
     expect(existsSync(join(root, 'bad'))).toBe(false);
   });
 
   it.each([
     ['self-verification only', {}],
     ['doubt-selected external verification', { externalVerifier: 'oracle', externalBudget: 3, allocation: 'uniform', externalSelect: 'doubt' as const }],
-  ])('a run killed mid-round and resumed gives the metrics of an uninterrupted run (%s)', async (_name, extra: Partial<TrainOptions>) => {
+  ])('a run killed mid-round and resumed gives the metrics of an uninterrupted run (%s)', async (_name, extra: FlatOptions) => {
     const root = mkdtempSync(join(tmpdir(), 'svgap-resume-'));
     const options = (out: string) => microOptions(out, { rounds: 3, verifier: 'majority', ...extra });
     const whole = await runTraining(options(join(root, 'whole')));
@@ -379,7 +379,7 @@ describe('runs', () => {
     })).rejects.toThrow(/aborted/);
     const partial = readFileSync(join(root, 'killed', 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(partial.map((l) => JSON.parse(l).t)).toEqual([0, 0.5, 1, 1.5]); // round 2's mid-round point was written, the round never finished
-    const resumed = await runTraining({ ...options(join(root, 'killed')), resume: true });
+    const resumed = await runTraining(withOptions(options(join(root, 'killed')), { resume: true }));
     const strip = (m: MetricsRecord) => ({ ...m, timing: undefined, tokensPerSecond: undefined });
     expect(resumed.metrics.map(strip)).toEqual(whole.metrics.map(strip));
     const asked = [1, 2, 3].flatMap((r) => readFileSync(join(root, 'killed', 'samples', `round-${r}.jsonl`), 'utf8').trim().split('\n')
@@ -391,9 +391,9 @@ describe('runs', () => {
   it('--resume keeps the saved round count unless --rounds extends it', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-extend-')), 'run');
     await runTraining(microOptions(out, { rounds: 1, verifier: 'likelihood' }));
-    const again = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true }); // rounds 2 by default, not asked for
+    const again = await runTraining(withOptions(microOptions(out, { verifier: 'likelihood' }), { resume: true })); // rounds 2 by default, not asked for
     expect(again.metrics.map((m) => m.t)).toEqual([0, 0.5, 1]);
-    const extended = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true, extendRounds: 2 });
+    const extended = await runTraining(withOptions(microOptions(out, { verifier: 'likelihood' }), { resume: true, extendRounds: 2 }));
     expect(extended.metrics.map((m) => m.t)).toEqual([0, 0.5, 1, 1.5, 2]);
   });
 

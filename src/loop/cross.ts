@@ -10,20 +10,20 @@ import {
   type AllocationOutcome, type AllocationRegime, type FitFlag, type Trajectory,
   compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
-import { writeFileAtomic } from '../io.js';
+import { readJsonFile, writeFileAtomic } from '../io.js';
 import { type FinalTest, type MetricsRecord, readFinalTest } from '../formats.js';
 import { type RunHooks, runTraining } from './run.js';
-import { type TrainOptions, validateTrainOptions } from './options.js';
+import { type TrainOptions, optionDifferences, savedOptions, validateTrainOptions } from './options.js';
 import { type ExternalSelect, budgetPerRound, parseAllocation } from './external.js';
 import { requirePositiveInteger } from '../flags.js';
 
-export interface CrossOptions extends TrainOptions {
-  out: string; // the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report
+/** A run's options (runtime.out: the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report), plus: */
+export type CrossOptions = TrainOptions & {
   budget?: number; // M, questions verified externally per run (default: defaultBudget(poolSize))
   arms: string[]; // none | early | uniform | late | NAME=SPEC (SPEC as --allocation); items without '=' may hold several, comma-separated
   seeds: number; // runs per arm, with seeds seed, seed+1, ...
   jobs?: number; // runs at once, each in its own process (default 1: one after another, in this process)
-}
+};
 
 export const DEFAULT_ARMS = ['none', 'early', 'uniform', 'late'];
 
@@ -78,39 +78,24 @@ function armDirName(arm: string, seed: number, seeds: number): string {
 
 /** The options of one arm's run: the shared train options plus the arm's external verification. */
 export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
-  const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined, externalSelect: undefined };
-  for (const key of ['budget', 'arms', 'seeds', 'jobs'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
-  if (arm.allocation !== null) {
-    run.externalVerifier = options.externalVerifier ?? 'oracle';
-    run.externalBudget = arm.perRound.reduce((s, x) => s + x, 0);
-    run.allocation = arm.allocation;
-    if (options.externalSelect === 'doubt') run.externalSelect = 'doubt'; // random (the default) stays unset, so runs made before the flag still match
-  }
-  return run;
+  const { budget: _budget, arms: _arms, seeds: _seeds, jobs: _jobs, ...train } = options; // cross-only options are not the run's
+  const external = arm.allocation === null ? {} : {
+    verifier: options.external.verifier ?? 'oracle', budget: arm.perRound.reduce((s, x) => s + x, 0), allocation: arm.allocation,
+    ...(options.external.select === 'doubt' ? { select: 'doubt' as const } : {}), // random (the default) stays unset, so runs made before the flag still match
+  };
+  return { ...train, seed, runtime: { ...train.runtime, out: dir, resume: false }, external };
 }
 
-// Options that may differ between invocations of the same experiment (where and how it runs, not what it computes).
-const RUNTIME_KEYS = new Set(['out', 'resume', 'backend', 'threads', 'device', 'report', 'finalTestSize']); // the final test only reads the final model
-
-function comparable(o: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([k, v]) => !RUNTIME_KEYS.has(k) && v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
-}
 
 /** An arm directory's state: absent, finished (run.json has finishedAt) or partial (to resume); throws if it holds another experiment. */
 function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'partial' {
   const runJson = join(dir, 'run.json');
   if (!existsSync(runJson)) return 'absent';
-  let saved: { options?: TrainOptions; finishedAt?: string };
-  try {
-    saved = JSON.parse(readFileSync(runJson, 'utf8')) as typeof saved;
-  } catch (error) {
-    throw new Error(`${runJson}: not valid JSON (${(error as Error).message})`);
-  }
-  const had = comparable(saved.options ?? {});
-  const want = comparable(wanted);
-  const differ = [...new Set([...Object.keys(had), ...Object.keys(want)])].filter((k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]));
+  const saved = readJsonFile(runJson) as { options?: Record<string, unknown>; finishedAt?: string };
+  // every option but where and how it runs (runtime: out, backend, threads, device, report, the final test that only reads the final model)
+  const differ = optionDifferences(savedOptions(saved.options ?? {}), wanted, (row) => !row.path.startsWith('runtime.'));
   if (differ.length > 0) {
-    const show = differ.slice(0, 4).map((k) => `${k}: ${JSON.stringify(had[k])} there, ${JSON.stringify(want[k])} now`).join('; ');
+    const show = differ.slice(0, 4).map((d) => `--${d.flag}: ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} now`).join('; ');
     throw new Error(`${runJson}: this arm was run with other settings (${show}); re-run with the same flags or choose another --out`);
   }
   return saved.finishedAt ? 'finished' : 'partial';
@@ -485,30 +470,31 @@ function runInChild(run: TrainOptions, log: (line: string) => void, children: Se
  */
 export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
   const log = hooks.log ?? (() => {});
-  const dir = resolve(options.out);
-  if (options.externalBudget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
-  if (options.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
+  if (options.runtime.out === undefined) throw new Error('cross: --out DIR is needed (the cross directory)');
+  const dir = resolve(options.runtime.out);
+  if (options.external.budget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
+  if (options.external.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
   requirePositiveInteger('seeds', options.seeds);
   const jobs = options.jobs ?? 1;
   requirePositiveInteger('jobs', jobs);
-  const budget = options.budget ?? defaultBudget(options.poolSize);
+  const budget = options.budget ?? defaultBudget(options.data.poolSize);
   requirePositiveInteger('budget', budget);
-  validateTrainOptions({ ...options, externalVerifier: options.externalVerifier ?? 'oracle', externalBudget: budget });
+  validateTrainOptions({ ...options, external: { ...options.external, verifier: options.external.verifier ?? 'oracle', budget } });
   const arms = parseArms(options.arms, options.rounds, budget);
   for (const arm of arms) {
     const worst = Math.max(...arm.perRound);
-    if (worst > options.poolSize) {
-      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.poolSize}`);
+    if (worst > options.data.poolSize) {
+      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.data.poolSize}`);
     }
   }
   const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
-  const externalVerifier = options.externalVerifier ?? 'oracle';
+  const externalVerifier = options.external.verifier ?? 'oracle';
   const plan = seeds.flatMap((seed) => arms.map((arm) => {
     const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
     const run = armOptions(options, arm, seed, runDir);
     return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
   }));
-  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.externalSelect ?? 'random'} questions); external queries per round: ` +
+  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
     arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
 
   const failed: CrossSummary['failed'] = [];
@@ -517,13 +503,14 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     const tag = `[${item.arm.name} seed ${item.seed}] finished already`;
     if (item.state === 'finished') {
       // resuming a finished run runs no round; it only adds a missing final test
-      if (options.finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === options.finalTestSize) {
+      const finalTestSize = options.runtime.finalTestSize;
+      if (finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === finalTestSize) {
         log(`${tag}: skipping ${item.runDir}`);
         continue;
       }
-      log(`${tag}: queued for its final test on ${options.finalTestSize} questions`);
+      log(`${tag}: queued for its final test on ${finalTestSize} questions`);
     }
-    queue.push({ ...item, run: { ...item.run, resume: item.state !== 'absent' } });
+    queue.push({ ...item, run: { ...item.run, runtime: { ...item.run.runtime, resume: item.state !== 'absent' } } });
   }
   const children = new Set<ChildProcess>();
   const killChildren = () => children.forEach((child) => child.kill());
@@ -531,7 +518,7 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
     const tag = `[${arm.name} seed ${seed}]`;
     const armLog = (line: string) => log(`${tag} ${line}`);
-    armLog(`${run.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
+    armLog(`${run.runtime.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
     try {
       if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
       else await runInChild(run, armLog, children);
@@ -552,11 +539,11 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   }
   if (hooks.signal?.aborted) throw new Error('cross aborted');
 
-  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier, externalSelect: options.externalSelect, finalTestSize: options.finalTestSize }, failed);
+  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.sft.epochsPerRound, externalVerifier, externalSelect: options.external.select, finalTestSize: options.runtime.finalTestSize }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);
   for (const line of table.split('\n')) log(line);
-  if (options.report && Object.keys(summary.arms).length > 0) {
+  if (options.runtime.report && Object.keys(summary.arms).length > 0) {
     try {
       const { writeRunReport } = await import('../report/index.js');
       log(`report: ${await writeRunReport(dir)}`);

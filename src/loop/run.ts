@@ -73,7 +73,7 @@ export function defaultRunName(): string {
 /** One self-improvement run in --out (created, or resumed with --resume); the directory is locked while it runs. */
 export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Promise<RunResult> {
   validateTrainOptions(given); // everything that can be checked before the run directory exists
-  const runDir = resolve(given.out ?? join('checkpoints', defaultRunName()));
+  const runDir = resolve(given.runtime.out ?? join('checkpoints', defaultRunName()));
   const options = runOptions(given, runDir, hooks.log ?? (() => {}));
   validateTrainOptions(options);
   const existed = existsSync(runDir);
@@ -99,30 +99,30 @@ export async function runTraining(given: TrainOptions, hooks: RunHooks = {}): Pr
 /** The backend, data and tokenizer; the model, optimizer and state (from the run's checkpoint when resuming); run.json. */
 async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, disposers: (() => void)[]): Promise<OpenRun> {
   const log = hooks.log ?? (() => {});
-  const backend = await initBackend({ backend: options.backend, threads: options.threads, device: options.device });
+  const backend = await initBackend({ backend: options.runtime.backend, threads: options.runtime.threads, device: options.runtime.device });
   log(`backend: ${backend.name} ${backend.version} (${backend.device}, ${backend.threads} threads)`);
   const slow = fallbackWarning(backend);
   if (slow) log(slow);
   const tokenizer = await loadTokenizer();
-  const data = loadLoopData(options);
+  const data = loadLoopData({ ...options.data, seed: options.seed });
   for (const note of data.notes) log(`note: ${note}`);
   const { loaded, state } = loadModelState(runDir, options, tokenizer, log);
   const model = loaded.model;
-  const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.lr, minLr: options.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
+  const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.sft.lr, minLr: options.sft.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
   const optimizer: AdamWState = loaded.training?.optimizer ?? initAdamW(trainableParams(model));
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const metricsPath = join(runDir, 'metrics.jsonl');
   const metrics = readJsonl<MetricsRecord>(metricsPath).slice(0, state.metricsLines);
   writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
   const runInfo = writeRunInfo(runDir, options, { backend, model, tokenizer, data });
-  const sampling: SamplingOptions = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
-  const verifier = selfVerifier(options.verifier, model, tokenizer);
+  const sampling: SamplingOptions = options.sampling;
+  const verifier = selfVerifier(options.verify.verifier, model, tokenizer);
   const ctx: RoundContext = {
-    model, tokenizer, optimizer, optimizerConfig, rng: new Rng(loaded.training?.rng ?? options.seed), sampling, verifier, sigma: options.sigma,
-    sft: { epochsPerRound: options.epochsPerRound, evalsPerEpoch: options.evalsPerEpoch, batchSize: options.batchSize },
+    model, tokenizer, optimizer, optimizerConfig, rng: new Rng(loaded.training?.rng ?? options.seed), sampling, verifier, sigma: options.verify.sigma,
+    sft: { epochsPerRound: options.sft.epochsPerRound, evalsPerEpoch: options.eval.evalsPerEpoch, batchSize: options.sft.batchSize },
     samplesDir: join(runDir, 'samples'), progress: hooks.progress, signal: hooks.signal,
   };
-  const evalOptions = { ...sampling, verifier, sigma: options.sigma, seed: options.seed + 7919, testSamples: options.testSamples ?? 0 };
+  const evalOptions = { ...sampling, verifier, sigma: options.verify.sigma, seed: options.seed + 7919, testSamples: options.eval.testSamples };
   const external = openExternal(options, tokenizer);
   if (external) disposers.push(external.verifier.dispose); // a checkpoint verifier's weights, also when the run fails
   return { runDir, options, log, backend, data, ctx, state, metrics, runInfo, evalOptions, external };
@@ -131,8 +131,8 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
 /** The model and the run's state: from the run's checkpoint when resuming, else --model with fresh LoRA adapters. */
 function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokenizer, log: (line: string) => void): { loaded: LoadedCheckpoint; state: RunState } {
   const checkpointDir = join(runDir, 'checkpoint');
-  const resuming = options.resume === true && existsSync(join(checkpointDir, 'config.json'));
-  if (options.resume && !resuming && readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1)) {
+  const resuming = options.runtime.resume === true && existsSync(join(checkpointDir, 'config.json'));
+  if (options.runtime.resume && !resuming && readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1)) {
     throw new Error(`--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
       'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)');
   }
@@ -143,7 +143,7 @@ function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokeni
     return { loaded, state };
   }
   const loaded = resolveModel(options.model, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
-  if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
+  if (!options.sft.fullFinetune) addLora(loaded.model, { rank: options.sft.loraRank, alpha: options.sft.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
   return { loaded, state: { round: 0, metricsLines: 0, externalUsed: 0 } };
 }
 
@@ -151,7 +151,7 @@ function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokeni
 function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: BackendInfo; model: Model; tokenizer: Tokenizer; data: LoopData }): Record<string, unknown> {
   const { backend, model, tokenizer, data } = with_;
   const command = `svgap train ${process.argv.slice(2).join(' ')}`.trim();
-  const savedInfo = options.resume && existsSync(join(runDir, 'run.json'))
+  const savedInfo = options.runtime.resume && existsSync(join(runDir, 'run.json'))
     ? readJsonFile(join(runDir, 'run.json'), '--resume') as { command?: string; resumedBy?: { command: string; at: string }[] } : undefined;
   const runInfo = {
     command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
@@ -162,9 +162,9 @@ function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: B
     model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
       trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0), lora: model.lora?.config ?? null },
     tokenizer: tokenizer.modelPath,
-    dataset: { name: options.dataset, poolSize: options.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.freshPool },
-    verifier: { kind: options.verifier, sigma: options.sigma, templates: VERIFIER_TEMPLATES },
-    external: options.externalVerifier ? { verifier: options.externalVerifier, budget: options.externalBudget ?? 0, allocation: options.allocation ?? 'uniform', select: options.externalSelect ?? 'random' } : null,
+    dataset: { name: options.data.dataset, poolSize: options.data.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.data.freshPool },
+    verifier: { kind: options.verify.verifier, sigma: options.verify.sigma, templates: VERIFIER_TEMPLATES },
+    external: options.external.verifier ? { verifier: options.external.verifier, budget: options.external.budget ?? 0, allocation: options.external.allocation ?? 'uniform', select: options.external.select ?? 'random' } : null,
     startedAt: new Date().toISOString(),
   };
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
@@ -173,11 +173,12 @@ function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: B
 
 /** Cross-improvement: the external verifier, the question selection and the questions per round (none without --external-verifier). */
 function openExternal(options: TrainOptions, tokenizer: Tokenizer): OpenRun['external'] {
-  if (!options.externalVerifier) return undefined;
+  const { external } = options;
+  if (!external.verifier) return undefined;
   return {
-    verifier: externalVerifier(options.externalVerifier, options.verifier, tokenizer),
-    select: questionSelection(options.externalSelect ?? 'random', options.seed, options.freshPool),
-    perRound: budgetPerRound(parseAllocation(options.allocation ?? 'uniform', options.rounds), options.externalBudget ?? 0),
+    verifier: externalVerifier(external.verifier, options.verify.verifier, tokenizer),
+    select: questionSelection(external.select ?? 'random', options.seed, options.data.freshPool),
+    perRound: budgetPerRound(parseAllocation(external.allocation ?? 'uniform', options.rounds), external.budget ?? 0),
   };
 }
 
@@ -185,7 +186,7 @@ function openExternal(options: TrainOptions, tokenizer: Tokenizer): OpenRun['ext
 function roundOf(run: OpenRun, index: number): Round {
   const pool = run.data.pool(index);
   if (!run.external) return { index, pool };
-  const askedBefore = new Set(run.options.freshPool ? [] : run.state.externalAsked ?? []);
+  const askedBefore = new Set(run.options.data.freshPool ? [] : run.state.externalAsked ?? []);
   const state = { count: run.external.perRound[index] ?? 0, usedSoFar: run.state.externalUsed, askedBefore };
   return { index, pool, external: { verifier: run.external.verifier, select: run.external.select, state } };
 }
@@ -202,14 +203,15 @@ function trainRounds(run: OpenRun): boolean {
   for (let index = state.round; index < options.rounds; index++) {
     const outcome = runRound(run.ctx, roundOf(run, index), (point) => recordEvalPoint(run, index, point));
     state.externalUsed += outcome.external.length;
-    if (!options.freshPool) state.externalAsked = [...new Set([...(state.externalAsked ?? []), ...outcome.external])].sort((a, b) => a - b);
+    if (!options.data.freshPool) state.externalAsked = [...new Set([...(state.externalAsked ?? []), ...outcome.external])].sort((a, b) => a - b);
     state.round = index + 1;
     state.metricsLines = run.metrics.length;
     const { model, optimizer, optimizerConfig, rng, tokenizer } = run.ctx;
     saveCheckpoint(join(run.runDir, 'checkpoint'), model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
     const forecast = run.metrics[run.metrics.length - 1]!.forecast;
-    if (options.stopAtConvergence !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < options.stopAtConvergence) {
-      run.log(`stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${options.stopAtConvergence}`);
+    const stopAt = options.eval.stopAtConvergence;
+    if (stopAt !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < stopAt) {
+      run.log(`stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${stopAt}`);
       return true;
     }
   }
@@ -223,7 +225,7 @@ function evaluateNow(run: OpenRun, times: StageTimes) {
 /** An evaluation point inside round `index`: evaluate, and record it with the round's pool metrics, loss, times and throughput. */
 function recordEvalPoint(run: OpenRun, index: number, point: EvalPoint): void {
   const evaluation = evaluateNow(run, point.times);
-  const epochs = run.options.epochsPerRound;
+  const epochs = run.options.sft.epochsPerRound;
   const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
   const { times, tokens } = point;
   record(run, {
@@ -254,9 +256,9 @@ function record(run: OpenRun, point: Omit<MetricsRecord, 'forecast'>): void {
 async function finishRun(run: OpenRun, stoppedEarly: boolean): Promise<RunResult> {
   const { runDir, options, log, metrics } = run;
   const fit = fitRun(runDir, metrics, log);
-  const finalTest = options.finalTestSize === undefined ? undefined : finalTestOf(run);
+  const finalTest = options.runtime.finalTestSize === undefined ? undefined : finalTestOf(run);
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify({ ...run.runInfo, finishedAt: new Date().toISOString(), stoppedEarly }, null, 2) + '\n');
-  if (options.report) {
+  if (options.runtime.report) {
     const { writeRunReport } = await import('../report/index.js');
     log(`report: ${await writeRunReport(runDir)}`);
   }
@@ -283,8 +285,8 @@ function fitRun(runDir: string, metrics: MetricsRecord[], log: (line: string) =>
 function finalTestOf(run: OpenRun): FinalTest {
   const { runDir, options } = run;
   const saved = readFinalTest(runDir);
-  if (saved && saved.testSize === options.finalTestSize) return saved;
-  const test = loadLoopData({ ...options, testSize: options.finalTestSize! }).test;
+  if (saved && saved.testSize === options.runtime.finalTestSize) return saved;
+  const test = loadLoopData({ ...options.data, seed: options.seed, testSize: options.runtime.finalTestSize! }).test;
   const correct = greedyCorrect(run.ctx.model, run.ctx.tokenizer, test, run.ctx.sampling, run.ctx.progress);
   const finalTest: FinalTest = { testSize: test.length, accuracy: correct.filter(Boolean).length / test.length, correct: correct.map((c) => (c ? '1' : '0')).join('') };
   writeFileAtomic(join(runDir, 'final-test.json'), JSON.stringify(finalTest) + '\n');
