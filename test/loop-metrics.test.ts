@@ -3,7 +3,7 @@
 // U_s and U_v as means of the total sequence NLL of the samples and of the picks, the hybrid best-of-N pick,
 // solver, verifier and majority-vote accuracy, and pass@N. On the torch backend: the cpu one takes minutes here.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/index.js';
@@ -16,29 +16,14 @@ import { evaluate, type Evaluation } from '../src/loop/evaluate.js';
 import { selfVerifier } from '../src/loop/verifiers.js';
 import { runTraining } from '../src/loop/run.js';
 import { type TrainOptions, trainOptionsFrom } from '../src/loop/options.js';
-import type { MetricsRecord } from '../src/formats.js';
+import { type MetricsRow, type SampleRecord, readMetrics, readSamples } from '../src/formats.js';
 import { BUILD_NATIVE, requireOrSkip } from './helpers.js';
 
 const torch = await loadTorchBackend({ device: 'cpu', threads: 1 });
 const HAVE_TORCH = requireOrSkip('the native torch backend', torch.available, `${BUILD_NATIVE} (${torch.reason})`);
 
-interface WrittenCandidate {
-  text: string;
-  answer: string | null;
-  correct: boolean;
-  score: number;
-  nll: number;
-  normalizedNll: number;
-  length: number;
-}
-
-interface WrittenQuestion {
-  reference: string;
-  pick: number;
-  fallback: boolean;
-  dropped: boolean;
-  candidates: WrittenCandidate[];
-}
+type WrittenQuestion = SampleRecord;
+type WrittenCandidate = SampleRecord['candidates'][number];
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const share = (xs: boolean[]) => mean(xs.map((x) => (x ? 1 : 0)));
@@ -73,7 +58,7 @@ function hybridPick(candidates: WrittenCandidate[], sigma: number): number {
 describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a run wrote', () => {
   let options: TrainOptions;
   let questions: WrittenQuestion[];
-  let metrics: MetricsRecord[];
+  let metrics: MetricsRow[];
   let evaluation: Evaluation;
 
   beforeAll(async () => {
@@ -86,8 +71,8 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
       verifier: 'majority', sigma: 0.5, evalsPerEpoch: 1, batchSize: 8, sampleBatch: 48, report: false, seed: 3,
     });
     await runTraining(options);
-    questions = readFileSync(join(out, 'samples', 'round-1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as WrittenQuestion);
-    metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
+    questions = readSamples(out, 1);
+    metrics = readMetrics(out);
     // the loop's evaluation of the model round 1 sampled from, on the same questions with the seed of round 1's sampler:
     // common random numbers give it exactly the candidates round 1 wrote
     const { model } = resolveModel('tiny-arith', { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: 'gather' });

@@ -16,7 +16,7 @@ import { budgetPerRound, doubtfulQuestions, externalQuestions, parseAllocation, 
 import type { MetricsRecord } from '../src/formats.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
 import { runTraining } from '../src/loop/run.js';
-import { type FlatOptions, type TrainOptions, TRAIN_DEFAULTS, trainOptionsFrom, validateTrainOptions, withOptions } from '../src/loop/options.js';
+import { type FlatOptions, type TrainOptions, trainOptionsFrom, validateTrainOptions, withOptions } from '../src/loop/options.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO, sharedData } from './helpers.js';
 

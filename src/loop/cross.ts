@@ -2,16 +2,17 @@
 // verification ("arms": none, early, uniform, late or custom), every arm from the same starting model and seed(s); then
 // the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
 import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
-  type AllocationOutcome, type AllocationRegime, type FitFlag, type Trajectory,
+  type AllocationRegime, type Trajectory,
   compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
 } from '../theory/index.js';
-import { readJsonFile, writeFileAtomic } from '../io.js';
-import { type FinalTest, type MetricsRecord, readFinalTest } from '../formats.js';
+import { writeFileAtomic } from '../io.js';
+import { type CrossArmSummary, type CrossSummary, type CrossTheory, type FinalTest, type MetricsRow, readFinalTest, readMetrics, readRunInfo } from '../formats.js';
+
+export type { CrossArmSummary, CrossSummary, CrossTheory } from '../formats.js';
 import { type RunHooks, runTraining } from './run.js';
 import { type TrainOptions, optionDifferences, savedOptions, validateTrainOptions } from './options.js';
 import { type ExternalSelect, budgetPerRound, parseAllocation } from './external.js';
@@ -90,65 +91,15 @@ export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, d
 /** An arm directory's state: absent, finished (run.json has finishedAt) or partial (to resume); throws if it holds another experiment. */
 function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'partial' {
   const runJson = join(dir, 'run.json');
-  if (!existsSync(runJson)) return 'absent';
-  const saved = readJsonFile(runJson) as { options?: Record<string, unknown>; finishedAt?: string };
+  const saved = readRunInfo(dir);
+  if (!saved) return 'absent';
   // every option but where and how it runs (runtime: out, backend, threads, device, report, the final test that only reads the final model)
-  const differ = optionDifferences(savedOptions(saved.options ?? {}), wanted, (row) => !row.path.startsWith('runtime.'));
+  const differ = optionDifferences(savedOptions((saved.options ?? {}) as Record<string, unknown>), wanted, (row) => !row.path.startsWith('runtime.'));
   if (differ.length > 0) {
     const show = differ.slice(0, 4).map((d) => `--${d.flag}: ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} now`).join('; ');
     throw new Error(`${runJson}: this arm was run with other settings (${show}); re-run with the same flags or choose another --out`);
   }
   return saved.finishedAt ? 'finished' : 'partial';
-}
-
-export interface CrossArmSummary {
-  initialTestAccuracy: number; // mean over seeds
-  finalTestAccuracy: number; // mean over seeds
-  finalTestAccuracySd: number; // sample sd over seeds (NaN, null in JSON, with one seed)
-  finalSolverUncertainty: number;
-  finalVerifierUncertainty: number;
-  externalQueries: number; // per run (mean over seeds)
-  predictedFinalSolverUncertainty: number; // the theory with the fitted γ (NaN when no fit)
-  finalTestAccuracies: number[]; // per finished seed
-  finishedSeeds: number[]; // the seeds of finalTestAccuracies, in order
-  externalQueriesPerRound: number[];
-  fractions: number[];
-  allocation: string | null;
-  seedsFinished: number;
-  wallSeconds: number; // summed over seeds, from the runs' own clocks
-}
-
-export interface CrossTheory {
-  method: string;
-  base: string; // the arm whose shared-rate fit gives the dynamics
-  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number }; flags?: FitFlag[] };
-  gammaBudget: number; // γ·M, the boost per unit of η
-  outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
-  regime: AllocationRegime;
-  gammaPerArm: Record<string, { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }>;
-}
-
-export interface CrossSummary {
-  budget: number;
-  gamma: number; // per external query: U_v ← U_v/(1 + γ·M·η_t) (NaN, null in JSON, when it cannot be fitted)
-  arms: Record<string, CrossArmSummary>;
-  failed: { arm: string; seed: number; dir: string; error: string }[];
-  seeds: number[];
-  rounds: number;
-  externalVerifier: string;
-  externalSelect: ExternalSelect; // which questions the external verifier saw
-  finalTestSize: number | null; // test questions behind finalTestAccuracy (null: the runs' last evaluation, on --test-size questions)
-  comparison: {
-    deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
-    // per seed finished by both the arm and none (same start, same sampling until the arm first spends): mean, sample sd
-    // and standard error of the arm's final test accuracy minus none's
-    pairedDeltaVsNone: Record<string, { mean: number; sd: number; se: number; seeds: number }>;
-    beatsNone: Record<string, boolean>;
-    allocationSpread: number; // max − min final test accuracy over the arms with budget
-    meanSeedSd: number; // mean over those arms of the seed-to-seed sd
-  };
-  theory: CrossTheory | { error: string };
-  wallSeconds: number;
 }
 
 export interface CrossResult {
@@ -160,18 +111,8 @@ export interface CrossResult {
 /** A finished run of one arm: its seed and metrics.jsonl. */
 export interface FinishedRun {
   seed: number;
-  metrics: MetricsRecord[];
+  metrics: MetricsRow[];
   finalTest?: FinalTest; // final-test.json, when the run has one of the requested size
-}
-
-function readMetrics(dir: string): MetricsRecord[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as MetricsRecord;
-    } catch {
-      throw new Error(`${join(dir, 'metrics.jsonl')}:${i + 1}: not valid JSON`);
-    }
-  });
 }
 
 const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
@@ -179,12 +120,12 @@ const sampleSd = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) =
 const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN); // JSON null (a NaN when written) back to NaN
 
 /** Questions verified externally in each round of a run: the externalQueries of each round's end-of-round point. */
-export function externalPerRound(metrics: MetricsRecord[], rounds: number): number[] {
+export function externalPerRound(metrics: MetricsRow[], rounds: number): number[] {
   return Array.from({ length: rounds }, (_, k) => metrics.find((m) => m.round === k + 1)?.externalQueries ?? 0);
 }
 
 /** Wall seconds of a run from its own clocks: the t = 0 evaluation plus each round's wall time. */
-function runSeconds(metrics: MetricsRecord[]): number {
+function runSeconds(metrics: MetricsRow[]): number {
   return metrics.filter((m) => Number.isInteger(m.round)).reduce((s, m) => s + (m.timing?.round ?? 0), 0);
 }
 
@@ -311,8 +252,7 @@ export function summarizeCross(
     armRuns[arm.name] = [];
     for (const seed of seeds) {
       const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
-      const runJson = join(runDir, 'run.json');
-      if (!existsSync(runJson) || !(JSON.parse(readFileSync(runJson, 'utf8')) as { finishedAt?: string }).finishedAt) continue;
+      if (!readRunInfo(runDir)?.finishedAt) continue;
       const finalTest = options.finalTestSize === undefined ? undefined : readFinalTest(runDir);
       armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === options.finalTestSize ? finalTest : undefined });
     }

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { BACKEND_CHOICES } from '../engine/index.js';
 import { PRESET_NAMES, type PresetName, modelDir, presetConfig, validateConfig } from '../model/index.js';
 import { readJsonFile } from '../io.js';
-import { type MetricsRecord, readJsonl } from '../formats.js';
+import { readMetrics } from '../formats.js';
 import { requireNonNegativeInteger, requirePositiveInteger } from '../flags.js';
 import { hasSeparateTestSplit } from './data.js';
 import { EXTERNAL_SELECTS, parseAllocation } from './external.js';
@@ -221,7 +221,7 @@ export function runOptions(given: TrainOptions, runDir: string, log: (line: stri
   const runJson = join(runDir, 'run.json');
   if (!given.runtime.resume) {
     if (existsSync(join(runDir, 'metrics.jsonl'))) {
-      const completed = existsSync(join(runDir, 'checkpoint', 'config.json')) || readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1);
+      const completed = existsSync(join(runDir, 'checkpoint', 'config.json')) || readMetrics(runDir, true).some((m) => m.round >= 1);
       if (completed) throw new Error(`--out ${runDir}: a run already exists there; pass --resume to continue it or choose another --out`);
       log(`note: ${runDir} holds a run that stopped before its first checkpoint; starting it again`);
     }

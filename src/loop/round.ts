@@ -7,6 +7,7 @@ import { type AdamWState, type Model, type OptimizerConfig, type Rng, type SftEx
 import type { Tokenizer } from '../tokenizer/index.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { writeFileAtomic } from '../io.js';
+import type { SampleRecord } from '../formats.js';
 import { promptIds } from './prompts.js';
 import { type Progress, type SamplingOptions, type StageTimes, type TokenCounts, generateCandidates, timed, zeroTimes, zeroTokens } from './sampling.js';
 import { type Candidate, type Pick, pickCandidate } from './verify.js';
@@ -136,7 +137,7 @@ function writeSamples(path: string, pool: Problem[], candidates: Candidate[][], 
     idx: problem.idx, question: problem.question, reference: problem.answer, external: external.has(q), selfConfidence: v.selfConfidence[q],
     pick: v.picks[q]!.index, fallback: v.picks[q]!.fallback, dropped: v.dropped[q],
     candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
-  }));
+  } satisfies SampleRecord));
   writeFileAtomic(path, lines.join('\n') + '\n');
 }
 

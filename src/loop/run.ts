@@ -11,7 +11,7 @@ import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { type SharedRateFit, fitSharedRate, formatFitFlags } from '../theory/index.js';
 import { forecastFrom } from '../theory/forecast.js';
 import { appendJsonlAtomic, lockDir, readJsonFile, recoverDirAtomic, writeFileAtomic } from '../io.js';
-import { type FinalTest, type MetricsRecord, readFinalTest, readJsonl } from '../formats.js';
+import { type FinalTest, type MetricsRecord, type RunInfo, readFinalTest, readMetrics } from '../formats.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { VERIFIER_TEMPLATES } from './prompts.js';
 import { type Progress, type SamplingOptions, type StageTimes, greedyCorrect, timed, zeroTimes } from './sampling.js';
@@ -54,7 +54,7 @@ interface OpenRun {
   ctx: RoundContext;
   state: RunState;
   metrics: MetricsRecord[];
-  runInfo: Record<string, unknown>;
+  runInfo: RunInfo;
   evalOptions: Parameters<typeof evaluate>[4];
   external?: { verifier: OwnedVerifier; select: QuestionSelection; perRound: number[] };
 }
@@ -111,9 +111,8 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
   const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.sft.lr, minLr: options.sft.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
   const optimizer: AdamWState = loaded.training?.optimizer ?? initAdamW(trainableParams(model));
   mkdirSync(join(runDir, 'samples'), { recursive: true });
-  const metricsPath = join(runDir, 'metrics.jsonl');
-  const metrics = readJsonl<MetricsRecord>(metricsPath).slice(0, state.metricsLines);
-  writeFileAtomic(metricsPath, metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
+  const metrics = (readMetrics(runDir, true) as MetricsRecord[]).slice(0, state.metricsLines); // as this run wrote them
+  writeFileAtomic(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
   const runInfo = writeRunInfo(runDir, options, { backend, model, tokenizer, data });
   const sampling: SamplingOptions = options.sampling;
   const verifier = selfVerifier(options.verify.verifier, model, tokenizer);
@@ -132,7 +131,7 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
 function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokenizer, log: (line: string) => void): { loaded: LoadedCheckpoint; state: RunState } {
   const checkpointDir = join(runDir, 'checkpoint');
   const resuming = options.runtime.resume === true && existsSync(join(checkpointDir, 'config.json'));
-  if (options.runtime.resume && !resuming && readJsonl<MetricsRecord>(join(runDir, 'metrics.jsonl')).some((m) => m.round >= 1)) {
+  if (options.runtime.resume && !resuming && readMetrics(runDir, true).some((m) => m.round >= 1)) {
     throw new Error(`--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
       'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)');
   }
@@ -148,12 +147,12 @@ function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokeni
 }
 
 /** run.json at the start: the command (resumes appended), options, backend, versions, model, data and verifier. */
-function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: BackendInfo; model: Model; tokenizer: Tokenizer; data: LoopData }): Record<string, unknown> {
+function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: BackendInfo; model: Model; tokenizer: Tokenizer; data: LoopData }): RunInfo {
   const { backend, model, tokenizer, data } = with_;
   const command = `svgap train ${process.argv.slice(2).join(' ')}`.trim();
   const savedInfo = options.runtime.resume && existsSync(join(runDir, 'run.json'))
     ? readJsonFile(join(runDir, 'run.json'), '--resume') as { command?: string; resumedBy?: { command: string; at: string }[] } : undefined;
-  const runInfo = {
+  const runInfo: RunInfo = {
     command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
     ...(savedInfo ? { resumedBy: [...(savedInfo.resumedBy ?? []), { command, at: new Date().toISOString() }] } : {}),
     options: { ...options, explicitFlags: undefined }, seed: options.seed, // which flags were typed belongs to one command, not to the run

@@ -235,7 +235,7 @@ export function throughputRows(metrics: MetricsRow[]): ThroughputRow[] {
   }
   const rows: ThroughputRow[] = [];
   for (const [round, m] of [...last].sort((a, b) => a[0] - b[0])) {
-    const timing = m.timing ?? {};
+    const timing: Partial<Record<(typeof STAGES)[number] | 'round', number>> = m.timing ?? {}; // older runs may lack stages
     let staged = 0;
     for (const stage of STAGES) {
       const seconds = finite(timing[stage]) ? timing[stage] : 0;
@@ -262,6 +262,13 @@ function meanBy<T>(items: T[], key: (x: T) => number, value: (x: T) => number): 
 }
 
 const NAMED_ALLOCATIONS = new Set(['early', 'uniform', 'late']);
+
+/** An arm's η_t per round: from summary.json (every arm, custom ones too), else from its name (older summaries). */
+function fractionsOf(saved: number[] | undefined, arm: string, rounds: number): number[] | null {
+  if (saved && saved.length === rounds) return saved;
+  if (arm === 'none') return new Array<number>(rounds).fill(0);
+  return NAMED_ALLOCATIONS.has(arm) ? allocationFractions(arm as Allocation, rounds) : null;
+}
 
 /**
  * Cross-improvement figure data: bars from summary.json; curves = solver uncertainty per evaluation point (mean over
@@ -300,10 +307,9 @@ export function crossData(cross: CrossData): CrossFigureData {
     for (const arm of withRuns) {
       if (!params) break;
       const tr = meanTrajectory(arm);
-      const allocation: Allocation | null = NAMED_ALLOCATIONS.has(arm) ? (arm as Allocation) : null;
-      if (arm !== 'none' && allocation === null) continue; // a custom arm's fractions are not recoverable from its name
       if (tr.rounds < 1) continue;
-      const fractions = allocation === null ? new Array<number>(tr.rounds).fill(0) : allocationFractions(allocation, tr.rounds);
+      const fractions = fractionsOf(cross.summary.arms[arm]?.fractions, arm, tr.rounds);
+      if (fractions === null) continue; // a custom arm of a summary written before summary.json kept fractions
       const sim = simulateCrossImprovement({
         ...params, // from the base fit's t = 0 point, as the summary's predictions (noise in a measured start would be amplified)
         gamma: crossStrength(cross.summary),
