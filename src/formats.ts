@@ -165,6 +165,7 @@ export interface CrossTheory {
   outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
   regime: AllocationRegime;
   gammaPerArm: Record<string, { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }>;
+  trajectories?: Record<string, { t: number[]; solver: number[]; verifier: number[] }>; // each arm's predicted U_s, U_v (t in epochs; absent before issue 14)
 }
 
 /** summary.json of a cross directory (`npm run cross`). */

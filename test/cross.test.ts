@@ -116,6 +116,22 @@ describe('theory over the arms', () => {
     expect(theory.regime.independent).toBe(direct.regime.independent);
   });
 
+  it('predicts a trajectory for every arm, a custom one too, that summary.json carries and the report draws as is', () => {
+    const arms = parseArms(['none,early', 'front=R1:0.7,R2:0.3'], rounds, budget);
+    const front = arms.find((a) => a.name === 'front')!;
+    const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: front.fractions });
+    const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
+    const runs = { ...syntheticRuns(), front: [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]!, sim.verifier[i]!)) }] };
+    const { predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
+    const written = theory.trajectories!.front!;
+    expect(written.t).toEqual(sim.t); // in epochs: one per round here
+    written.solver.forEach((s, i) => expect(s).toBeCloseTo(sim.solver[i]!, 5));
+    expect(written.solver.at(-1)).toBe(predicted.front);
+    const summary = { budget, gamma: theory.gammaBudget / budget, arms: {}, theory } as unknown as CrossSummary;
+    const curves = crossData({ dir: '/x', summary, runs: {} }).curves.filter((c) => c.arm === 'front');
+    expect(curves.map((c) => [c.t, c.value, c.source])).toEqual(written.t.map((t, i) => [t, written.solver[i], 'theory']));
+  });
+
   it('predicts from the fitted start, so noise in the measured t = 0 point is not amplified by α/(α−β)', () => {
     const arms = parseArms(['none,early,uniform,late'], rounds, budget);
     const runs = syntheticRuns();

@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   type AllocationRegime, type Trajectory,
-  compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
+  compareAllocations, fitCrossGamma, fitGamma, formatFitFlags,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
 import { type CrossArmSummary, type CrossSummary, type CrossTheory, type FinalTest, type MetricsRow, readFinalTest, readMetrics, readRunInfo } from '../formats.js';
@@ -147,66 +147,23 @@ function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundO
 }
 
 /**
- * The theory over the arms. Dynamics (α, β, b at k = 1): the shared-rate fit (Prop. 3.1) of the base arm (none, else
- * the arm with the fewest external queries), mean over seeds, time in rounds. γ: one value for all arms, by least
- * squares of the predicted vs measured final U_s, each taken relative to the base arm, so the base's own misfit
- * cancels: Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement (U_v ← U_v/(1 + γMη_t)
- * at the start of each round, Sec. 5), every arm from the base fit's t = 0 point; γ may come out negative (external
- * picks that raise U_v). Per arm, fitGamma's separate 6-parameter fit (γ ≥ 0, the paper's model) on the end-of-round
- * points is reported as a check.
+ * The theory over the arms: theory's fitCrossGamma on each arm's mean trajectory (time in rounds), then
+ * compareAllocations at the fitted γ, and per arm fitGamma's separate 6-parameter fit (γ ≥ 0, the paper's model) on
+ * the end-of-round points as a check. Each arm's predicted trajectory goes to summary.json (t in epochs) for the report.
  */
 export function crossTheory(
   armRuns: Record<string, FinishedRun[]>, arms: CrossArm[], budget: number, rounds: number, epochsPerRound: number,
 ): { gamma: number; predicted: Record<string, number>; theory: CrossTheory } {
   const present = arms.filter((a) => (armRuns[a.name] ?? []).length > 0);
-  if (present.length === 0) throw new Error('no finished arm');
   const queries = (a: CrossArm) => a.perRound.reduce((s, x) => s + x, 0);
-  const base = present.find((a) => a.name === 'none') ?? present.slice().sort((a, b) => queries(a) - queries(b))[0]!;
-  const trajectories = Object.fromEntries(present.map((a) => [a.name, meanTrajectory(armRuns[a.name]!, epochsPerRound)]));
-  const baseFit = fitSharedRate(trajectories[base.name]!);
-  const p = physicalFromIdentifiable(identifiableFromFit(baseFit));
-  if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
-    throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
-  }
-  const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
-  // every arm starts from the same model and seeds; the fit's own t = 0 point, not the measured one: U_s∞ moves by
-  // α/(α−β)·ΔU_v0 (Prop. 3.1), so a measured start off the fitted curve by noise would shift every prediction
-  const fittedStart = { solver0: p.solver0, verifier0: p.verifier0 };
-  const simulateFinal = (arm: CrossArm, gammaBudget: number) => {
-    const sim = simulateCrossImprovement({ ...dynamics, ...fittedStart, gamma: gammaBudget, rounds, fractions: arm.fractions });
-    return sim.solver[rounds]!;
-  };
-  const measuredFinal = (arm: CrossArm) => trajectories[arm.name]!.solver.at(-1)!;
-  const others = present.filter((a) => a !== base && queries(a) > 0);
-  const objective = (g: number) => others.reduce((s, a) => {
-    const r = simulateFinal(a, g) - simulateFinal(base, g) - (measuredFinal(a) - measuredFinal(base));
-    return s + r * r;
-  }, 0);
-  let gammaBudget = NaN;
-  if (others.length > 0 && budget > 0) {
-    // γM on a signed log grid (γ < 0: external picks raise U_v, the opposite of the paper's expectation), down to where
-    // some 1 + γMη_t would reach 0, then golden-section search between the best grid point's neighbours
-    const maxEta = Math.max(...others.map((a) => Math.max(...a.fractions)));
-    const floor = -(1 - 1e-3) / maxEta;
-    const magnitudes = Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8));
-    const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
-    const values = grid.map(objective);
-    const best = values.indexOf(Math.min(...values));
-    let lo = grid[Math.max(0, best - 1)]!;
-    let hi = grid[Math.min(grid.length - 1, best + 1)]!;
-    const golden = (Math.sqrt(5) - 1) / 2;
-    for (let i = 0; i < 80 && hi - lo > 1e-12 * (1 + hi); i++) {
-      const a = hi - golden * (hi - lo);
-      const b = lo + golden * (hi - lo);
-      if (objective(a) <= objective(b)) hi = b;
-      else lo = a;
-    }
-    const candidate = (lo + hi) / 2;
-    gammaBudget = objective(candidate) <= values[best]! ? candidate : grid[best]!;
-  }
-  const gamma = gammaBudget / budget;
-  const predicted = Object.fromEntries(present.map((a) => [a.name, queries(a) === 0 ? simulateFinal(a, 0) : Number.isFinite(gammaBudget) ? simulateFinal(a, gammaBudget) : NaN]));
-
+  const fit = fitCrossGamma(present.map((a) => ({ name: a.name, fractions: a.fractions, queries: queries(a), trajectory: meanTrajectory(armRuns[a.name]!, epochsPerRound) })), rounds);
+  const { dynamics, start: fittedStart, gammaBudget, baseFit } = fit;
+  const gamma = budget > 0 ? gammaBudget / budget : NaN;
+  const predicted = Object.fromEntries(present.map((a) => [a.name, fit.predicted[a.name]!.solver[rounds] ?? NaN]));
+  const trajectories = Object.fromEntries(present.map((a) => {
+    const p = fit.predicted[a.name]!;
+    return [a.name, { t: p.t.map((t) => t * epochsPerRound), solver: p.solver, verifier: p.verifier }];
+  }));
   const budgeted = present.filter((a) => queries(a) > 0);
   const compared = budgeted.length > 0 && Number.isFinite(gamma)
     ? compareAllocations({ ...dynamics, ...fittedStart, gamma, budget, rounds },
@@ -230,14 +187,15 @@ export function crossTheory(
     gamma,
     predicted,
     theory: {
-      method: `γ by least squares of predicted vs measured final U_s relative to arm ${base.name}, over the arms with budget; ` +
-        `dynamics from the shared-rate fit of arm ${base.name} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
-      base: base.name,
+      method: `γ by least squares of predicted vs measured final U_s relative to arm ${fit.base}, over the arms with budget; ` +
+        `dynamics from the shared-rate fit of arm ${fit.base} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
+      base: fit.base,
       dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2, flags: baseFit.flags },
       gammaBudget,
       outcomes: compared?.outcomes ?? [],
       regime: compared?.regime ?? emptyRegime,
       gammaPerArm,
+      trajectories,
     },
   };
 }
