@@ -17,7 +17,6 @@ import { type Timing, type TimingOptions, measure } from './stats.js';
 export type BenchBackend = Exclude<BackendChoice, 'auto'>;
 
 /** The worker's result line on stdout starts with this (libraries may print to stdout too). */
-export const RESULT_MARKER = '@@svgap-bench ';
 
 export interface BenchSizes extends RoundSizes {
   promptLength: number; // P of the throughput passes (random token ids)

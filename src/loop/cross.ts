@@ -1,10 +1,8 @@
 // Cross-improvement experiment (the paper's Sec. 5): one self-improvement run per allocation of a budget M of external
 // verification ("arms": none, early, uniform, late or custom), every arm from the same starting model and seed(s); then
 // the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
-import { type ChildProcess, fork } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { entryBeside, runInChild } from '../child.js';
 import {
   type AllocationRegime, type Trajectory,
   compareAllocations, fitCrossGamma, fitGamma, formatFitFlags,
@@ -334,31 +332,7 @@ interface PlannedRun {
   run: TrainOptions;
 }
 
-// The worker entry: the .ts source, loaded through tsx, under tsx (tests, npm run cross); the compiled .js otherwise.
-const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './cross-worker.ts' : './cross-worker.js', import.meta.url));
-const TSX_IMPORT = WORKER.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
-
-/** One run in a child process (cross-worker.ts), its log lines forwarded; rejects with the run's error or the exit. */
-function runInChild(run: TrainOptions, log: (line: string) => void, children: Set<ChildProcess>): Promise<void> {
-  return new Promise((resolveRun, rejectRun) => {
-    const child = fork(WORKER, [], { execArgv: TSX_IMPORT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    children.add(child);
-    let outcome: 'done' | { error: string } | undefined;
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    child.on('message', (message: import('./cross-worker.js').WorkerMessage) => {
-      if ('log' in message) log(message.log);
-      else outcome = 'done' in message ? 'done' : { error: message.error };
-    });
-    child.on('exit', (code, killedBy) => {
-      children.delete(child);
-      if (outcome === 'done') return resolveRun();
-      const lastLine = stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : '';
-      rejectRun(new Error(outcome?.error ?? `its process exited (${killedBy ?? `code ${code}`})${lastLine}`));
-    });
-    child.send(run);
-  });
-}
+const WORKER = entryBeside(import.meta.url, 'cross-worker');
 
 /**
  * Run every arm for every seed (seed-major: all arms of the first seed first), skipping finished arm directories and
@@ -410,16 +384,13 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     }
     queue.push({ ...item, run: { ...item.run, runtime: { ...item.run.runtime, resume: item.state !== 'absent' } } });
   }
-  const children = new Set<ChildProcess>();
-  const killChildren = () => children.forEach((child) => child.kill());
-  hooks.signal?.addEventListener('abort', killChildren);
   const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
     const tag = `[${arm.name} seed ${seed}]`;
     const armLog = (line: string) => log(`${tag} ${line}`);
     armLog(`${run.runtime.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
     try {
       if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
-      else await runInChild(run, armLog, children);
+      else await runInChild(WORKER, run, { log: armLog, signal: hooks.signal });
     } catch (error) {
       if (hooks.signal?.aborted) throw error;
       const message = (error as Error).message;
@@ -427,14 +398,10 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
       failed.push({ arm: arm.name, seed, dir: runDir, error: message });
     }
   };
-  try {
-    // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order)
-    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-      for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
-    }));
-  } finally {
-    hooks.signal?.removeEventListener('abort', killChildren);
-  }
+  // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order); an abort kills the children
+  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
+  }));
   if (hooks.signal?.aborted) throw new Error('cross aborted');
 
   const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.sft.epochsPerRound, externalVerifier, externalSelect: options.external.select, finalTestSize: options.runtime.finalTestSize }, failed);
