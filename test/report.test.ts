@@ -9,7 +9,6 @@ import {
   figuresOf,
   fitBand,
   loadFontMetrics,
-  parseMetrics,
   pngSize,
   readCross,
   readRun,
@@ -20,6 +19,7 @@ import {
   trajectoryOf,
   writeRunReport,
 } from '../src/report/index.js';
+import { parseMetrics } from '../src/formats.js';
 import { fitSharedRate, predictShared, type SharedRateFit } from '../src/theory/index.js';
 import { writeSyntheticCross, writeSyntheticRun } from './fixtures/report/synthetic.js';
 

@@ -8,6 +8,7 @@ import {
   compareAllocations, fitCrossGamma, fitGamma, formatFitFlags,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
+import { mean, sampleSd } from '../stats.js';
 import { type CrossArmSummary, type CrossSummary, type CrossTheory, type FinalTest, type MetricsRow, readFinalTest, readMetrics, readRunInfo } from '../formats.js';
 
 export type { CrossArmSummary, CrossSummary, CrossTheory } from '../formats.js';
@@ -113,8 +114,6 @@ export interface FinishedRun {
   finalTest?: FinalTest; // final-test.json, when the run has one of the requested size
 }
 
-const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
-const sampleSd = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : NaN);
 const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN); // JSON null (a NaN when written) back to NaN
 
 /** Questions verified externally in each round of a run: the externalQueries of each round's end-of-round point. */

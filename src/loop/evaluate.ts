@@ -8,6 +8,7 @@ import { type Progress, type SamplingOptions, generateCandidates, greedyAccuracy
 import { verifyAndPick } from './round.js';
 import type { Candidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
+import { mean } from '../stats.js';
 
 export interface Evaluation {
   solverUncertainty: number;
@@ -81,7 +82,6 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
   const picked = picks.map((p, q) => candidates[q]![p.index]!);
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
   const n = options.samples;

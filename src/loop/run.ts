@@ -3,7 +3,7 @@
 // identical results.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { createRequire } from 'node:module';
+import { PACKAGE_ROOT } from '../root.js';
 import { type BackendInfo, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type AdamWState, type LoadedCheckpoint, type Model, type OptimizerConfig, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, trainableParams } from '../model/index.js';
@@ -59,10 +59,8 @@ interface OpenRun {
   external?: { verifier: OwnedVerifier; select: QuestionSelection; perRound: number[] };
 }
 
-const require = createRequire(import.meta.url);
-
 function versions(): Record<string, string> {
-  return { svgap: (require('../../package.json') as { version: string }).version, node: process.version, tfjs: packageVersion('@tensorflow/tfjs-core') };
+  return { svgap: (readJsonFile(join(PACKAGE_ROOT, 'package.json')) as { version: string }).version, node: process.version, tfjs: packageVersion('@tensorflow/tfjs-core') };
 }
 
 /** checkpoints/run-<time to the millisecond>-<random>: two runs started at once get different directories. */

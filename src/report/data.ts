@@ -3,7 +3,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type CrossSummary, type MetricsRow, type RunInfo, readCrossSummary, readMetrics, readRunInfo } from '../formats.js';
 
-export { parseMetrics, type CrossSummary, type MetricsRow, type RunInfo } from '../formats.js';
 
 export const STAGES = ['sample', 'score', 'verify', 'train', 'eval'] as const;
 export type Stage = (typeof STAGES)[number];

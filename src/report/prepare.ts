@@ -1,6 +1,8 @@
 // From run data to the plain arrays the figure builders take: fits, forecast bands, per-stage timings, cross arms.
 import { earlyPrediction, fitSharedRate, linearityCheck, predictShared, type SharedRateFit, type Trajectory } from '../theory/index.js';
-import { finite, STAGES, type CrossData, type MetricsRow } from './data.js';
+import { mean } from '../stats.js';
+import { finite, STAGES, type CrossData } from './data.js';
+import type { MetricsRow } from '../formats.js';
 import type { AccuracyRow, Band, CrossFigureData, FitPanel, LinearityPanel, PassAtKRow, ThroughputRow } from './figures.js';
 import { formatNumber } from './html.js';
 
@@ -96,9 +98,6 @@ export function forecastOf(trajectory: Trajectory, first: number, grid: number[]
   return { first, tFirst: trajectory.t[first - 1], t: grid, ...fitBand(early.shared, grid) };
 }
 
-function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0;
-}
 
 /** Figure 2 panel: finite-difference −dG/dt against G and its regression line. */
 export function linearityPanel(title: string, trajectory: Trajectory): LinearityPanel {
