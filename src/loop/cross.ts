@@ -197,21 +197,11 @@ export function crossTheory(
   };
 }
 
+type SummaryOptions = { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number };
+
 /** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
-export function summarizeCross(
-  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number },
-  failed: CrossSummary['failed'],
-): CrossSummary {
-  const armRuns: Record<string, FinishedRun[]> = {};
-  for (const arm of arms) {
-    armRuns[arm.name] = [];
-    for (const seed of seeds) {
-      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
-      if (!readRunInfo(runDir)?.finishedAt) continue;
-      const finalTest = options.finalTestSize === undefined ? undefined : readFinalTest(runDir);
-      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === options.finalTestSize ? finalTest : undefined });
-    }
-  }
+export function summarizeCross(dir: string, arms: CrossArm[], seeds: number[], budget: number, options: SummaryOptions, failed: CrossSummary['failed']): CrossSummary {
+  const armRuns = finishedRuns(dir, arms, seeds, options.finalTestSize);
   let gamma = NaN;
   let predicted: Record<string, number> = {};
   let theory: CrossSummary['theory'];
@@ -222,51 +212,74 @@ export function summarizeCross(
   }
   const summaryArms: Record<string, CrossArmSummary> = {};
   for (const arm of arms) {
-    const runs = armRuns[arm.name]!;
-    if (runs.length === 0) continue;
-    const first = runs.map((r) => r.metrics[0]!);
-    const last = runs.map((r) => r.metrics.at(-1)!);
-    const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy)); // the final test when there is one
-    summaryArms[arm.name] = {
-      initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
-      finalTestAccuracy: mean(finals),
-      finalTestAccuracySd: sampleSd(finals),
-      finalSolverUncertainty: mean(last.map((m) => m.solverUncertainty)),
-      finalVerifierUncertainty: mean(last.map((m) => m.verifierUncertainty)),
-      externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, options.rounds).reduce((s, x) => s + x, 0))),
-      predictedFinalSolverUncertainty: predicted[arm.name] ?? NaN,
-      finalTestAccuracies: finals,
-      finishedSeeds: runs.map((r) => r.seed),
-      externalQueriesPerRound: externalPerRound(runs[0]!.metrics, options.rounds),
-      fractions: arm.fractions,
-      allocation: arm.allocation,
-      seedsFinished: runs.length,
-      wallSeconds: runs.reduce((s, r) => s + runSeconds(r.metrics), 0),
-    };
+    if (armRuns[arm.name]!.length > 0) summaryArms[arm.name] = armSummary(arm, armRuns[arm.name]!, options.rounds, predicted[arm.name] ?? NaN);
   }
-  const none = summaryArms.none;
-  const budgeted = Object.entries(summaryArms).filter(([, s]) => s.externalQueries > 0);
-  const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
   return {
     budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
     externalSelect: options.externalSelect ?? 'random',
     finalTestSize: options.finalTestSize ?? null,
-    comparison: {
-      deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
-      beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
-      pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
-        const deltas = s.finishedSeeds.flatMap((seed, i) => {
-          const j = none?.finishedSeeds.indexOf(seed) ?? -1;
-          return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
-        });
-        const sd = sampleSd(deltas);
-        return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
-      })),
-      allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
-      meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
-    },
+    comparison: compareWithNone(summaryArms),
     theory,
     wallSeconds: Object.values(summaryArms).reduce((s, a) => s + a.wallSeconds, 0),
+  };
+}
+
+/** Each arm's finished runs (run.json has finishedAt), with final-test.json when it is of the requested size. */
+function finishedRuns(dir: string, arms: CrossArm[], seeds: number[], finalTestSize?: number): Record<string, FinishedRun[]> {
+  const armRuns: Record<string, FinishedRun[]> = {};
+  for (const arm of arms) {
+    armRuns[arm.name] = [];
+    for (const seed of seeds) {
+      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+      if (!readRunInfo(runDir)?.finishedAt) continue;
+      const finalTest = finalTestSize === undefined ? undefined : readFinalTest(runDir);
+      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined });
+    }
+  }
+  return armRuns;
+}
+
+/** One arm over its finished seeds: accuracies (the final test when there is one), uncertainties, queries, wall time. */
+function armSummary(arm: CrossArm, runs: FinishedRun[], rounds: number, predictedFinal: number): CrossArmSummary {
+  const first = runs.map((r) => r.metrics[0]!);
+  const last = runs.map((r) => r.metrics.at(-1)!);
+  const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy));
+  return {
+    initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
+    finalTestAccuracy: mean(finals),
+    finalTestAccuracySd: sampleSd(finals),
+    finalSolverUncertainty: mean(last.map((m) => m.solverUncertainty)),
+    finalVerifierUncertainty: mean(last.map((m) => m.verifierUncertainty)),
+    externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, rounds).reduce((s, x) => s + x, 0))),
+    predictedFinalSolverUncertainty: predictedFinal,
+    finalTestAccuracies: finals,
+    finishedSeeds: runs.map((r) => r.seed),
+    externalQueriesPerRound: externalPerRound(runs[0]!.metrics, rounds),
+    fractions: arm.fractions,
+    allocation: arm.allocation,
+    seedsFinished: runs.length,
+    wallSeconds: runs.reduce((s, r) => s + runSeconds(r.metrics), 0),
+  };
+}
+
+/** The arms with budget against none: differences of the means, per seed paired differences, the spread over allocations. */
+function compareWithNone(summaryArms: Record<string, CrossArmSummary>): CrossSummary['comparison'] {
+  const none = summaryArms.none;
+  const budgeted = Object.entries(summaryArms).filter(([, s]) => s.externalQueries > 0);
+  const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
+  return {
+    deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
+    beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
+    pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
+      const deltas = s.finishedSeeds.flatMap((seed, i) => {
+        const j = none?.finishedSeeds.indexOf(seed) ?? -1;
+        return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
+      });
+      const sd = sampleSd(deltas);
+      return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
+    })),
+    allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
+    meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
   };
 }
 
@@ -333,16 +346,9 @@ interface PlannedRun {
 
 const WORKER = entryBeside(import.meta.url, 'cross-worker');
 
-/**
- * Run every arm for every seed (seed-major: all arms of the first seed first), skipping finished arm directories and
- * resuming partial ones, one after another or `jobs` at a time in child processes; an arm that throws is recorded in
- * summary.failed and the others go on (an abort stops all).
- * Writes DIR/summary.json and, with options.report, DIR/report.
- */
-export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
-  const log = hooks.log ?? (() => {});
+/** The cross directory, budget and arms of `options`, checked before any work. */
+function crossPlan(options: CrossOptions): { dir: string; budget: number; jobs: number; arms: CrossArm[] } {
   if (options.runtime.out === undefined) throw new Error('cross: --out DIR is needed (the cross directory)');
-  const dir = resolve(options.runtime.out);
   if (options.external.budget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
   if (options.external.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
   requirePositiveInteger('seeds', options.seeds);
@@ -358,34 +364,39 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
       throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.data.poolSize}`);
     }
   }
-  const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
-  const externalVerifier = options.external.verifier ?? 'oracle';
+  return { dir: resolve(options.runtime.out), budget, jobs, arms };
+}
+
+/** The runs still to do: every arm × seed not finished (a finished one only for a missing final test), resumed when partial; and why others are not. */
+function runsToDo(options: CrossOptions, dir: string, arms: CrossArm[], seeds: number[]): { queue: PlannedRun[]; notes: string[] } {
   const plan = seeds.flatMap((seed) => arms.map((arm) => {
     const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
     const run = armOptions(options, arm, seed, runDir);
     return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
   }));
-  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
-    arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
-
-  const failed: CrossSummary['failed'] = [];
   const queue: PlannedRun[] = [];
+  const notes: string[] = [];
   for (const item of plan) {
     const tag = `[${item.arm.name} seed ${item.seed}] finished already`;
     if (item.state === 'finished') {
       // resuming a finished run runs no round; it only adds a missing final test
       const finalTestSize = options.runtime.finalTestSize;
       if (finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === finalTestSize) {
-        log(`${tag}: skipping ${item.runDir}`);
+        notes.push(`${tag}: skipping ${item.runDir}`);
         continue;
       }
-      log(`${tag}: queued for its final test on ${finalTestSize} questions`);
+      notes.push(`${tag}: queued for its final test on ${finalTestSize} questions`);
     }
     queue.push({ ...item, run: { ...item.run, runtime: { ...item.run.runtime, resume: item.state !== 'absent' } } });
   }
+  return { queue, notes };
+}
+
+/** Runs the queue, `jobs` at a time (child processes) or one after another here; a failing run is recorded in `failed`. */
+async function runQueue(queue: PlannedRun[], jobs: number, hooks: RunHooks, failed: CrossSummary['failed']): Promise<void> {
+  const log = hooks.log ?? (() => {});
   const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
-    const tag = `[${arm.name} seed ${seed}]`;
-    const armLog = (line: string) => log(`${tag} ${line}`);
+    const armLog = (line: string) => log(`[${arm.name} seed ${seed}] ${line}`);
     armLog(`${run.runtime.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
     try {
       if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
@@ -402,7 +413,25 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
     for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
   }));
   if (hooks.signal?.aborted) throw new Error('cross aborted');
+}
 
+/**
+ * Run every arm for every seed (seed-major: all arms of the first seed first), skipping finished arm directories and
+ * resuming partial ones, one after another or `jobs` at a time in child processes; an arm that throws is recorded in
+ * summary.failed and the others go on (an abort stops all).
+ * Writes DIR/summary.json and, with options.report, DIR/report.
+ */
+export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
+  const log = hooks.log ?? (() => {});
+  const { dir, budget, jobs, arms } = crossPlan(options);
+  const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
+  const externalVerifier = options.external.verifier ?? 'oracle';
+  const { queue, notes } = runsToDo(options, dir, arms, seeds);
+  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
+    arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
+  notes.forEach(log);
+  const failed: CrossSummary['failed'] = [];
+  await runQueue(queue, jobs, hooks, failed);
   const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.sft.epochsPerRound, externalVerifier, externalSelect: options.external.select, finalTestSize: options.runtime.finalTestSize }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);

@@ -76,9 +76,7 @@ export function passAtKValues(n: number): number[] {
  */
 export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
   verifier: Verifier; sigma: number; seed: number; testSamples?: number }, progress?: Progress): Evaluation {
-  const times = zeroTimes();
-  const tokens = zeroTokens();
-  const candidates = generateCandidates(model, tokenizer, evalProblems, options, new Rng(options.seed), times, tokens, progress);
+  const candidates = generateCandidates({ model, tokenizer, progress }, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
   const picked = picks.map((p, q) => candidates[q]![p.index]!);

@@ -106,7 +106,7 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
   const tokens = zeroTokens();
   const { pool } = round;
   checkAbort(ctx.signal);
-  const candidates = generateCandidates(ctx.model, ctx.tokenizer, pool, ctx.sampling, ctx.rng, times, tokens, ctx.progress);
+  const candidates = generateCandidates(ctx, pool, ctx.sampling, ctx.rng, { times, tokens });
   checkAbort(ctx.signal);
   const external = round.external && round.external.state.count > 0
     ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) } : undefined;

@@ -51,8 +51,15 @@ export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T
   }
 }
 
+/** The model that samples, its tokenizer, and where progress goes (a RoundContext is one). */
+export interface Sampler {
+  model: Model;
+  tokenizer: Tokenizer;
+  progress?: Progress;
+}
+
 /** options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids. */
-function sampleResponses(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string, progress?: Progress) {
+function sampleResponses({ model, tokenizer, progress }: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string) {
   const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
   const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
   const sampled: number[][] = [];
@@ -68,9 +75,10 @@ function sampleResponses(model: Model, tokenizer: Tokenizer, problems: Problem[]
 }
 
 /** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
-export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
-  times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
-  const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(model, tokenizer, problems, options, rng, 'sample', progress));
+export function generateCandidates(sampler: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, meter: { times: StageTimes; tokens: TokenCounts }): Candidate[][] {
+  const { model, tokenizer } = sampler;
+  const { times, tokens } = meter;
+  const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(sampler, problems, options, rng, 'sample'));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
   const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch }));
   tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
@@ -84,7 +92,7 @@ export function generateCandidates(model: Model, tokenizer: Tokenizer, problems:
 
 /** Share of correct answers among `samples` sampled responses per problem (at the run's temperature; the test split). */
 export function sampledAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, progress?: Progress): number {
-  const { rows, sampled } = sampleResponses(model, tokenizer, problems, options, rng, 'test samples', progress);
+  const { rows, sampled } = sampleResponses({ model, tokenizer, progress }, problems, options, rng, 'test samples');
   return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i]!)), problems[q]!.answer)).length / rows.length;
 }
 
