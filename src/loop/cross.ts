@@ -166,20 +166,6 @@ export function crossTheory(
     ? compareAllocations({ ...dynamics, ...fittedStart, gamma, budget, rounds },
       Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])))
     : null;
-  const gammaPerArm: CrossTheory['gammaPerArm'] = {};
-  for (const arm of budgeted) {
-    try {
-      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
-      const perQuery = (x: number) => x / queries(arm);
-      gammaPerArm[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
-    } catch (error) {
-      gammaPerArm[arm.name] = { error: (error as Error).message };
-    }
-  }
-  const emptyRegime: AllocationRegime = {
-    finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN,
-    explanation: budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)',
-  };
   return {
     gamma,
     predicted,
@@ -190,11 +176,31 @@ export function crossTheory(
       dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2, flags: baseFit.flags },
       gammaBudget,
       outcomes: compared?.outcomes ?? [],
-      regime: compared?.regime ?? emptyRegime,
-      gammaPerArm,
+      regime: compared?.regime ?? noRegime(budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)'),
+      gammaPerArm: gammaPerArm(armRuns, budgeted, epochsPerRound),
       trajectories,
     },
   };
+}
+
+/** Per arm with budget, fitGamma's own 6-parameter fit (γ ≥ 0, the paper's model) on its end-of-round points, per query. */
+function gammaPerArm(armRuns: Record<string, FinishedRun[]>, budgeted: CrossArm[], epochsPerRound: number): CrossTheory['gammaPerArm'] {
+  const out: CrossTheory['gammaPerArm'] = {};
+  for (const arm of budgeted) {
+    try {
+      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
+      const perQuery = (x: number) => x / arm.perRound.reduce((s, q) => s + q, 0);
+      out[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
+    } catch (error) {
+      out[arm.name] = { error: (error as Error).message };
+    }
+  }
+  return out;
+}
+
+/** The regime when there is none to compare, saying why. */
+function noRegime(explanation: string): AllocationRegime {
+  return { finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN, explanation };
 }
 
 type SummaryOptions = { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number };
@@ -289,11 +295,12 @@ function signedDelta(d: { mean: number; se: number }): string {
   return `${d.mean >= 0 ? '+' : ''}${points}${Number.isFinite(d.se) ? ` ± ${(100 * d.se).toFixed(1)}` : ''}`;
 }
 
+const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
+const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const g3 = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
+
 /** The arms table (the paper's Table 2 layout) with the theory's prediction and the Prop. 5.1 verdict. */
 export function formatCrossTable(summary: CrossSummary): string {
-  const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
-  const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
   const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none (paired ± se)', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
   const rows = Object.entries(summary.arms).map(([name, s]) => [
     name, String(s.seedsFinished), pct(s.initialTestAccuracy),
@@ -304,37 +311,44 @@ export function formatCrossTable(summary: CrossSummary): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [
+  const total = summary.wallSeconds;
+  return [
     `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
       (summary.finalTestSize ? `; final test accuracy on ${summary.finalTestSize} test questions` : ''),
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
-  ];
+    ...comparisonLines(summary), ...theoryLines(summary),
+    ...summary.failed.map((f) => `FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`),
+    `wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`,
+  ].join('\n');
+}
+
+/** Which arms with budget beat none, which by more than 2 standard errors, and the spread over allocations. */
+function comparisonLines(summary: CrossSummary): string[] {
   const c = summary.comparison;
   const budgetedNames = Object.keys(c.beatsNone);
-  if (budgetedNames.length > 0) {
-    if ('none' in summary.arms) {
-      const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
-      out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
-      const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
-      out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
-    }
-    out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  if (budgetedNames.length === 0) return [];
+  const out: string[] = [];
+  if ('none' in summary.arms) {
+    const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
+    out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
+    const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
+    out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
   }
-  if ('error' in summary.theory) {
-    out.push(`theory: no prediction (${summary.theory.error})`);
-  } else {
-    const t = summary.theory;
-    out.push(`theory: γ = ${g(summary.gamma)} per external query (γM = ${g(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g(t.dynamics.rate)} per round, ` +
-      `α/β = ${g(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`);
-    if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
-    const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g(f.gamma)} [${g(f.lower)}, ${g(f.upper)}]`));
-    if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
-    out.push(`  Prop. 5.1: ${t.regime.explanation}`);
-  }
-  for (const f of summary.failed) out.push(`FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`);
-  const total = summary.wallSeconds;
-  out.push(`wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`);
-  return out.join('\n');
+  out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  return out;
+}
+
+/** γ, the base arm's dynamics, γ per arm alone, and the Prop. 5.1 verdict (or why there is no prediction). */
+function theoryLines(summary: CrossSummary): string[] {
+  if ('error' in summary.theory) return [`theory: no prediction (${summary.theory.error})`];
+  const t = summary.theory;
+  const out = [`theory: γ = ${g3(summary.gamma)} per external query (γM = ${g3(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g3(t.dynamics.rate)} per round, ` +
+    `α/β = ${g3(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`];
+  if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
+  const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g3(f.gamma)} [${g3(f.lower)}, ${g3(f.upper)}]`));
+  if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
+  out.push(`  Prop. 5.1: ${t.regime.explanation}`);
+  return out;
 }
 
 interface PlannedRun {

@@ -69,6 +69,11 @@ export function passAtKValues(n: number): number[] {
   return [...ks, n];
 }
 
+/** pass@k for k = 1, 2, 4, …, n over the questions (unbiased estimator), keyed passAt<k>. */
+function passAtEach(candidates: Candidate[][], n: number): Record<`passAt${number}`, number> {
+  return Object.fromEntries(passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]));
+}
+
 /**
  * One evaluation point on the fixed evaluation subset: U_s (mean U of all samples), U_v (mean U of the picks),
  * G = U_s − U_v, and the accuracies. Sampling uses the same seed at every point (common random numbers), so the
@@ -82,8 +87,6 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
   const picked = picks.map((p, q) => candidates[q]![p.index]!);
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
-  const n = options.samples;
-  const passAt = Object.fromEntries(passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]));
   const testSamples = options.testSamples ?? 0;
   const testSampled = testSamples > 0 && testProblems.length > 0
     ? { testSampledAccuracy: sampledAccuracy(model, tokenizer, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1), progress) }
@@ -103,7 +106,7 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
     meanResponseLength: mean(all.map((c) => c.length)),
     meanPickLength: mean(picked.map((c) => c.length)),
     answerDiversity: mean(candidates.map((g) => answerGroups(g).length)),
-    ...passAt,
+    ...passAtEach(candidates, options.samples),
     evalFallbacks: picks.filter((p) => p.fallback).length,
     meanEntropy: mean(all.map((c) => c.entropy)),
     meanSelfCertainty: mean(all.map((c) => c.selfCertainty)),
