@@ -56,6 +56,8 @@ export interface OptionRow {
   cliDefault?: false; // the command line gives no default (the run tells whether it was typed, e.g. --rounds with --resume)
 }
 
+// one row per flag, a table to read down: the formatter leaves it as it is
+// prettier-ignore
 export const OPTIONS = [
   { flag: 'model', path: 'model', type: 'string', default: 'tiny-arith', describe: 'tiny-arith (shipped), tiny | small (random init), phi-mini (reserved), or a checkpoint directory' },
   { flag: 'seed', path: 'seed', type: 'number', default: 1, describe: 'seed of the model init, the pools, sampling and SFT order', check: integer },
