@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
 import { forward, initModel } from '../src/model/model.js';
-import { answerGroups, passAtK, passAtKValues } from '../src/loop/round.js';
+import { answerGroups, passAtK, passAtKValues } from '../src/loop/evaluate.js';
 import { perTokenUncertainty, responseUncertainty, solverUncertainty } from '../src/uncertainty/index.js';
 import { MICRO } from './helpers.js';
 
@@ -118,17 +118,18 @@ describe('the new fields of metrics.jsonl', () => {
     const { join } = await import('node:path');
     const { loadTokenizer } = await import('../src/tokenizer/index.js');
     const { saveCheckpoint } = await import('../src/model/index.js');
-    const { TRAIN_DEFAULTS, runTraining } = await import('../src/loop/run.js');
+    const { runTraining } = await import('../src/loop/run.js');
+    const { trainOptionsFrom } = await import('../src/loop/options.js');
     const { readTrajectoryFile } = await import('../src/theory/index.js');
     const tokenizer = await loadTokenizer();
     const root = mkdtempSync(join(tmpdir(), 'svgap-accounting-'));
     const micro = join(root, 'micro');
     saveCheckpoint(micro, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
     const out = join(root, 'run');
-    await runTraining({
-      ...TRAIN_DEFAULTS, model: micro, out, backend: 'cpu', rounds: 1, poolSize: 4, samples: 4, maxNewTokens: 6, evalSize: 3, testSize: 2, testSamples: 3,
+    await runTraining(trainOptionsFrom({
+      model: micro, out, backend: 'cpu', rounds: 1, poolSize: 4, samples: 4, maxNewTokens: 6, evalSize: 3, testSize: 2, testSamples: 3,
       batchSize: 2, sampleBatch: 8, verifier: 'majority', report: false, loraRank: 2, loraAlpha: 4,
-    });
+    }));
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
     expect(lines).toHaveLength(3);
     for (const m of lines) {

@@ -204,7 +204,7 @@ describe('a round', () => {
     const optimizer = initAdamW(model.lora!.params);
     const data = loadLoopData({ dataset: 'arith', poolSize: 3, freshPool: false, evalSize: 2, testSize: 1, seed: 5 });
     const sizes = { samples: 2, newTokens: 3, sampleBatch: 4, batch: 2, evalsPerRound: 1 };
-    const round = benchRound(model, tokenizer, data, sizes, optimizer, { ...DEFAULT_OPTIMIZER, warmupSteps: 0 }, 1);
+    const round = benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: { ...DEFAULT_OPTIMIZER, warmupSteps: 0 } }, 1);
     expect(round.trainSteps).toBe(2); // 3 picks in batches of 2
     const s = round.stages;
     for (const stage of Object.values(s)) expect(stage).toBeGreaterThan(0);

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { initBackend } from '../src/engine/index.js';
 import { initModel, saveCheckpoint } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord } from '../src/loop/run.js';
+import { type FlatOptions, trainOptionsFrom } from '../src/loop/options.js';
+import type { MetricsRecord } from '../src/formats.js';
 import {
   type CrossOptions, type CrossSummary, type FinishedRun, armOptions, crossTheory, defaultBudget, formatCrossTable, parseArms, runCross, summarizeCross,
 } from '../src/loop/cross.js';
@@ -23,12 +24,13 @@ beforeAll(async () => {
   saveCheckpoint(microDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
 });
 
-function microCross(out: string, extra: Partial<CrossOptions> = {}): CrossOptions {
-  return {
-    ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 3, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
-    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, evalsPerEpoch: 1,
-    budget: 3, arms: ['none,early,uniform,late'], seeds: 1, ...extra,
-  };
+function microCross(out: string, extra: FlatOptions & Partial<Pick<CrossOptions, 'budget' | 'arms' | 'seeds' | 'jobs'>> = {}): CrossOptions {
+  const { budget = 3, arms = ['none,early,uniform,late'], seeds = 1, jobs, ...flat } = extra;
+  const train = trainOptionsFrom({
+    model: microDir, out, backend: 'cpu', rounds: 3, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
+    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, evalsPerEpoch: 1, ...flat,
+  });
+  return { ...train, budget, arms, seeds, ...(jobs === undefined ? {} : { jobs }) };
 }
 
 const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
@@ -50,10 +52,10 @@ describe('arms and budget', () => {
     expect(custom[2]!.perRound).toEqual([4, 3, 3]);
     // an arm's run carries the budget and allocation; none carries no external verification
     const run = armOptions(microCross('/x'), custom[1]!, 5, '/x/front');
-    expect([run.externalVerifier, run.externalBudget, run.allocation, run.seed, run.out]).toEqual(['oracle', 10, 'R1:0.7,R2:0.3', 5, '/x/front']);
+    expect([run.external.verifier, run.external.budget, run.external.allocation, run.seed, run.runtime.out]).toEqual(['oracle', 10, 'R1:0.7,R2:0.3', 5, '/x/front']);
     expect(run).not.toHaveProperty('arms');
     const none = armOptions(microCross('/x'), custom[0]!, 5, '/x/none');
-    expect([none.externalVerifier, none.externalBudget, none.allocation]).toEqual([undefined, undefined, undefined]);
+    expect(none.external).toEqual({});
   });
 
   it('bad arms, budgets and flags are clear errors before any run', async () => {
@@ -112,6 +114,22 @@ describe('theory over the arms', () => {
     const direct = compareAllocations({ ...truth, gamma: gammaPerQuery, budget, rounds });
     expect(theory.regime.finalSpread).toBeCloseTo(direct.regime.finalSpread, 6);
     expect(theory.regime.independent).toBe(direct.regime.independent);
+  });
+
+  it('predicts a trajectory for every arm, a custom one too, that summary.json carries and the report draws as is', () => {
+    const arms = parseArms(['none,early', 'front=R1:0.7,R2:0.3'], rounds, budget);
+    const front = arms.find((a) => a.name === 'front')!;
+    const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: front.fractions });
+    const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
+    const runs = { ...syntheticRuns(), front: [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]!, sim.verifier[i]!)) }] };
+    const { predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
+    const written = theory.trajectories!.front!;
+    expect(written.t).toEqual(sim.t); // in epochs: one per round here
+    written.solver.forEach((s, i) => expect(s).toBeCloseTo(sim.solver[i]!, 5));
+    expect(written.solver.at(-1)).toBe(predicted.front);
+    const summary = { budget, gamma: theory.gammaBudget / budget, arms: {}, theory } as unknown as CrossSummary;
+    const curves = crossData({ dir: '/x', summary, runs: {} }).curves.filter((c) => c.arm === 'front');
+    expect(curves.map((c) => [c.t, c.value, c.source])).toEqual(written.t.map((t, i) => [t, written.solver[i], 'theory']));
   });
 
   it('predicts from the fitted start, so noise in the measured t = 0 point is not amplified by α/(α−β)', () => {
@@ -356,7 +374,7 @@ describe('micro cross run', () => {
     expect(lines.join('\n')).toMatch(/FAILED early \(seed 1/);
 
     // the same --out with other settings is refused before any work
-    await expect(runCross({ ...options, lr: 1e-3 })).rejects.toThrow(/none\/run\.json: this arm was run with other settings \(lr: 0\.002 there, 0\.001 now\)/);
+    await expect(runCross({ ...options, sft: { ...options.sft, lr: 1e-3 } })).rejects.toThrow(/none\/run\.json: this arm was run with other settings \(--lr: 0\.002 there, 0\.001 now\)/);
   });
 
   it('--jobs 2 runs the arms in child processes to the same metrics; a failing child is recorded and the others go on', async () => {

@@ -11,7 +11,7 @@ import { createEngineServer, listen } from '../src/engine/serve.js';
 import { type Lora, type Model, addLora, initModel } from '../src/model/model.js';
 import { MICRO } from './helpers.js';
 import { loadTest } from '../src/bench/load.js';
-import { quantile } from '../src/bench/stats.js';
+import { quantile } from '../src/stats.js';
 
 const CONFIG = { ...MICRO, vocab_size: 29, max_position_embeddings: 48 };
 const PAD = 0;

@@ -3,7 +3,7 @@
 // U_s and U_v as means of the total sequence NLL of the samples and of the picks, the hybrid best-of-N pick,
 // solver, verifier and majority-vote accuracy, and pass@N. On the torch backend: the cpu one takes minutes here.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '../src/engine/index.js';
@@ -12,30 +12,18 @@ import { answersEqual } from '../src/data/index.js';
 import { resolveModel } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
-import { evaluate, type Evaluation } from '../src/loop/round.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, runTraining } from '../src/loop/run.js';
+import { evaluate, type Evaluation } from '../src/loop/evaluate.js';
+import { selfVerifier } from '../src/loop/verifiers.js';
+import { runTraining } from '../src/loop/run.js';
+import { type TrainOptions, trainOptionsFrom } from '../src/loop/options.js';
+import { type MetricsRow, type SampleRecord, readMetrics, readSamples } from '../src/formats.js';
 import { BUILD_NATIVE, requireOrSkip } from './helpers.js';
 
 const torch = await loadTorchBackend({ device: 'cpu', threads: 1 });
 const HAVE_TORCH = requireOrSkip('the native torch backend', torch.available, `${BUILD_NATIVE} (${torch.reason})`);
 
-interface WrittenCandidate {
-  text: string;
-  answer: string | null;
-  correct: boolean;
-  score: number;
-  nll: number;
-  normalizedNll: number;
-  length: number;
-}
-
-interface WrittenQuestion {
-  reference: string;
-  pick: number;
-  fallback: boolean;
-  dropped: boolean;
-  candidates: WrittenCandidate[];
-}
+type WrittenQuestion = SampleRecord;
+type WrittenCandidate = SampleRecord['candidates'][number];
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const share = (xs: boolean[]) => mean(xs.map((x) => (x ? 1 : 0)));
@@ -70,7 +58,7 @@ function hybridPick(candidates: WrittenCandidate[], sigma: number): number {
 describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a run wrote', () => {
   let options: TrainOptions;
   let questions: WrittenQuestion[];
-  let metrics: MetricsRecord[];
+  let metrics: MetricsRow[];
   let evaluation: Evaluation;
 
   beforeAll(async () => {
@@ -78,24 +66,24 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     const tokenizer = await loadTokenizer();
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-loop-metrics-')), 'run');
     // the eval set is the whole (fixed) pool, so round 1's samples are questions the metrics are taken on
-    options = {
-      ...TRAIN_DEFAULTS, model: 'tiny-arith', out, backend: 'torch', rounds: 1, poolSize: 8, evalSize: 8, testSize: 1, samples: 6, maxNewTokens: 40,
+    options = trainOptionsFrom({
+      model: 'tiny-arith', out, backend: 'torch', rounds: 1, poolSize: 8, evalSize: 8, testSize: 1, samples: 6, maxNewTokens: 40,
       verifier: 'majority', sigma: 0.5, evalsPerEpoch: 1, batchSize: 8, sampleBatch: 48, report: false, seed: 3,
-    };
+    });
     await runTraining(options);
-    questions = readFileSync(join(out, 'samples', 'round-1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as WrittenQuestion);
-    metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
+    questions = readSamples(out, 1);
+    metrics = readMetrics(out);
     // the loop's evaluation of the model round 1 sampled from, on the same questions with the seed of round 1's sampler:
     // common random numbers give it exactly the candidates round 1 wrote
     const { model } = resolveModel('tiny-arith', { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: 'gather' });
-    const pool = loadLoopData(options).pool(0);
-    const sampling = { samples: options.samples, temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
-    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: options.verifier, sigma: options.sigma, seed: options.seed });
+    const pool = loadLoopData({ ...options.data, seed: options.seed }).pool(0);
+    const sampling = options.sampling;
+    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: selfVerifier(options.verify.verifier, model, tokenizer), sigma: options.verify.sigma, seed: options.seed });
   });
 
   it('the run\'s answers are a mix of right and wrong, and majority and minority votes disagree', () => {
     const all = questions.flatMap((q) => q.candidates);
-    expect(all).toHaveLength(options.poolSize * options.samples);
+    expect(all).toHaveLength(options.data.poolSize * options.sampling.samples);
     const accuracy = share(all.map((c) => c.correct));
     expect(accuracy).toBeGreaterThan(0);
     expect(accuracy).toBeLessThan(1);
@@ -112,7 +100,7 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
       // majority score: the share of the N candidates giving the same answer
       q.candidates.forEach((c) => expect(c.score).toBeCloseTo(c.answer === null ? 0 : q.candidates.filter((o) => o.answer !== null && answersEqual(o.answer, c.answer)).length / q.candidates.length, 12));
       expect(groups.reduce((s, g) => s + g.count, 0)).toBe(q.candidates.filter((c) => c.answer !== null).length);
-      expect(q.pick).toBe(hybridPick(q.candidates, options.sigma));
+      expect(q.pick).toBe(hybridPick(q.candidates, options.verify.sigma));
       expect(q.dropped).toBe(false); // no external verifier
     }
     const last = metrics.at(-1)!;
@@ -122,7 +110,7 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
 
   it('U_s, U_v, G, solver, verifier and majority accuracy and pass@N of the evaluation match the written samples', () => {
     const all = questions.flatMap((q) => q.candidates);
-    const picked = questions.map((q) => q.candidates[hybridPick(q.candidates, options.sigma)]!);
+    const picked = questions.map((q) => q.candidates[hybridPick(q.candidates, options.verify.sigma)]!);
     const us = mean(all.map((c) => c.nll));
     const uv = mean(picked.map((c) => c.nll));
     expect(evaluation.solverUncertainty).toBeCloseTo(us, 6);

@@ -9,9 +9,14 @@ import { loadTokenizer, type Tokenizer } from '../src/tokenizer/index.js';
 import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verify.js';
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
-import { greedyCorrect, verifyAndPick } from '../src/loop/round.js';
+import { verifyAndPick } from '../src/loop/round.js';
+import { greedyCorrect } from '../src/loop/sampling.js';
+import { externalVerifier, oracleVerifier, selfVerifier } from '../src/loop/verifiers.js';
+import { budgetPerRound, doubtfulQuestions, externalQuestions, parseAllocation, questionSelection } from '../src/loop/external.js';
+import type { MetricsRecord } from '../src/formats.js';
 import { DEFAULT_DATA_DIR } from '../src/data/index.js';
-import { TRAIN_DEFAULTS, type MetricsRecord, type TrainOptions, budgetPerRound, doubtfulQuestions, externalQuestions, makeExternalScorer, parseAllocation, runTraining, validateTrainOptions } from '../src/loop/run.js';
+import { runTraining } from '../src/loop/run.js';
+import { type FlatOptions, type TrainOptions, trainOptionsFrom, validateTrainOptions, withOptions } from '../src/loop/options.js';
 import { makeProgress } from '../src/cli/progress.js';
 import { MICRO, sharedData } from './helpers.js';
 
@@ -38,11 +43,11 @@ beforeAll(async () => {
   saveCheckpoint(microDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
 });
 
-function microOptions(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
+function microOptions(out: string, extra: FlatOptions = {}): TrainOptions {
+  return trainOptionsFrom({
+    model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
     batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, testSamples: 0, ...extra, // test sampling: test/accounting.test.ts
-  };
+  });
 }
 
 describe('selection (the paper\'s hybrid best-of-N)', () => {
@@ -68,21 +73,20 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
   });
 
   it('an externally verified question with every candidate rejected is dropped; a self-verifier fallback is kept', () => {
-    const noModel = undefined as never;
     const problems = [0, 1, 2].map((idx) => ({ question: 'q', solution: '#### 4', answer: '4', idx }));
     const wrong = [candidate('3', false, 0.2), candidate(null, false, 0.1)];
     const groups = [wrong, [candidate('3', false, 0.2), candidate('4', true, 0.3)], [candidate(null, false, 0.2), candidate(null, false, 0.1)]];
-    const oracle = (_p: unknown[], cs: Candidate[][]) => cs.map((g) => g.map((c) => (c.correct ? 1 : 0)));
+    const majority = selfVerifier('majority', undefined as never, tokenizer); // majority reads no model
     let seen: number[] = [];
-    const { picks, dropped, external, selfConfidence } = verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5, {
-      choose: (confidence) => ((seen = confidence), [1, 0, 1]), score: oracle });
+    const { picks, dropped, external, selfConfidence } = verifyAndPick(majority, problems, groups, 0.5, {
+      choose: (confidence) => ((seen = confidence), [1, 0, 1]), verifier: oracleVerifier });
     expect(seen).toEqual([0.5, 0.5, 0]); // the choice sees every question's best self-verifier (majority) score
     expect(selfConfidence).toEqual(seen);
     expect(external).toEqual([0, 1]); // sorted, each question once
     expect(dropped).toEqual([true, false, false]);
     expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
     expect(picks[1]!.index).toBe(1);
-    expect(verifyAndPick('majority', noModel, tokenizer, problems, groups, 0.5).dropped).toEqual([false, false, false]);
+    expect(verifyAndPick(majority, problems, groups, 0.5).dropped).toEqual([false, false, false]);
   });
 
   it('likelihood, majority and oracle scores', () => {
@@ -122,16 +126,16 @@ describe('external verifier', () => {
       { ...candidate('5', true, 0.1), tokens: tokenizer.encode('3+2=5 apples.\n#### 5') },
       { ...candidate('6', false, 0.2), tokens: tokenizer.encode('3+2=6 apples.\n#### 6') },
     ]];
-    const external = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'majority' }, tokenizer)(problems, candidates);
+    const external = externalVerifier(otherDir, 'majority', tokenizer)(problems, candidates);
     expect(external).toEqual(verifierScores('tf', load(otherDir), tokenizer, problems, candidates));
     expect(external[0]![0]).not.toBeCloseTo(verifierScores('tf', load(microDir), tokenizer, problems, candidates)[0]![0]!, 6); // not the run's model
-    const qe = makeExternalScorer(otherDir, { ...TRAIN_DEFAULTS, verifier: 'qe' }, tokenizer)(problems, candidates);
+    const qe = externalVerifier(otherDir, 'qe', tokenizer)(problems, candidates);
     expect(qe).toEqual(verifierScores('qe', load(otherDir), tokenizer, problems, candidates));
-    expect(makeExternalScorer('oracle', TRAIN_DEFAULTS, tokenizer)(problems, candidates)).toEqual([[1, 0]]);
-    expect(() => makeExternalScorer('/no/such/verifier', TRAIN_DEFAULTS, tokenizer)).toThrow(/no\/such\/verifier/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: '/no/such/verifier', externalBudget: 3 }))
+    expect(externalVerifier('oracle', 'tf', tokenizer)(problems, candidates)).toEqual([[1, 0]]);
+    expect(() => externalVerifier('/no/such/verifier', 'tf', tokenizer)).toThrow(/no\/such\/verifier/);
+    expect(() => validateTrainOptions(trainOptionsFrom({ externalVerifier: '/no/such/verifier', externalBudget: 3 })))
       .toThrow(/--external-verifier \/no\/such\/verifier: neither 'oracle' nor a checkpoint directory/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, externalVerifier: otherDir, externalBudget: 3 })).not.toThrow();
+    expect(() => validateTrainOptions(trainOptionsFrom({ externalVerifier: otherDir, externalBudget: 3 }))).not.toThrow();
   });
 });
 
@@ -221,6 +225,15 @@ describe('external budget', () => {
     expect(tieWinners).toEqual(new Set([1, 3]));
   });
 
+  it('--external-select is a value: random walks the seeded order from the questions used so far, doubt ranks by self-confidence', () => {
+    const confidence = [0.9, 0.1, 0.5, 0.1, 0.8, 0.3];
+    const asked = new Set([1]);
+    const random = questionSelection('random', 4, false);
+    expect(random(confidence, { count: 2, usedSoFar: 3, askedBefore: asked })).toEqual(externalQuestions(6, 2, 3, false, 4));
+    expect(questionSelection('random', 4, true)(confidence, { count: 2, usedSoFar: 3, askedBefore: asked })).toEqual([0, 1]); // fresh pool: the first ones
+    expect(questionSelection('doubt', 4, false)(confidence, { count: 2, usedSoFar: 0, askedBefore: asked })).toEqual([3, 5]); // 1 was asked before
+  });
+
   it('bad allocations are clear errors', () => {
     expect(() => parseAllocation('sometimes', 3)).toThrow(/--allocation: cannot read 'sometimes'/);
     expect(() => parseAllocation('R4:1', 3)).toThrow(/round 4 is outside 1..3/);
@@ -231,18 +244,18 @@ describe('external budget', () => {
 describe('runs', () => {
   it('bad flags and paths give clear errors', async () => {
     const base = microOptions('/tmp/unused');
-    expect(() => validateTrainOptions({ ...base, samples: 0 })).toThrow(/--samples: must be a positive integer/);
-    expect(() => validateTrainOptions({ ...base, sigma: 1.5 })).toThrow(/--sigma: must be in \[0, 1\]/);
-    expect(() => validateTrainOptions({ ...base, verifier: 'psychic' as never })).toThrow(/--verifier: unknown verifier 'psychic'/);
-    expect(() => validateTrainOptions({ ...base, verifier: 'oracle' })).toThrow(/no self-verifier/);
-    expect(() => validateTrainOptions({ ...base, externalBudget: 5 })).toThrow(/--external-budget needs --external-verifier/);
+    expect(() => validateTrainOptions(withOptions(base, { samples: 0 }))).toThrow(/--samples: must be a positive integer/);
+    expect(() => validateTrainOptions(withOptions(base, { sigma: 1.5 }))).toThrow(/--sigma: must be in \[0, 1\]/);
+    expect(() => validateTrainOptions(withOptions(base, { verifier: 'psychic' as never }))).toThrow(/--verifier: unknown 'psychic'/);
+    expect(() => validateTrainOptions(withOptions(base, { verifier: 'oracle' }))).toThrow(/no self-verifier/);
+    expect(() => validateTrainOptions(withOptions(base, { externalBudget: 5 }))).toThrow(/--external-budget needs --external-verifier/);
     expect(() => resolveModel('phi-mini', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model phi-mini: microsoft\/Phi-4-mini-instruct is not on this machine.*huggingface-cli download microsoft\/Phi-4-mini-instruct/);
+    expect(() => validateTrainOptions(withOptions(base, { memoryBudget: -1 }))).toThrow(/--memory-budget: must be a positive number of GB/);
+    await expect(runTraining(withOptions(base, { memoryBudget: 0.001, out: join(tmpdir(), 'svgap-budget-run') }))).rejects.toThrow(/micro: this run needs about \d+\.\d MB but 1\.0 MB is available: training .*weights 0\.\d MB.*Would fit: no --micro-batch fits/);
+    await expect(runTraining(withOptions(base, { model: 'phi-mini', offline: true, out: join(tmpdir(), 'svgap-offline-run') }))).rejects.toThrow(/downloads are off \(--offline/);
     expect(() => resolveModel('/no/such/model', { vocabSize: tokenizer.vocabSize, seed: 1, embedMode: 'gather' })).toThrow(/--model \/no\/such\/model: no such preset/);
-    expect(() => validateTrainOptions({ ...base, memoryBudget: -1 })).toThrow(/--memory-budget: must be a positive number of GB/);
-    await expect(runTraining({ ...base, memoryBudget: 0.001, out: join(tmpdir(), 'svgap-budget-run') })).rejects.toThrow(/micro: this run needs about \d+\.\d MB but 1\.0 MB is available: training .*weights 0\.\d MB.*Would fit: no --micro-batch fits/);
-    await expect(runTraining({ ...base, model: 'phi-mini', offline: true, out: join(tmpdir(), 'svgap-offline-run') })).rejects.toThrow(/downloads are off \(--offline/);
-    await expect(runTraining({ ...base, resume: true, out: join(tmpdir(), 'svgap-no-run') })).rejects.toThrow(/--resume: .*run\.json not found/);
-    await expect(runTraining({ ...base, dataset: '/no/file.jsonl' })).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
+    await expect(runTraining(withOptions(base, { resume: true, out: join(tmpdir(), 'svgap-no-run') }))).rejects.toThrow(/--resume: .*run\.json not found/);
+    await expect(runTraining(withOptions(base, { dataset: '/no/file.jsonl' }))).rejects.toThrow(/--dataset \/no\/file\.jsonl: file not found/);
   });
 
   it('a 2-round micro run writes the promised files and keys; a second run refuses the same --out', async () => {
@@ -303,7 +316,7 @@ describe('runs', () => {
     for (const q of first.filter((q) => !q.external)) expect(q.selfConfidence).toBeGreaterThanOrEqual(most);
     for (const q of first) if (!q.external) expect(q.selfConfidence).toBe(Math.max(...q.candidates.map((c: { score: number }) => c.score)));
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).external.select).toBe('doubt');
-    expect(() => validateTrainOptions({ ...microOptions(out), externalSelect: 'luck' as never })).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
+    expect(() => validateTrainOptions(withOptions(microOptions(out), { externalSelect: 'luck' as never }))).toThrow(/--external-select: unknown 'luck'; choose one of random, doubt/);
   });
 
   it('--final-test-size measures the final model once on a bigger test split; resuming a finished run re-measures only for a new size', async () => {
@@ -320,23 +333,23 @@ describe('runs', () => {
     expect(saved.accuracy).toBe(saved.correct.split('').filter((c: string) => c === '1').length / 12);
     // a second greedy pass, over the checkpoint saved on disk, gives the same verdicts: the test used the final model
     const final = loadCheckpoint(join(out, 'checkpoint')).model;
-    const test = loadLoopData({ ...options, testSize: 12 }).test;
-    const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, sampleBatch: options.sampleBatch };
+    const test = loadLoopData({ ...options.data, seed: options.seed, testSize: 12 }).test;
+    const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.sampling.maxNewTokens, sampleBatch: options.sampling.sampleBatch };
     expect(greedyCorrect(final, tokenizer, test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
     // its first --test-size (2) questions are the run's own test split, so they agree with the last evaluation
     const lastTestAccuracy = (JSON.parse(metrics.trim().split('\n').at(-1)!) as MetricsRecord).testAccuracy;
     expect(saved.correct.slice(0, 2).split('').filter((c: string) => c === '1').length / 2).toBe(lastTestAccuracy);
-    const resumed = await runTraining({ ...options, resume: true, finalTestSize: 14 });
+    const resumed = await runTraining(withOptions(options, { resume: true, finalTestSize: 14 }));
     expect(resumed.finalTest!.testSize).toBe(14);
     expect(resumed.finalTest!.correct.slice(0, 12)).toBe(saved.correct); // arith's test split is a fixed stream: 12 questions are a prefix of 14
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(metrics); // no round was run again
-    expect(() => validateTrainOptions({ ...options, finalTestSize: 0 })).toThrow(/--final-test-size: must be a positive integer/);
+    expect(() => validateTrainOptions(withOptions(options, { finalTestSize: 0 }))).toThrow(/--final-test-size: must be a positive integer/);
     // math and custom jsonl hold out their last --test-size problems: a larger final test would reach into the pool
-    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 501 }))
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'math', testSize: 500, finalTestSize: 501 })))
       .toThrow(/--final-test-size 501: --dataset math holds out only its last --test-size 500 problems/);
-    expect(() => validateTrainOptions({ ...options, dataset: 'math', testSize: 500, finalTestSize: 500 })).not.toThrow();
-    expect(() => validateTrainOptions({ ...options, dataset: 'gsm8k', testSize: 200, finalTestSize: 1000 })).not.toThrow();
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'math', testSize: 500, finalTestSize: 500 }))).not.toThrow();
+    expect(() => validateTrainOptions(withOptions(options, { dataset: 'gsm8k', testSize: 200, finalTestSize: 1000 }))).not.toThrow();
   });
 
   it('a run directory is locked while it runs: a live holder is an error, a dead one\'s lock is taken over', async () => {
@@ -353,14 +366,14 @@ describe('runs', () => {
     expect(readdirSync(out)).not.toContain('.lock'); // released at the end
     expect(readdirSync(out)).toContain('metrics.jsonl');
     // a run that fails before writing anything leaves no directory behind
-    await expect(runTraining({ ...microOptions(join(root, 'bad')), dataset: '/no/file.jsonl' })).rejects.toThrow(/file not found/);
+    await expect(runTraining(withOptions(microOptions(join(root, 'bad')), { dataset: '/no/file.jsonl' }))).rejects.toThrow(/file not found/);
     expect(existsSync(join(root, 'bad'))).toBe(false);
   });
 
   it.each([
     ['self-verification only', {}],
     ['doubt-selected external verification', { externalVerifier: 'oracle', externalBudget: 3, allocation: 'uniform', externalSelect: 'doubt' as const }],
-  ])('a run killed mid-round and resumed gives the metrics of an uninterrupted run (%s)', async (_name, extra: Partial<TrainOptions>) => {
+  ])('a run killed mid-round and resumed gives the metrics of an uninterrupted run (%s)', async (_name, extra: FlatOptions) => {
     const root = mkdtempSync(join(tmpdir(), 'svgap-resume-'));
     const options = (out: string) => microOptions(out, { rounds: 3, verifier: 'majority', ...extra });
     const whole = await runTraining(options(join(root, 'whole')));
@@ -375,7 +388,7 @@ describe('runs', () => {
     })).rejects.toThrow(/aborted/);
     const partial = readFileSync(join(root, 'killed', 'metrics.jsonl'), 'utf8').trim().split('\n');
     expect(partial.map((l) => JSON.parse(l).t)).toEqual([0, 0.5, 1, 1.5]); // round 2's mid-round point was written, the round never finished
-    const resumed = await runTraining({ ...options(join(root, 'killed')), resume: true });
+    const resumed = await runTraining(withOptions(options(join(root, 'killed')), { resume: true }));
     const strip = (m: MetricsRecord) => ({ ...m, timing: undefined, tokensPerSecond: undefined });
     expect(resumed.metrics.map(strip)).toEqual(whole.metrics.map(strip));
     const asked = [1, 2, 3].flatMap((r) => readFileSync(join(root, 'killed', 'samples', `round-${r}.jsonl`), 'utf8').trim().split('\n')
@@ -387,9 +400,9 @@ describe('runs', () => {
   it('--resume keeps the saved round count unless --rounds extends it', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-extend-')), 'run');
     await runTraining(microOptions(out, { rounds: 1, verifier: 'likelihood' }));
-    const again = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true }); // rounds 2 by default, not asked for
+    const again = await runTraining(withOptions(microOptions(out, { verifier: 'likelihood' }), { resume: true })); // rounds 2 by default, not asked for
     expect(again.metrics.map((m) => m.t)).toEqual([0, 0.5, 1]);
-    const extended = await runTraining({ ...microOptions(out, { verifier: 'likelihood' }), resume: true, extendRounds: 2 });
+    const extended = await runTraining(withOptions(microOptions(out, { verifier: 'likelihood' }), { resume: true, extendRounds: 2 }));
     expect(extended.metrics.map((m) => m.t)).toEqual([0, 0.5, 1, 1.5, 2]);
   });
 

@@ -3,7 +3,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { accountingRows, parseMetrics, passAtKRows, runFigures, whatMoved, writeRunReport } from '../src/report/index.js';
+import { accountingRows, passAtKRows, runFigures, whatMoved, writeRunReport } from '../src/report/index.js';
+import { parseMetrics } from '../src/formats.js';
 
 const point = (t: number, o: Record<string, number>) => ({ t, round: t, gap: 0, solverAccuracy: 0.3, verifierAccuracy: 0.4, ...o });
 // U_s 5 → 1.85 (−63 %), sample length 30 → 29.4 (−2 %), sampled test 20 → 24 % (+4), greedy 25.5 → 22 % (−3.5), pass@16 83 → 50 % (−33)

@@ -9,7 +9,6 @@ import {
   figuresOf,
   fitBand,
   loadFontMetrics,
-  parseMetrics,
   pngSize,
   readCross,
   readRun,
@@ -20,6 +19,7 @@ import {
   trajectoryOf,
   writeRunReport,
 } from '../src/report/index.js';
+import { parseMetrics } from '../src/formats.js';
 import { fitSharedRate, predictShared, type SharedRateFit } from '../src/theory/index.js';
 import { writeSyntheticCross, writeSyntheticRun } from './fixtures/report/synthetic.js';
 
@@ -36,7 +36,7 @@ describe('reading runs', () => {
   it('names the file and line of a bad metrics line', () => {
     expect(() => parseMetrics('{"t":0}\n', 'm.jsonl')).toThrow(/m\.jsonl:1: field "round"/);
     const good = JSON.stringify({ t: 0, round: 0, solverUncertainty: 1, verifierUncertainty: 0.5, gap: 0.5 });
-    expect(() => parseMetrics(`${good}\n{oops\n`, 'm.jsonl')).toThrow(/m\.jsonl:2: invalid JSON/);
+    expect(() => parseMetrics(`${good}\n{oops\n`, 'm.jsonl')).toThrow(/m\.jsonl:2: not valid JSON/);
     expect(() => parseMetrics('\n\n', 'm.jsonl')).toThrow(/no evaluation points/);
     expect(parseMetrics(`${good}\n\n${good}\n`, 'm.jsonl')).toHaveLength(2);
   });

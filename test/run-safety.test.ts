@@ -9,7 +9,9 @@ import { initModel, loadCheckpoint, saveCheckpoint } from '../src/model/index.js
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadJsonl } from '../src/data/index.js';
 import { explainFsError } from '../src/io.js';
-import { type MetricsRecord, type TrainOptions, TRAIN_DEFAULTS, defaultRunName, runTraining } from '../src/loop/run.js';
+import { defaultRunName, runTraining } from '../src/loop/run.js';
+import { type FlatOptions, type TrainOptions, trainOptionsFrom, withOptions } from '../src/loop/options.js';
+import type { MetricsRecord } from '../src/formats.js';
 import { MICRO } from './helpers.js';
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'processes');
@@ -64,11 +66,11 @@ function cli(script: string, args: string[]): Promise<{ code: number | null; out
   });
 }
 
-function microOptions(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
-  return {
-    ...TRAIN_DEFAULTS, model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
+function microOptions(out: string, extra: FlatOptions = {}): TrainOptions {
+  return trainOptionsFrom({
+    model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
     batchSize: 2, sampleBatch: 8, verifier: 'majority', report: false, loraRank: 2, loraAlpha: 4, ...extra,
-  };
+  });
 }
 
 // as written to metrics.jsonl (NaN interval ends become null), without the wall-clock fields
@@ -87,7 +89,7 @@ describe('the checkpoint swap (issue 18, defect 4)', () => {
     expect(left.filter((f) => /^\.checkpoint\.tmp-.*\.old$/.test(f))).toHaveLength(1);
     writeFileSync(join(out, '.metrics.jsonl.tmp-1-abc'), 'half a line'); // a file write killed before its rename
     const lines: string[] = [];
-    const resumed = await runTraining({ ...microOptions(out), resume: true }, { log: (l) => lines.push(l) });
+    const resumed = await runTraining(withOptions(microOptions(out), { resume: true }), { log: (l) => lines.push(l) });
     expect(lines.some((l) => /recovered .*checkpoint/.test(l))).toBe(true);
     expect(lines.some((l) => /resuming .* after round 2/.test(l))).toBe(true);
     expect(resumed.metrics.map(withoutTimes)).toEqual(whole.metrics.map(withoutTimes));
@@ -100,7 +102,7 @@ describe('the checkpoint swap (issue 18, defect 4)', () => {
     await runTraining(microOptions(out, { rounds: 1 }));
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
     (await import('node:fs')).rmSync(join(out, 'checkpoint'), { recursive: true });
-    await expect(runTraining({ ...microOptions(out), resume: true })).rejects.toThrow(/--resume: .*checkpoint.* missing/);
+    await expect(runTraining(withOptions(microOptions(out), { resume: true }))).rejects.toThrow(/--resume: .*checkpoint.* missing/);
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).toBe(metrics); // nothing truncated
   });
 });
@@ -135,7 +137,7 @@ describe('validation before the run directory exists (issue 18, defects 2, 5, 7,
     ['--rounds 1e9 with an external verifier (defect 7)', { rounds: 1e9, externalVerifier: 'oracle', externalBudget: 2 }, /--rounds: at most 1000000 \(got 1000000000\)/],
     ['--stop-at-convergence nan (defect 15)', { stopAtConvergence: NaN }, /--stop-at-convergence: must be a finite number ≥ 0 \(got NaN\)/],
     ['--fresh-pool maybe (defect 15)', { freshPool: 'maybe' as never }, /--fresh-pool: must be true or false \(got "maybe"\)/],
-  ] as [string, Partial<TrainOptions>, RegExp][])('%s is refused and leaves no directory', async (_name, extra, message) => {
+  ] as [string, FlatOptions, RegExp][])('%s is refused and leaves no directory', async (_name, extra, message) => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-bad-')), 'run');
     await expect(runTraining(microOptions(out, extra))).rejects.toThrow(message);
     expect(existsSync(out)).toBe(false);
@@ -184,14 +186,14 @@ describe('--resume with changed flags (issue 18, defect 6)', () => {
       process.argv = [argv[0]!, 'train.ts', '--out', out, '--rounds', '1', '--lr', '0.01'];
       await runTraining(microOptions(out, { rounds: 1, lr: 0.01 }));
       const started = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-      await expect(runTraining({ ...microOptions(out, { rounds: 1, lr: 0.02, samples: 4 }), resume: true }))
+      await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.02, samples: 4 }), { resume: true })))
         .rejects.toThrow(/--resume .*changes --samples 4 \(the run has 3\), --lr 0\.02 \(the run has 0\.01\)/);
-      await expect(runTraining({ ...microOptions(out, { rounds: 1, lr: 0.01 }), resume: true })).resolves.toBeDefined(); // the same flags
+      await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.01 }), { resume: true }))).resolves.toBeDefined(); // the same flags
       // from the command line only typed flags count: --lr left at its default is no change
       process.argv = [argv[0]!, 'train.ts', '--out', out, '--resume'];
-      await runTraining({ ...microOptions(out, { rounds: 1 }), resume: true, explicitFlags: ['out', 'resume'] });
+      await runTraining(withOptions(microOptions(out, { rounds: 1 }), { resume: true, explicitFlags: ['out', 'resume'] }));
       const resumed = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-      expect(resumed.options.lr).toBe(0.01);
+      expect(resumed.options.sft.lr).toBe(0.01);
       expect(resumed.options).not.toHaveProperty('explicitFlags');
       expect(resumed.command).toBe(started.command);
       expect(resumed.command).toContain('--lr 0.01');
@@ -207,7 +209,7 @@ describe('raw errors get a file or flag (issue 18, defect 13)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-trunc-')), 'run');
     mkdirSync(out);
     writeFileSync(join(out, 'run.json'), '{"options": {"mod');
-    await expect(runTraining({ ...microOptions(out), resume: true })).rejects.toThrow(new RegExp(`--resume: ${out}/run\\.json is not valid JSON`));
+    await expect(runTraining(withOptions(microOptions(out), { resume: true }))).rejects.toThrow(new RegExp(`--resume: ${out}/run\\.json is not valid JSON`));
     const broken = join(mkdtempSync(join(tmpdir(), 'svgap-st-')), 'ckpt');
     const { cpSync } = await import('node:fs');
     cpSync(microDir, broken, { recursive: true });

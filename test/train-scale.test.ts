@@ -154,11 +154,12 @@ describe('chunked scoring', () => {
 
 describe('flags', () => {
   it('--micro-batch, --logit-chunk and --recompute are checked, naming the flag', async () => {
-    const { TRAIN_DEFAULTS, validateTrainOptions } = await import('../src/loop/run.js');
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 0 })).toThrow(/--micro-batch/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 1.5 })).toThrow(/--micro-batch/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, logitChunk: -1 })).toThrow(/--logit-chunk/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, recompute: 'yes' as unknown as boolean })).toThrow(/--recompute/);
-    expect(() => validateTrainOptions({ ...TRAIN_DEFAULTS, microBatch: 2, logitChunk: 0, recompute: true })).not.toThrow();
+    const { TRAIN_DEFAULTS, validateTrainOptions, withOptions } = await import('../src/loop/options.js');
+    const options = (values: Parameters<typeof withOptions>[1]) => withOptions(TRAIN_DEFAULTS, values);
+    expect(() => validateTrainOptions(options({ microBatch: 0 }))).toThrow(/--micro-batch/);
+    expect(() => validateTrainOptions(options({ microBatch: 1.5 }))).toThrow(/--micro-batch/);
+    expect(() => validateTrainOptions(options({ logitChunk: -1 }))).toThrow(/--logit-chunk/);
+    expect(() => validateTrainOptions(options({ recompute: 'yes' as unknown as boolean }))).toThrow(/--recompute/);
+    expect(() => validateTrainOptions(options({ microBatch: 2, logitChunk: 0, recompute: true }))).not.toThrow();
   });
 });

@@ -4,7 +4,7 @@ import { type BackendChoice, type DeviceChoice, type PrecisionChoice, initBacken
 import { torchDeviceMemory } from '../engine/torch.js';
 import { loadLoopData } from '../loop/data.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
-import { type StageTimes, zeroTimes, zeroTokens } from '../loop/round.js';
+import { type StageTimes, zeroTimes, zeroTokens } from '../loop/sampling.js';
 import { type AdamWState, type LoraConfig, type Model, type OptimizerConfig, type TrainBatch, DEFAULT_OPTIMIZER, LORA_TARGETS, MODELS_DIR, Rng, addLora,
   disposeAdamW, disposeModel, initAdamW, initModel, loadCheckpoint, nextTokenLogProbs, sample, score, trainStep } from '../model/index.js';
 import { type Tokenizer, loadTokenizer } from '../tokenizer/index.js';
@@ -21,7 +21,6 @@ import { type Timing, type TimingOptions, measure } from './stats.js';
 export type BenchBackend = Exclude<BackendChoice, 'auto'>;
 
 /** The worker's result line on stdout starts with this (libraries may print to stdout too). */
-export const RESULT_MARKER = '@@svgap-bench ';
 
 export interface BenchSizes extends RoundSizes {
   promptLength: number; // P of the throughput passes (random token ids)
@@ -242,7 +241,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   torchDeviceMemory(true);
   if (roundReps === 0) log(`${info.name}: round skipped (the model's vocab ${vocab} exceeds the tokenizer's ${tokenizer.vocabSize})`);
   for (let r = 0; r < roundReps; r++) {
-    rounds.push(benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed + r));
+    rounds.push(benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r));
     log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r]!.seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r]!.stages)})`);
   }
   const roundPeakDeviceBytes = torchDeviceMemory()?.peakBytes ?? null;
@@ -290,10 +289,10 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
     const data = loopData(spec, point.poolSize);
     if (warmed !== point.model) {
       // a small untimed round first, so the first point of each model pays no first-call costs
-      benchRound(model, tokenizer, loopData(spec, 1), { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) }, optimizer, OPTIMIZER, spec.seed);
+      benchRound(model, tokenizer, loopData(spec, 1), { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) }, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed);
       warmed = point.model;
     }
-    const round = medianRound(Array.from({ length: spec.timing.roundReps }, (_, r) => benchRound(model, tokenizer, data, sizes, optimizer, OPTIMIZER, spec.seed + r)));
+    const round = medianRound(Array.from({ length: spec.timing.roundReps }, (_, r) => benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r)));
     const parameters = Object.values(model.params).reduce((s, v) => s + v.size, 0);
     disposeAdamW(optimizer);
     disposeModel(model);

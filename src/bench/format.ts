@@ -53,7 +53,7 @@ export function formatReport(report: BenchReport): string {
   out.push(table(['backend', ...THROUGHPUT_STAGES.map((st) => STAGE_LABELS[st])],
     report.results.map((r) => [r.backend, ...THROUGHPUT_STAGES.map((st) => percent(r.mfu[st]))])));
 
-  out.push('', 'One round: wall time and share per stage');
+  out.push('', 'One round (runRound of src/loop/round.ts, as npm run train runs it): wall time and share per stage');
   out.push(table(['backend', 'round s', ...ROUND_STAGES, 'train steps', 'mean response'],
     report.results.map((r) => [r.backend, fixed(r.roundSeconds, 2), ...ROUND_STAGES.map((st) => `${percent(r.stageShare[st])} (${fixed(r.stageSeconds[st], 1)} s)`),
       String(r.round.trainSteps), fixed(r.round.meanResponseLength, 1)])));

@@ -1,12 +1,12 @@
 // The benchmark module: per-backend throughput, round time and where it goes, MFU, the PyTorch reference, the sweep.
-export * from './backend.js';
-export * from './flops.js';
-export * from './format.js';
-export * from './machine.js';
-export * from './model.js';
-export * from './profile.js';
-export * from './round.js';
-export * from './run.js';
-export * from './stats.js';
-export * from './torch.js';
-export * from './launches.js';
+export { THROUGHPUT_STAGES, type BackendResult, type BenchBackend, type WorkerSpec } from './backend.js';
+export { causalPairs, forwardFlops, layerMatmulWeights, loraWeights, samplingWorkload, teacherForcedWorkload, trainFlops } from './flops.js';
+export { formatReport } from './format.js';
+export { microConfig, resolveBenchModel } from './model.js';
+export { BREAKDOWN_PARTS, type KernelCall, breakdown, dispatchCost, matmulCallFlops, profileKernels } from './profile.js';
+export { benchRound, stageShare, type RoundTiming, type RoundSizes } from './round.js';
+export { BENCH_BACKENDS, BENCH_SIZES, BENCH_TIMING, type BenchOptions, type BenchReport, SMOKE_SIZES, SMOKE_TIMING, parseBackends, runBench, sweepPoints, validateBenchOptions } from './run.js';
+export { measure, median, quantile } from './stats.js';
+export { ratios, referenceValues, runTorchReference } from './torch.js';
+export { type LaunchCounts, type LaunchWork, countKernelCalls, kernelLaunchesPerToken } from './launches.js';
+export { type LoadOptions, type LoadResult, loadTest } from './load.js';

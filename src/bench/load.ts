@@ -1,6 +1,6 @@
 // A load test of an OpenAI-compatible server (`npm run serve`, vLLM): C clients each sending requests back to back;
 // requests/s, latency percentiles, and a check that every request got its own, complete answer.
-import { quantile } from './stats.js';
+import { quantile } from '../stats.js';
 
 export interface LoadOptions {
   clients: number;

@@ -1,9 +1,11 @@
-// One self-improvement round exactly as `npm run train` runs it (src/loop/run.ts), timed per stage:
-// sample N candidates per pool question, score their uncertainty, verify (TF) and pick, SFT on the picks, evaluate.
+// The bench's round: runRound itself (src/loop/round.ts, what `npm run train` runs) on the bench's workload, one epoch
+// with the tf self-verifier at σ = 0.5, no samples file, and the evaluation points of `npm run train`.
 import type { LoopData } from '../loop/data.js';
-import { promptIds } from '../loop/prompts.js';
-import { type StageTimes, type TokenCounts, evaluate, generateCandidates, timed, verifyAndPick, zeroTimes, zeroTokens } from '../loop/round.js';
-import { type AdamWState, type Model, type OptimizerConfig, Rng, sftBatch, trainStep } from '../model/index.js';
+import { evaluate } from '../loop/evaluate.js';
+import { type RoundOutcome, runRound } from '../loop/round.js';
+import { type StageTimes, timed } from '../loop/sampling.js';
+import { selfVerifier } from '../loop/verifiers.js';
+import { type AdamWState, type Model, type OptimizerConfig, Rng } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
 export interface RoundSizes {
@@ -11,45 +13,28 @@ export interface RoundSizes {
   newTokens: number; // max new tokens per candidate
   sampleBatch: number; // rows per sampling / scoring pass
   batch: number; // SFT rows per training step
-  evalsPerRound: number; // evaluation points per round (train: --evals-per-epoch, one epoch per round)
+  evalsPerRound: number; // evaluation points per round (train: --evals-per-epoch, one epoch per round); 0: none
 }
 
-export interface RoundTiming {
-  seconds: number;
-  stages: StageTimes;
-  tokens: TokenCounts;
-  meanResponseLength: number;
-  trainSteps: number;
-}
+export type RoundTiming = Pick<RoundOutcome, 'seconds' | 'tokens' | 'meanResponseLength' | 'trainSteps'> & { stages: StageTimes };
 
 export const ROUND_VERIFIER = 'tf';
 export const ROUND_SIGMA = 0.5;
 
-/** Runs one round on `data.pool(0)` and evaluates on data.eval / data.test; `model` is trained in place. */
-export function benchRound(model: Model, tokenizer: Tokenizer, data: LoopData, sizes: RoundSizes, optimizer: AdamWState, optimizerConfig: OptimizerConfig,
+/** Times runRound on round 0 of `data` (evaluating on data.eval / data.test at its evaluation points); `model` is trained in place. */
+export function benchRound(model: Model, tokenizer: Tokenizer, data: LoopData, sizes: RoundSizes, training: { optimizer: AdamWState; optimizerConfig: OptimizerConfig },
   seed: number): RoundTiming {
-  const start = performance.now();
-  const times = zeroTimes();
-  const tokens = zeroTokens();
-  const pool = data.pool(0);
   const sampling = { samples: sizes.samples, temperature: 1, topP: 1, maxNewTokens: sizes.newTokens, sampleBatch: sizes.sampleBatch };
-  const candidates = generateCandidates(model, tokenizer, pool, sampling, new Rng(seed), times, tokens);
-  const { picks } = timed(times, 'verify', () => verifyAndPick(ROUND_VERIFIER, model, tokenizer, pool, candidates, ROUND_SIGMA));
-  const examples = pool.map((problem, q) => ({ prompt: promptIds(tokenizer, problem.question), response: candidates[q]![picks[q]!.index]!.tokens }));
-  let trainSteps = 0;
-  for (let first = 0; first < examples.length; first += sizes.batch) {
-    const batch = sftBatch(examples.slice(first, first + sizes.batch), tokenizer.padId);
-    timed(times, 'train', () => trainStep(model, optimizer, optimizerConfig, batch));
-    tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
-    trainSteps += 1;
-  }
-  const evalOptions = { ...sampling, verifier: ROUND_VERIFIER, sigma: ROUND_SIGMA, seed: seed + 7919 } as const;
-  for (let e = 0; e < sizes.evalsPerRound; e++) timed(times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions));
-  const lengths = candidates.flat().map((c) => c.tokens.length);
-  return {
-    seconds: (performance.now() - start) / 1000, stages: times, tokens,
-    meanResponseLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length), trainSteps,
+  const verifier = selfVerifier(ROUND_VERIFIER, model, tokenizer);
+  const ctx = {
+    model, tokenizer, ...training, rng: new Rng(seed), sampling, verifier, sigma: ROUND_SIGMA,
+    sft: { epochsPerRound: 1, evalsPerEpoch: Math.max(1, sizes.evalsPerRound), batchSize: sizes.batch },
   };
+  const evalOptions = { ...sampling, verifier, sigma: ROUND_SIGMA, seed: seed + 7919 };
+  const outcome = runRound(ctx, { index: 0, pool: data.pool(0) }, (point) => {
+    if (sizes.evalsPerRound > 0) timed(point.times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions));
+  });
+  return { seconds: outcome.seconds, stages: outcome.times, tokens: outcome.tokens, meanResponseLength: outcome.meanResponseLength, trainSteps: outcome.trainSteps };
 }
 
 /** Each stage's share of the round's wall time (they partition it up to bookkeeping between stages). */

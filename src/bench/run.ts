@@ -1,17 +1,16 @@
 // `npm run bench`: one worker process per backend (src/bench/worker.ts), the scaling sweep, the PyTorch reference,
 // and the report {machine, model, results: [...]} the tables and `--json` are made from.
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { entryBeside, runInChild } from '../child.js';
 import type { DeviceChoice, PrecisionChoice } from '../engine/index.js';
 import type { ModelConfig } from '../model/config.js';
 import { countParameters, parameterShapes, LORA_TARGETS } from '../model/model.js';
 import { MODELS_DIR } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
-import { type BackendResult, type BenchBackend, type BenchSizes, type BenchTiming, type SweepPoint, type SweepResult, type WorkerSpec, RESULT_MARKER } from './backend.js';
+import { type BackendResult, type BenchBackend, type BenchSizes, type BenchTiming, type SweepPoint, type SweepResult, type WorkerSpec } from './backend.js';
 import { loraWeights } from './flops.js';
 import { type MachineInfo, loadAverage, machineInfo } from './machine.js';
 import { resolveBenchModel } from './model.js';
@@ -101,42 +100,13 @@ export function sweepPoints(model: string, samples: number, poolSize: number): S
 
 const require = createRequire(import.meta.url);
 
-/** How to start the worker: its .ts source under tsx (development) or the compiled .js. */
-function workerCommand(): string[] {
-  const here = fileURLToPath(import.meta.url);
-  if (here.endsWith('.ts')) return ['--import', pathToFileURL(require.resolve('tsx')).href, join(dirname(here), 'worker.ts')];
-  if (here.endsWith('.mjs')) return [join(dirname(here), 'worker.mjs')]; // the device bundle (scripts/device/bundle.cjs)
-  return [join(dirname(here), 'worker.js')];
-}
-
 type WorkerReply<T> = { ok: true; result: T } | { ok: false; error: string };
 
-/** Runs one worker process; its stderr lines go to `log`. */
+/** Runs one worker process (src/bench/worker.ts through src/child.ts); its log lines go to `log`. */
 export function runWorker<T>(spec: WorkerSpec, log: (line: string) => void): Promise<WorkerReply<T>> {
-  return new Promise((resolve) => {
-    const env = { ...process.env };
-    if (spec.threads !== undefined) env.OMP_NUM_THREADS = String(spec.threads);
-    const child = spawn(process.execPath, [...workerCommand(), JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderrTail = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    let pending = '';
-    child.stderr.on('data', (d: Buffer) => {
-      pending += d.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      // tfjs warns once per kernel when a second copy registers a backend: noise, not progress
-      for (const line of lines) if (line.trim() !== '' && !/is already registered$/.test(line)) log(`  ${line}`);
-      stderrTail = (stderrTail + d.toString()).slice(-2000);
-    });
-    child.on('error', (error) => resolve({ ok: false, error: `could not start the worker: ${error.message}` }));
-    child.on('close', (code, signal) => {
-      const line = stdout.split('\n').reverse().find((l) => l.startsWith(RESULT_MARKER));
-      if (line) return resolve(JSON.parse(line.slice(RESULT_MARKER.length)) as WorkerReply<T>);
-      const why = signal ? `killed by ${signal}` : `exit code ${code}`;
-      resolve({ ok: false, error: `the worker died (${why}) without a result: ${stderrTail.trim().split('\n').slice(-3).join(' | ')}` });
-    });
-  });
+  const env = { ...process.env, ...(spec.threads !== undefined ? { OMP_NUM_THREADS: String(spec.threads) } : {}) };
+  return runInChild<T>(entryBeside(import.meta.url, 'worker'), spec, { env, log: (line) => log(`  ${line}`) })
+    .then((result) => ({ ok: true as const, result }), (error: Error) => ({ ok: false as const, error: error.message }));
 }
 
 /** Why a backend cannot run here, when that is known without starting it (tfjs-node installs without its native binding when its download fails). */

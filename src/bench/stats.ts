@@ -1,4 +1,7 @@
 // Repeated timing on a shared, noisy machine: warm up, repeat within a time budget, report the median and spread.
+import { median } from '../stats.js';
+
+export { median, quantile } from '../stats.js';
 
 export interface TimingOptions {
   warmup: number; // untimed runs first (first-call allocation, kernel set-up)
@@ -13,19 +16,6 @@ export interface Timing {
   reps: number;
 }
 
-export function median(values: number[]): number {
-  if (values.length === 0) throw new Error('median of no values');
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-/** The nearest-rank q-quantile (q in (0, 1]): the smallest value with at least q of the values at or below it. */
-export function quantile(values: number[], q: number): number {
-  if (values.length === 0) throw new Error('quantile of no values');
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 /** Times fn after `warmup` untimed runs: `reps` timed runs, or fewer (at least one) once maxSeconds is spent. */
 export function measure(fn: () => void, options: TimingOptions): Timing {

@@ -1,16 +1,6 @@
-// One backend's measurements in a process of its own: `tsx src/bench/worker.ts '<WorkerSpec as JSON>'`.
-// Progress goes to stderr; the result is the one stdout line that starts with RESULT_MARKER.
-import { RESULT_MARKER, type WorkerSpec, benchBackend, benchSweep } from './backend.js';
+// One backend's measurements in a process of its own (runBench), through src/child.ts: the WorkerSpec arrives as the
+// input, progress lines go back as log lines, the result as the answer.
+import { serveInChild } from '../child.js';
+import { type WorkerSpec, benchBackend, benchSweep } from './backend.js';
 
-async function main(): Promise<void> {
-  const raw = process.argv[2];
-  if (!raw) throw new Error('usage: worker.ts <WorkerSpec JSON>');
-  const spec = JSON.parse(raw) as WorkerSpec;
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const result = spec.sweep ? await benchSweep(spec, log) : await benchBackend(spec, log);
-  process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ ok: true, result })}\n`, () => process.exit(0));
-}
-
-main().catch((error: Error) => {
-  process.stdout.write(`${RESULT_MARKER}${JSON.stringify({ ok: false, error: error.message })}\n`, () => process.exit(1));
-});
+serveInChild<WorkerSpec, unknown>((spec, log) => (spec.sweep ? benchSweep(spec, log) : benchBackend(spec, log)));

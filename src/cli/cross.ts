@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const ui = makeProgress();
   const { explicitFlags: _typed, ...train } = toTrainOptions(argv as Record<string, unknown>); // cross compares every option of an arm itself
   const result = await runCross(
-    { ...train, out: argv.out, budget: argv.budget, arms: argv.arms, seeds: argv.seeds, jobs: argv.jobs },
+    { ...train, budget: argv.budget, arms: argv.arms, seeds: argv.seeds, jobs: argv.jobs },
     { log: ui.log, progress: ui.progress },
   );
   ui.stop();

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
     .option('test-size', { type: 'number', default: 200 })
     .strict().help().parseAsync();
   if (!(argv['verifier-share'] >= 0 && argv['verifier-share'] < 1)) throw new Error('--verifier-share: must be in [0, 1)');
-  const backend = await initBackend({ backend: argv.backend as BackendChoice, threads: argv.threads, device: argv.device as DeviceChoice });
+  const backend = await initBackend({ backend: argv.backend as BackendChoice, threads: argv.threads as number | undefined, device: argv.device as DeviceChoice });
   const ui = makeProgress();
   ui.log(`backend: ${describeBackend(backend)}`);
   const slow = fallbackWarning(backend);

@@ -1,6 +1,6 @@
 // Progress for long work: a bar with rate and ETA on a terminal, plain throttled lines in logs and CI.
 import cliProgress from 'cli-progress';
-import type { Progress } from '../loop/round.js';
+import type { Progress } from '../loop/sampling.js';
 
 export function makeProgress(stream: NodeJS.WriteStream = process.stderr): { progress: Progress; log: (line: string) => void; stop: () => void } {
   if (stream.isTTY) {

@@ -2,7 +2,7 @@
 // one quantity changes over 1-4 steps (+ - * / with integer results, every number <= maxNumber), and the
 // worked solution has one short line per step ("3+4=7 apples.") ending in "#### n".
 import type { Problem } from './datasets.js';
-import { hashSeed, mulberry32, pick, randInt, shuffled } from './rng.js';
+import { hashSeed, mulberry32, pick, randInt, shuffled } from '../rng.js';
 
 export interface ArithOptions { count: number; seed: number; minSteps?: number; maxSteps?: number; maxNumber?: number; offset?: number }
 

@@ -1,4 +1,4 @@
-// Public API of the data module (contract: notes/data-api.md).
+// Public API of the data module: generated arith problems, the GSM8K / MATH / custom JSONL loaders, answer grading.
 export type { Problem } from './datasets.js';
 export { loadGsm8k, loadMath, loadJsonl, stripCalculatorAnnotations } from './datasets.js';
 export { resolveDataDir, chooseDataDir, dataFile, DEFAULT_DATA_DIR, PACKAGE_ROOT } from './paths.js';

@@ -1,10 +1,9 @@
 // Where the real datasets live: --data-dir > SVGAP_DATA > ../shared/datasets beside the repository.
 import { existsSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../root.js';
 
-// src/data/paths.ts and dist/data/paths.js both sit two levels below the package root.
-export const PACKAGE_ROOT: string = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { PACKAGE_ROOT } from '../root.js';
 export const DEFAULT_DATA_DIR: string = resolve(PACKAGE_ROOT, '..', 'shared', 'datasets');
 
 const HOW_TO_PROVIDE =

@@ -1,26 +1,29 @@
 // Cross-improvement experiment (the paper's Sec. 5): one self-improvement run per allocation of a budget M of external
 // verification ("arms": none, early, uniform, late or custom), every arm from the same starting model and seed(s); then
 // the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
-import { type ChildProcess, fork } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { entryBeside, runInChild } from '../child.js';
 import {
-  type AllocationOutcome, type AllocationRegime, type FitFlag, type Trajectory,
-  compareAllocations, fitGamma, fitSharedRate, formatFitFlags, identifiableFromFit, physicalFromIdentifiable, simulateCrossImprovement,
+  type AllocationRegime, type Trajectory,
+  compareAllocations, fitCrossGamma, fitGamma, formatFitFlags,
 } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
-import { type ExternalSelect, type FinalTest, type MetricsRecord, type RunHooks, type TrainOptions, budgetPerRound, parseAllocation, readFinalTest, runTraining, validateTrainOptions } from './run.js';
+import { mean, sampleSd } from '../stats.js';
+import { type CrossArmSummary, type CrossSummary, type CrossTheory, type FinalTest, type MetricsRow, readFinalTest, readMetrics, readRunInfo } from '../formats.js';
+
+export type { CrossArmSummary, CrossSummary, CrossTheory } from '../formats.js';
+import { type RunHooks, runTraining } from './run.js';
+import { type TrainOptions, optionDifferences, savedOptions, validateTrainOptions } from './options.js';
+import { type ExternalSelect, budgetPerRound, parseAllocation } from './external.js';
 import { requirePositiveInteger } from '../flags.js';
 
-export interface CrossOptions extends TrainOptions {
-  out: string; // the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report
+/** A run's options (runtime.out: the cross directory DIR: arms in DIR/<arm> or DIR/<arm>-seed<k>, DIR/summary.json, DIR/report), plus: */
+export type CrossOptions = TrainOptions & {
   budget?: number; // M, questions verified externally per run (default: defaultBudget(poolSize))
   arms: string[]; // none | early | uniform | late | NAME=SPEC (SPEC as --allocation); items without '=' may hold several, comma-separated
   seeds: number; // runs per arm, with seeds seed, seed+1, ...
   jobs?: number; // runs at once, each in its own process (default 1: one after another, in this process)
-}
+};
 
 export const DEFAULT_ARMS = ['none', 'early', 'uniform', 'late'];
 
@@ -75,92 +78,27 @@ function armDirName(arm: string, seed: number, seeds: number): string {
 
 /** The options of one arm's run: the shared train options plus the arm's external verification. */
 export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
-  const run: TrainOptions = { ...options, seed, out: dir, resume: false, externalVerifier: undefined, externalBudget: undefined, allocation: undefined, externalSelect: undefined };
-  for (const key of ['budget', 'arms', 'seeds', 'jobs'] as const) delete (run as Partial<CrossOptions>)[key]; // cross-only options are not the run's
-  if (arm.allocation !== null) {
-    run.externalVerifier = options.externalVerifier ?? 'oracle';
-    run.externalBudget = arm.perRound.reduce((s, x) => s + x, 0);
-    run.allocation = arm.allocation;
-    if (options.externalSelect === 'doubt') run.externalSelect = 'doubt'; // random (the default) stays unset, so runs made before the flag still match
-  }
-  return run;
+  const { budget: _budget, arms: _arms, seeds: _seeds, jobs: _jobs, ...train } = options; // cross-only options are not the run's
+  const external = arm.allocation === null ? {} : {
+    verifier: options.external.verifier ?? 'oracle', budget: arm.perRound.reduce((s, x) => s + x, 0), allocation: arm.allocation,
+    ...(options.external.select === 'doubt' ? { select: 'doubt' as const } : {}), // random (the default) stays unset, so runs made before the flag still match
+  };
+  return { ...train, seed, runtime: { ...train.runtime, out: dir, resume: false }, external };
 }
 
-// Options that may differ between invocations of the same experiment (where and how it runs, not what it computes).
-const RUNTIME_KEYS = new Set(['out', 'resume', 'backend', 'threads', 'device', 'report', 'finalTestSize']); // the final test only reads the final model
-
-function comparable(o: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(o).filter(([k, v]) => !RUNTIME_KEYS.has(k) && v !== undefined).sort(([a], [b]) => a.localeCompare(b)));
-}
 
 /** An arm directory's state: absent, finished (run.json has finishedAt) or partial (to resume); throws if it holds another experiment. */
 function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'partial' {
   const runJson = join(dir, 'run.json');
-  if (!existsSync(runJson)) return 'absent';
-  let saved: { options?: TrainOptions; finishedAt?: string };
-  try {
-    saved = JSON.parse(readFileSync(runJson, 'utf8')) as typeof saved;
-  } catch (error) {
-    throw new Error(`${runJson}: not valid JSON (${(error as Error).message})`);
-  }
-  const had = comparable(saved.options ?? {});
-  const want = comparable(wanted);
-  const differ = [...new Set([...Object.keys(had), ...Object.keys(want)])].filter((k) => JSON.stringify(had[k]) !== JSON.stringify(want[k]));
+  const saved = readRunInfo(dir);
+  if (!saved) return 'absent';
+  // every option but where and how it runs (runtime: out, backend, threads, device, report, the final test that only reads the final model)
+  const differ = optionDifferences(savedOptions((saved.options ?? {}) as Record<string, unknown>), wanted, (row) => !row.path.startsWith('runtime.'));
   if (differ.length > 0) {
-    const show = differ.slice(0, 4).map((k) => `${k}: ${JSON.stringify(had[k])} there, ${JSON.stringify(want[k])} now`).join('; ');
+    const show = differ.slice(0, 4).map((d) => `--${d.flag}: ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} now`).join('; ');
     throw new Error(`${runJson}: this arm was run with other settings (${show}); re-run with the same flags or choose another --out`);
   }
   return saved.finishedAt ? 'finished' : 'partial';
-}
-
-export interface CrossArmSummary {
-  initialTestAccuracy: number; // mean over seeds
-  finalTestAccuracy: number; // mean over seeds
-  finalTestAccuracySd: number; // sample sd over seeds (NaN, null in JSON, with one seed)
-  finalSolverUncertainty: number;
-  finalVerifierUncertainty: number;
-  externalQueries: number; // per run (mean over seeds)
-  predictedFinalSolverUncertainty: number; // the theory with the fitted γ (NaN when no fit)
-  finalTestAccuracies: number[]; // per finished seed
-  finishedSeeds: number[]; // the seeds of finalTestAccuracies, in order
-  externalQueriesPerRound: number[];
-  fractions: number[];
-  allocation: string | null;
-  seedsFinished: number;
-  wallSeconds: number; // summed over seeds, from the runs' own clocks
-}
-
-export interface CrossTheory {
-  method: string;
-  base: string; // the arm whose shared-rate fit gives the dynamics
-  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number }; flags?: FitFlag[] };
-  gammaBudget: number; // γ·M, the boost per unit of η
-  outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
-  regime: AllocationRegime;
-  gammaPerArm: Record<string, { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }>;
-}
-
-export interface CrossSummary {
-  budget: number;
-  gamma: number; // per external query: U_v ← U_v/(1 + γ·M·η_t) (NaN, null in JSON, when it cannot be fitted)
-  arms: Record<string, CrossArmSummary>;
-  failed: { arm: string; seed: number; dir: string; error: string }[];
-  seeds: number[];
-  rounds: number;
-  externalVerifier: string;
-  externalSelect: ExternalSelect; // which questions the external verifier saw
-  finalTestSize: number | null; // test questions behind finalTestAccuracy (null: the runs' last evaluation, on --test-size questions)
-  comparison: {
-    deltaVsNone: Record<string, number>; // final test accuracy minus none's (mean over seeds)
-    // per seed finished by both the arm and none (same start, same sampling until the arm first spends): mean, sample sd
-    // and standard error of the arm's final test accuracy minus none's
-    pairedDeltaVsNone: Record<string, { mean: number; sd: number; se: number; seeds: number }>;
-    beatsNone: Record<string, boolean>;
-    allocationSpread: number; // max − min final test accuracy over the arms with budget
-    meanSeedSd: number; // mean over those arms of the seed-to-seed sd
-  };
-  theory: CrossTheory | { error: string };
-  wallSeconds: number;
 }
 
 export interface CrossResult {
@@ -172,31 +110,19 @@ export interface CrossResult {
 /** A finished run of one arm: its seed and metrics.jsonl. */
 export interface FinishedRun {
   seed: number;
-  metrics: MetricsRecord[];
+  metrics: MetricsRow[];
   finalTest?: FinalTest; // final-test.json, when the run has one of the requested size
 }
 
-function readMetrics(dir: string): MetricsRecord[] {
-  return readFileSync(join(dir, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as MetricsRecord;
-    } catch {
-      throw new Error(`${join(dir, 'metrics.jsonl')}:${i + 1}: not valid JSON`);
-    }
-  });
-}
-
-const mean = (xs: number[]) => (xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
-const sampleSd = (xs: number[]) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : NaN);
 const num = (x: number | null | undefined) => (typeof x === 'number' ? x : NaN); // JSON null (a NaN when written) back to NaN
 
 /** Questions verified externally in each round of a run: the externalQueries of each round's end-of-round point. */
-export function externalPerRound(metrics: MetricsRecord[], rounds: number): number[] {
+export function externalPerRound(metrics: MetricsRow[], rounds: number): number[] {
   return Array.from({ length: rounds }, (_, k) => metrics.find((m) => m.round === k + 1)?.externalQueries ?? 0);
 }
 
 /** Wall seconds of a run from its own clocks: the t = 0 evaluation plus each round's wall time. */
-function runSeconds(metrics: MetricsRecord[]): number {
+function runSeconds(metrics: MetricsRow[]): number {
   return metrics.filter((m) => Number.isInteger(m.round)).reduce((s, m) => s + (m.timing?.round ?? 0), 0);
 }
 
@@ -218,117 +144,70 @@ function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundO
 }
 
 /**
- * The theory over the arms. Dynamics (α, β, b at k = 1): the shared-rate fit (Prop. 3.1) of the base arm (none, else
- * the arm with the fewest external queries), mean over seeds, time in rounds. γ: one value for all arms, by least
- * squares of the predicted vs measured final U_s, each taken relative to the base arm, so the base's own misfit
- * cancels: Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement (U_v ← U_v/(1 + γMη_t)
- * at the start of each round, Sec. 5), every arm from the base fit's t = 0 point; γ may come out negative (external
- * picks that raise U_v). Per arm, fitGamma's separate 6-parameter fit (γ ≥ 0, the paper's model) on the end-of-round
- * points is reported as a check.
+ * The theory over the arms: theory's fitCrossGamma on each arm's mean trajectory (time in rounds), then
+ * compareAllocations at the fitted γ, and per arm fitGamma's separate 6-parameter fit (γ ≥ 0, the paper's model) on
+ * the end-of-round points as a check. Each arm's predicted trajectory goes to summary.json (t in epochs) for the report.
  */
 export function crossTheory(
   armRuns: Record<string, FinishedRun[]>, arms: CrossArm[], budget: number, rounds: number, epochsPerRound: number,
 ): { gamma: number; predicted: Record<string, number>; theory: CrossTheory } {
   const present = arms.filter((a) => (armRuns[a.name] ?? []).length > 0);
-  if (present.length === 0) throw new Error('no finished arm');
   const queries = (a: CrossArm) => a.perRound.reduce((s, x) => s + x, 0);
-  const base = present.find((a) => a.name === 'none') ?? present.slice().sort((a, b) => queries(a) - queries(b))[0]!;
-  const trajectories = Object.fromEntries(present.map((a) => [a.name, meanTrajectory(armRuns[a.name]!, epochsPerRound)]));
-  const baseFit = fitSharedRate(trajectories[base.name]!);
-  const p = physicalFromIdentifiable(identifiableFromFit(baseFit));
-  if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
-    throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
-  }
-  const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
-  // every arm starts from the same model and seeds; the fit's own t = 0 point, not the measured one: U_s∞ moves by
-  // α/(α−β)·ΔU_v0 (Prop. 3.1), so a measured start off the fitted curve by noise would shift every prediction
-  const fittedStart = { solver0: p.solver0, verifier0: p.verifier0 };
-  const simulateFinal = (arm: CrossArm, gammaBudget: number) => {
-    const sim = simulateCrossImprovement({ ...dynamics, ...fittedStart, gamma: gammaBudget, rounds, fractions: arm.fractions });
-    return sim.solver[rounds]!;
-  };
-  const measuredFinal = (arm: CrossArm) => trajectories[arm.name]!.solver.at(-1)!;
-  const others = present.filter((a) => a !== base && queries(a) > 0);
-  const objective = (g: number) => others.reduce((s, a) => {
-    const r = simulateFinal(a, g) - simulateFinal(base, g) - (measuredFinal(a) - measuredFinal(base));
-    return s + r * r;
-  }, 0);
-  let gammaBudget = NaN;
-  if (others.length > 0 && budget > 0) {
-    // γM on a signed log grid (γ < 0: external picks raise U_v, the opposite of the paper's expectation), down to where
-    // some 1 + γMη_t would reach 0, then golden-section search between the best grid point's neighbours
-    const maxEta = Math.max(...others.map((a) => Math.max(...a.fractions)));
-    const floor = -(1 - 1e-3) / maxEta;
-    const magnitudes = Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8));
-    const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
-    const values = grid.map(objective);
-    const best = values.indexOf(Math.min(...values));
-    let lo = grid[Math.max(0, best - 1)]!;
-    let hi = grid[Math.min(grid.length - 1, best + 1)]!;
-    const golden = (Math.sqrt(5) - 1) / 2;
-    for (let i = 0; i < 80 && hi - lo > 1e-12 * (1 + hi); i++) {
-      const a = hi - golden * (hi - lo);
-      const b = lo + golden * (hi - lo);
-      if (objective(a) <= objective(b)) hi = b;
-      else lo = a;
-    }
-    const candidate = (lo + hi) / 2;
-    gammaBudget = objective(candidate) <= values[best]! ? candidate : grid[best]!;
-  }
-  const gamma = gammaBudget / budget;
-  const predicted = Object.fromEntries(present.map((a) => [a.name, queries(a) === 0 ? simulateFinal(a, 0) : Number.isFinite(gammaBudget) ? simulateFinal(a, gammaBudget) : NaN]));
-
+  const fit = fitCrossGamma(present.map((a) => ({ name: a.name, fractions: a.fractions, queries: queries(a), trajectory: meanTrajectory(armRuns[a.name]!, epochsPerRound) })), rounds);
+  const { dynamics, start: fittedStart, gammaBudget, baseFit } = fit;
+  const gamma = budget > 0 ? gammaBudget / budget : NaN;
+  const predicted = Object.fromEntries(present.map((a) => [a.name, fit.predicted[a.name]!.solver[rounds] ?? NaN]));
+  const trajectories = Object.fromEntries(present.map((a) => {
+    const p = fit.predicted[a.name]!;
+    return [a.name, { t: p.t.map((t) => t * epochsPerRound), solver: p.solver, verifier: p.verifier }];
+  }));
   const budgeted = present.filter((a) => queries(a) > 0);
   const compared = budgeted.length > 0 && Number.isFinite(gamma)
     ? compareAllocations({ ...dynamics, ...fittedStart, gamma, budget, rounds },
       Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])))
     : null;
-  const gammaPerArm: CrossTheory['gammaPerArm'] = {};
-  for (const arm of budgeted) {
-    try {
-      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
-      const perQuery = (x: number) => x / queries(arm);
-      gammaPerArm[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
-    } catch (error) {
-      gammaPerArm[arm.name] = { error: (error as Error).message };
-    }
-  }
-  const emptyRegime: AllocationRegime = {
-    finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN,
-    explanation: budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)',
-  };
   return {
     gamma,
     predicted,
     theory: {
-      method: `γ by least squares of predicted vs measured final U_s relative to arm ${base.name}, over the arms with budget; ` +
-        `dynamics from the shared-rate fit of arm ${base.name} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
-      base: base.name,
+      method: `γ by least squares of predicted vs measured final U_s relative to arm ${fit.base}, over the arms with budget; ` +
+        `dynamics from the shared-rate fit of arm ${fit.base} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
+      base: fit.base,
       dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2, flags: baseFit.flags },
       gammaBudget,
       outcomes: compared?.outcomes ?? [],
-      regime: compared?.regime ?? emptyRegime,
-      gammaPerArm,
+      regime: compared?.regime ?? noRegime(budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)'),
+      gammaPerArm: gammaPerArm(armRuns, budgeted, epochsPerRound),
+      trajectories,
     },
   };
 }
 
-/** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
-export function summarizeCross(
-  dir: string, arms: CrossArm[], seeds: number[], budget: number, options: { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number },
-  failed: CrossSummary['failed'],
-): CrossSummary {
-  const armRuns: Record<string, FinishedRun[]> = {};
-  for (const arm of arms) {
-    armRuns[arm.name] = [];
-    for (const seed of seeds) {
-      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
-      const runJson = join(runDir, 'run.json');
-      if (!existsSync(runJson) || !(JSON.parse(readFileSync(runJson, 'utf8')) as { finishedAt?: string }).finishedAt) continue;
-      const finalTest = options.finalTestSize === undefined ? undefined : readFinalTest(runDir);
-      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === options.finalTestSize ? finalTest : undefined });
+/** Per arm with budget, fitGamma's own 6-parameter fit (γ ≥ 0, the paper's model) on its end-of-round points, per query. */
+function gammaPerArm(armRuns: Record<string, FinishedRun[]>, budgeted: CrossArm[], epochsPerRound: number): CrossTheory['gammaPerArm'] {
+  const out: CrossTheory['gammaPerArm'] = {};
+  for (const arm of budgeted) {
+    try {
+      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
+      const perQuery = (x: number) => x / arm.perRound.reduce((s, q) => s + q, 0);
+      out[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
+    } catch (error) {
+      out[arm.name] = { error: (error as Error).message };
     }
   }
+  return out;
+}
+
+/** The regime when there is none to compare, saying why. */
+function noRegime(explanation: string): AllocationRegime {
+  return { finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN, explanation };
+}
+
+type SummaryOptions = { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number };
+
+/** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
+export function summarizeCross(dir: string, arms: CrossArm[], seeds: number[], budget: number, options: SummaryOptions, failed: CrossSummary['failed']): CrossSummary {
+  const armRuns = finishedRuns(dir, arms, seeds, options.finalTestSize);
   let gamma = NaN;
   let predicted: Record<string, number> = {};
   let theory: CrossSummary['theory'];
@@ -339,51 +218,74 @@ export function summarizeCross(
   }
   const summaryArms: Record<string, CrossArmSummary> = {};
   for (const arm of arms) {
-    const runs = armRuns[arm.name]!;
-    if (runs.length === 0) continue;
-    const first = runs.map((r) => r.metrics[0]!);
-    const last = runs.map((r) => r.metrics.at(-1)!);
-    const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy)); // the final test when there is one
-    summaryArms[arm.name] = {
-      initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
-      finalTestAccuracy: mean(finals),
-      finalTestAccuracySd: sampleSd(finals),
-      finalSolverUncertainty: mean(last.map((m) => m.solverUncertainty)),
-      finalVerifierUncertainty: mean(last.map((m) => m.verifierUncertainty)),
-      externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, options.rounds).reduce((s, x) => s + x, 0))),
-      predictedFinalSolverUncertainty: predicted[arm.name] ?? NaN,
-      finalTestAccuracies: finals,
-      finishedSeeds: runs.map((r) => r.seed),
-      externalQueriesPerRound: externalPerRound(runs[0]!.metrics, options.rounds),
-      fractions: arm.fractions,
-      allocation: arm.allocation,
-      seedsFinished: runs.length,
-      wallSeconds: runs.reduce((s, r) => s + runSeconds(r.metrics), 0),
-    };
+    if (armRuns[arm.name]!.length > 0) summaryArms[arm.name] = armSummary(arm, armRuns[arm.name]!, options.rounds, predicted[arm.name] ?? NaN);
   }
-  const none = summaryArms.none;
-  const budgeted = Object.entries(summaryArms).filter(([, s]) => s.externalQueries > 0);
-  const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
   return {
     budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
     externalSelect: options.externalSelect ?? 'random',
     finalTestSize: options.finalTestSize ?? null,
-    comparison: {
-      deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
-      beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
-      pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
-        const deltas = s.finishedSeeds.flatMap((seed, i) => {
-          const j = none?.finishedSeeds.indexOf(seed) ?? -1;
-          return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
-        });
-        const sd = sampleSd(deltas);
-        return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
-      })),
-      allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
-      meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
-    },
+    comparison: compareWithNone(summaryArms),
     theory,
     wallSeconds: Object.values(summaryArms).reduce((s, a) => s + a.wallSeconds, 0),
+  };
+}
+
+/** Each arm's finished runs (run.json has finishedAt), with final-test.json when it is of the requested size. */
+function finishedRuns(dir: string, arms: CrossArm[], seeds: number[], finalTestSize?: number): Record<string, FinishedRun[]> {
+  const armRuns: Record<string, FinishedRun[]> = {};
+  for (const arm of arms) {
+    armRuns[arm.name] = [];
+    for (const seed of seeds) {
+      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+      if (!readRunInfo(runDir)?.finishedAt) continue;
+      const finalTest = finalTestSize === undefined ? undefined : readFinalTest(runDir);
+      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined });
+    }
+  }
+  return armRuns;
+}
+
+/** One arm over its finished seeds: accuracies (the final test when there is one), uncertainties, queries, wall time. */
+function armSummary(arm: CrossArm, runs: FinishedRun[], rounds: number, predictedFinal: number): CrossArmSummary {
+  const first = runs.map((r) => r.metrics[0]!);
+  const last = runs.map((r) => r.metrics.at(-1)!);
+  const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy));
+  return {
+    initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
+    finalTestAccuracy: mean(finals),
+    finalTestAccuracySd: sampleSd(finals),
+    finalSolverUncertainty: mean(last.map((m) => m.solverUncertainty)),
+    finalVerifierUncertainty: mean(last.map((m) => m.verifierUncertainty)),
+    externalQueries: mean(runs.map((r) => externalPerRound(r.metrics, rounds).reduce((s, x) => s + x, 0))),
+    predictedFinalSolverUncertainty: predictedFinal,
+    finalTestAccuracies: finals,
+    finishedSeeds: runs.map((r) => r.seed),
+    externalQueriesPerRound: externalPerRound(runs[0]!.metrics, rounds),
+    fractions: arm.fractions,
+    allocation: arm.allocation,
+    seedsFinished: runs.length,
+    wallSeconds: runs.reduce((s, r) => s + runSeconds(r.metrics), 0),
+  };
+}
+
+/** The arms with budget against none: differences of the means, per seed paired differences, the spread over allocations. */
+function compareWithNone(summaryArms: Record<string, CrossArmSummary>): CrossSummary['comparison'] {
+  const none = summaryArms.none;
+  const budgeted = Object.entries(summaryArms).filter(([, s]) => s.externalQueries > 0);
+  const accuracies = budgeted.map(([, s]) => s.finalTestAccuracy);
+  return {
+    deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
+    beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
+    pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
+      const deltas = s.finishedSeeds.flatMap((seed, i) => {
+        const j = none?.finishedSeeds.indexOf(seed) ?? -1;
+        return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
+      });
+      const sd = sampleSd(deltas);
+      return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
+    })),
+    allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
+    meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
   };
 }
 
@@ -393,11 +295,12 @@ function signedDelta(d: { mean: number; se: number }): string {
   return `${d.mean >= 0 ? '+' : ''}${points}${Number.isFinite(d.se) ? ` ± ${(100 * d.se).toFixed(1)}` : ''}`;
 }
 
+const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
+const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
+const g3 = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
+
 /** The arms table (the paper's Table 2 layout) with the theory's prediction and the Prop. 5.1 verdict. */
 export function formatCrossTable(summary: CrossSummary): string {
-  const pct = (x: number) => (Number.isFinite(x) ? (100 * x).toFixed(1) : 'n/a');
-  const fixed = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : 'n/a');
-  const g = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
   const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none (paired ± se)', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
   const rows = Object.entries(summary.arms).map(([name, s]) => [
     name, String(s.seedsFinished), pct(s.initialTestAccuracy),
@@ -408,37 +311,44 @@ export function formatCrossTable(summary: CrossSummary): string {
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  const out = [
+  const total = summary.wallSeconds;
+  return [
     `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
       (summary.finalTestSize ? `; final test accuracy on ${summary.finalTestSize} test questions` : ''),
     line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
-  ];
+    ...comparisonLines(summary), ...theoryLines(summary),
+    ...summary.failed.map((f) => `FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`),
+    `wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`,
+  ].join('\n');
+}
+
+/** Which arms with budget beat none, which by more than 2 standard errors, and the spread over allocations. */
+function comparisonLines(summary: CrossSummary): string[] {
   const c = summary.comparison;
   const budgetedNames = Object.keys(c.beatsNone);
-  if (budgetedNames.length > 0) {
-    if ('none' in summary.arms) {
-      const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
-      out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
-      const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
-      out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
-    }
-    out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  if (budgetedNames.length === 0) return [];
+  const out: string[] = [];
+  if ('none' in summary.arms) {
+    const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
+    out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
+    const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
+    out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
   }
-  if ('error' in summary.theory) {
-    out.push(`theory: no prediction (${summary.theory.error})`);
-  } else {
-    const t = summary.theory;
-    out.push(`theory: γ = ${g(summary.gamma)} per external query (γM = ${g(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g(t.dynamics.rate)} per round, ` +
-      `α/β = ${g(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`);
-    if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
-    const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g(f.gamma)} [${g(f.lower)}, ${g(f.upper)}]`));
-    if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
-    out.push(`  Prop. 5.1: ${t.regime.explanation}`);
-  }
-  for (const f of summary.failed) out.push(`FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`);
-  const total = summary.wallSeconds;
-  out.push(`wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`);
-  return out.join('\n');
+  out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  return out;
+}
+
+/** γ, the base arm's dynamics, γ per arm alone, and the Prop. 5.1 verdict (or why there is no prediction). */
+function theoryLines(summary: CrossSummary): string[] {
+  if ('error' in summary.theory) return [`theory: no prediction (${summary.theory.error})`];
+  const t = summary.theory;
+  const out = [`theory: γ = ${g3(summary.gamma)} per external query (γM = ${g3(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g3(t.dynamics.rate)} per round, ` +
+    `α/β = ${g3(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`];
+  if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
+  const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g3(f.gamma)} [${g3(f.lower)}, ${g3(f.upper)}]`));
+  if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
+  out.push(`  Prop. 5.1: ${t.regime.explanation}`);
+  return out;
 }
 
 interface PlannedRun {
@@ -448,30 +358,75 @@ interface PlannedRun {
   run: TrainOptions;
 }
 
-// The worker entry: the .ts source, loaded through tsx, under tsx (tests, npm run cross); the compiled .js otherwise.
-const WORKER = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './cross-worker.ts' : './cross-worker.js', import.meta.url));
-const TSX_IMPORT = WORKER.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+const WORKER = entryBeside(import.meta.url, 'cross-worker');
 
-/** One run in a child process (cross-worker.ts), its log lines forwarded; rejects with the run's error or the exit. */
-function runInChild(run: TrainOptions, log: (line: string) => void, children: Set<ChildProcess>): Promise<void> {
-  return new Promise((resolveRun, rejectRun) => {
-    const child = fork(WORKER, [], { execArgv: TSX_IMPORT, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
-    children.add(child);
-    let outcome: 'done' | { error: string } | undefined;
-    let stderr = '';
-    child.stderr?.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
-    child.on('message', (message: import('./cross-worker.js').WorkerMessage) => {
-      if ('log' in message) log(message.log);
-      else outcome = 'done' in message ? 'done' : { error: message.error };
-    });
-    child.on('exit', (code, killedBy) => {
-      children.delete(child);
-      if (outcome === 'done') return resolveRun();
-      const lastLine = stderr.trim() ? `: ${stderr.trim().split('\n').at(-1)}` : '';
-      rejectRun(new Error(outcome?.error ?? `its process exited (${killedBy ?? `code ${code}`})${lastLine}`));
-    });
-    child.send(run);
-  });
+/** The cross directory, budget and arms of `options`, checked before any work. */
+function crossPlan(options: CrossOptions): { dir: string; budget: number; jobs: number; arms: CrossArm[] } {
+  if (options.runtime.out === undefined) throw new Error('cross: --out DIR is needed (the cross directory)');
+  if (options.external.budget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
+  if (options.external.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
+  requirePositiveInteger('seeds', options.seeds);
+  const jobs = options.jobs ?? 1;
+  requirePositiveInteger('jobs', jobs);
+  const budget = options.budget ?? defaultBudget(options.data.poolSize);
+  requirePositiveInteger('budget', budget);
+  validateTrainOptions({ ...options, external: { ...options.external, verifier: options.external.verifier ?? 'oracle', budget } });
+  const arms = parseArms(options.arms, options.rounds, budget);
+  for (const arm of arms) {
+    const worst = Math.max(...arm.perRound);
+    if (worst > options.data.poolSize) {
+      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.data.poolSize}`);
+    }
+  }
+  return { dir: resolve(options.runtime.out), budget, jobs, arms };
+}
+
+/** The runs still to do: every arm × seed not finished (a finished one only for a missing final test), resumed when partial; and why others are not. */
+function runsToDo(options: CrossOptions, dir: string, arms: CrossArm[], seeds: number[]): { queue: PlannedRun[]; notes: string[] } {
+  const plan = seeds.flatMap((seed) => arms.map((arm) => {
+    const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+    const run = armOptions(options, arm, seed, runDir);
+    return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
+  }));
+  const queue: PlannedRun[] = [];
+  const notes: string[] = [];
+  for (const item of plan) {
+    const tag = `[${item.arm.name} seed ${item.seed}] finished already`;
+    if (item.state === 'finished') {
+      // resuming a finished run runs no round; it only adds a missing final test
+      const finalTestSize = options.runtime.finalTestSize;
+      if (finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === finalTestSize) {
+        notes.push(`${tag}: skipping ${item.runDir}`);
+        continue;
+      }
+      notes.push(`${tag}: queued for its final test on ${finalTestSize} questions`);
+    }
+    queue.push({ ...item, run: { ...item.run, runtime: { ...item.run.runtime, resume: item.state !== 'absent' } } });
+  }
+  return { queue, notes };
+}
+
+/** Runs the queue, `jobs` at a time (child processes) or one after another here; a failing run is recorded in `failed`. */
+async function runQueue(queue: PlannedRun[], jobs: number, hooks: RunHooks, failed: CrossSummary['failed']): Promise<void> {
+  const log = hooks.log ?? (() => {});
+  const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
+    const armLog = (line: string) => log(`[${arm.name} seed ${seed}] ${line}`);
+    armLog(`${run.runtime.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
+    try {
+      if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
+      else await runInChild(WORKER, run, { log: armLog, signal: hooks.signal });
+    } catch (error) {
+      if (hooks.signal?.aborted) throw error;
+      const message = (error as Error).message;
+      armLog(`FAILED: ${message}`);
+      failed.push({ arm: arm.name, seed, dir: runDir, error: message });
+    }
+  };
+  // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order); an abort kills the children
+  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
+  }));
+  if (hooks.signal?.aborted) throw new Error('cross aborted');
 }
 
 /**
@@ -482,78 +437,20 @@ function runInChild(run: TrainOptions, log: (line: string) => void, children: Se
  */
 export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Promise<CrossResult> {
   const log = hooks.log ?? (() => {});
-  const dir = resolve(options.out);
-  if (options.externalBudget !== undefined) throw new Error('--external-budget: cross sets the budget of each arm; use --budget');
-  if (options.allocation !== undefined) throw new Error('--allocation: cross sets the allocation of each arm; use --arms');
-  requirePositiveInteger('seeds', options.seeds);
-  const jobs = options.jobs ?? 1;
-  requirePositiveInteger('jobs', jobs);
-  const budget = options.budget ?? defaultBudget(options.poolSize);
-  requirePositiveInteger('budget', budget);
-  validateTrainOptions({ ...options, externalVerifier: options.externalVerifier ?? 'oracle', externalBudget: budget });
-  const arms = parseArms(options.arms, options.rounds, budget);
-  for (const arm of arms) {
-    const worst = Math.max(...arm.perRound);
-    if (worst > options.poolSize) {
-      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.poolSize}`);
-    }
-  }
+  const { dir, budget, jobs, arms } = crossPlan(options);
   const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
-  const externalVerifier = options.externalVerifier ?? 'oracle';
-  const plan = seeds.flatMap((seed) => arms.map((arm) => {
-    const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
-    const run = armOptions(options, arm, seed, runDir);
-    return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
-  }));
-  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.externalSelect ?? 'random'} questions); external queries per round: ` +
+  const externalVerifier = options.external.verifier ?? 'oracle';
+  const { queue, notes } = runsToDo(options, dir, arms, seeds);
+  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
     arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
-
+  notes.forEach(log);
   const failed: CrossSummary['failed'] = [];
-  const queue: PlannedRun[] = [];
-  for (const item of plan) {
-    const tag = `[${item.arm.name} seed ${item.seed}] finished already`;
-    if (item.state === 'finished') {
-      // resuming a finished run runs no round; it only adds a missing final test
-      if (options.finalTestSize === undefined || readFinalTest(item.runDir)?.testSize === options.finalTestSize) {
-        log(`${tag}: skipping ${item.runDir}`);
-        continue;
-      }
-      log(`${tag}: queued for its final test on ${options.finalTestSize} questions`);
-    }
-    queue.push({ ...item, run: { ...item.run, resume: item.state !== 'absent' } });
-  }
-  const children = new Set<ChildProcess>();
-  const killChildren = () => children.forEach((child) => child.kill());
-  hooks.signal?.addEventListener('abort', killChildren);
-  const runOne = async ({ arm, seed, runDir, run }: PlannedRun) => {
-    const tag = `[${arm.name} seed ${seed}]`;
-    const armLog = (line: string) => log(`${tag} ${line}`);
-    armLog(`${run.resume ? 'resuming' : 'starting'} ${runDir}${jobs > 1 ? ' (own process)' : ''}`);
-    try {
-      if (jobs === 1) await runTraining(run, { ...hooks, log: armLog });
-      else await runInChild(run, armLog, children);
-    } catch (error) {
-      if (hooks.signal?.aborted) throw error;
-      const message = (error as Error).message;
-      armLog(`FAILED: ${message}`);
-      failed.push({ arm: arm.name, seed, dir: runDir, error: message });
-    }
-  };
-  try {
-    // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order)
-    await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-      for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
-    }));
-  } finally {
-    hooks.signal?.removeEventListener('abort', killChildren);
-  }
-  if (hooks.signal?.aborted) throw new Error('cross aborted');
-
-  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.epochsPerRound, externalVerifier, externalSelect: options.externalSelect, finalTestSize: options.finalTestSize }, failed);
+  await runQueue(queue, jobs, hooks, failed);
+  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.sft.epochsPerRound, externalVerifier, externalSelect: options.external.select, finalTestSize: options.runtime.finalTestSize }, failed);
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);
   for (const line of table.split('\n')) log(line);
-  if (options.report && Object.keys(summary.arms).length > 0) {
+  if (options.runtime.report && Object.keys(summary.arms).length > 0) {
     try {
       const { writeRunReport } = await import('../report/index.js');
       log(`report: ${await writeRunReport(dir)}`);

@@ -6,7 +6,7 @@ import { corruptSolution, generateArith, type Problem } from '../data/index.js';
 import { type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, Rng, countParameters, initAdamW, parameterShapes, saveCheckpoint, sftBatch, trainStep } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { promptIds, responseIds, verificationPromptIds } from './prompts.js';
-import { type SamplingOptions, greedyAccuracy, type Progress } from './round.js';
+import { type SamplingOptions, greedyAccuracy, type Progress } from './sampling.js';
 
 export interface PretrainOptions {
   labelled: number; // size of the labelled arith set

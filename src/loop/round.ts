@@ -1,86 +1,69 @@
-// The pieces of one self-improvement round: sample candidates, score their uncertainty, verify, pick; and the
-// evaluation that produces the paper's U_s, U_v, G and the accuracies.
-import { answersEqual, extractAnswer, type Problem } from '../data/index.js';
-import type { Model } from '../model/model.js';
-import { Rng } from '../model/rng.js';
-import { sample } from '../model/sample.js';
+// One self-improvement round as a unit (the paper's procedure): sample N candidates per pool question → the external
+// verifier's choice of questions → verify and pick (hybrid best-of-N) → samples file → SFT on the picks, with the
+// evaluation points of the round handed to onEval. The run (run.ts) and the bench call it the same way.
+import { join } from 'node:path';
+import type { Problem } from '../data/index.js';
+import { type AdamWState, type Model, type OptimizerConfig, type Rng, type SftExample, type StepOptions, sftBatch, trainStep } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { perTokenUncertainty, responseUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
-import { promptIds, stopIds } from './prompts.js';
-import { type Candidate, type Pick, type VerifierKind, pickCandidate, verifierScores } from './verify.js';
+import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
+import { writeFileAtomic } from '../io.js';
+import type { SampleRecord } from '../formats.js';
+import { promptIds, promptText, sftResponseIds } from './prompts.js';
+import { type Progress, type SamplingOptions, type StageTimes, type TokenCounts, generateCandidates, timed, zeroTimes, zeroTokens } from './sampling.js';
+import { type Candidate, type Pick, pickCandidate } from './verify.js';
+import type { Verifier } from './verifiers.js';
+import type { QuestionSelection, SelectionState } from './external.js';
 
-export interface SamplingOptions {
-  samples: number; // N candidates per question
-  temperature: number;
-  topP: number;
-  maxNewTokens: number;
-  sampleBatch: number; // rows per sampling forward pass
-  logitChunk?: number; // scoring: response tokens whose logits are formed at once (0/absent: all)
+/** What stays the same from round to round: the model and its optimizer, the sampler's generator, the settings. */
+export interface RoundContext {
+  model: Model; // trained in place
+  tokenizer: Tokenizer;
+  optimizer: AdamWState;
+  optimizerConfig: OptimizerConfig;
+  rng: Rng; // sampling and the SFT shuffle
+  sampling: SamplingOptions;
+  verifier: Verifier; // the self-verifier
+  sigma: number;
+  sft: { epochsPerRound: number; evalsPerEpoch: number; batchSize: number; step?: StepOptions }; // step: micro-batches, chunked loss, recomputation
+  samplesDir?: string; // samples/round-R.jsonl are written here (none: not written)
+  progress?: Progress;
+  signal?: AbortSignal; // aborting stops the round between steps
 }
 
-export type Progress = (stage: string, done: number, total: number) => void;
-
-export interface StageTimes {
-  sample: number;
-  score: number;
-  verify: number;
-  train: number;
-  eval: number;
+/** One round: its index (0-based), its pool, and the external verification it may use. */
+export interface Round {
+  index: number;
+  pool: Problem[];
+  external?: { verifier: Verifier; select: QuestionSelection; state: SelectionState };
 }
 
-export interface TokenCounts {
-  sample: number;
-  score: number;
-  train: number;
+/** What the round's pool gave: the metrics every evaluation point of the round carries. */
+export interface PoolOutcome {
+  fallbacks: number; // picks that no candidate passed σ for
+  externalQueries: number; // questions verified externally
+  externalDropped: number; // of those, questions without an accepted candidate (not trained on)
+  poolSolverUncertainty: number;
+  poolVerifierUncertainty: number;
 }
 
-export function zeroTimes(): StageTimes {
-  return { sample: 0, score: 0, verify: 0, train: 0, eval: 0 };
+/** An evaluation point inside the round's SFT: the fraction of the round done and the mean loss since the last point. */
+export interface EvalPoint {
+  fraction: number;
+  trainLoss: number;
+  pool: PoolOutcome;
+  times: StageTimes; // the round's stage times so far (onEval adds its own to `eval`)
+  tokens: TokenCounts;
+  startedAt: number; // performance.now() at the round's start
 }
 
-export function zeroTokens(): TokenCounts {
-  return { sample: 0, score: 0, train: 0 };
-}
-
-/** Runs fn and adds its wall time (seconds) to times[stage]. */
-export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T): T {
-  const start = performance.now();
-  try {
-    return fn();
-  } finally {
-    times[stage] += (performance.now() - start) / 1000;
-  }
-}
-
-/** options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids. */
-function sampleResponses(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string, progress?: Progress) {
-  const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
-  const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
-  const sampled: number[][] = [];
-  for (let start = 0; start < rows.length; start += options.sampleBatch) {
-    const batch = rows.slice(start, start + options.sampleBatch);
-    const out = sample(model, batch.map((q) => prompts[q]!), {
-      temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng,
-    });
-    sampled.push(...out.tokens);
-    progress?.(stage, Math.min(start + batch.length, rows.length), rows.length);
-  }
-  return { prompts, rows, sampled };
-}
-
-/** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
-export function generateCandidates(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng,
-  times: StageTimes, tokens: TokenCounts, progress?: Progress): Candidate[][] {
-  const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(model, tokenizer, problems, options, rng, 'sample', progress));
-  tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch, logitChunk: options.logitChunk }));
-  tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
-  return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
-    const i = q * options.samples + j;
-    const text = tokenizer.decode(sampled[i]!);
-    const answer = extractAnswer(text);
-    return { tokens: sampled[i]!, text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i]! };
-  }));
+export interface RoundOutcome {
+  pool: PoolOutcome;
+  external: number[]; // question indices verified externally
+  trainSteps: number;
+  times: StageTimes;
+  tokens: TokenCounts;
+  seconds: number;
+  meanResponseLength: number; // of the round's candidates (tokens)
 }
 
 export interface Verified {
@@ -91,21 +74,20 @@ export interface Verified {
   dropped: boolean[]; // externally verified, no candidate accepted: not trained on (Sec. 5 drops what fails σ)
 }
 
-/** Cross-improvement: which questions go to the external verifier (chosen knowing each question's self-confidence), and its scorer. */
+/** Cross-improvement: which questions go to the external verifier (chosen knowing each question's self-confidence), and it. */
 export interface ExternalVerification {
   choose: (selfConfidence: number[]) => number[];
-  score: (problems: Problem[], candidates: Candidate[][]) => number[][];
+  verifier: Verifier;
 }
 
 /** Scores every candidate (self-verifier, then the external one for the questions it chooses) and picks one per question. */
-export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Tokenizer, problems: Problem[], candidates: Candidate[][], sigma: number,
-  external?: ExternalVerification): Verified {
-  const selfScores = verifierScores(kind, model, tokenizer, problems, candidates);
+export function verifyAndPick(verifier: Verifier, problems: Problem[], candidates: Candidate[][], sigma: number, external?: ExternalVerification): Verified {
+  const selfScores = verifier(problems, candidates);
   const selfConfidence = selfScores.map((group) => Math.max(...group));
   const outside = external ? [...new Set(external.choose(selfConfidence))].sort((a, b) => a - b) : [];
   const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
   if (external && outside.length > 0) {
-    const outsideScores = external.score(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));
+    const outsideScores = external.verifier(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));
     outside.forEach((q, i) => (scores[q] = outsideScores[i]!));
   }
   const asked = new Set(outside);
@@ -113,131 +95,80 @@ export function verifyAndPick(kind: VerifierKind, model: Model, tokenizer: Token
   return { scores, picks, external: outside, selfConfidence, dropped: picks.map((p, q) => p.fallback && asked.has(q)) };
 }
 
-export interface Evaluation {
-  solverUncertainty: number;
-  verifierUncertainty: number;
-  gap: number;
-  solverAccuracy: number; // share of sampled answers that are correct
-  verifierAccuracy: number; // share of picks that are correct
-  passAtN: number;
-  majorityAccuracy: number;
-  testAccuracy: number; // greedy, on the test split
-  testSampledAccuracy?: number; // share of correct among --test-samples K sampled answers per test question (absent when K = 0)
-  solverUncertaintyPerToken: number; // U_s / mean sample length = Σ U / Σ length over the samples (nats per token)
-  verifierUncertaintyPerToken: number; // the same over the picks
-  meanResponseLength: number; // of the samples (tokens)
-  meanPickLength: number; // of the picks (tokens)
-  answerDiversity: number; // distinct final answers among a question's N samples, mean over questions
-  [passAtK: `passAt${number}`]: number; // pass@k for k = 1, 2, 4, …, N (unbiased estimator), on the evaluation questions
-  evalFallbacks: number;
-  meanEntropy: number;
-  meanSelfCertainty: number;
+function checkAbort(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new Error('run aborted');
 }
 
-/** A question's candidates grouped by equal final answer (answersEqual), candidates without an answer left out. */
-export function answerGroups(group: { answer: string | null; correct: boolean }[]): { answer: string; count: number; correct: boolean }[] {
-  const groups: { answer: string; count: number; correct: boolean }[] = [];
-  for (const c of group) {
-    if (c.answer === null) continue;
-    const entry = groups.find((g) => answersEqual(g.answer, c.answer));
-    if (entry) entry.count += 1;
-    else groups.push({ answer: c.answer, count: 1, correct: c.correct });
-  }
-  return groups;
-}
-
-function majorityCorrect(group: Candidate[]): boolean {
-  let best: { count: number; correct: boolean } | undefined;
-  for (const entry of answerGroups(group)) if (!best || entry.count > best.count) best = entry;
-  return best?.correct ?? false;
-}
-
-/**
- * Unbiased pass@k from n samples of which c are correct: 1 − C(n−c, k)/C(n, k) (Chen et al. 2021), computed as
- * 1 − Π_{i=n−c+1..n} (1 − k/i) so no binomial coefficient is formed.
- */
-export function passAtK(n: number, c: number, k: number): number {
-  if (!(Number.isInteger(n) && Number.isInteger(c) && Number.isInteger(k)) || c < 0 || c > n || k < 1 || k > n)
-    throw new Error(`pass@k needs integers 0 ≤ c ≤ n and 1 ≤ k ≤ n (got n=${n}, c=${c}, k=${k})`);
-  if (n - c < k) return 1;
-  let miss = 1;
-  for (let i = n - c + 1; i <= n; i++) miss *= 1 - k / i;
-  return 1 - miss;
-}
-
-/** k = 1, 2, 4, …, up to n, and n itself. */
-export function passAtKValues(n: number): number[] {
-  const ks: number[] = [];
-  for (let k = 1; k < n; k *= 2) ks.push(k);
-  return [...ks, n];
-}
-
-/** Share of correct answers among `samples` sampled responses per problem (at the run's temperature; the test split). */
-export function sampledAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, progress?: Progress): number {
-  const { rows, sampled } = sampleResponses(model, tokenizer, problems, options, rng, 'test samples', progress);
-  return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i]!)), problems[q]!.answer)).length / rows.length;
-}
-
-/** Greedy accuracy on problems (the test split). */
-export function greedyAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): number {
-  if (problems.length === 0) return Number.NaN;
-  return greedyCorrect(model, tokenizer, problems, options, progress).filter(Boolean).length / problems.length;
-}
-
-/** Whether the greedy answer to each problem is correct. */
-export function greedyCorrect(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): boolean[] {
-  const correct: boolean[] = [];
-  for (let start = 0; start < problems.length; start += options.sampleBatch) {
-    const batch = problems.slice(start, start + options.sampleBatch);
-    const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens)), {
-      temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng: new Rng(0),
-    });
-    out.tokens.forEach((ids, i) => correct.push(answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer)));
-    progress?.('test', Math.min(start + batch.length, problems.length), problems.length);
-  }
-  return correct;
-}
-
-/**
- * One evaluation point on the fixed evaluation subset: U_s (mean U of all samples), U_v (mean U of the picks),
- * G = U_s − U_v, and the accuracies. Sampling uses the same seed at every point (common random numbers), so the
- * curves move with the model rather than with sampling noise.
- */
-export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
-  verifier: VerifierKind; sigma: number; seed: number; testSamples?: number }, progress?: Progress): Evaluation {
+/** One round: sample, verify and pick, write the samples, fine-tune on the picks with `onEval` at each evaluation point. */
+export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPoint) => void): RoundOutcome {
+  const startedAt = performance.now();
   const times = zeroTimes();
   const tokens = zeroTokens();
-  const candidates = generateCandidates(model, tokenizer, evalProblems, options, new Rng(options.seed), times, tokens, progress);
-  const { picks } = verifyAndPick(options.verifier, model, tokenizer, evalProblems, candidates, options.sigma);
-  const all = candidates.flat();
-  const picked = picks.map((p, q) => candidates[q]![p.index]!);
-  const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-  const us = solverUncertainty(all);
-  const uv = verifierUncertainty(picked);
-  const n = options.samples;
-  const passAt = Object.fromEntries(passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]));
-  const testSamples = options.testSamples ?? 0;
-  const testSampled = testSamples > 0 && testProblems.length > 0
-    ? { testSampledAccuracy: sampledAccuracy(model, tokenizer, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1), progress) }
-    : {};
-  return {
-    solverUncertainty: us,
-    verifierUncertainty: uv,
-    gap: us - uv,
-    solverAccuracy: mean(all.map((c) => (c.correct ? 1 : 0))),
-    verifierAccuracy: mean(picked.map((c) => (c.correct ? 1 : 0))),
-    passAtN: mean(candidates.map((g) => (g.some((c) => c.correct) ? 1 : 0))),
-    majorityAccuracy: mean(candidates.map((g) => (majorityCorrect(g) ? 1 : 0))),
-    testAccuracy: greedyAccuracy(model, tokenizer, testProblems, options, progress),
-    ...testSampled,
-    solverUncertaintyPerToken: perTokenUncertainty(all),
-    verifierUncertaintyPerToken: perTokenUncertainty(picked),
-    meanResponseLength: mean(all.map((c) => c.length)),
-    meanPickLength: mean(picked.map((c) => c.length)),
-    answerDiversity: mean(candidates.map((g) => answerGroups(g).length)),
-    ...passAt,
-    evalFallbacks: picks.filter((p) => p.fallback).length,
-    meanEntropy: mean(all.map((c) => c.entropy)),
-    meanSelfCertainty: mean(all.map((c) => c.selfCertainty)),
+  const { pool } = round;
+  checkAbort(ctx.signal);
+  const candidates = generateCandidates(ctx, pool, ctx.sampling, ctx.rng, { times, tokens });
+  checkAbort(ctx.signal);
+  const external = round.external && round.external.state.count > 0
+    ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) } : undefined;
+  const verified = timed(times, 'verify', () => verifyAndPick(ctx.verifier, pool, candidates, ctx.sigma, external));
+  if (ctx.samplesDir) writeSamples(join(ctx.samplesDir, `round-${round.index + 1}.jsonl`), pool, candidates, verified, (question) => promptText(ctx.tokenizer, question));
+  const kept = pool.map((_, q) => q).filter((q) => !verified.dropped[q]);
+  const picked = kept.map((q) => candidates[q]![verified.picks[q]!.index]!);
+  const poolOutcome: PoolOutcome = {
+    fallbacks: verified.picks.filter((p) => p.fallback).length, externalQueries: verified.external.length,
+    externalDropped: verified.dropped.filter(Boolean).length, poolSolverUncertainty: solverUncertainty(candidates.flat()), poolVerifierUncertainty: verifierUncertainty(picked),
   };
+  // fine-tune on the picks (response tokens only; prompts clipped to leave room for --max-new-tokens)
+  const context = ctx.model.config.max_position_embeddings - ctx.sampling.maxNewTokens;
+  const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(ctx.tokenizer, pool[q]!.question, context), response: sftResponseIds(ctx.tokenizer, picked[i]!.tokens) }));
+  if (examples.length === 0) throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
+  const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) => onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }));
+  const lengths = candidates.flat().map((c) => c.tokens.length);
+  return {
+    pool: poolOutcome, external: verified.external, trainSteps, times, tokens, seconds: (performance.now() - startedAt) / 1000,
+    meanResponseLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
+  };
+}
+
+/** samples/round-R.jsonl: per pool question its candidates with scores and NLLs, the pick, and whether it was verified externally. */
+function writeSamples(path: string, pool: Problem[], candidates: Candidate[][], v: Verified, promptOf: (question: string) => string | undefined): void {
+  const external = new Set(v.external);
+  const lines = pool.map((problem, q) => JSON.stringify({
+    idx: problem.idx, question: problem.question, prompt: promptOf(problem.question), reference: problem.answer, external: external.has(q), selfConfidence: v.selfConfidence[q],
+    pick: v.picks[q]!.index, fallback: v.picks[q]!.fallback, dropped: v.dropped[q],
+    candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
+  } satisfies SampleRecord));
+  writeFileAtomic(path, lines.join('\n') + '\n');
+}
+
+/** The round's SFT steps: every evaluation point gets its own step; evalsPerEpoch × epochsPerRound points (at least one). */
+export function sftSchedule(examples: number, sft: RoundContext['sft']): { steps: number; evalAt: Set<number> } {
+  const evalPoints = Math.max(1, Math.round(sft.evalsPerEpoch * sft.epochsPerRound));
+  const steps = Math.max(evalPoints, Math.ceil((sft.epochsPerRound * examples) / sft.batchSize));
+  return { steps, evalAt: new Set(Array.from({ length: evalPoints }, (_, i) => Math.round(((i + 1) * steps) / evalPoints))) };
+}
+
+/** SFT on the examples in shuffled batches; at each evaluation point `atEval(fraction of the round, mean loss since the last)`. */
+function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: StageTimes; tokens: TokenCounts }, atEval: (fraction: number, loss: number) => void): number {
+  const { steps, evalAt } = sftSchedule(examples.length, ctx.sft);
+  const batchSize = ctx.sft.batchSize;
+  let order: number[] = [];
+  let lossSum = 0;
+  let lossCount = 0;
+  for (let step = 1; step <= steps; step++) {
+    checkAbort(ctx.signal);
+    if (order.length < batchSize) order = [...order, ...ctx.rng.shuffle(examples.map((_, i) => i))];
+    const batch = sftBatch(order.splice(0, batchSize).map((i) => examples[i]!), ctx.tokenizer.padId);
+    const { loss } = timed(meter.times, 'train', () => trainStep(ctx.model, ctx.optimizer, ctx.optimizerConfig, batch, ctx.sft.step));
+    meter.tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
+    lossSum += loss;
+    lossCount += 1;
+    ctx.progress?.('train', step, steps);
+    if (evalAt.has(step)) {
+      atEval(step / steps, lossSum / lossCount);
+      lossSum = 0;
+      lossCount = 0;
+    }
+  }
+  return steps;
 }

@@ -1,7 +1,7 @@
 // The model module: config, transformer, training, sampling, checkpoints, and resolving `--model`.
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../root.js';
 import { type ModelConfig, PRESET_NAMES, type PresetName, presetConfig } from './config.js';
 import { readModelConfig } from './hf.js';
 import { type Model, initModel } from './model.js';
@@ -16,8 +16,8 @@ export * from './checkpoint.js';
 export * from './safetensors.js';
 export { Rng, type RngState } from './rng.js';
 
-/** models/ in the package: src/model/index.ts and dist/model/index.js both sit two levels below the root. */
-export const MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'models');
+/** models/ in the package. */
+export const MODELS_DIR = join(PACKAGE_ROOT, 'models');
 export const DEFAULT_MODEL = 'tiny-arith';
 
 /** The directory `--model spec` names: a shipped model under models/ when one has that name, a hub id's cached snapshot, else the path. */

@@ -17,9 +17,9 @@ import { flattenSettings, formatNumber, reportHtml, type RenderedFigure, type Ta
 import { accountingRows, accuracyRows, crossData, fitPanel, forecastOf, linearityPanel, passAtKRows, throughputRows, trajectoryOf, whatMoved } from './prepare.js';
 import { renderPng, renderSvg, type TopLevelSpec } from './render.js';
 
-export * from './data.js';
-export * from './figures.js';
-export * from './prepare.js';
+export { readCross, readRun, isCrossDir, type RunData, type CrossData } from './data.js';
+export { accuracySpec, crossSpec, gapLinearitySpec, throughputSpec, uncertaintyFitSpec } from './figures.js';
+export { accountingRows, accuracyRows, crossData, fitBand, fitPanel, linearityPanel, passAtKRows, throughputRows, trajectoryOf, whatMoved } from './prepare.js';
 export { renderSvg, renderPng, rasterise, pngSize, hasFigureFont, FONT_FAMILY } from './render.js';
 export { parseTrueType, textWidth, loadFontMetrics, type FontMetrics } from './textwidth.js';
 export { reportHtml, tableHtml, flattenSettings, formatNumber, scopeSvgIds, escapeHtml, type Table, type RenderedFigure } from './html.js';

@@ -1,18 +1,8 @@
 // From run data to the plain arrays the figure builders take: fits, forecast bands, per-stage timings, cross arms.
-import {
-  allocationFractions,
-  earlyPrediction,
-  fitSharedRate,
-  linearityCheck,
-  identifiableFromFit,
-  physicalFromIdentifiable,
-  predictShared,
-  simulateCrossImprovement,
-  type Allocation,
-  type SharedRateFit,
-  type Trajectory,
-} from '../theory/index.js';
-import { finite, STAGES, type CrossData, type MetricsRow } from './data.js';
+import { earlyPrediction, fitSharedRate, linearityCheck, predictShared, type SharedRateFit, type Trajectory } from '../theory/index.js';
+import { mean } from '../stats.js';
+import { finite, STAGES, type CrossData } from './data.js';
+import type { MetricsRow } from '../formats.js';
 import type { AccuracyRow, Band, CrossFigureData, FitPanel, LinearityPanel, PassAtKRow, ThroughputRow } from './figures.js';
 import { formatNumber } from './html.js';
 
@@ -108,9 +98,6 @@ export function forecastOf(trajectory: Trajectory, first: number, grid: number[]
   return { first, tFirst: trajectory.t[first - 1], t: grid, ...fitBand(early.shared, grid) };
 }
 
-function mean(xs: number[]): number {
-  return xs.length ? xs.reduce((s, x) => s + x, 0) / xs.length : 0;
-}
 
 /** Figure 2 panel: finite-difference −dG/dt against G and its regression line. */
 export function linearityPanel(title: string, trajectory: Trajectory): LinearityPanel {
@@ -235,7 +222,7 @@ export function throughputRows(metrics: MetricsRow[]): ThroughputRow[] {
   }
   const rows: ThroughputRow[] = [];
   for (const [round, m] of [...last].sort((a, b) => a[0] - b[0])) {
-    const timing = m.timing ?? {};
+    const timing: Partial<Record<(typeof STAGES)[number] | 'round', number>> = m.timing ?? {}; // older runs may lack stages
     let staged = 0;
     for (const stage of STAGES) {
       const seconds = finite(timing[stage]) ? timing[stage] : 0;
@@ -261,13 +248,10 @@ function meanBy<T>(items: T[], key: (x: T) => number, value: (x: T) => number): 
   return [...groups].sort((a, b) => a[0] - b[0]).map(([k, vs]) => ({ key: k, value: mean(vs) }));
 }
 
-const NAMED_ALLOCATIONS = new Set(['early', 'uniform', 'late']);
-
 /**
  * Cross-improvement figure data: bars from summary.json; curves = solver uncertainty per evaluation point (mean over
- * seeds) and the theory's prediction. The theory runs the fitted dynamics of the arm without external verification
- * (or the arm with the fewest queries) through simulateCrossImprovement with each arm's allocation and summary γ,
- * from that fit's t = 0 point.
+ * seeds) and the theory's prediction for every arm, custom ones included, as summary.json records it (cross's
+ * fitCrossGamma: the base arm's shared-rate dynamics with the fitted γ and each arm's allocation). Nothing is refitted.
  */
 export function crossData(cross: CrossData): CrossFigureData {
   const arms = Object.keys(cross.summary.arms);
@@ -276,56 +260,12 @@ export function crossData(cross: CrossData): CrossFigureData {
     return { arm, accuracy: s.finalTestAccuracy, sd: finite(s.finalTestAccuracySd) ? s.finalTestAccuracySd : 0, initial: s.initialTestAccuracy };
   });
   const curves: CrossFigureData['curves'] = [];
-  const meanTrajectory = (arm: string): Trajectory & { rounds: number; tPerRound: number } => {
+  for (const arm of arms.filter((a) => (cross.runs[a] ?? []).length > 0)) {
     const rows = cross.runs[arm].flatMap((run) => run.metrics);
-    const s = meanBy(rows, (m) => m.t, (m) => m.solverUncertainty);
-    const v = meanBy(rows, (m) => m.t, (m) => m.verifierUncertainty);
-    const rounds = Math.max(0, ...rows.map((m) => roundIndex(m.round)).filter(finite));
-    const tMax = Math.max(...s.map((p) => p.key));
-    return { t: s.map((p) => p.key), solver: s.map((p) => p.value), verifier: v.map((p) => p.value), rounds, tPerRound: rounds > 0 ? tMax / rounds : 1 };
-  };
-  const withRuns = arms.filter((arm) => (cross.runs[arm] ?? []).length > 0);
-  for (const arm of withRuns) {
-    const tr = meanTrajectory(arm);
-    tr.t.forEach((t, i) => curves.push({ arm, t, value: tr.solver[i], source: 'measured' }));
+    for (const p of meanBy(rows, (m) => m.t, (m) => m.solverUncertainty)) curves.push({ arm, t: p.key, value: p.value, source: 'measured' });
   }
-  const base = withRuns.includes('none')
-    ? 'none'
-    : withRuns.slice().sort((a, b) => cross.summary.arms[a].externalQueries - cross.summary.arms[b].externalQueries)[0];
-  if (base !== undefined) {
-    // Fit in round units: the simulation advances one time unit per round.
-    const baseTrajectory = meanTrajectory(base);
-    const inRounds = { ...baseTrajectory, t: baseTrajectory.t.map((t) => t / baseTrajectory.tPerRound) };
-    const params = inRounds.t.length >= 3 ? physicalFromFit(fitSharedRate(inRounds)) : null;
-    for (const arm of withRuns) {
-      if (!params) break;
-      const tr = meanTrajectory(arm);
-      const allocation: Allocation | null = NAMED_ALLOCATIONS.has(arm) ? (arm as Allocation) : null;
-      if (arm !== 'none' && allocation === null) continue; // a custom arm's fractions are not recoverable from its name
-      if (tr.rounds < 1) continue;
-      const fractions = allocation === null ? new Array<number>(tr.rounds).fill(0) : allocationFractions(allocation, tr.rounds);
-      const sim = simulateCrossImprovement({
-        ...params, // from the base fit's t = 0 point, as the summary's predictions (noise in a measured start would be amplified)
-        gamma: crossStrength(cross.summary),
-        rounds: tr.rounds,
-        fractions,
-      });
-      sim.t.forEach((t, i) => curves.push({ arm, t: t * tr.tPerRound, value: sim.solver[i], source: 'theory' }));
-    }
-  }
+  const theory = cross.summary.theory;
+  const predicted = theory && !('error' in theory) ? theory.trajectories ?? {} : {}; // summaries before issue 14 have none
+  for (const [arm, p] of Object.entries(predicted)) p.t.forEach((t, i) => curves.push({ arm, t, value: p.solver[i]!, source: 'theory' }));
   return { bars, curves, budget: cross.summary.budget, gamma: cross.summary.gamma };
-}
-
-/**
- * The verifier boost per unit of η: U_v ← U_v/(1 + γMη_t). summary.json records γ per external query and the budget M;
- * the theory's compareAllocations uses the same product (γ·budget).
- */
-export function crossStrength(summary: { gamma: number; budget: number }): number {
-  return summary.gamma * summary.budget;
-}
-
-/** One representative (α, β, k, b) of a shared-rate fit, the non-identifiable scale fixed by k = 1 (Prop. 3.1 inverted), and the fit's t = 0 point. */
-export function physicalFromFit(fit: SharedRateFit): { alpha: number; beta: number; k: number; b: number; solver0: number; verifier0: number } | null {
-  const p = physicalFromIdentifiable(identifiableFromFit(fit));
-  return [p.alpha, p.beta, p.k, p.b].every(Number.isFinite) ? { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b, solver0: p.solver0, verifier0: p.verifier0 } : null;
 }

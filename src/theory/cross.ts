@@ -11,9 +11,9 @@
 // So with a limited budget (γ small) the final solver is allocation-independent up to O(γ·ΔU_v) and
 // O(γ²), and exactly so for the limit when U_v is flat; late schedules also need time to settle.
 
-import { combosFromIdentifiable, solverLimitFromState } from './closedForm.js';
-import { fitSharedRate, identifiableFromFit, predictShared, type Interval, type Trajectory } from './fit.js';
-import { finiteDifferenceJacobian, inverseNormalMatrix, levenbergMarquardt, rSquared, studentTQuantile } from './numeric.js';
+import { combosFromIdentifiable, physicalFromIdentifiable, solverLimitFromState } from './closedForm.js';
+import { fitSharedRate, identifiableFromFit, predictShared, type Interval, type SharedRateFit, type Trajectory } from './fit.js';
+import { finiteDifferenceJacobian, goldenSection, inverseNormalMatrix, levenbergMarquardt, rSquared, studentTQuantile } from './numeric.js';
 import { integrate, linearPotential } from './ode.js';
 
 export type Allocation = 'early' | 'uniform' | 'late' | number[]; // number[] = η per round, sums to 1
@@ -228,4 +228,68 @@ export function fitGamma(trajectory: Trajectory, fractions: number[], options: {
       verifier: rSquared(verifier, verifier.map((y, i) => y + r[n + i])),
     },
   };
+}
+
+/** One arm of a cross experiment for fitCrossGamma: its η_t, its external queries, its U trajectory (mean over seeds, time in rounds). */
+export interface CrossArmTrajectory {
+  name: string;
+  fractions: number[];
+  queries: number;
+  trajectory: Trajectory;
+}
+
+export interface CrossGammaFit {
+  base: string; // the arm whose shared-rate fit gives the dynamics
+  baseFit: SharedRateFit;
+  dynamics: { alpha: number; beta: number; k: number; b: number };
+  start: { solver0: number; verifier0: number }; // the base fit's own t = 0 point
+  gammaBudget: number; // γ·M (NaN when no arm with budget besides the base)
+  predicted: Record<string, { t: number[]; solver: number[]; verifier: number[] }>; // per arm, t in rounds 0..rounds
+}
+
+/**
+ * γ of U_v ← U_v/(1 + γMη_t) over the arms. Dynamics (α, β, b at k = 1): the shared-rate fit (Prop. 3.1) of the base
+ * arm (none, else the arm with the fewest queries). γM: one value for all arms, by least squares of the predicted vs
+ * measured final U_s, each relative to the base arm so the base's own misfit cancels:
+ * Σ_arms [(Ŝ_a(γ) − Ŝ_base(γ)) − (S_a − S_base)]², Ŝ from simulateCrossImprovement, every arm from the base fit's t = 0
+ * point (U_s∞ moves by α/(α−β)·ΔU_v0, so a measured start off the curve by noise would shift every prediction); γ may
+ * come out negative (external picks that raise U_v). Returns each arm's predicted trajectory.
+ */
+export function fitCrossGamma(arms: CrossArmTrajectory[], rounds: number): CrossGammaFit {
+  if (arms.length === 0) throw new Error('no finished arm');
+  const base = arms.find((a) => a.name === 'none') ?? arms.slice().sort((a, b) => a.queries - b.queries)[0]!;
+  const baseFit = fitSharedRate(base.trajectory);
+  const p = physicalFromIdentifiable(identifiableFromFit(baseFit));
+  if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
+    throw new Error(`the shared-rate fit of arm ${base.name} gives no usable dynamics (α=${p.alpha}, β=${p.beta}, b=${p.b})`);
+  }
+  const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
+  const start = { solver0: p.solver0, verifier0: p.verifier0 };
+  const simulate = (arm: CrossArmTrajectory, gammaBudget: number) => simulateCrossImprovement({ ...dynamics, ...start, gamma: gammaBudget, rounds, fractions: arm.fractions });
+  const others = arms.filter((a) => a !== base && a.queries > 0);
+  const gammaBudget = others.length > 0 ? fitGammaBudget(others, (a, g) => simulate(a, g).solver[rounds]! - simulate(base, g).solver[rounds]!,
+    (a) => a.trajectory.solver.at(-1)! - base.trajectory.solver.at(-1)!) : NaN;
+  const predicted = Object.fromEntries(arms.map((a) => {
+    const g = a.queries === 0 ? 0 : gammaBudget;
+    if (!Number.isFinite(g)) return [a.name, { t: [], solver: [], verifier: [] }];
+    const sim = simulate(a, g);
+    return [a.name, { t: sim.t, solver: sim.solver, verifier: sim.verifier }];
+  }));
+  return { base: base.name, baseFit, dynamics, start, gammaBudget, predicted };
+}
+
+/**
+ * The γM minimising Σ_a (predicted(a, γM) − measured(a))²: a signed log grid (γ < 0 down to where some 1 + γMη_t
+ * would reach 0), then golden-section search between the best grid point's neighbours.
+ */
+function fitGammaBudget(arms: CrossArmTrajectory[], predicted: (a: CrossArmTrajectory, g: number) => number, measured: (a: CrossArmTrajectory) => number): number {
+  const objective = (g: number) => arms.reduce((s, a) => s + (predicted(a, g) - measured(a)) ** 2, 0);
+  const maxEta = Math.max(...arms.map((a) => Math.max(...a.fractions)));
+  const floor = -(1 - 1e-3) / maxEta;
+  const magnitudes = Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8));
+  const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
+  const values = grid.map(objective);
+  const best = values.indexOf(Math.min(...values));
+  const candidate = goldenSection(objective, grid[Math.max(0, best - 1)]!, grid[Math.min(grid.length - 1, best + 1)]!);
+  return objective(candidate) <= values[best]! ? candidate : grid[best]!;
 }

@@ -43,6 +43,9 @@ export { linearityCheck, linearRegression, type LinearityCheck, type Regression 
 export {
   allocationFractions,
   compareAllocations,
+  fitCrossGamma,
+  type CrossArmTrajectory,
+  type CrossGammaFit,
   fitGamma,
   simulateCrossImprovement,
   type Allocation,
@@ -54,3 +57,4 @@ export {
 export { DEFAULT_COLUMNS, parseTrajectoryText, readTrajectoryFile, type ReadOptions, type TrajectoryTable } from './io.js';
 export { fitFlags, formatFitFlags, MIN_POINTS_FOR_LIMITS, MIN_RELAXATION_SEEN, type FitFlag, type FitFlagCode } from './flags.js';
 export { analyseTrajectory, formatAnalysis, type AnalysisOptions, type PanelAnalysis } from './summary.js';
+export { forecastFrom, type Forecast } from './forecast.js';

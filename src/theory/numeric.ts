@@ -393,23 +393,7 @@ export function normalCdf(x: number): number {
   return x >= 0 ? 1 - erfc / 2 : erfc / 2;
 }
 
-/** Seeded PRNG (mulberry32) with a Box–Muller normal sampler; deterministic given the seed. */
-export function makeRng(seed: number): { uniform: () => number; normal: () => number } {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
-  const normal = () => {
-    let u = uniform();
-    while (u <= 0) u = uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-  };
-  return { uniform, normal };
-}
+export { makeRng } from '../rng.js'; // seeded mulberry32 uniforms and Box–Muller normals
 
 /** Coefficient of determination 1 − SS_res/SS_tot. */
 export function rSquared(observed: number[], fitted: number[]): number {

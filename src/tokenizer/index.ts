@@ -2,8 +2,8 @@
 // models/tokenizer/svgap.model is made by scripts/train_tokenizer.ts: unigram, ~1,000 pieces, byte fallback,
 // identity normalisation, no dummy prefix, digits / "\n" / "True" / "False" as single user-defined pieces.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../root.js';
 import { SentencePieceProcessor } from 'sentencepiece-js';
 import { readModelPieces, type ModelPiece } from './model-proto.js';
 
@@ -18,8 +18,6 @@ export interface Tokenizer {
 export type { ModelPiece, PieceType } from './model-proto.js';
 export { readModelPieces } from './model-proto.js';
 
-// src/tokenizer/index.ts and dist/tokenizer/index.js both sit two levels below the package root.
-const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const DEFAULT_TOKENIZER_PATH: string = resolve(PACKAGE_ROOT, 'models', 'tokenizer', 'svgap.model');
 
 /** Special pieces every svgap tokenizer must have (control symbols: never produced by encode, skipped by decode). */

@@ -2,6 +2,7 @@
 // paper, Sec. 3), with its length-normalised form and two diagnostics, all from one teacher-forced pass.
 import type { Model } from '../model/model.js';
 import { score } from '../model/sample.js';
+import { mean } from '../stats.js';
 
 export interface ResponseUncertainty {
   nll: number; // U
@@ -23,19 +24,19 @@ export function responseUncertainty(model: Model, prompts: number[][], responses
   }));
 }
 
-function mean(values: number[]): number {
-  if (values.length === 0) throw new Error('mean of no values');
-  return values.reduce((s, v) => s + v, 0) / values.length;
+function meanOf(values: number[]): number {
+  if (values.length === 0) throw new Error('mean of no values'); // U_s / U_v of nothing is a bug upstream
+  return mean(values);
 }
 
 /** U_s: mean U over all sampled responses. */
 export function solverUncertainty(sampled: ResponseUncertainty[]): number {
-  return mean(sampled.map((u) => u.nll));
+  return meanOf(sampled.map((u) => u.nll));
 }
 
 /** U_v: mean U over the verifier's picks. */
 export function verifierUncertainty(picks: ResponseUncertainty[]): number {
-  return mean(picks.map((u) => u.nll));
+  return meanOf(picks.map((u) => u.nll));
 }
 
 /**
