@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { type BackendInfo, type BackendChoice, type DeviceChoice, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type LoadedCheckpoint, type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
   disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, sftBatch, trainStep, trainableParams,
-  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, DEFAULT_PROMPT_TOKENS, type MemoryPlan, memoryBudget, preflightMemory } from '../model/index.js';
+  fetchModel, MODELS_DIR, baseModelName, readPeftAdapter, writePeftAdapter, modelConfigOf, memoryBudget, preflightMemory, runMemoryPlan } from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import type { Problem } from '../data/index.js';
 import { type Allocation, type FitFlagCode, type SharedRateFit, allocationFractions, fitSharedRate, formatFitFlags, predictShared } from '../theory/index.js';
@@ -408,14 +408,8 @@ async function trainInDir(runDir: string, options: TrainOptions, hooks: RunHooks
   } else {
     const modelSpec = await fetchModel(options.model, { modelsDir: MODELS_DIR, offline: options.offline, progress: hooks.progress, log }) ?? options.model;
     const config = modelConfigOf(modelSpec, tokenizer.vocabSize);
-    if (config) {
-      const context = config.max_position_embeddings;
-      const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, context - options.maxNewTokens);
-      const plan: MemoryPlan = { microBatch: options.batchSize, trainTokens: promptTokens + options.maxNewTokens, sampleBatch: options.sampleBatch, promptTokens,
-        maxNewTokens: options.maxNewTokens, lora: options.fullFinetune ? undefined : { rank: options.loraRank, targets: LORA_TARGETS }, loss: 'onehot' };
-      const budget = options.memoryBudget !== undefined || backend.device === 'cpu' ? memoryBudget(options.memoryBudget) : undefined; // a GPU's memory is not visible from here
-      preflightMemory(config, plan, budget, `--model ${options.model}`, log); // before any weight is read
-    }
+    const budget = options.memoryBudget !== undefined || backend.device === 'cpu' ? memoryBudget(options.memoryBudget) : undefined; // a GPU's memory is not visible from here
+    if (config) preflightMemory(config, runMemoryPlan(config, options), budget, `--model ${options.model}`, log); // before any weight is read
     loaded = resolveModel(modelSpec, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
     if (options.adapter) loaded.model.lora = readPeftAdapter(options.adapter, loaded.model.config).lora; // rank and alpha as the adapter says
     else if (!options.fullFinetune) addLora(loaded.model, { rank: options.loraRank, alpha: options.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);

@@ -6,7 +6,7 @@
 // (test/memory.test.ts measures both on two shapes; the Phi-4-mini shape gives ~1.6 MB per token per layer).
 import { freemem } from 'node:os';
 import { type ModelConfig, biasedLinears, headDim, rotaryDim } from './config.js';
-import { type LoraTarget, countParameters, parameterShapes } from './model.js';
+import { type LoraTarget, LORA_TARGETS, countParameters, parameterShapes } from './model.js';
 
 const FLOAT = 4; // bytes: weights and activations are float32 in memory
 export const AUTOGRAD_FACTOR = 1.85; // bytes kept through a train step per forward element, over 4 (measured: 1.81 and 1.85)
@@ -130,6 +130,13 @@ export function checkMemory(config: ModelConfig, plan: MemoryPlan, budget: numbe
   }
   throw new Error(`${source}: this run needs about ${gb(estimate.peak)} but ${gb(budget)} is available: ${describeEstimate(estimate)}. ` +
     `Would fit: ${hints.join('; ')}. (Estimated before loading any weight; --memory-budget GB sets the limit.)`);
+}
+
+/** The plan of a run's flags (--batch-size sequences per step until --micro-batch exists; the one-hot loss of train.ts). */
+export function runMemoryPlan(config: ModelConfig, o: { batchSize: number; microBatch?: number; sampleBatch: number; maxNewTokens: number; fullFinetune: boolean; loraRank: number }): MemoryPlan {
+  const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, config.max_position_embeddings - o.maxNewTokens);
+  return { microBatch: o.microBatch ?? o.batchSize, trainTokens: promptTokens + o.maxNewTokens, sampleBatch: o.sampleBatch, promptTokens, maxNewTokens: o.maxNewTokens,
+    lora: o.fullFinetune ? undefined : { rank: o.loraRank, targets: LORA_TARGETS }, loss: 'onehot' };
 }
 
 /** Checks a plan against a budget (refusing what cannot fit), or, without one (a GPU whose memory the run cannot read), logs the estimate. */
