@@ -11,8 +11,8 @@ import { type LoraTarget, LORA_TARGETS, countParameters, parameterShapes } from 
 const FLOAT = 4; // bytes: weights and activations are float32 in memory
 export const AUTOGRAD_FACTOR = 1.85; // bytes kept through a train step per forward element, over 4 (measured: 1.81 and 1.85)
 export const ATTENTION_FACTOR = 6.5; // float32 values per head per key per token kept through a train step (measured: 5.75 and 6.5)
-const ONEHOT_LOSS_FACTOR = 7; // float32 values per token per vocabulary entry: logits, log-softmax, one-hot, product and their gradients
-const GATHER_LOSS_FACTOR = 3; // chunked gather loss: a chunk's logits, log-softmax and gradient
+export const ONEHOT_LOSS_FACTOR = 10; // float32 values per token per vocabulary entry through a step: logits, log-softmax, one-hot (int32 and float), product, gradients (measured)
+const GATHER_LOSS_FACTOR = 3; // chunked gather loss: a chunk's logits, log-softmax and gradient (assumed: calibrate once the gather loss exists)
 const GB = 1e9;
 export const DEFAULT_PROMPT_TOKENS = 256; // prompt length the estimate assumes (chat-formatted GSM8K questions are ~100-250)
 
