@@ -6,13 +6,13 @@
 // (test/memory.test.ts measures both on two shapes; the Phi-4-mini shape gives ~1.6 MB per token per layer).
 import { freemem } from 'node:os';
 import { type ModelConfig, biasedLinears, headDim, rotaryDim } from './config.js';
-import { type LoraTarget, countParameters, parameterShapes } from './model.js';
+import { type LoraTarget, LORA_TARGETS, countParameters, parameterShapes } from './model.js';
 
 const FLOAT = 4; // bytes: weights and activations are float32 in memory
 export const AUTOGRAD_FACTOR = 1.85; // bytes kept through a train step per forward element, over 4 (measured: 1.81 and 1.85)
 export const ATTENTION_FACTOR = 6.5; // float32 values per head per key per token kept through a train step (measured: 5.75 and 6.5)
-const ONEHOT_LOSS_FACTOR = 7; // float32 values per token per vocabulary entry: logits, log-softmax, one-hot, product and their gradients
-const GATHER_LOSS_FACTOR = 3; // chunked gather loss: a chunk's logits, log-softmax and gradient
+export const ONEHOT_LOSS_FACTOR = 10; // float32 values per token per vocabulary entry through a step: logits, log-softmax, one-hot (int32 and float), product, gradients (measured)
+const GATHER_LOSS_FACTOR = 3; // chunked gather loss: a chunk's logits, log-softmax and gradient (assumed: calibrate once the gather loss exists)
 const GB = 1e9;
 export const DEFAULT_PROMPT_TOKENS = 256; // prompt length the estimate assumes (chat-formatted GSM8K questions are ~100-250)
 
@@ -130,6 +130,14 @@ export function checkMemory(config: ModelConfig, plan: MemoryPlan, budget: numbe
   }
   throw new Error(`${source}: this run needs about ${gb(estimate.peak)} but ${gb(budget)} is available: ${describeEstimate(estimate)}. ` +
     `Would fit: ${hints.join('; ')}. (Estimated before loading any weight; --memory-budget GB sets the limit.)`);
+}
+
+/** The plan of a run's flags: --micro-batch sequences per pass (default --batch-size), the one-hot loss or, with --logit-chunk N, the gather loss N tokens at a time. */
+export function runMemoryPlan(config: ModelConfig, o: { batchSize: number; microBatch?: number; logitChunk?: number; sampleBatch: number; maxNewTokens: number; fullFinetune: boolean; loraRank: number }): MemoryPlan {
+  const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, config.max_position_embeddings - o.maxNewTokens);
+  const loss = o.logitChunk ? { loss: 'gather' as const, lossChunk: o.logitChunk } : { loss: 'onehot' as const };
+  return { microBatch: o.microBatch ?? o.batchSize, trainTokens: promptTokens + o.maxNewTokens, sampleBatch: o.sampleBatch, promptTokens, maxNewTokens: o.maxNewTokens,
+    lora: o.fullFinetune ? undefined : { rank: o.loraRank, targets: LORA_TARGETS }, ...loss };
 }
 
 /** Checks a plan against a budget (refusing what cannot fit), or, without one (a GPU whose memory the run cannot read), logs the estimate. */
