@@ -57,6 +57,17 @@ describe.skipIf(!HAVE_FIG4)('writePaperComparison', () => {
     expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('paper U_s∞');
   });
 
+  it('keeps a run too short to fit: its points drawn, nulls and the reason in the table', async () => {
+    writeSyntheticRun(join(dir, 'short', 'gsm8k_qe'), { trajectory: { t: [0, 0.5], solver: [9, 8], verifier: [6.5, 6.2] } });
+    const out = join(dir, 'short-figures');
+    const { rows, markdown } = await writePaperComparison({ runsDir: join(dir, 'short'), paperFig4: FIG4, panels: ['gsm8k_qe'], out, formats: ['svg'] });
+    expect(rows[0].run).toMatchObject({ points: 2, rate: null, limits: { solver: null, verifier: null }, r2: { solver: null, verifier: null, gap: null } });
+    expect(rows[0].run.error).toMatch(/2 time points, need at least 3/);
+    expect(Number.isFinite(rows[0].paper.rate)).toBe(true);
+    expect(readFileSync(markdown, 'utf8')).toMatch(/\| GSM8K, QE verifier \| 2 \| n\/a \/ n\/a \/ n\/a \| n\/a \| n\/a \| n\/a \| 20 \| .*2 time points, need at least 3/);
+    expect(readFileSync(join(out, 'paper-gsm8k_qe.svg'), 'utf8')).toContain('(no fit)');
+  });
+
   it('names a panel the CSV lacks and a panel without a run directory', async () => {
     const base = { runsDir: join(dir, 'runs'), paperFig4: FIG4, out: join(dir, 'bad'), formats: ['svg' as const] };
     await expect(writePaperComparison({ ...base, panels: ['gsm8k_xx'] })).rejects.toThrow(/no panel 'gsm8k_xx' \(it has .*gsm8k_tf/);

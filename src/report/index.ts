@@ -75,7 +75,7 @@ export function fitTable(caption: string, fit: SharedRateFit): Table {
  * A Figure 4 panel with its shared-rate fit and fit table; too few points or a degenerate trajectory still gives the
  * measurements (no curve, fit null) and a table saying why there is no fit.
  */
-export function fittedPanel(title: string, trajectory: Trajectory): { panel: FitPanel; fit: SharedRateFit | null; table: Table } {
+export function fittedPanel(title: string, trajectory: Trajectory): { panel: FitPanel; fit: SharedRateFit | null; table: Table; error?: string } {
   try {
     const { panel, fit } = fitPanel(title, trajectory);
     return { panel, fit, table: fitTable(`shared-rate fit: ${title}`, fit) };
@@ -83,7 +83,8 @@ export function fittedPanel(title: string, trajectory: Trajectory): { panel: Fit
     const tr = trajectory;
     const panel: FitPanel = { title, t: tr.t, solver: tr.solver, verifier: tr.verifier, gap: tr.solver.map((s, i) => s - tr.verifier[i]),
       curve: { t: [], solver: [], verifier: [], gap: [] }, r2: { solver: NaN, verifier: NaN, gap: NaN } };
-    return { panel, fit: null, table: { caption: `shared-rate fit: ${title}`, header: ['problem'], rows: [[(e as Error).message]] } };
+    const error = (e as Error).message;
+    return { panel, fit: null, table: { caption: `shared-rate fit: ${title}`, header: ['problem'], rows: [[error]] }, error };
   }
 }
 

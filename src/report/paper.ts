@@ -61,11 +61,10 @@ export function comparePanel(panel: string, runDir: string, paper: Trajectory): 
   const trajectory = trajectoryOf(readRun(runDir).metrics);
   const ours = fittedPanel(`this run, ${basename(runDir)} (nats per response)`, trajectory);
   const theirs = fittedPanel('the paper, Phi-4, digitised (rescaled units)', paper);
-  const problem = (t: Table) => (t.header[0] === 'problem' ? String(t.rows[0][0]) : undefined);
   const row: PanelComparison = {
     panel, title, runDir,
-    run: summaryOf(trajectory, ours.fit, problem(ours.table)),
-    paper: summaryOf(paper, theirs.fit, problem(theirs.table)),
+    run: summaryOf(trajectory, ours.fit, ours.error),
+    paper: summaryOf(paper, theirs.fit, theirs.error),
   };
   const flagText = (fit: SharedRateFit | null) => (fit?.flags.length ? ` (${formatFitFlags(fit.flags)})` : '');
   const figure: Figure = {
