@@ -9,14 +9,14 @@
 # Data: --data-dir, else $SVGAP_DATA, else ../shared/datasets (gsm8k/, math/, paper-fig4/). Output: --out, else $OUT,
 # else checkpoints/paper: runs/<panel>/ (each a train run directory) and figures/ (paper-<panel>.svg/.png, index.html,
 # paper-table.md, paper-table.json). Running it again continues unfinished runs (--resume) and skips finished ones.
-# Sizes (environment; defaults are the paper's setting: N = 16 samples, LoRA, 10 epochs of one round each, two
-# evaluations per epoch, and the issue's paper-scale round of 500 questions × 300 tokens):
+# Sizes (environment; defaults: the paper's N = 16 samples, LoRA, 10 epochs as 10 rounds of one epoch, two evaluations
+# per epoch; issue #16's paper-scale round of 500 questions × 300 tokens; train's own EVAL_SIZE, TEST_SIZE, TEST_SAMPLES):
 #   POOL=500 SAMPLES=16 ROUNDS=10 EPOCHS_PER_ROUND=1 EVALS_PER_EPOCH=2 MAX_NEW_TOKENS=300 EVAL_SIZE=64 TEST_SIZE=200
 #   TEST_SAMPLES=4 SEED=1 PANELS="gsm8k_tf gsm8k_qe math_tf math_qe"; TRAIN_ARGS="..." is passed to every run as is
 #   (e.g. "--logit-chunk 512 --micro-batch 1 --backend torch --device cuda"). A resumed run must get the same values.
 set -euo pipefail
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit "${1:-0}"; }
 DATA_DIR=${SVGAP_DATA:-}
 OUT=${OUT:-checkpoints/paper}
 MODEL=phi-mini
@@ -31,7 +31,6 @@ while [ $# -gt 0 ]; do
 done
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 DATA_DIR=$(cd "${DATA_DIR:-$ROOT/../shared/datasets}" 2>/dev/null && pwd) || {
   echo "reproduce_paper.sh: no data directory ${DATA_DIR:-$ROOT/../shared/datasets}: pass --data-dir DIR or set SVGAP_DATA" >&2; exit 2; }
 FIG4="$DATA_DIR/paper-fig4/phi4_figure4_digitized.csv"
@@ -47,6 +46,7 @@ PANELS=${PANELS:-gsm8k_tf gsm8k_qe math_tf math_qe}
 for panel in $PANELS; do
   case "$panel" in gsm8k_tf|gsm8k_qe|math_tf|math_qe) ;; *) echo "reproduce_paper.sh: PANELS: unknown panel $panel (gsm8k_tf gsm8k_qe math_tf math_qe)" >&2; exit 2 ;; esac
 done
+OUT=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 cd "$ROOT"
 for panel in $PANELS; do
   run="$OUT/runs/$panel"
