@@ -71,6 +71,23 @@ export function fitTable(caption: string, fit: SharedRateFit): Table {
   };
 }
 
+/**
+ * A Figure 4 panel with its shared-rate fit and fit table; too few points or a degenerate trajectory still gives the
+ * measurements (no curve, fit null) and a table saying why there is no fit.
+ */
+export function fittedPanel(title: string, trajectory: Trajectory): { panel: FitPanel; fit: SharedRateFit | null; table: Table; error?: string } {
+  try {
+    const { panel, fit } = fitPanel(title, trajectory);
+    return { panel, fit, table: fitTable(`shared-rate fit: ${title}`, fit) };
+  } catch (e) {
+    const tr = trajectory;
+    const panel: FitPanel = { title, t: tr.t, solver: tr.solver, verifier: tr.verifier, gap: tr.solver.map((s, i) => s - tr.verifier[i]),
+      curve: { t: [], solver: [], verifier: [], gap: [] }, r2: { solver: NaN, verifier: NaN, gap: NaN } };
+    const error = (e as Error).message;
+    return { panel, fit: null, table: { caption: `shared-rate fit: ${title}`, header: ['problem'], rows: [[error]] }, error };
+  }
+}
+
 /** Figure 4 panels, their fits, and the Figure 2 panels of several trajectories (runs, CSVs or paper panels). */
 function trajectoryFigures(
   items: { title: string; trajectory: Trajectory }[],
@@ -80,29 +97,19 @@ function trajectoryFigures(
   const tables: Table[] = [];
   const fits: (SharedRateFit | null)[] = [];
   for (const item of items) {
-    try {
-      const { panel, fit } = fitPanel(item.title, item.trajectory);
-      const table = fitTable(`shared-rate fit: ${item.title}`, fit);
-      if (options.first !== undefined) {
-        try {
-          panel.forecast = forecastOf(item.trajectory, options.first, panel.curve.t);
-        } catch (e) {
-          // One short run among several must not cost the others their figure: say it in the table instead.
-          table.rows.push(['forecast', (e as Error).message, '', '']);
-          console.warn(`${item.title}: no forecast: ${(e as Error).message}`);
-        }
+    const { panel, fit, table } = fittedPanel(item.title, item.trajectory);
+    if (fit && options.first !== undefined) {
+      try {
+        panel.forecast = forecastOf(item.trajectory, options.first, panel.curve.t);
+      } catch (e) {
+        // One short run among several must not cost the others their figure: say it in the table instead.
+        table.rows.push(['forecast', (e as Error).message, '', '']);
+        console.warn(`${item.title}: no forecast: ${(e as Error).message}`);
       }
-      panels.push(panel);
-      fits.push(fit);
-      tables.push(table);
-    } catch (e) {
-      // Too few points or a degenerate run: still show the measurements, say why there is no fit.
-      const tr = item.trajectory;
-      panels.push({ title: item.title, t: tr.t, solver: tr.solver, verifier: tr.verifier, gap: tr.solver.map((s, i) => s - tr.verifier[i]),
-        curve: { t: [], solver: [], verifier: [], gap: [] }, r2: { solver: NaN, verifier: NaN, gap: NaN } });
-      fits.push(null);
-      tables.push({ caption: `shared-rate fit: ${item.title}`, header: ['problem'], rows: [[(e as Error).message]] });
     }
+    panels.push(panel);
+    fits.push(fit);
+    tables.push(table);
   }
   const figures: Figure[] = [];
   const describe = items.map((item, i) => {
@@ -270,18 +277,22 @@ export function trajectoryFiguresOf(items: { title: string; trajectory: Trajecto
   return trajectoryFigures(items, { ...options, source: 'given trajectories' });
 }
 
-const PAPER_PANEL_TITLES: Record<string, string> = {
+export const PAPER_PANEL_TITLES: Record<string, string> = {
   math_qe: 'MATH, QE verifier',
   gsm8k_qe: 'GSM8K, QE verifier',
   math_tf: 'MATH, TF verifier',
   gsm8k_tf: 'GSM8K, TF verifier',
 };
 
+/** The paper's digitized Figure 4 CSV: one trajectory per panel (gsm8k_tf, ...), t in epochs, the rescaled uncertainty. */
+export function readPaperFig4(csvPath: string): Record<string, Trajectory> {
+  return readTrajectoryFile(csvPath, { timeCol: 'epoch', valueCol: 'affine_uncertainty' }).panels;
+}
+
 /** The paper's Figure 4 (Phi-4, digitized) redrawn with this project's shared-rate fits. */
 export function paperFig4Figures(csvPath: string, options: FigureInputOptions = {}): Figure[] {
-  const table = readTrajectoryFile(csvPath, { timeCol: 'epoch', valueCol: 'affine_uncertainty' });
   const figures = trajectoryFigures(
-    Object.entries(table.panels).map(([panel, trajectory]) => ({ title: `Phi-4: ${PAPER_PANEL_TITLES[panel] ?? panel}`, trajectory })),
+    Object.entries(readPaperFig4(csvPath)).map(([panel, trajectory]) => ({ title: `Phi-4: ${PAPER_PANEL_TITLES[panel] ?? panel}`, trajectory })),
     { ...options, source: 'digitized from the paper, in the digitization’s rescaled units', yTitle: 'uncertainty (digitized, rescaled units)', unit: 'rescaled units', titlePrefix: 'The paper, Phi-4 (digitized)' },
   );
   for (const f of figures) {
@@ -438,3 +449,4 @@ export function figuresOf(sources: FigureSources): { figures: Figure[]; settings
   const title = onlyOneRun ? `Self-improvement report: ${runs[0].name}` : 'svgap figures';
   return { figures, settings: settingsTables(runs), title };
 }
+export * from './paper.js';
