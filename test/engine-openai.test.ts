@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Server, createServer } from 'node:http';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/index.js';
-import { type ModelEngine, type SampleParams, type SampleRequest, localEngine } from '../src/engine/model-engine.js';
-import { OPENAI_DEFAULTS, type OpenAIEngineOptions, openaiEngine } from '../src/engine/openai.js';
+import { type AsyncModelEngine, type SampleParams, type SampleRequest, localEngine } from '../src/engine/model-engine.js';
+import { OPENAI_DEFAULTS, type OpenAIEngineOptions, openaiClient } from '../src/engine/openai.js';
 import { createEngineServer, listen } from '../src/engine/serve.js';
 import { type Lora, type Model, addLora, initModel } from '../src/model/model.js';
 import { MICRO } from './helpers.js';
@@ -32,8 +32,8 @@ function randomAdapter(model: Model, seed: number): Lora {
   return lora;
 }
 
-function client(endpoints: string[], extra: Partial<OpenAIEngineOptions> = {}): ModelEngine {
-  return openaiEngine({ ...OPENAI_DEFAULTS, endpoints, model: 'micro', backoffMs: 20, retries: 3, timeoutMs: 10_000, ...extra });
+function client(endpoints: string[], extra: Partial<OpenAIEngineOptions> = {}): AsyncModelEngine {
+  return openaiClient({ ...OPENAI_DEFAULTS, endpoints, model: 'micro', backoffMs: 20, retries: 3, timeoutMs: 10_000, ...extra });
 }
 
 let model: Model;

@@ -13,6 +13,7 @@ import { resolveModel } from '../src/model/index.js';
 import { loadTokenizer } from '../src/tokenizer/index.js';
 import { loadLoopData } from '../src/loop/data.js';
 import { evaluate, type Evaluation } from '../src/loop/evaluate.js';
+import { localSampler } from '../src/loop/sampling.js';
 import { selfVerifier } from '../src/loop/verifiers.js';
 import { runTraining } from '../src/loop/run.js';
 import { type TrainOptions, trainOptionsFrom } from '../src/loop/options.js';
@@ -78,7 +79,8 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     const { model } = resolveModel('tiny-arith', { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: 'gather' });
     const pool = loadLoopData({ ...options.data, seed: options.seed }).pool(0);
     const sampling = options.sampling;
-    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: selfVerifier(options.verify.verifier, model, tokenizer), sigma: options.verify.sigma, seed: options.seed });
+    const sampler = localSampler(model, tokenizer, sampling.sampleBatch);
+    evaluation = evaluate(sampler, pool, [], { ...sampling, verifier: selfVerifier(options.verify.verifier, sampler, tokenizer), sigma: options.verify.sigma, seed: options.seed });
   });
 
   it('the run\'s answers are a mix of right and wrong, and majority and minority votes disagree', () => {

@@ -10,7 +10,7 @@ import { type Candidate, pickCandidate, verifierScores } from '../src/loop/verif
 import { clipPrompt, promptIds, verificationPromptIds, verdictIds } from '../src/loop/prompts.js';
 import { loadLoopData } from '../src/loop/data.js';
 import { verifyAndPick } from '../src/loop/round.js';
-import { greedyCorrect } from '../src/loop/sampling.js';
+import { greedyCorrect, localSampler } from '../src/loop/sampling.js';
 import { externalVerifier, oracleVerifier, selfVerifier } from '../src/loop/verifiers.js';
 import { budgetPerRound, doubtfulQuestions, externalQuestions, parseAllocation, questionSelection } from '../src/loop/external.js';
 import type { MetricsRecord } from '../src/formats.js';
@@ -335,7 +335,7 @@ describe('runs', () => {
     const final = loadCheckpoint(join(out, 'checkpoint')).model;
     const test = loadLoopData({ ...options.data, seed: options.seed, testSize: 12 }).test;
     const sampling = { samples: 1, temperature: 0, topP: 1, maxNewTokens: options.sampling.maxNewTokens, sampleBatch: options.sampling.sampleBatch };
-    expect(greedyCorrect(final, tokenizer, test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
+    expect(greedyCorrect(localSampler(final, tokenizer, sampling.sampleBatch), test, sampling).map((c) => (c ? '1' : '0')).join('')).toBe(saved.correct);
     const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8');
     // its first --test-size (2) questions are the run's own test split, so they agree with the last evaluation
     const lastTestAccuracy = (JSON.parse(metrics.trim().split('\n').at(-1)!) as MetricsRecord).testAccuracy;

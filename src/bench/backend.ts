@@ -2,6 +2,16 @@
 // per process cleanly, and a process of its own gives each backend its own peak RSS.
 import { type BackendChoice, type DeviceChoice, type PrecisionChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
 import { torchDeviceMemory } from '../engine/torch.js';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT } from '../root.js';
+import { openaiEngine } from '../engine/blocking.js';
+import { OPENAI_DEFAULTS } from '../engine/openai.js';
+import { publishAdapter } from '../engine/model-engine.js';
+import type { LoopData } from '../loop/data.js';
+import { PRESET_NAMES } from '../model/config.js';
 import { loadLoopData } from '../loop/data.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
 import { type StageTimes, zeroTimes, zeroTokens } from '../loop/sampling.js';
@@ -52,6 +62,7 @@ export interface WorkerSpec {
   sizes: BenchSizes;
   timing: BenchTiming;
   sweep?: SweepPoint[]; // set: time only rounds at these points (the --sweep table)
+  enginePath?: boolean; // also time a round through --engine openai against `npm run serve` of the same model (torch only)
 }
 
 export const THROUGHPUT_STAGES = ['train', 'trainLora', 'sample', 'score', 'verify'] as const;
@@ -75,6 +86,8 @@ export interface BackendResult {
   scoreTokensPerSecond: number; // teacher-forced NLL, prompt + response tokens
   verifyTokensPerSecond: number; // verifier read-out (last position only), verification prompt tokens
   roundSeconds: number;
+  engineRoundSeconds?: number; // --engine-path: the same round with sampling, scoring and verifying sent to `npm run serve` over HTTP
+  engineOverheadShare?: number; // 1 − in-process round / engine round: what HTTP, JSON and the adapter hand-over add, as a share of the engine round
   stageShare: StageTimes;
   stageSeconds: StageTimes;
   roundTokensPerSecond: { sample: number; score: number; train: number }; // inside the round (LoRA attached, real prompts)
@@ -103,6 +116,8 @@ export interface SweepResult {
   samples: number;
   poolSize: number;
   roundSeconds: number;
+  engineRoundSeconds?: number; // --engine-path: the same round with sampling, scoring and verifying sent to `npm run serve` over HTTP
+  engineOverheadShare?: number; // 1 − in-process round / engine round: what HTTP, JSON and the adapter hand-over add, as a share of the engine round
   stageSeconds: StageTimes;
   meanResponseLength: number;
 }
@@ -244,6 +259,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     rounds.push(benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r));
     log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r]!.seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r]!.stages)})`);
   }
+  const enginePath = spec.enginePath && rounds.length > 0 ? await timeEngineRound(spec, { model, tokenizer, data, optimizer }, log) : undefined;
   const roundPeakDeviceBytes = torchDeviceMemory()?.peakBytes ?? null;
   const round = rounds.length > 0 ? medianRound(rounds) : { seconds: 0, stages: zeroTimes(), tokens: zeroTokens(), meanResponseLength: 0, trainSteps: 0 };
   disposeAdamW(optimizer);
@@ -266,6 +282,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     trainTokensPerSecond: rate('train'), trainLoraTokensPerSecond: rate('trainLora'), sampleTokensPerSecond: rate('sample'),
     scoreTokensPerSecond: rate('score'), verifyTokensPerSecond: rate('verify'),
     roundSeconds: round.seconds, stageShare: stageShare(round), stageSeconds: round.stages,
+    ...(enginePath ? { engineRoundSeconds: enginePath.seconds, engineOverheadShare: Math.max(0, 1 - round.seconds / enginePath.seconds) } : {}),
     roundTokensPerSecond: { sample: perSecond(round.tokens.sample, round.stages.sample), score: perSecond(round.tokens.score, round.stages.score), train: perSecond(round.tokens.train, round.stages.train) },
     peakRssBytes, backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
     mfu, matmulPeakFlopsPerSecond: peak.flopsPerSecond, matmulPeak: peak, dispatchMicroseconds: dispatch.perCallSeconds * 1e6, dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
@@ -301,4 +318,36 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
     log(`${info.name}: sweep ${point.model} N=${point.samples} pool=${point.poolSize}: ${round.seconds.toFixed(2)} s`);
   }
   return out;
+}
+
+/** Starts `npm run serve` of the bench's model (same preset and seed) on a free port; resolves with its URL and its process. */
+function startServer(spec: WorkerSpec): Promise<{ url: string; child: ChildProcess }> {
+  const args = ['tsx', 'src/cli/serve.ts', '--model', spec.model, '--seed', String(spec.seed), '--port', '0', '--backend', spec.backend, ...(spec.threads ? ['--threads', String(spec.threads)] : [])];
+  const child = spawn('npx', args, { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], detached: true }); // a group of its own: npx's children are killed with it
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const url = /at (http:\/\/\S+)\/v1/.exec(chunk.toString())?.[1];
+      if (url) resolve({ url, child });
+    });
+    child.on('exit', (code) => reject(new Error(`npm run serve exited (${code})`)));
+  });
+}
+
+/** One round with the engine path: sampling, scoring and verifying through HTTP to a server process, adapters published to it. */
+async function timeEngineRound(spec: WorkerSpec, work: { model: Model; tokenizer: Tokenizer; data: LoopData; optimizer: AdamWState }, log: Log): Promise<RoundTiming | undefined> {
+  if (spec.backend !== 'torch' || !(PRESET_NAMES as readonly string[]).includes(spec.model)) {
+    log(`${spec.backend}: engine path skipped (it runs on torch with a preset model, which npm run serve re-creates from the seed)`);
+    return undefined;
+  }
+  const { url, child } = await startServer(spec);
+  const engine = openaiEngine({ ...OPENAI_DEFAULTS, endpoints: [url], model: spec.model });
+  try {
+    const publish = () => publishAdapter(engine, work.model, mkdtempSync(join(tmpdir(), 'svgap-bench-adapters-')), spec.model);
+    const round = benchRound(work.model, work.tokenizer, work.data, spec.sizes, { optimizer: work.optimizer, optimizerConfig: OPTIMIZER }, spec.seed, { engine, publish });
+    log(`${spec.backend}: engine-path round ${round.seconds.toFixed(2)} s (npm run serve at ${url})`);
+    return round;
+  } finally {
+    engine.close();
+    process.kill(-child.pid!, 'SIGTERM');
+  }
 }

@@ -57,6 +57,12 @@ export function formatReport(report: BenchReport): string {
   out.push(table(['backend', 'round s', ...ROUND_STAGES, 'train steps', 'mean response'],
     report.results.map((r) => [r.backend, fixed(r.roundSeconds, 2), ...ROUND_STAGES.map((st) => `${percent(r.stageShare[st])} (${fixed(r.stageSeconds[st], 1)} s)`),
       String(r.round.trainSteps), fixed(r.round.meanResponseLength, 1)])));
+  const engine = report.results.filter((r) => r.engineRoundSeconds !== undefined);
+  if (engine.length > 0) {
+    out.push('', 'The same round through --engine openai (sampling, scoring, verifying over HTTP to npm run serve; adapters handed over)');
+    out.push(table(['backend', 'in-process s', 'engine path s', 'HTTP/JSON/adapter share'],
+      engine.map((r) => [r.backend, fixed(r.roundSeconds, 2), fixed(r.engineRoundSeconds!, 2), percent(r.engineOverheadShare!)])));
+  }
 
   out.push('', `What dominates each stage (share of ${BREAKDOWN_PARTS.map((p) => PART_LABELS[p]).join(' | ')})`);
   const rows: string[][] = [];

@@ -3,7 +3,8 @@
 import type { LoopData } from '../loop/data.js';
 import { evaluate } from '../loop/evaluate.js';
 import { type RoundOutcome, runRound } from '../loop/round.js';
-import { type StageTimes, timed } from '../loop/sampling.js';
+import { type StageTimes, localSampler, timed } from '../loop/sampling.js';
+import type { ModelEngine } from '../engine/model-engine.js';
 import { selfVerifier } from '../loop/verifiers.js';
 import { type AdamWState, type Model, type OptimizerConfig, Rng } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
@@ -23,16 +24,18 @@ export const ROUND_SIGMA = 0.5;
 
 /** Times runRound on round 0 of `data` (evaluating on data.eval / data.test at its evaluation points); `model` is trained in place. */
 export function benchRound(model: Model, tokenizer: Tokenizer, data: LoopData, sizes: RoundSizes, training: { optimizer: AdamWState; optimizerConfig: OptimizerConfig },
-  seed: number): RoundTiming {
+  seed: number, remote?: { engine: ModelEngine; publish: () => void }): RoundTiming {
   const sampling = { samples: sizes.samples, temperature: 1, topP: 1, maxNewTokens: sizes.newTokens, sampleBatch: sizes.sampleBatch };
-  const verifier = selfVerifier(ROUND_VERIFIER, model, tokenizer);
+  const sampler = remote ? { model, tokenizer, engine: remote.engine } : localSampler(model, tokenizer, sizes.sampleBatch);
+  const verifier = selfVerifier(ROUND_VERIFIER, sampler, tokenizer);
   const ctx = {
-    model, tokenizer, ...training, rng: new Rng(seed), sampling, verifier, sigma: ROUND_SIGMA,
+    ...sampler, publish: remote?.publish, ...training, rng: new Rng(seed), sampling, verifier, sigma: ROUND_SIGMA,
     sft: { epochsPerRound: 1, evalsPerEpoch: Math.max(1, sizes.evalsPerRound), batchSize: sizes.batch },
   };
   const evalOptions = { ...sampling, verifier, sigma: ROUND_SIGMA, seed: seed + 7919 };
   const outcome = runRound(ctx, { index: 0, pool: data.pool(0) }, (point) => {
-    if (sizes.evalsPerRound > 0) timed(point.times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions));
+    remote?.publish();
+    if (sizes.evalsPerRound > 0) timed(point.times, 'eval', () => evaluate(sampler, data.eval, data.test, evalOptions));
   });
   return { seconds: outcome.seconds, stages: outcome.times, tokens: outcome.tokens, meanResponseLength: outcome.meanResponseLength, trainSteps: outcome.trainSteps };
 }

@@ -29,6 +29,7 @@ export interface BenchOptions {
   sizes: BenchSizes;
   timing: BenchTiming;
   sweep: boolean;
+  enginePath?: boolean; // also a round through --engine openai against npm run serve (torch)
   compareTorch: boolean;
   python?: string;
 }
@@ -137,7 +138,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     results: [],
     skipped: [],
   };
-  const base = { threads: options.threads, device: options.device, precision: options.precision, model: options.model, seed: options.seed, sizes: options.sizes, timing: options.timing };
+  const base = { threads: options.threads, device: options.device, precision: options.precision, enginePath: options.enginePath, model: options.model, seed: options.seed, sizes: options.sizes, timing: options.timing };
   for (const backend of options.backends) {
     const reason = unavailableReason(backend);
     if (reason) {

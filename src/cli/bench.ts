@@ -36,6 +36,7 @@ async function main(): Promise<void> {
     .option('round-reps', { type: 'number', default: t.roundReps, describe: 'rounds timed per backend and per sweep point (median)' })
     .option('matmul-max', { type: 'number', default: t.matmulMaxSize, describe: 'largest n of the n×n matmul peak probe' })
     .option('sweep', { type: 'boolean', default: false, describe: 'also time rounds at N/2, 2N, pool/2, 2·pool and tiny vs small (on the fastest backend)' })
+    .option('engine-path', { type: 'boolean', default: false, describe: 'also time the round with sampling, scoring and verifying sent over HTTP to npm run serve (torch; the HTTP/JSON share)' })
     .option('compare-torch', { type: 'boolean', default: false, describe: 'run scripts/bench_torch.py with the same config and print ours / PyTorch' })
     .option('python', { type: 'string', default: DEFAULT_PYTHON, describe: 'Python with PyTorch for --compare-torch (Debian: apt-get install -y python3-torch)' })
     .option('seed', { type: 'number', default: 1 })
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     .help()
     .parseAsync();
 
-  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), ['sweep', 'compare-torch', 'smoke', 'json']);
+  checkFlags(argv as Record<string, unknown>, hideBin(process.argv), ['sweep', 'engine-path', 'compare-torch', 'smoke', 'json']);
   if (argv.out) checkWritableFile(argv.out, '--out'); // before measuring, not after
   const typed = new Set(typedFlags(hideBin(process.argv)));
   const given = (flag: string) => typed.has(flag);
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
       warmup: pick('warmup', argv.warmup, timing.warmup), reps: pick('reps', argv.reps, timing.reps), maxSeconds: pick('max-seconds', argv['max-seconds'], timing.maxSeconds),
       roundReps: pick('round-reps', argv['round-reps'], timing.roundReps), matmulMaxSize: pick('matmul-max', argv['matmul-max'], timing.matmulMaxSize),
     },
-    sweep: argv.sweep, compareTorch: argv['compare-torch'], python: argv.python,
+    sweep: argv.sweep, enginePath: argv['engine-path'], compareTorch: argv['compare-torch'], python: argv.python,
   };
   const log = (line: string) => process.stderr.write(`${line}\n`);
   const report = await runBench(options, log);

@@ -4,7 +4,7 @@ const COMMANDS: Record<string, string> = {
   train: 'self-improvement rounds', pretrain: 'pre-train a preset on labelled arith', fit: 'fit the theory to a run or a CSV/JSONL',
   figures: "the paper's figures from runs", cross: 'cross-improvement arms', grade: 'grade predictions against references',
   bench: 'per-round throughput per backend', export: "a run's merged model as a Hugging Face checkpoint",
-  paper: "the paper's Figure 4 panels: run status, figures and table",
+  paper: "the paper's Figure 4 panels: run status, figures and table", serve: 'an OpenAI-compatible server over a model',
 };
 
 const command = process.argv[2];

@@ -3,7 +3,7 @@
 // JSON. Sampling sends one seeded request per question, so a retry or another endpoint gives the same completions;
 // U is re-scored from prompt_logprobs (the model's own distribution at temperature 1, never the sampler's).
 import type { ScoreResult } from '../model/sample.js';
-import type { AdapterRef, Completion, ModelEngine, SampleParams, SampleRequest } from './model-engine.js';
+import type { AdapterRef, AsyncModelEngine, Completion, SampleParams, SampleRequest } from './model-engine.js';
 
 export interface OpenAIEngineOptions {
   endpoints: string[]; // base URLs, with or without /v1
@@ -209,8 +209,8 @@ async function loadEverywhere(adapter: AdapterRef, options: OpenAIEngineOptions)
   }));
 }
 
-/** The engine over one or more OpenAI-compatible servers serving the same base model. */
-export function openaiEngine(options: OpenAIEngineOptions): ModelEngine {
+/** The client of one or more OpenAI-compatible servers serving the same base model (the loop blocks on it: blocking.ts). */
+export function openaiClient(options: OpenAIEngineOptions): AsyncModelEngine {
   if (options.endpoints.length === 0) throw new Error('--endpoint: give at least one server URL');
   let current = options.model;
   return {

@@ -1,10 +1,8 @@
 // One evaluation point: the paper's U_s, U_v, G and the accuracies on the fixed evaluation subset and the test split.
 import { answersEqual, type Problem } from '../data/index.js';
-import type { Model } from '../model/model.js';
 import { Rng } from '../model/rng.js';
-import type { Tokenizer } from '../tokenizer/index.js';
 import { perTokenUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
-import { type Progress, type SamplingOptions, generateCandidates, greedyAccuracy, sampledAccuracy, zeroTimes, zeroTokens } from './sampling.js';
+import { type Sampler, type SamplingOptions, generateCandidates, greedyAccuracy, sampledAccuracy, zeroTimes, zeroTokens } from './sampling.js';
 import { verifyAndPick } from './round.js';
 import type { Candidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
@@ -79,9 +77,9 @@ function passAtEach(candidates: Candidate[][], n: number): Record<`passAt${numbe
  * G = U_s − U_v, and the accuracies. Sampling uses the same seed at every point (common random numbers), so the
  * curves move with the model rather than with sampling noise.
  */
-export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
-  verifier: Verifier; sigma: number; seed: number; testSamples?: number }, progress?: Progress): Evaluation {
-  const candidates = generateCandidates({ model, tokenizer, progress }, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
+export function evaluate(sampler: Sampler, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
+  verifier: Verifier; sigma: number; seed: number; testSamples?: number }): Evaluation {
+  const candidates = generateCandidates(sampler, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
   const picked = picks.map((p, q) => candidates[q]![p.index]!);
@@ -89,7 +87,7 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
   const uv = verifierUncertainty(picked);
   const testSamples = options.testSamples ?? 0;
   const testSampled = testSamples > 0 && testProblems.length > 0
-    ? { testSampledAccuracy: sampledAccuracy(model, tokenizer, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1), progress) }
+    ? { testSampledAccuracy: sampledAccuracy(sampler, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1)) }
     : {};
   return {
     solverUncertainty: us,
@@ -99,7 +97,7 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
     verifierAccuracy: mean(picked.map((c) => (c.correct ? 1 : 0))),
     passAtN: mean(candidates.map((g) => (g.some((c) => c.correct) ? 1 : 0))),
     majorityAccuracy: mean(candidates.map((g) => (majorityCorrect(g) ? 1 : 0))),
-    testAccuracy: greedyAccuracy(model, tokenizer, testProblems, options, progress),
+    testAccuracy: greedyAccuracy(sampler, testProblems, options),
     ...testSampled,
     solverUncertaintyPerToken: perTokenUncertainty(all),
     verifierUncertaintyPerToken: perTokenUncertainty(picked),

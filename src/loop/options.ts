@@ -110,6 +110,10 @@ export const OPTIONS = [
   { flag: 'device', path: 'runtime.device', type: 'string', default: 'auto', choices: ['auto', 'cpu', 'cuda'], describe: 'device for the torch backend' },
   { flag: 'offline', path: 'runtime.offline', type: 'boolean', default: false, describe: 'never download --model (as HF_HUB_OFFLINE=1): a hub id must be in the HF cache' },
   { flag: 'memory-budget', path: 'runtime.memoryBudget', type: 'number', describe: 'GB the run may use; the pre-flight estimate refuses plans above it (default on CPU: the available memory; on a GPU: not checked)', check: finiteIn((x) => x > 0, 'a positive number of GB') },
+  { flag: 'engine', path: 'runtime.engine', type: 'string', default: 'local', choices: ['local', 'openai'], describe: 'who samples, scores and verifies: local (this process) | openai (the servers of --endpoint; training stays here)' },
+  { flag: 'endpoint', path: 'runtime.endpoint', type: 'string', describe: 'with --engine openai: OpenAI-compatible server URL(s), comma-separated (vLLM, SGLang, npm run serve)' },
+  { flag: 'api-key', path: 'runtime.apiKey', type: 'string', describe: 'with --engine openai: bearer token for the servers (default: $OPENAI_API_KEY; never written to run.json)' },
+  { flag: 'adapter-dir', path: 'runtime.adapterDir', type: 'string', describe: 'with --engine openai: where each new LoRA adapter is written for the servers to load (a path they can read; default RUN/adapters/published)' },
   { flag: 'report', path: 'runtime.report', type: 'boolean', default: true, describe: 'write the HTML/SVG/PNG report at the end (--no-report to skip)' },
   { flag: 'final-test-size', path: 'runtime.finalTestSize', type: 'number', describe: 'after the last round, greedy accuracy of the final model on N test questions (final-test.json; reads only the final model)', check: requirePositiveInteger },
 ] as const satisfies readonly OptionRow[];
@@ -209,6 +213,8 @@ function validateCombinations(o: TrainOptions): void {
       'a larger final test would include questions of the pool (raise --test-size or lower --final-test-size)');
   }
   if (o.external.allocation !== undefined) parseAllocation(o.external.allocation, o.rounds);
+  if (o.runtime.engine === 'openai' && !o.runtime.endpoint) throw new Error('--engine openai needs --endpoint URL[,URL...]');
+  if (o.runtime.engine === 'openai' && o.sft.fullFinetune) throw new Error('--engine openai hands each new LoRA adapter to the servers; --full-finetune trains no adapter (drop one of them)');
   if (o.sft.adapter !== undefined && o.sft.fullFinetune) throw new Error(`--adapter ${o.sft.adapter}: a LoRA adapter to start from, but --full-finetune trains no adapter`);
   const context = modelContext(o.model);
   const maxNewTokens = o.sampling.maxNewTokens;

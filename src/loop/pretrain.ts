@@ -6,7 +6,7 @@ import { corruptSolution, generateArith, type Problem } from '../data/index.js';
 import { type Model, type OptimizerConfig, type SftExample, DEFAULT_OPTIMIZER, Rng, countParameters, initAdamW, parameterShapes, saveCheckpoint, sftBatch, trainStep } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { promptIds, responseIds, verificationPromptIds } from './prompts.js';
-import { type SamplingOptions, greedyAccuracy, type Progress } from './sampling.js';
+import { type SamplingOptions, greedyAccuracy, localSampler, type Progress } from './sampling.js';
 
 export interface PretrainOptions {
   labelled: number; // size of the labelled arith set
@@ -71,8 +71,9 @@ export function pretrain(model: Model, tokenizer: Tokenizer, options: PretrainOp
     if (step % 200 === 0 || step === options.steps) hooks.log?.(`step ${step}/${options.steps} loss ${recent.toFixed(4)}`);
   }
   const sampling: SamplingOptions = { samples: 1, temperature: 0, topP: 1, maxNewTokens: 64, sampleBatch: 64 };
-  const trainAccuracy = greedyAccuracy(model, tokenizer, problems.slice(0, Math.min(200, problems.length)), sampling);
-  const testAccuracy = greedyAccuracy(model, tokenizer, test, sampling);
+  const sampler = localSampler(model, tokenizer, sampling.sampleBatch);
+  const trainAccuracy = greedyAccuracy(sampler, problems.slice(0, Math.min(200, problems.length)), sampling);
+  const testAccuracy = greedyAccuracy(sampler, test, sampling);
   const seconds = (performance.now() - start) / 1000;
   const result = { steps: options.steps, finalLoss, trainAccuracy, testAccuracy, seconds, parameters: countParameters(parameterShapes(model.config)) };
   saveCheckpoint(outDir, model, { info: { tokenizer: { path: join('models', 'tokenizer', 'svgap.model') }, description: { command: hooks.command, ...options, ...result } } });

@@ -13,10 +13,13 @@ import { type Progress, type SamplingOptions, type StageTimes, type TokenCounts,
 import { type Candidate, type Pick, pickCandidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
 import type { QuestionSelection, SelectionState } from './external.js';
+import type { ModelEngine } from '../engine/model-engine.js';
 
 /** What stays the same from round to round: the model and its optimizer, the sampler's generator, the settings. */
 export interface RoundContext {
   model: Model; // trained in place
+  engine: ModelEngine; // samples, scores and verifies with the model (in-process, or OpenAI-compatible servers)
+  publish?: () => void; // hands the model's current adapter to a remote engine (none: the engine reads the model itself)
   tokenizer: Tokenizer;
   optimizer: AdamWState;
   optimizerConfig: OptimizerConfig;
@@ -106,6 +109,7 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
   const tokens = zeroTokens();
   const { pool } = round;
   checkAbort(ctx.signal);
+  ctx.publish?.();
   const candidates = generateCandidates(ctx, pool, ctx.sampling, ctx.rng, { times, tokens });
   checkAbort(ctx.signal);
   const external = round.external && round.external.state.count > 0

@@ -2,12 +2,15 @@
 // call runRound once per round, finish (fit, final test, report). A killed run resumes from its directory with
 // identical results.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { type ModelEngine, localEngine, publishAdapter } from '../engine/model-engine.js';
+import { openaiEngine } from '../engine/blocking.js';
+import { OPENAI_DEFAULTS } from '../engine/openai.js';
 import { join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../root.js';
 import { type BackendInfo, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
 import { type AdamWState, type LoadedCheckpoint, type Model, type OptimizerConfig, DEFAULT_OPTIMIZER, LORA_TARGETS, MODELS_DIR, Rng, addLora, baseModelName,
   countParameters, disposeAdamW, disposeModel, fetchModel, initAdamW, loadCheckpoint, memoryBudget, modelConfigOf, parameterShapes, preflightMemory,
-  readPeftAdapter, resolveModel, runMemoryPlan, saveCheckpoint, trainableParams, writePeftAdapter } from '../model/index.js';
+  servedName, readPeftAdapter, resolveModel, runMemoryPlan, saveCheckpoint, trainableParams, writePeftAdapter } from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { type SharedRateFit, fitSharedRate, formatFitFlags } from '../theory/index.js';
 import { forecastFrom } from '../theory/forecast.js';
@@ -56,7 +59,7 @@ interface OpenRun {
   state: RunState;
   metrics: MetricsRecord[];
   runInfo: RunInfo;
-  evalOptions: Parameters<typeof evaluate>[4];
+  evalOptions: Parameters<typeof evaluate>[3];
   external?: { verifier: OwnedVerifier; select: QuestionSelection; perRound: number[] };
 }
 
@@ -117,9 +120,11 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
   writeFileAtomic(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join('')); // drop lines of a round that did not finish
   const runInfo = writeRunInfo(runDir, options, { backend, model, tokenizer, data });
   const sampling: SamplingOptions = { ...options.sampling, logitChunk: options.sft.logitChunk };
-  const verifier = selfVerifier(options.verify.verifier, model, tokenizer);
+  const engine = openEngine(options, model, tokenizer, log);
+  disposers.push(() => engine.close());
+  const verifier = selfVerifier(options.verify.verifier, { model, engine }, tokenizer);
   const ctx: RoundContext = {
-    model, tokenizer, optimizer, optimizerConfig, rng: new Rng(loaded.training?.rng ?? options.seed), sampling, verifier, sigma: options.verify.sigma,
+    model, engine, publish: engine.remote ? () => publishAdapter(engine, model, adapterDir(runDir, options), baseModelName(options.model, MODELS_DIR)) : undefined, tokenizer, optimizer, optimizerConfig, rng: new Rng(loaded.training?.rng ?? options.seed), sampling, verifier, sigma: options.verify.sigma,
     sft: { epochsPerRound: options.sft.epochsPerRound, evalsPerEpoch: options.eval.evalsPerEpoch, batchSize: options.sft.batchSize,
       step: { microBatch: options.sft.microBatch, logitChunk: options.sft.logitChunk, recompute: options.sft.recompute } },
     samplesDir: join(runDir, 'samples'), progress: hooks.progress, signal: hooks.signal,
@@ -163,7 +168,8 @@ function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: B
   const runInfo: RunInfo = {
     command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
     ...(savedInfo ? { resumedBy: [...(savedInfo.resumedBy ?? []), { command, at: new Date().toISOString() }] } : {}),
-    options: { ...options, explicitFlags: undefined }, seed: options.seed, // which flags were typed belongs to one command, not to the run
+    // which flags were typed belongs to one command, not to the run; a secret never reaches the disk
+    options: { ...options, runtime: { ...options.runtime, apiKey: options.runtime.apiKey === undefined ? undefined : '<redacted>' }, explicitFlags: undefined }, seed: options.seed,
     backend: { name: backend.name, version: backend.version, threads: backend.threads, device: backend.device, package: backend.package },
     versions: versions(),
     model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
@@ -229,8 +235,24 @@ function trainRounds(run: OpenRun): boolean {
 }
 
 function evaluateNow(run: OpenRun, times: StageTimes) {
-  return timed(times, 'eval', () => evaluate(run.ctx.model, run.ctx.tokenizer, run.data.eval, run.data.test, run.evalOptions, run.ctx.progress));
+  run.ctx.publish?.();
+  return timed(times, 'eval', () => evaluate(run.ctx, run.data.eval, run.data.test, run.evalOptions));
 }
+
+/** The engine of --engine: this process's model, or the OpenAI-compatible servers of --endpoint. */
+function openEngine(options: TrainOptions, model: Model, tokenizer: Tokenizer, log: (line: string) => void): ModelEngine {
+  const { engine, endpoint, apiKey } = options.runtime;
+  if (engine !== 'openai') return localEngine(model, { padId: tokenizer.padId, batchSize: options.sampling.sampleBatch });
+  const endpoints = endpoint!.split(',').map((url) => url.trim()).filter((url) => url.length > 0);
+  log(`engine: OpenAI-compatible servers ${endpoints.join(', ')} (sampling, scoring and verifying; training stays here)`);
+  return openaiEngine({ ...OPENAI_DEFAULTS, endpoints, model: servedName(options.model), apiKey: apiKey ?? process.env.OPENAI_API_KEY }, log);
+}
+
+/** Where adapters are written for the servers to read: --adapter-dir, else the run's own adapters/published. */
+function adapterDir(runDir: string, options: TrainOptions): string {
+  return resolve(options.runtime.adapterDir ?? join(runDir, 'adapters', 'published'));
+}
+
 
 /** An evaluation point inside round `index`: evaluate, and record it with the round's pool metrics, loss, times and throughput. */
 function recordEvalPoint(run: OpenRun, index: number, point: EvalPoint): void {
@@ -297,7 +319,8 @@ function finalTestOf(run: OpenRun): FinalTest {
   const saved = readFinalTest(runDir);
   if (saved && saved.testSize === options.runtime.finalTestSize) return saved;
   const test = loadLoopData({ ...options.data, seed: options.seed, testSize: options.runtime.finalTestSize! }).test;
-  const correct = greedyCorrect(run.ctx.model, run.ctx.tokenizer, test, run.ctx.sampling, run.ctx.progress);
+  run.ctx.publish?.();
+  const correct = greedyCorrect(run.ctx, test, run.ctx.sampling);
   const finalTest: FinalTest = { testSize: test.length, accuracy: correct.filter(Boolean).length / test.length, correct: correct.map((c) => (c ? '1' : '0')).join('') };
   writeFileAtomic(join(runDir, 'final-test.json'), JSON.stringify(finalTest) + '\n');
   run.log(`final test: ${(100 * finalTest.accuracy).toFixed(2)} % of ${finalTest.testSize} test questions (greedy)`);

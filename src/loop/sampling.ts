@@ -3,9 +3,9 @@
 import { answersEqual, extractAnswer, type Problem } from '../data/index.js';
 import type { Model } from '../model/model.js';
 import { Rng } from '../model/rng.js';
-import { sample } from '../model/sample.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { responseUncertainty } from '../uncertainty/index.js';
+import { type ModelEngine, type SampleParams, localEngine } from '../engine/model-engine.js';
+import { uncertaintyOf } from '../uncertainty/index.js';
 import { promptIds, stopIds } from './prompts.js';
 import type { Candidate } from './verify.js';
 
@@ -52,36 +52,46 @@ export function timed<T>(times: StageTimes, stage: keyof StageTimes, fn: () => T
   }
 }
 
-/** The model that samples, its tokenizer, and where progress goes (a RoundContext is one). */
+/** The model (for its context length), the engine that samples and scores with it, its tokenizer, where progress goes (a RoundContext is one). */
 export interface Sampler {
   model: Model;
+  engine: ModelEngine;
   tokenizer: Tokenizer;
   progress?: Progress;
 }
 
-/** options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids. */
-function sampleResponses({ model, tokenizer, progress }: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string) {
+/** The in-process sampler of a model: its own engine, rows batched `sampleBatch` at a time. */
+export function localSampler(model: Model, tokenizer: Tokenizer, sampleBatch: number, progress?: Progress): Sampler {
+  return { model, tokenizer, engine: localEngine(model, { padId: tokenizer.padId, batchSize: sampleBatch }), progress };
+}
+
+/** Questions per engine call: progress moves between calls (the engine batches rows inside one). */
+const QUESTIONS_PER_CALL = 16;
+
+/**
+ * options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids.
+ * Each question's N responses come from a seed drawn from rng, so they do not depend on batching or on the engine.
+ */
+function sampleResponses({ model, engine, tokenizer, progress }: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string) {
   const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
-  const rows = problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q));
+  const requests = prompts.map((prompt) => ({ prompt, n: options.samples, seed: rng.nextUint32() }));
+  const params: SampleParams = { temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, stopIds: [tokenizer.eosId, ...stopIds(tokenizer)] };
   const sampled: number[][] = [];
-  for (let start = 0; start < rows.length; start += options.sampleBatch) {
-    const batch = rows.slice(start, start + options.sampleBatch);
-    const out = sample(model, batch.map((q) => prompts[q]!), {
-      temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng,
-    });
-    sampled.push(...out.tokens);
-    progress?.(stage, Math.min(start + batch.length, rows.length), rows.length);
+  for (let start = 0; start < requests.length; start += QUESTIONS_PER_CALL) {
+    const out = engine.sample(requests.slice(start, start + QUESTIONS_PER_CALL), params);
+    sampled.push(...out.flatMap((completions) => completions.map((c) => c.tokens)));
+    progress?.(stage, Math.min(start + QUESTIONS_PER_CALL, requests.length) * options.samples, requests.length * options.samples);
   }
-  return { prompts, rows, sampled };
+  return { prompts, rows: problems.flatMap((_, q) => Array.from({ length: options.samples }, () => q)), sampled };
 }
 
 /** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
 export function generateCandidates(sampler: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, meter: { times: StageTimes; tokens: TokenCounts }): Candidate[][] {
-  const { model, tokenizer } = sampler;
+  const { engine, tokenizer } = sampler;
   const { times, tokens } = meter;
   const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(sampler, problems, options, rng, 'sample'));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => responseUncertainty(model, rows.map((q) => prompts[q]!), sampled, { padId: tokenizer.padId, batchSize: options.sampleBatch, logitChunk: options.logitChunk }));
+  const uncertainty = timed(times, 'score', () => uncertaintyOf(engine.score(rows.map((q) => prompts[q]!), sampled, { logitChunk: options.logitChunk })));
   tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
   return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
     const i = q * options.samples + j;
@@ -92,27 +102,20 @@ export function generateCandidates(sampler: Sampler, problems: Problem[], option
 }
 
 /** Share of correct answers among `samples` sampled responses per problem (at the run's temperature; the test split). */
-export function sampledAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, rng: Rng, progress?: Progress): number {
-  const { rows, sampled } = sampleResponses({ model, tokenizer, progress }, problems, options, rng, 'test samples');
+export function sampledAccuracy(sampler: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng): number {
+  const { tokenizer } = sampler;
+  const { rows, sampled } = sampleResponses(sampler, problems, options, rng, 'test samples');
   return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i]!)), problems[q]!.answer)).length / rows.length;
 }
 
 /** Greedy accuracy on problems (the test split). */
-export function greedyAccuracy(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): number {
+export function greedyAccuracy(sampler: Sampler, problems: Problem[], options: SamplingOptions): number {
   if (problems.length === 0) return Number.NaN;
-  return greedyCorrect(model, tokenizer, problems, options, progress).filter(Boolean).length / problems.length;
+  return greedyCorrect(sampler, problems, options).filter(Boolean).length / problems.length;
 }
 
 /** Whether the greedy answer to each problem is correct. */
-export function greedyCorrect(model: Model, tokenizer: Tokenizer, problems: Problem[], options: SamplingOptions, progress?: Progress): boolean[] {
-  const correct: boolean[] = [];
-  for (let start = 0; start < problems.length; start += options.sampleBatch) {
-    const batch = problems.slice(start, start + options.sampleBatch);
-    const out = sample(model, batch.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens)), {
-      temperature: 0, topP: 1, maxNewTokens: options.maxNewTokens, eosId: tokenizer.eosId, stopIds: stopIds(tokenizer), padId: tokenizer.padId, rng: new Rng(0),
-    });
-    out.tokens.forEach((ids, i) => correct.push(answersEqual(extractAnswer(tokenizer.decode(ids)), batch[i]!.answer)));
-    progress?.('test', Math.min(start + batch.length, problems.length), problems.length);
-  }
-  return correct;
+export function greedyCorrect(sampler: Sampler, problems: Problem[], options: SamplingOptions): boolean[] {
+  const { rows, sampled } = sampleResponses(sampler, problems, { ...options, samples: 1, temperature: 0, topP: 1 }, new Rng(0), 'test');
+  return rows.map((q, i) => answersEqual(extractAnswer(sampler.tokenizer.decode(sampled[i]!)), problems[q]!.answer));
 }

@@ -5,16 +5,18 @@ import { disposeModel, loadCheckpoint, type Model } from '../model/index.js';
 import { preferredEmbedMode } from '../engine/index.js';
 import { resolve } from 'node:path';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { type Candidate, type Question, type VerifierKind, verifierScores } from './verify.js';
+import { type Candidate, type Question, type VerifierKind, judgeScores } from './verify.js';
+import { type Sampler, localSampler } from './sampling.js';
 
 export type Verifier = (questions: Question[], candidates: Candidate[][]) => number[][];
 
 /** A verifier holding weights of its own (a frozen checkpoint): dispose frees them. */
 export type OwnedVerifier = Verifier & { dispose: () => void };
 
-/** The self-verifier `kind` judging with `model` (the model being trained, read at each call). */
-export function selfVerifier(kind: VerifierKind, model: Model, tokenizer: Tokenizer): Verifier {
-  return (questions, candidates) => verifierScores(kind, model, tokenizer, questions, candidates);
+/** The self-verifier `kind` judging with the sampler's engine (the model being trained, read at each call). */
+export function selfVerifier(kind: VerifierKind, sampler: Pick<Sampler, 'model' | 'engine'>, tokenizer: Tokenizer): Verifier {
+  const read = (prompts: number[][], ids: number[]) => sampler.engine.tokenLogProbs(prompts, ids);
+  return (questions, candidates) => judgeScores(kind, { read, context: sampler.model?.config.max_position_embeddings ?? 0 }, tokenizer, questions, candidates);
 }
 
 /** The oracle: 1 when the candidate's final answer is correct. */
@@ -28,5 +30,5 @@ export function externalVerifier(spec: string, selfKind: VerifierKind, tokenizer
   if (spec === 'oracle') return Object.assign<Verifier, { dispose: () => void }>((q, c) => oracleVerifier(q, c), { dispose: () => {} });
   const frozen = loadCheckpoint(resolve(spec), preferredEmbedMode()).model;
   const kind: VerifierKind = selfKind === 'qe' ? 'qe' : 'tf';
-  return Object.assign(selfVerifier(kind, frozen, tokenizer), { dispose: () => disposeModel(frozen) });
+  return Object.assign(selfVerifier(kind, localSampler(frozen, tokenizer, 64), tokenizer), { dispose: () => disposeModel(frozen) });
 }

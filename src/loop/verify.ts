@@ -34,6 +34,18 @@ export interface Question {
  * oracle: 1 when the final answer is correct.
  */
 export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][], batchSize = 64): number[][] {
+  const read = (prompts: number[][], ids: number[]) => nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]!));
+  return judgeScores(kind, { read, context: model.config.max_position_embeddings }, tokenizer, questions, candidates);
+}
+
+/** Reads log p(id | prompt) of given ids (an engine's tokenLogProbs) for prompts of at most `context` tokens. */
+export interface Judge {
+  read: (prompts: number[][], ids: number[]) => number[][];
+  context: number;
+}
+
+/** verifierScores with the verdict read by any engine. */
+export function judgeScores(kind: VerifierKind, judge: Judge, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][]): number[][] {
   switch (kind) {
     case 'likelihood':
       return candidates.map((group) => group.map(() => 1));
@@ -44,16 +56,15 @@ export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Toke
     case 'tf':
     case 'qe': {
       const ids = verdictIds(tokenizer);
-      const context = model.config.max_position_embeddings;
-      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)));
-      const logProbs = nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize });
-      const flat = logProbs.map((lp) => {
+      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)));
+      const read = kind === 'tf' ? [ids.trueId, ids.falseId] : ids.ratingIds;
+      const flat = judge.read(prompts, read).map((lp) => {
         if (kind === 'tf') {
-          const pTrue = Math.exp(lp[ids.trueId]!);
-          const pFalse = Math.exp(lp[ids.falseId]!);
+          const pTrue = Math.exp(lp[0]!);
+          const pFalse = Math.exp(lp[1]!);
           return pTrue / (pTrue + pFalse);
         }
-        const p = ids.ratingIds.map((id) => Math.exp(lp[id]!));
+        const p = lp.map((x) => Math.exp(x));
         const total = p.reduce((s, x) => s + x, 0);
         const expected = p.reduce((s, x, r) => s + x * ids.ratings[r]!, 0) / total;
         return (expected - ids.ratings[0]!) / (ids.ratings[ids.ratings.length - 1]! - ids.ratings[0]!);

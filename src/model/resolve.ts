@@ -11,6 +11,11 @@ import { INDEX_FILE, SINGLE_FILE } from './hf.js';
 /** Short names for hub ids. */
 export const MODEL_ALIASES: Record<string, string> = { 'phi-mini': 'microsoft/Phi-4-mini-instruct' };
 
+/** The model name an OpenAI-compatible server serves `--model spec` under: the hub id of an alias, else the spec as given (vllm serve ID). */
+export function servedName(spec: string): string {
+  return MODEL_ALIASES[spec] ?? spec;
+}
+
 /** A model directory's files besides config and weights: generation settings, tokenizer and chat template. */
 export const TOKENIZER_FILES = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
   'tokenizer.model', 'vocab.json', 'merges.txt', 'chat_template.jinja'];

@@ -1,7 +1,7 @@
 // The paper's uncertainty: U = total sequence NLL of a response under the current model (the solver-verifier gap
 // paper, Sec. 3), with its length-normalised form and two diagnostics, all from one teacher-forced pass.
 import type { Model } from '../model/model.js';
-import { score } from '../model/sample.js';
+import { type ScoreResult, score } from '../model/sample.js';
 import { mean } from '../stats.js';
 
 export interface ResponseUncertainty {
@@ -14,7 +14,11 @@ export interface ResponseUncertainty {
 
 /** Scores every (prompt, response) pair under the model. */
 export function responseUncertainty(model: Model, prompts: number[][], responses: number[][], options: { padId: number; batchSize?: number; logitChunk?: number }): ResponseUncertainty[] {
-  const scored = score(model, prompts, responses, options);
+  return uncertaintyOf(score(model, prompts, responses, options));
+}
+
+/** Per response, what a scorer (the model here, or an engine) gave. */
+export function uncertaintyOf(scored: ScoreResult): ResponseUncertainty[] {
   return scored.nll.map((nll, i) => ({
     nll,
     normalizedNll: scored.normalizedNll[i]!,
