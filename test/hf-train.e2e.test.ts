@@ -59,8 +59,8 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
       }
     }
     const info = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { prompts: { format: string; turnEnd: number[]; stopIds: number[] }; verifier: { templates: { tf: string } };
-      options: { logitChunk: number; microBatch: number; recompute: boolean } };
-    expect(info.options).toMatchObject({ logitChunk: 256, microBatch: 1, recompute: true });
+      options: { sft: { logitChunk: number; microBatch: number; recompute: boolean } } };
+    expect(info.options).toMatchObject({ sft: { logitChunk: 256, microBatch: 1, recompute: true } });
     expect(info.prompts.format).toBe('chat');
     expect(info.prompts.turnEnd).toEqual([200020]); // <|end|>
     expect(info.prompts.stopIds).toEqual([200020, 199999]);

@@ -16,7 +16,7 @@ describe('the options table', () => {
     for (const [key, value] of Object.entries(flat)) expect(getOption(TRAIN_DEFAULTS, OPTIONS.find((row) => camel(row.flag) === key)!.path), key).toBe(value);
     expect(TRAIN_DEFAULTS.sampling).toEqual({ samples: 16, temperature: 1, topP: 1, maxNewTokens: 64, sampleBatch: 64 });
     expect(TRAIN_DEFAULTS.external).toEqual({});
-    expect(new Set(OPTIONS.map((row) => row.path.split('.')[0]))).toEqual(new Set(['model', 'seed', 'rounds', 'data', 'sampling', 'verify', 'sft', 'eval', 'external', 'runtime']));
+    expect(new Set(OPTIONS.map((row) => row.path.split('.')[0]))).toEqual(new Set(['model', 'precision', 'seed', 'rounds', 'data', 'sampling', 'verify', 'sft', 'eval', 'external', 'runtime']));
     expect(new Set(OPTIONS.map((row) => row.flag)).size).toBe(OPTIONS.length); // each flag once
   });
 

@@ -79,8 +79,8 @@ describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face c
       expect(metrics.map((m) => m.t)).toEqual([0, 0.5, 1]); // ROUNDS=1 round of one epoch, two evaluations per epoch
       for (const m of metrics) for (const key of ['solverUncertainty', 'verifierUncertainty', 'gap']) expect(Number.isFinite(m[key]), `${panel} ${key}`).toBe(true);
       const info = JSON.parse(read(join(run, 'run.json'))) as { options: Record<string, unknown>; finishedAt?: string };
-      expect(info.options).toMatchObject({ dataset: panel.split('_')[0], verifier: panel.split('_')[1], samples: 2, poolSize: 4, maxNewTokens: 8,
-        epochsPerRound: 1, evalsPerEpoch: 2, fullFinetune: false, dataDir: DEFAULT_DATA_DIR, model });
+      expect(info.options).toMatchObject({ model, data: { dataset: panel.split('_')[0], poolSize: 4, dataDir: DEFAULT_DATA_DIR }, verify: { verifier: panel.split('_')[1] },
+        sampling: { samples: 2, maxNewTokens: 8 }, sft: { epochsPerRound: 1, fullFinetune: false }, eval: { evalsPerEpoch: 2 } });
       expect(info.finishedAt).toBeDefined();
       const svg = read(join(out, 'figures', `paper-${panel}.svg`));
       expect(svg).toContain('the paper, Phi-4, digitised');

@@ -79,8 +79,9 @@ export function estimateMemory(config: ModelConfig, plan: MemoryPlan): MemoryEst
   const context = plan.promptTokens + plan.maxNewTokens;
   // keys and values of every layer, twice while a step's concat replaces them
   const kvCache = 2 * FLOAT * plan.sampleBatch * context * layers * 2 * config.num_key_value_heads * headDim(config);
-  // sampling's prompt forward runs in one tidy, which keeps every tensor it makes (measured: the count + heads · keys)
-  const prefill = FLOAT * plan.sampleBatch * plan.promptTokens * layers * (elementsPerTokenPerLayer(config, plan.promptTokens, plan.lora) + config.num_attention_heads * plan.promptTokens);
+  // sampling's prompt forward frees each layer's tensors when the layer is done (model.ts: a tidy per layer), so one
+  // layer's count (+ heads · keys) is live at a time besides the KV cache
+  const prefill = FLOAT * plan.sampleBatch * plan.promptTokens * (elementsPerTokenPerLayer(config, plan.promptTokens, plan.lora) + config.num_attention_heads * plan.promptTokens);
   const training = weights + trainable + activations + loss;
   const sampling = weights + (plan.lora ? FLOAT * loraParams : 0) + kvCache + prefill + FLOAT * plan.sampleBatch * config.vocab_size * 2;
   return { weights, trainable, activations, loss, kvCache, prefill, training, sampling, peak: Math.max(training, sampling) };
