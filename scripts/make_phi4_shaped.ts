@@ -45,7 +45,7 @@ function main(): void {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: {
     layers: { type: 'string', default: '32' }, vocab: { type: 'string', default: '200064' }, narrow: { type: 'string', default: '1' }, 'shard-gb': { type: 'string', default: '5' }, seed: { type: 'string', default: '1' } } });
   if (positionals.length !== 1) throw new Error('usage: make_phi4_shaped.ts OUT_DIR [--layers 32] [--vocab 200064] [--narrow 1] [--shard-gb 5] [--seed 1]');
-  const out = resolve(positionals[0]!);
+  const out = resolve(positionals[0]);
   if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`${out}: exists and is not empty`);
   const [layers, vocab, narrow, shardGb, seed] = ['layers', 'vocab', 'narrow', 'shard-gb', 'seed'].map((key) => Number(values[key as keyof typeof values]));
   if (![layers, vocab, seed].every((n) => Number.isInteger(n) && n! > 0) || !(shardGb! > 0)) throw new Error('--layers, --vocab and --seed must be positive integers, --shard-gb a positive number');

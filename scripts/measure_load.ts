@@ -13,7 +13,7 @@ import { countParameters, disposeModel, forward, parameterShapes } from '../src/
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({ allowPositionals: true, options: { backend: { type: 'string', default: 'cpu' } } });
   if (positionals.length !== 1) throw new Error('usage: measure_load.ts CHECKPOINT_DIR [--backend cpu|torch|auto]');
-  const dir = positionals[0]!;
+  const dir = positionals[0];
   const backend = await initBackend({ backend: values.backend as BackendChoice });
   const config = readModelConfig(dir);
   const parameters = countParameters(parameterShapes(config));

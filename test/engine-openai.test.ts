@@ -64,10 +64,10 @@ describe('the OpenAI engine against the served in-process model', () => {
     const reference = await localEngine(model, { padId: PAD, batchSize: 5 }).sample(requests(6), PARAMS);
     const rebatched = await localEngine(model, { padId: PAD, batchSize: 2 }).sample(requests(6), PARAMS);
     expect(rebatched.map((q) => q.map((c) => c.tokens))).toEqual(reference.map((q) => q.map((c) => c.tokens)));
-    for (const endpoints of [[urls[0]!], urls]) {
+    for (const endpoints of [[urls[0]], urls]) {
       const remote = await client(endpoints).sample(requests(6), PARAMS);
       expect(remote.map((q) => q.map((c) => c.tokens))).toEqual(reference.map((q) => q.map((c) => c.tokens)));
-      remote.flat().forEach((c, i) => c.logProbs.forEach((lp, t) => expect(lp).toBeCloseTo(reference.flat()[i]!.logProbs[t]!, 5)));
+      remote.flat().forEach((c, i) => c.logProbs.forEach((lp, t) => expect(lp).toBeCloseTo(reference.flat()[i].logProbs[t], 5)));
     }
     // the draws are not all the same: different seeds give different completions
     expect(new Set(reference.flat().map((c) => c.tokens.join(','))).size).toBeGreaterThan(6);
@@ -76,15 +76,15 @@ describe('the OpenAI engine against the served in-process model', () => {
   it('scores responses and reads next-token log-probs within 1e-5 of the in-process engine', async () => {
     const local = localEngine(model, { padId: PAD, batchSize: 3 });
     const prompts = requests(5).map((r) => r.prompt);
-    const responses = prompts.map((p, i) => Array.from({ length: 1 + i }, (_, t) => 2 + ((p[0]! + t * 5) % 25)));
+    const responses = prompts.map((p, i) => Array.from({ length: 1 + i }, (_, t) => 2 + ((p[0] + t * 5) % 25)));
     const [want, got] = [await local.score(prompts, responses), await client(urls, { scoreBatch: 2 }).score(prompts, responses)];
     for (const key of ['nll', 'normalizedNll', 'entropy', 'selfCertainty'] as const) {
-      got[key].forEach((x, i) => expect(Math.abs(x - want[key][i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[key][i]!))));
+      got[key].forEach((x, i) => expect(Math.abs(x - want[key][i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(want[key][i]))));
     }
     expect(got.length).toEqual(want.length);
     const ids = [3, 4, 9];
     const [lpWant, lpGot] = [await local.tokenLogProbs(prompts, ids), await client(urls).tokenLogProbs(prompts, ids)];
-    lpGot.flat().forEach((x, i) => expect(Math.abs(x - lpWant.flat()[i]!)).toBeLessThan(1e-5));
+    lpGot.flat().forEach((x, i) => expect(Math.abs(x - lpWant.flat()[i])).toBeLessThan(1e-5));
   });
 
   it('loads an adapter on every server, and then answers as the model with that adapter does', async () => {
@@ -97,8 +97,8 @@ describe('the OpenAI engine against the served in-process model', () => {
     model.lora = adapter;
     const want = await localEngine(model, { padId: PAD, batchSize: 4 }).tokenLogProbs(prompts, [2, 5]);
     model.lora = undefined;
-    adapted.flat().forEach((x, i) => expect(Math.abs(x - want.flat()[i]!)).toBeLessThan(1e-5));
-    expect(Math.max(...adapted.flat().map((x, i) => Math.abs(x - base.flat()[i]!)))).toBeGreaterThan(1e-3);
+    adapted.flat().forEach((x, i) => expect(Math.abs(x - want.flat()[i])).toBeLessThan(1e-5));
+    expect(Math.max(...adapted.flat().map((x, i) => Math.abs(x - base.flat()[i])))).toBeGreaterThan(1e-3);
     const models = await (await fetch(`${urls[1]}/v1/models`)).json() as { data: { id: string; parent: string | null }[] };
     expect(models.data.map((m) => [m.id, m.parent])).toEqual([['micro', null], ['round-1', 'micro']]);
   });
@@ -137,7 +137,7 @@ describe('faults on the way to a server', () => {
   });
 
   it.each(['error', 'malformed'] as const)('retries a server answering with %s and gets every completion once', async (fault) => {
-    const proxy = await faultyProxy(urls[0]!, fault, 3);
+    const proxy = await faultyProxy(urls[0], fault, 3);
     const lines: string[] = [];
     const remote = client([proxy.url], { concurrency: 1, log: (l) => lines.push(l) });
     expect(tokensOf(await remote.sample(requests(4), PARAMS))).toEqual(reference);
@@ -146,20 +146,20 @@ describe('faults on the way to a server', () => {
   });
 
   it('times a slow server out, retries on the other endpoint, and fails clearly when every attempt times out', async () => {
-    const slow = await faultyProxy(urls[0]!, 'slow', 100);
-    const remote = client([slow.url, urls[1]!], { timeoutMs: 500, concurrency: 1 });
+    const slow = await faultyProxy(urls[0], 'slow', 100);
+    const remote = client([slow.url, urls[1]], { timeoutMs: 500, concurrency: 1 });
     expect(tokensOf(await remote.sample(requests(4), PARAMS))).toEqual(reference);
     await expect(client([slow.url], { timeoutMs: 300, retries: 1 }).sample(requests(1), PARAMS)).rejects.toThrow(/timed out after 300 ms \(after 2 attempts/);
   });
 
   it('does not retry a request the server rejects (4xx), and names the endpoint and its message', async () => {
-    const rejecting = await faultyProxy(urls[0]!, 'bad-request', 100);
+    const rejecting = await faultyProxy(urls[0], 'bad-request', 100);
     await expect(client([rejecting.url]).sample(requests(1), PARAMS)).rejects.toThrow(/HTTP 400: .*n too large/);
     expect(rejecting.spoiled()).toBe(1);
   });
 
   it('says what is missing when a server does not return prompt_logprobs', async () => {
-    const stripped = await faultyProxy(urls[0]!, 'strip-prompt-logprobs', 0);
+    const stripped = await faultyProxy(urls[0], 'strip-prompt-logprobs', 0);
     await expect(client([stripped.url]).score([[2, 3]], [[4, 5]])).rejects.toThrow(/did not return prompt_logprobs: svgap needs vLLM's prompt_logprobs/);
   });
 
@@ -209,12 +209,12 @@ describe('the server\'s answers to bad requests', () => {
 describe('the server under concurrent clients', () => {
   it('answers every request of 8 clients with the completion of that request\'s own seed (none lost or mixed up)', async () => {
     const reference = await localEngine(model, { padId: PAD, batchSize: 4 }).sample(requests(40).map((r) => ({ ...r, n: 1 })), PARAMS);
-    const result = await loadTest(urls[1]!, {
+    const result = await loadTest(urls[1], {
       clients: 8, requests: 40,
-      body: (i) => ({ model: 'micro', prompt: requests(40)[i]!.prompt, n: 1, seed: 1000 + i, temperature: 1, top_p: 0.95, max_tokens: 8, stop_token_ids: [EOS] }),
+      body: (i) => ({ model: 'micro', prompt: requests(40)[i].prompt, n: 1, seed: 1000 + i, temperature: 1, top_p: 0.95, max_tokens: 8, stop_token_ids: [EOS] }),
       check: (i, reply) => {
-        const ids = (reply as { choices: { token_ids: number[] }[] }).choices[0]!.token_ids;
-        return ids.join(',') === reference[i]![0]!.tokens.join(',') ? undefined : `request ${i}: ${ids.join(',')}`;
+        const ids = (reply as { choices: { token_ids: number[] }[] }).choices[0].token_ids;
+        return ids.join(',') === reference[i][0].tokens.join(',') ? undefined : `request ${i}: ${ids.join(',')}`;
       },
     });
     expect(result.errors).toEqual([]);

@@ -49,7 +49,7 @@ describe.skipIf(!HAVE_TORCH)('a run on OpenAI-compatible servers', () => {
 
   it('with one server: the in-process run\'s samples and metrics, adapters published before each round and evaluation', () => {
     const remote = join(mkdtempSync(join(tmpdir(), 'svgap-engine-')), 'remote');
-    runMicro('self-tf', remote, ['--engine', 'openai', '--endpoint', urls[0]!]);
+    runMicro('self-tf', remote, ['--engine', 'openai', '--endpoint', urls[0]]);
     expect(runDifferences(local, remote)).toEqual([]);
     // two rounds of two evaluation points each, t = 0 and the start of each round: distinct adapters, as the model changed
     expect(readdirSync(join(remote, 'adapters', 'published')).filter((name) => name.startsWith('svgap-')).length).toBeGreaterThanOrEqual(4);

@@ -75,16 +75,16 @@ describe('export', () => {
     expect(cli.status).toBe(0);
     const header = readSafetensorsHeader(join(out, 'model.safetensors'));
     expect(Object.values(header.tensors).every((t) => t.dtype === 'BF16')).toBe(true);
-    expect(header.tensors['model.layers.0.self_attn.k_proj.weight']!.shape).toEqual([2 * 16, 32]);
-    expect(header.tensors['model.layers.1.mlp.up_proj.weight']!.shape).toEqual([LLAMA3_LIKE.intermediate_size, 32]);
+    expect(header.tensors['model.layers.0.self_attn.k_proj.weight'].shape).toEqual([2 * 16, 32]);
+    expect(header.tensors['model.layers.1.mlp.up_proj.weight'].shape).toEqual([LLAMA3_LIKE.intermediate_size, 32]);
     expect(Object.keys(header.tensors).some((n) => n.includes('qkv_proj') || n.includes('gate_up_proj'))).toBe(false);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).torch_dtype).toBe('bfloat16');
     const reloaded = loadHFModel(out);
     for (const [name, variable] of Object.entries(model.params)) {
       const written = float32ToBf16(variable.dataSync() as Float32Array);
-      const read = float32ToBf16(reloaded.params[name]!.dataSync() as Float32Array);
+      const read = float32ToBf16(reloaded.params[name].dataSync() as Float32Array);
       expect(Buffer.from(read.buffer).equals(Buffer.from(written.buffer)), name).toBe(true);
-      expect(Array.from(new Uint32Array((reloaded.params[name]!.dataSync() as Float32Array).slice().buffer)).every((bits) => (bits & 0xffff) === 0), name).toBe(true);
+      expect(Array.from(new Uint32Array((reloaded.params[name].dataSync() as Float32Array).slice().buffer)).every((bits) => (bits & 0xffff) === 0), name).toBe(true);
     }
     disposeModel(reloaded);
     disposeModel(model);

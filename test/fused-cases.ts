@@ -36,7 +36,7 @@ function mask(batch: number, time: number, past: number, padding: number[]): tf.
   const keys = past + time;
   const values = new Float32Array(batch * time * keys);
   for (let b = 0; b < batch; b++) for (let t = 0; t < time; t++) for (let s = 0; s < keys; s++) {
-    values[(b * time + t) * keys + s] = s <= past + t && s >= padding[b]! ? 0 : -1e9;
+    values[(b * time + t) * keys + s] = s <= past + t && s >= padding[b] ? 0 : -1e9;
   }
   return tf.tensor(values, [batch, 1, 1, time, keys]);
 }
@@ -125,6 +125,6 @@ export function runFusedCase(c: FusedCase, seed: number): { shape: number[]; val
 export function fusedMismatch(a: { shape: number[]; values: Float32Array }, b: { shape: number[]; values: Float32Array }, rel: number): number {
   if (a.shape.join() !== b.shape.join()) return Infinity;
   let worst = 0;
-  for (let i = 0; i < a.values.length; i++) worst = Math.max(worst, Math.abs(a.values[i]! - b.values[i]!) - rel * Math.abs(b.values[i]!));
+  for (let i = 0; i < a.values.length; i++) worst = Math.max(worst, Math.abs(a.values[i] - b.values[i]) - rel * Math.abs(b.values[i]));
   return worst;
 }

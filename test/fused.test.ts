@@ -22,7 +22,7 @@ async function on(backend: string): Promise<void> {
 suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () => {
   // 'all': the fused kernels under the gradient tape too (customGrad with the composition's gradient)
   it.each(FUSED_CASES.flatMap((c, i) => (['all', 'inference'] as const).map((m) => [c.name, m, i] as const)))('%s (fused mode %s)', async (_name, fusedMode, index) => {
-    const c = FUSED_CASES[index]!;
+    const c = FUSED_CASES[index];
     await on('cpu');
     const expected = runFusedCase(c, 100 + index);
     await on('torch');
@@ -33,7 +33,7 @@ suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () 
       expect(tf.memory().numTensors, 'tensors leaked').toBe(before);
       expect(actual.length).toBe(expected.length);
       // fp32 on both sides; reductions (mean, softmax, matmul) may sum in another order
-      actual.forEach((out, i) => expect(fusedMismatch(out, expected[i]!, 1e-4), `output ${i}`).toBeLessThanOrEqual(1e-5));
+      actual.forEach((out, i) => expect(fusedMismatch(out, expected[i], 1e-4), `output ${i}`).toBeLessThanOrEqual(1e-5));
       const info = await tf.profile(() => void runFusedCase(c, 100 + index));
       expect(info.kernels.map((k) => k.name)).toContain(c.kernel);
     } finally {
@@ -59,8 +59,8 @@ suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () 
     const all = steps('all');
     const inference = steps('inference');
     all.forEach((step, i) => {
-      expect(Math.abs(step.loss - inference[i]!.loss)).toBeLessThanOrEqual(1e-5 * Math.abs(inference[i]!.loss));
-      expect(Math.abs(step.gradNorm - inference[i]!.gradNorm)).toBeLessThanOrEqual(1e-4 * inference[i]!.gradNorm);
+      expect(Math.abs(step.loss - inference[i].loss)).toBeLessThanOrEqual(1e-5 * Math.abs(inference[i].loss));
+      expect(Math.abs(step.gradNorm - inference[i].gradNorm)).toBeLessThanOrEqual(1e-4 * inference[i].gradNorm);
     });
   });
 
@@ -68,7 +68,7 @@ suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () 
     await on('torch');
     const previous = useFusedKernels('off');
     try {
-      const info = await tf.profile(() => void runFusedCase(FUSED_CASES[0]!, 1));
+      const info = await tf.profile(() => void runFusedCase(FUSED_CASES[0], 1));
       expect(info.kernels.map((k) => k.name).filter((n) => n.startsWith('Fused'))).toEqual([]);
     } finally {
       useFusedKernels(previous);
@@ -104,8 +104,8 @@ suite(`matmul precision on torch (${device})`, () => {
     const u = 2 ** -8;
     let differs = false;
     for (let i = 0; i < y.length; i++) {
-      expect(Math.abs(y[i]! - exact[i]!)).toBeLessThanOrEqual((2 * u + u * u) * bound[i]! + 1e-5);
-      if (Math.abs(y[i]! - exact[i]!) > 1e-6) differs = true;
+      expect(Math.abs(y[i] - exact[i])).toBeLessThanOrEqual((2 * u + u * u) * bound[i] + 1e-5);
+      if (Math.abs(y[i] - exact[i]) > 1e-6) differs = true;
     }
     expect(differs, 'bf16 precision changed nothing').toBe(true);
   });
@@ -114,7 +114,7 @@ suite(`matmul precision on torch (${device})`, () => {
     const fp32 = await product('fp32');
     const tf32 = await product('tf32');
     const u = device === 'cpu' ? 0 : 2 ** -11;
-    for (let i = 0; i < fp32.y.length; i++) expect(Math.abs(tf32.y[i]! - fp32.y[i]!)).toBeLessThanOrEqual((2 * u + u * u) * fp32.bound[i]! + (u ? 1e-5 : 0));
+    for (let i = 0; i < fp32.y.length; i++) expect(Math.abs(tf32.y[i] - fp32.y[i])).toBeLessThanOrEqual((2 * u + u * u) * fp32.bound[i] + (u ? 1e-5 : 0));
   });
 
   it('results stay float32 tensors at the tfjs API under bf16', async () => {

@@ -99,7 +99,7 @@ export function randomizeLoraB(model: Model, seed: number, std = 0.3): void {
 
 export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
-  return a.reduce((most, v, i) => Math.max(most, Math.abs(v - b[i]!)), 0);
+  return a.reduce((most, v, i) => Math.max(most, Math.abs(v - b[i])), 0);
 }
 
 export function randomTokens(seed: number, batch: number, time: number, vocab: number): number[][] {

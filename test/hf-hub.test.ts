@@ -26,7 +26,7 @@ function serveHub(files: Record<string, Buffer>): Promise<string> {
   const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   const gitOid = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
   const entry = (path: string) => {
-    const data = files[path]!;
+    const data = files[path];
     const lfs = path.endsWith('.safetensors') ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 134 } } : {};
     return { type: 'file', path, oid: gitOid(data), size: data.length, ...lfs, lastCommit: { id: COMMIT, title: 'upload', date: '2026-01-01T00:00:00Z' } };
   };
@@ -49,9 +49,9 @@ function serveHub(files: Record<string, Buffer>): Promise<string> {
       return;
     }
     const resolved = url.pathname.match(new RegExp(`^/${REPO}/resolve/${COMMIT}/(.+)$`));
-    const data = resolved ? files[decodeURIComponent(resolved[1]!)] : undefined;
+    const data = resolved ? files[decodeURIComponent(resolved[1])] : undefined;
     if (req.method === 'GET' && data) {
-      const e = entry(decodeURIComponent(resolved![1]!));
+      const e = entry(decodeURIComponent(resolved![1]));
       res.setHeader('ETag', `"${e.lfs?.oid ?? e.oid}"`);
       res.setHeader('X-Repo-Commit', COMMIT);
       if (req.headers.range === 'bytes=0-0') {
@@ -108,11 +108,11 @@ describe('hub ids', () => {
       expect(readlinkSync(link)).toMatch(/^\.\.\/\.\.\/blobs\/[0-9a-f]{40,64}$/);
       expect(readFileSync(link).equals(readFileSync(join(source, file)))).toBe(true);
     }
-    const shardBlob = readlinkSync(join(dir!, shards[0]!)).split('/').pop()!;
-    expect(shardBlob).toBe(createHash('sha256').update(readFileSync(join(source, shards[0]!))).digest('hex')); // LFS files are stored by sha256
+    const shardBlob = readlinkSync(join(dir!, shards[0])).split('/').pop()!;
+    expect(shardBlob).toBe(createHash('sha256').update(readFileSync(join(source, shards[0]))).digest('hex')); // LFS files are stored by sha256
     expect(readdirSync(join(repoDir, 'blobs')).some((f) => f.endsWith('.incomplete'))).toBe(false);
     const shardBytes = shards.reduce((sum, f) => sum + readFileSync(join(source, f)).length, 0);
-    const last = progress[progress.length - 1]!;
+    const last = progress[progress.length - 1];
     expect(last[1]).toBe(shardBytes);
     expect(last[2]).toBe(shardBytes);
     expect(progress.every(([stage]) => stage.startsWith('download '))).toBe(true);

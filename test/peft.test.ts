@@ -44,9 +44,9 @@ describe('PEFT adapters', () => {
     const header = readSafetensorsHeader(join(out, ADAPTER_WEIGHTS));
     expect(header.metadata).toEqual({ format: 'pt' }); // transformers refuses safetensors files without it
     const d = PHI4_LIKE.hidden_size as number;
-    expect(header.tensors['base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight']!.shape).toEqual([3, d]);
-    expect(header.tensors['base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight']!.shape).toEqual([(4 + 2 * 2) * 8, 3]);
-    expect(header.tensors['base_model.model.model.layers.1.mlp.down_proj.lora_A.weight']!.shape).toEqual([3, PHI4_LIKE.intermediate_size]);
+    expect(header.tensors['base_model.model.model.layers.0.self_attn.qkv_proj.lora_A.weight'].shape).toEqual([3, d]);
+    expect(header.tensors['base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight'].shape).toEqual([(4 + 2 * 2) * 8, 3]);
+    expect(header.tensors['base_model.model.model.layers.1.mlp.down_proj.lora_A.weight'].shape).toEqual([3, PHI4_LIKE.intermediate_size]);
     expect(Object.keys(header.tensors)).toHaveLength(2 * 4 * 2);
 
     const tokens = randomTokens(2, 2, 7, PHI4_LIKE.vocab_size as number);
@@ -72,8 +72,8 @@ describe('PEFT adapters', () => {
     const config = JSON.parse(readFileSync(join(out, ADAPTER_CONFIG), 'utf8')) as { target_modules: string[] };
     expect(config.target_modules).toEqual(['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj']);
     const tensors = readSafetensors(join(out, ADAPTER_WEIGHTS)).tensors;
-    expect(tensors['base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight']!.shape).toEqual([2 * 16, 3]);
-    expect(tensors['base_model.model.model.layers.0.mlp.up_proj.lora_B.weight']!.shape).toEqual([LLAMA3_LIKE.intermediate_size, 3]);
+    expect(tensors['base_model.model.model.layers.0.self_attn.k_proj.lora_B.weight'].shape).toEqual([2 * 16, 3]);
+    expect(tensors['base_model.model.model.layers.0.mlp.up_proj.lora_B.weight'].shape).toEqual([LLAMA3_LIKE.intermediate_size, 3]);
     expect(Object.keys(tensors).some((k) => k.includes('qkv_proj'))).toBe(false);
     const tokens = randomTokens(4, 2, 6, LLAMA3_LIKE.vocab_size as number);
     const before = modelLogits(model, tokens);
@@ -108,14 +108,14 @@ describe('PEFT adapters', () => {
       return () => readPeftAdapter(out, model.config);
     };
     const kA = 'base_model.model.model.layers.1.self_attn.k_proj.lora_A.weight';
-    const otherA = { ...good[kA]!, data: (good[kA]!.data as Float32Array).map((v) => v + 1) };
+    const otherA = { ...good[kA], data: (good[kA].data as Float32Array).map((v) => v + 1) };
     expect(rewrite({ ...good, [kA]: otherA })).toThrow(/layers\.1\.self_attn\.q_proj, .*k_proj, .*v_proj have different lora_A/);
     const { [kA]: _dropped, ...withoutK } = good;
     expect(rewrite(withoutK)).toThrow(/LoRA weights for model\.layers\.1\.self_attn\.k_proj are missing/);
     expect(rewrite(good, { r: 4 })).toThrow(/adapter_model\.safetensors: model\.layers\.0\.self_attn\.qkv_proj\.lora_A has shape \[3,32\] but r=4 and the model imply \[4,32\]/);
     expect(rewrite(good, { rank_pattern: { q_proj: 8 } })).toThrow(/adapter_config\.json: per-module 'rank_pattern' is not supported/);
     expect(rewrite(good, { peft_type: 'IA3' })).toThrow(/peft_type "IA3" is not supported/);
-    expect(rewrite({ ...good, 'base_model.model.lm_head.lora_A.weight': good[kA]!, 'base_model.model.lm_head.lora_B.weight': good[kA]! })).toThrow(/modules this model does not adapt: model\.lm_head|lm_head/);
+    expect(rewrite({ ...good, 'base_model.model.lm_head.lora_A.weight': good[kA], 'base_model.model.lm_head.lora_B.weight': good[kA] })).toThrow(/modules this model does not adapt: model\.lm_head|lm_head/);
     expect(() => readPeftAdapter(join(root, 'nowhere'), model.config)).toThrow(/not a PEFT adapter directory \(no adapter_config\.json\)/);
     disposeModel(model);
   });

@@ -36,12 +36,12 @@ describe('Phi-4-mini-shaped checkpoint scripts', () => {
     const params = 1024 * 384 + 2 * ((3 + 2) * 128 * 384 + 384 * 384 + 2 * 1024 * 384 + 384 * 1024 + 2 * 384) + 384;
     expect(index.metadata.total_size).toBe(2 * params);
     expect(index.weight_map['lm_head.weight']).toBeUndefined();
-    const header = readSafetensorsHeader(join(dir, index.weight_map['model.layers.1.self_attn.qkv_proj.weight']!));
+    const header = readSafetensorsHeader(join(dir, index.weight_map['model.layers.1.self_attn.qkv_proj.weight']));
     expect(header.tensors['model.layers.1.self_attn.qkv_proj.weight']).toMatchObject({ dtype: 'BF16', shape: [640, 384] });
     const model = loadHFModel(dir);
-    const gains = model.params['model.norm.weight']!.dataSync();
+    const gains = model.params['model.norm.weight'].dataSync();
     expect(Math.min(...gains)).toBeGreaterThan(0.9);
-    const embed = model.params['model.embed_tokens.weight']!.dataSync() as Float32Array;
+    const embed = model.params['model.embed_tokens.weight'].dataSync() as Float32Array;
     const std = Math.sqrt(embed.reduce((s, v) => s + v * v, 0) / embed.length);
     expect(std).toBeGreaterThan(0.01);
     expect(std).toBeLessThan(0.013);

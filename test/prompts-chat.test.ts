@@ -17,9 +17,9 @@ import { verifierScores } from '../src/loop/verify.js';
 import { loadHFTokenizer, loadTokenizer } from '../src/tokenizer/index.js';
 import { PHI4_TOKENS, writeTinyPhi3 } from './helpers.js';
 
-const END = PHI4_TOKENS['<|end|>']!;
-const ASSISTANT = PHI4_TOKENS['<|assistant|>']!;
-const USER = PHI4_TOKENS['<|user|>']!;
+const END = PHI4_TOKENS['<|end|>'];
+const ASSISTANT = PHI4_TOKENS['<|assistant|>'];
+const USER = PHI4_TOKENS['<|user|>'];
 const ENDOFTEXT = 199999;
 
 let root: string;
@@ -73,13 +73,13 @@ describe('chat prompts', () => {
     const questions = [{ question: 'Tom has 3 apples and buys 2 more. How many?', answer: '5' }];
     const tokens = [...tok.encode('3 + 2 = 5\n#### 5'), END];
     const candidates = [[{ tokens, text: '', answer: '5', correct: true, nll: 1, normalizedNll: 1, length: tokens.length, entropy: 0, selfCertainty: 0 }]];
-    const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tok, 'tf', questions[0]!.question, tokens)], { padId: tok.padId })[0]!;
-    const pTrue = Math.exp(lpTf[tok.pieceToId('True')]!);
-    const pFalse = Math.exp(lpTf[tok.pieceToId('False')]!);
-    expect(verifierScores('tf', model, tok, questions, candidates)[0]![0]).toBeCloseTo(pTrue / (pTrue + pFalse), 10);
-    const lpQe = nextTokenLogProbs(model, [verificationPromptIds(tok, 'qe', questions[0]!.question, tokens)], { padId: tok.padId })[0]!;
-    const p = Array.from({ length: 10 }, (_, d) => Math.exp(lpQe[tok.pieceToId(String(d))]!));
-    const qe = verifierScores('qe', model, tok, questions, candidates)[0]![0]!;
+    const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tok, 'tf', questions[0].question, tokens)], { padId: tok.padId })[0];
+    const pTrue = Math.exp(lpTf[tok.pieceToId('True')]);
+    const pFalse = Math.exp(lpTf[tok.pieceToId('False')]);
+    expect(verifierScores('tf', model, tok, questions, candidates)[0][0]).toBeCloseTo(pTrue / (pTrue + pFalse), 10);
+    const lpQe = nextTokenLogProbs(model, [verificationPromptIds(tok, 'qe', questions[0].question, tokens)], { padId: tok.padId })[0];
+    const p = Array.from({ length: 10 }, (_, d) => Math.exp(lpQe[tok.pieceToId(String(d))]));
+    const qe = verifierScores('qe', model, tok, questions, candidates)[0][0];
     expect(qe).toBeCloseTo(p.reduce((s, x, d) => s + x * d, 0) / p.reduce((s, x) => s + x, 0) / 9, 10);
     expect(qe).toBeGreaterThanOrEqual(0);
     expect(qe).toBeLessThanOrEqual(1);
@@ -93,14 +93,14 @@ describe('chat prompts', () => {
     expect(sftResponseIds(tok, [...content, END])).toEqual([...content, END]);
     expect(sftResponseIds(tok, content)).toEqual(content); // cut at --max-new-tokens: no turn end is invented
     const batch = sftBatch([{ prompt, response: sftResponseIds(tok, [...content, ENDOFTEXT]) }, { prompt: prompt.slice(3), response: [...content.slice(0, 2), END] }], tok.padId);
-    const weighted = batch.targets.map((row, b) => row.filter((_, j) => batch.weights[b]![j] === 1));
+    const weighted = batch.targets.map((row, b) => row.filter((_, j) => batch.weights[b][j] === 1));
     expect(weighted[0]).toEqual([...content, END]);
     expect(weighted[1]).toEqual([...content.slice(0, 2), END]);
     // what the weighted targets follow is the assistant header: the loss starts right after <|assistant|>
-    const first = batch.weights[0]!.indexOf(1);
-    expect(batch.inputs[0]![first]).toBe(ASSISTANT);
-    expect(batch.weights[0]!.reduce((s, w) => s + w, 0)).toBe(content.length + 1);
-    expect(tok.decode(weighted[0]!, { skipSpecial: false })).toBe('3 + 2 = 5\n#### 5<|end|>');
+    const first = batch.weights[0].indexOf(1);
+    expect(batch.inputs[0][first]).toBe(ASSISTANT);
+    expect(batch.weights[0].reduce((s, w) => s + w, 0)).toBe(content.length + 1);
+    expect(tok.decode(weighted[0], { skipSpecial: false })).toBe('3 + 2 = 5\n#### 5<|end|>');
   });
 
   it('sampling stops on generation_config\'s eos list and the turn end; run.json gets every template', () => {

@@ -17,22 +17,22 @@ beforeAll(async () => {
 function raggedBatch(seed: number, lengths: number[], vocab: number): TrainBatch {
   const time = Math.max(...lengths);
   const full = randomBatch(seed, lengths.length, time, vocab);
-  full.weights = full.weights.map((row, b) => row.map((w, t) => (t < lengths[b]! ? w : 0)));
-  full.inputs = full.inputs.map((row, b) => row.map((id, t) => (t < lengths[b]! ? id : 0)));
+  full.weights = full.weights.map((row, b) => row.map((w, t) => (t < lengths[b] ? w : 0)));
+  full.inputs = full.inputs.map((row, b) => row.map((id, t) => (t < lengths[b] ? id : 0)));
   return full;
 }
 
 function gradientsOf(model: Model, batch: TrainBatch, options: StepOptions): { loss: number; grads: Record<string, Float32Array> } {
   return tf.tidy(() => {
     const { value, grads } = batchGradients(model, batch, options);
-    return { loss: value.dataSync()[0]!, grads: Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, g.dataSync() as Float32Array])) };
+    return { loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, g.dataSync() as Float32Array])) };
   });
 }
 
 function maxAbsDiff(a: Record<string, Float32Array>, b: Record<string, Float32Array>): number {
   expect(Object.keys(a).sort()).toEqual(Object.keys(b).sort());
   let worst = 0;
-  for (const name of Object.keys(a)) a[name]!.forEach((x, i) => (worst = Math.max(worst, Math.abs(x - b[name]![i]!))));
+  for (const name of Object.keys(a)) a[name].forEach((x, i) => (worst = Math.max(worst, Math.abs(x - b[name][i]))));
   return worst;
 }
 
@@ -74,10 +74,10 @@ describe('gather-based chunked loss', () => {
     let sum = 0;
     let count = 0;
     batch.targets.forEach((row, b) => row.forEach((target, t) => {
-      if (batch.weights[b]![t] === 0) return;
-      const z = values[b]![t]!;
+      if (batch.weights[b][t] === 0) return;
+      const z = values[b][t];
       const max = Math.max(...z);
-      sum += max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0)) - z[target]!;
+      sum += max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0)) - z[target];
       count += 1;
     }));
     expect(gradientsOf(model, batch, { logitChunk: 3 }).loss).toBeCloseTo(sum / count, 5);
@@ -90,7 +90,7 @@ describe('micro-batches and gradient accumulation', () => {
     const batch = raggedBatch(2, [3, 8, 4, 2, 5], MICRO.vocab_size);
     const parts = microBatches(batch, 2);
     expect(parts.map((p) => p.inputs.length)).toEqual([2, 2, 1]);
-    expect(parts.map((p) => p.inputs[0]!.length)).toEqual([8, 4, 5]);
+    expect(parts.map((p) => p.inputs[0].length)).toEqual([8, 4, 5]);
     expect(parts.flatMap((p) => p.weights.map((row) => row.reduce((s, w) => s + w, 0)))).toEqual(batch.weights.map((row) => row.reduce((s, w) => s + w, 0)));
   });
 
@@ -108,8 +108,8 @@ describe('micro-batches and gradient accumulation', () => {
     };
     const full = run({});
     const accumulated = run({ microBatch: micro, logitChunk });
-    expect(accumulated.losses[0]).toBeCloseTo(full.losses[0]!, 5);
-    expect(accumulated.losses[1]).toBeCloseTo(full.losses[1]!, 5);
+    expect(accumulated.losses[0]).toBeCloseTo(full.losses[0], 5);
+    expect(accumulated.losses[1]).toBeCloseTo(full.losses[1], 5);
     expect(maxAbsDiff(accumulated.params, full.params)).toBeLessThan(1e-5);
     // and the step moved them: the comparison is not between untouched initial weights
     const initial = initModel(MICRO, 8);
@@ -144,7 +144,7 @@ describe('chunked scoring', () => {
       const chunked = score(model, prompts, responses, { padId: 0, batchSize: 2, logitChunk });
       expect(chunked.length).toEqual(reference.length);
       for (const key of ['nll', 'normalizedNll', 'entropy', 'selfCertainty'] as const) {
-        chunked[key].forEach((x, i) => expect(x, `${key}[${i}] chunk ${logitChunk}`).toBeCloseTo(reference[key][i]!, 5));
+        chunked[key].forEach((x, i) => expect(x, `${key}[${i}] chunk ${logitChunk}`).toBeCloseTo(reference[key][i], 5));
       }
     }
     expect(Math.min(...reference.nll)).toBeGreaterThan(0.1);

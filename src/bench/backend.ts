@@ -166,7 +166,7 @@ function loopData(spec: WorkerSpec, poolSize: number) {
 /** The round whose wall time is the median (the lower middle one of an even count). */
 function medianRound(rounds: RoundTiming[]): RoundTiming {
   const sorted = [...rounds].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /** Everything `npm run bench` reports for one backend. */
@@ -257,7 +257,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   if (roundReps === 0) log(`${info.name}: round skipped (the model's vocab ${vocab} exceeds the tokenizer's ${tokenizer.vocabSize})`);
   for (let r = 0; r < roundReps; r++) {
     rounds.push(benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r));
-    log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r]!.seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r]!.stages)})`);
+    log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r].seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r].stages)})`);
   }
   const enginePath = spec.enginePath && rounds.length > 0 ? await timeEngineRound(spec, { model, tokenizer, data, optimizer }, log) : undefined;
   const roundPeakDeviceBytes = torchDeviceMemory()?.peakBytes ?? null;

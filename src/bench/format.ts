@@ -13,7 +13,7 @@ const ROUND_STAGES = ['sample', 'score', 'verify', 'train', 'eval'] as const;
 /** Columns padded to their widest cell; the first column left-aligned, the rest right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -47,7 +47,7 @@ export function formatReport(report: BenchReport): string {
   out.push('', 'Device, precision, kernel calls per token and peak device memory');
   out.push(table(['backend', 'device', 'precision', 'calls/sampled', 'calls/trained', 'calls/scored', 'peak device MB', 'measured by'],
     report.results.map((r) => [r.backend, r.device, r.precision, fixed(r.kernelLaunchesPerToken.sample, 3), fixed(r.kernelLaunchesPerToken.train, 3),
-      fixed(r.kernelLaunchesPerToken.score, 3), mb(r.peakDeviceBytes), r.peakDeviceBytesSource.split(' (')[0]!])));
+      fixed(r.kernelLaunchesPerToken.score, 3), mb(r.peakDeviceBytes), r.peakDeviceBytesSource.split(' (')[0]])));
 
   out.push('', 'Model FLOPs utilisation (model FLOP/s ÷ the same backend\'s matmul peak)');
   out.push(table(['backend', ...THROUGHPUT_STAGES.map((st) => STAGE_LABELS[st])],
@@ -85,7 +85,7 @@ export function formatReport(report: BenchReport): string {
       out.push(`PyTorch reference: ${torch.reference.command}`);
       out.push(table(['', ...keys.map((k) => KEY_LABELS[k])], [
         [`PyTorch ${String(torch.reference.row.torch ?? '')} tokens/s`.trim(), ...keys.map((k) => rate(torch.reference!.values[k]!))],
-        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${ratio(r.ratios[k]!)}×`))]),
+        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${ratio(r.ratios[k])}×`))]),
       ]));
     }
   }

@@ -30,7 +30,7 @@ export async function kernelLaunchesPerToken(model: Model, work: LaunchWork, opt
   }));
   const trainCalls = await countKernelCalls(() => void trainStep(model, optimizer, config, work.trainBatch));
   const scoreCalls = await countKernelCalls(() => void score(model, work.prompts, work.responses, { padId: work.padId, batchSize: rows }));
-  const trainTokens = work.trainBatch.inputs.length * work.trainBatch.inputs[0]!.length;
-  const scoreTokens = work.prompts.reduce((s, p, i) => s + p.length + work.responses[i]!.length, 0);
+  const trainTokens = work.trainBatch.inputs.length * work.trainBatch.inputs[0].length;
+  const scoreTokens = work.prompts.reduce((s, p, i) => s + p.length + work.responses[i].length, 0);
   return { sample: sampleCalls / (rows * work.newTokens), train: trainCalls / trainTokens, score: scoreCalls / scoreTokens };
 }

@@ -76,7 +76,7 @@ export function sampleLocally(model: Model, requests: SampleRequest[], params: S
     const result = sample(model, batch.map((r) => r.prompt), {
       temperature: params.temperature, topP: params.topP, maxNewTokens: params.maxNewTokens, eosId, stopIds, padId: options.padId, rng: batch.map((r) => r.rng),
     });
-    batch.forEach((r, i) => out[r.q]!.push({ tokens: result.tokens[i]!, logProbs: result.logProbs[i]!, finished: result.finished[i]! }));
+    batch.forEach((r, i) => out[r.q].push({ tokens: result.tokens[i], logProbs: result.logProbs[i], finished: result.finished[i] }));
   }
   return out;
 }
@@ -88,7 +88,7 @@ export function localEngine(model: Model, options: LocalEngineOptions): ModelEng
     remote: false,
     sample: (requests, params) => sampleLocally(model, requests, params, options),
     score: (prompts, responses, extra) => score(model, prompts, responses, { padId: options.padId, batchSize: options.batchSize, logitChunk: extra?.logitChunk }),
-    tokenLogProbs: (prompts, ids) => nextTokenLogProbs(model, prompts, { padId: options.padId, batchSize: options.batchSize }).map((lp) => ids.map((id) => lp[id]!)),
+    tokenLogProbs: (prompts, ids) => nextTokenLogProbs(model, prompts, { padId: options.padId, batchSize: options.batchSize }).map((lp) => ids.map((id) => lp[id])),
     useAdapter: () => undefined, // the loop trains this very model: its adapter is already in place
     close: () => undefined,
   };

@@ -63,7 +63,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function post(first: number, path: string, body: Json, options: OpenAIEngineOptions, check: (reply: unknown) => void = () => undefined): Promise<unknown> {
   let last: Error | undefined;
   for (let attempt = 0; attempt <= options.retries; attempt++) {
-    const endpoint = options.endpoints[(first + attempt) % options.endpoints.length]!;
+    const endpoint = options.endpoints[(first + attempt) % options.endpoints.length];
     try {
       const reply = await postOnce(endpoint, path, body, options);
       check(reply);
@@ -154,7 +154,7 @@ async function scoreSequences(sequences: number[][], model: () => string, option
     let scored: Scored[] = [];
     await post(endpoint, '/completions', body, options, (reply) => {
       scored = choicesOf(reply, rows.length).map((c, i) => ({
-        logProbs: promptLogProbs(c, rows[i]!, options.endpoints), entropy: c.svgap_token_stats?.prompt_entropy, selfCertainty: c.svgap_token_stats?.prompt_self_certainty,
+        logProbs: promptLogProbs(c, rows[i], options.endpoints), entropy: c.svgap_token_stats?.prompt_entropy, selfCertainty: c.svgap_token_stats?.prompt_self_certainty,
       }));
     });
     return scored;
@@ -168,8 +168,8 @@ const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
 function scoreResult(scored: Scored[], prompts: number[][], responses: number[][]): ScoreResult {
   const result: ScoreResult = { nll: [], length: [], normalizedNll: [], entropy: [], selfCertainty: [] };
   scored.forEach((s, i) => {
-    const from = prompts[i]!.length - 1; // index of the first response token among tokens 1…
-    const length = responses[i]!.length;
+    const from = prompts[i].length - 1; // index of the first response token among tokens 1…
+    const length = responses[i].length;
     const window = (xs: number[] | undefined) => (xs ? sum(xs.slice(from, from + length)) / Math.max(1, length) : Number.NaN);
     const nll = -sum(s.logProbs.slice(from, from + length));
     result.nll.push(nll);
@@ -183,7 +183,7 @@ function scoreResult(scored: Scored[], prompts: number[][], responses: number[][
 
 async function sampleRemote(requests: SampleRequest[], params: SampleParams, model: string, options: OpenAIEngineOptions): Promise<Completion[][]> {
   return runAll(requests.length, options, async (q, endpoint) => {
-    const r = requests[q]!;
+    const r = requests[q];
     const body = {
       model, prompt: r.prompt, n: r.n, seed: r.seed, temperature: params.temperature, top_p: params.topP, max_tokens: params.maxNewTokens,
       stop_token_ids: params.stopIds, logprobs: 0, return_tokens_as_token_ids: true, skip_special_tokens: false,
@@ -217,12 +217,12 @@ export function openaiClient(options: OpenAIEngineOptions): AsyncModelEngine {
     name: `openai(${options.endpoints.join(',')})`,
     sample: (requests, params) => sampleRemote(requests, params, current, options),
     score: async (prompts, responses) => {
-      const scored = await scoreSequences(prompts.map((p, i) => [...p, ...responses[i]!]), () => current, options);
+      const scored = await scoreSequences(prompts.map((p, i) => [...p, ...responses[i]]), () => current, options);
       return scoreResult(scored, prompts, responses);
     },
     tokenLogProbs: async (prompts, ids) => {
       const scored = await scoreSequences(prompts.flatMap((p) => ids.map((id) => [...p, id])), () => current, options);
-      return prompts.map((_, p) => ids.map((_, k) => scored[p * ids.length + k]!.logProbs.at(-1)!));
+      return prompts.map((_, p) => ids.map((_, k) => scored[p * ids.length + k].logProbs.at(-1)!));
     },
     useAdapter: async (adapter) => {
       if (adapter) await loadEverywhere(adapter, options);

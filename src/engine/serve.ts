@@ -189,7 +189,7 @@ function choiceOf(request: CompletionRequest, prompt: number[], scores: PromptSc
     prompt_token_ids: prompt,
     token_ids: completion.tokens,
     ...(request.promptLogprobs === null ? {} : {
-      prompt_logprobs: promptLogProbs.map((lp, t) => (lp === null ? null : { [prompt[t]!]: { logprob: lp, rank: null, decoded_token: options.decode([prompt[t]!]) } })),
+      prompt_logprobs: promptLogProbs.map((lp, t) => (lp === null ? null : { [prompt[t]]: { logprob: lp, rank: null, decoded_token: options.decode([prompt[t]]) } })),
     }),
     ...(request.tokenStats && scores ? { svgap_token_stats: { prompt_entropy: scores.entropy, prompt_self_certainty: scores.selfCertainty } } : {}),
   };
@@ -206,7 +206,7 @@ function complete(body: Record<string, unknown>, options: ServeOptions, modelNam
     : sampleLocally(options.model, request.prompts.map((prompt) => ({ prompt, n: request.n, seed: request.seed })),
       { temperature: request.temperature, topP: request.topP, maxNewTokens: request.maxTokens, stopIds: request.stopIds },
       { padId: options.padId, batchSize: options.batchSize });
-  const choices = request.prompts.flatMap((prompt, p) => completions[p]!.map((c, j) => choiceOf(request, prompt, scores?.[p], c, p * request.n + j, options)));
+  const choices = request.prompts.flatMap((prompt, p) => completions[p].map((c, j) => choiceOf(request, prompt, scores?.[p], c, p * request.n + j, options)));
   const promptTokens = request.prompts.reduce((s, p) => s + p.length, 0);
   const completionTokens = completions.flat().reduce((s, c) => s + c.tokens.length, 0);
   return {

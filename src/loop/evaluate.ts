@@ -82,7 +82,7 @@ export function evaluate(sampler: Sampler, evalProblems: Problem[], testProblems
   const candidates = generateCandidates(sampler, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
-  const picked = picks.map((p, q) => candidates[q]![p.index]!);
+  const picked = picks.map((p, q) => candidates[q][p.index]);
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
   const testSamples = options.testSamples ?? 0;

@@ -66,7 +66,7 @@ export function chatTokenizer(tokenizer: HFTokenizer, dataset: string): ChatToke
   const turnEnd = turnEndIds(tokenizer);
   const solver = dataset === 'math' ? CHAT_TEMPLATES.solver.math : CHAT_TEMPLATES.solver.gsm8k;
   // assigned, not spread: the HF tokenizer's bosId/sepId are getters that throw when the model has none
-  return Object.assign(tokenizer, { chat: { solver, turnEnd, stopIds: [...new Set([...tokenizer.stopIds, turnEnd[turnEnd.length - 1]!])] } });
+  return Object.assign(tokenizer, { chat: { solver, turnEnd, stopIds: [...new Set([...tokenizer.stopIds, turnEnd[turnEnd.length - 1]])] } });
 }
 
 /** The tokenizer of --model: a Hugging Face model directory's own (chat prompts), else the shipped SentencePiece model. */
@@ -90,7 +90,7 @@ export function promptTemplates(tokenizer: Tokenizer): { format: string; solver:
 
 /** Keeps BOS and the last tokens when a prompt exceeds the model's context (long GSM8K/MATH questions on a tiny model). */
 export function clipPrompt(ids: number[], maxLength: number): number[] {
-  return ids.length <= maxLength ? ids : [ids[0]!, ...ids.slice(ids.length - (maxLength - 1))];
+  return ids.length <= maxLength ? ids : [ids[0], ...ids.slice(ids.length - (maxLength - 1))];
 }
 
 /** BOS question SEP (the model answers after the separator), or the solver's user turn and the assistant header. */
@@ -114,7 +114,7 @@ export function promptText(tokenizer: Tokenizer, question: string): string | und
  * a chat response that stopped ends with the template's turn end (Phi: <|end|>) instead of whichever stop id it drew.
  */
 export function sftResponseIds(tokenizer: Tokenizer, response: number[]): number[] {
-  if (!isChat(tokenizer) || !tokenizer.chat.stopIds.includes(response[response.length - 1]!)) return response;
+  if (!isChat(tokenizer) || !tokenizer.chat.stopIds.includes(response[response.length - 1])) return response;
   return [...response.slice(0, -1), ...tokenizer.chat.turnEnd];
 }
 
@@ -143,7 +143,7 @@ export function verdictIds(tokenizer: Tokenizer): VerdictIds {
   const single = (text: string) => {
     const ids = tokenizer.encode(text);
     if (ids.length !== 1) throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
-    return ids[0]!;
+    return ids[0];
   };
   const ratings = isChat(tokenizer) ? CHAT_QE_RATINGS : QE_RATINGS;
   return { trueId: single('True'), falseId: single('False'), ratingIds: ratings.map(single), ratings: ratings.map(Number) };

@@ -224,7 +224,7 @@ function trainRounds(run: OpenRun): boolean {
     const base = baseModelName(options.model, MODELS_DIR);
     saveCheckpoint(join(run.runDir, 'checkpoint'), model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } }, base });
     if (model.lora) writePeftAdapter(join(run.runDir, 'adapters', `round-${index + 1}`), model, base); // each round's adapter, loadable by PEFT
-    const forecast = run.metrics[run.metrics.length - 1]!.forecast;
+    const forecast = run.metrics[run.metrics.length - 1].forecast;
     const stopAt = options.eval.stopAtConvergence;
     if (stopAt !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < stopAt) {
       run.log(`stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${stopAt}`);

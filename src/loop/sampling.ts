@@ -91,13 +91,13 @@ export function generateCandidates(sampler: Sampler, problems: Problem[], option
   const { times, tokens } = meter;
   const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(sampler, problems, options, rng, 'sample'));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => uncertaintyOf(engine.score(rows.map((q) => prompts[q]!), sampled, { logitChunk: options.logitChunk })));
-  tokens.score += rows.reduce((s, q, i) => s + prompts[q]!.length + sampled[i]!.length, 0);
+  const uncertainty = timed(times, 'score', () => uncertaintyOf(engine.score(rows.map((q) => prompts[q]), sampled, { logitChunk: options.logitChunk })));
+  tokens.score += rows.reduce((s, q, i) => s + prompts[q].length + sampled[i].length, 0);
   return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
     const i = q * options.samples + j;
-    const text = tokenizer.decode(sampled[i]!);
+    const text = tokenizer.decode(sampled[i]);
     const answer = extractAnswer(text);
-    return { tokens: sampled[i]!, text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i]! };
+    return { tokens: sampled[i], text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i] };
   }));
 }
 
@@ -105,7 +105,7 @@ export function generateCandidates(sampler: Sampler, problems: Problem[], option
 export function sampledAccuracy(sampler: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng): number {
   const { tokenizer } = sampler;
   const { rows, sampled } = sampleResponses(sampler, problems, options, rng, 'test samples');
-  return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i]!)), problems[q]!.answer)).length / rows.length;
+  return rows.filter((q, i) => answersEqual(extractAnswer(tokenizer.decode(sampled[i])), problems[q].answer)).length / rows.length;
 }
 
 /** Greedy accuracy on problems (the test split). */
@@ -117,5 +117,5 @@ export function greedyAccuracy(sampler: Sampler, problems: Problem[], options: S
 /** Whether the greedy answer to each problem is correct. */
 export function greedyCorrect(sampler: Sampler, problems: Problem[], options: SamplingOptions): boolean[] {
   const { rows, sampled } = sampleResponses(sampler, problems, { ...options, samples: 1, temperature: 0, topP: 1 }, new Rng(0), 'test');
-  return rows.map((q, i) => answersEqual(extractAnswer(sampler.tokenizer.decode(sampled[i]!)), problems[q]!.answer));
+  return rows.map((q, i) => answersEqual(extractAnswer(sampler.tokenizer.decode(sampled[i])), problems[q].answer));
 }

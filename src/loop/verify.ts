@@ -34,7 +34,7 @@ export interface Question {
  * oracle: 1 when the final answer is correct.
  */
 export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][], batchSize = 64): number[][] {
-  const read = (prompts: number[][], ids: number[]) => nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]!));
+  const read = (prompts: number[][], ids: number[]) => nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]));
   return judgeScores(kind, { read, context: model.config.max_position_embeddings }, tokenizer, questions, candidates);
 }
 
@@ -56,21 +56,21 @@ export function judgeScores(kind: VerifierKind, judge: Judge, tokenizer: Tokeniz
     case 'tf':
     case 'qe': {
       const ids = verdictIds(tokenizer);
-      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)));
+      const prompts = questions.flatMap((q, i) => candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)));
       const read = kind === 'tf' ? [ids.trueId, ids.falseId] : ids.ratingIds;
       const flat = judge.read(prompts, read).map((lp) => {
         if (kind === 'tf') {
-          const pTrue = Math.exp(lp[0]!);
-          const pFalse = Math.exp(lp[1]!);
+          const pTrue = Math.exp(lp[0]);
+          const pFalse = Math.exp(lp[1]);
           return pTrue / (pTrue + pFalse);
         }
         const p = lp.map((x) => Math.exp(x));
         const total = p.reduce((s, x) => s + x, 0);
-        const expected = p.reduce((s, x, r) => s + x * ids.ratings[r]!, 0) / total;
-        return (expected - ids.ratings[0]!) / (ids.ratings[ids.ratings.length - 1]! - ids.ratings[0]!);
+        const expected = p.reduce((s, x, r) => s + x * ids.ratings[r], 0) / total;
+        return (expected - ids.ratings[0]) / (ids.ratings[ids.ratings.length - 1] - ids.ratings[0]);
       });
       let next = 0;
-      return candidates.map((group) => group.map(() => flat[next++]!));
+      return candidates.map((group) => group.map(() => flat[next++]));
     }
   }
 }
@@ -84,13 +84,13 @@ export interface Pick {
 export function pickCandidate(candidates: Candidate[], scores: number[], sigma: number): Pick {
   let best = -1;
   for (let i = 0; i < candidates.length; i++) {
-    if (scores[i]! < sigma) continue;
-    if (best < 0 || candidates[i]!.normalizedNll < candidates[best]!.normalizedNll) best = i;
+    if (scores[i] < sigma) continue;
+    if (best < 0 || candidates[i].normalizedNll < candidates[best].normalizedNll) best = i;
   }
   if (best >= 0) return { index: best, fallback: false };
   let highest = 0;
   for (let i = 1; i < candidates.length; i++) {
-    if (scores[i]! > scores[highest]! || (scores[i] === scores[highest] && candidates[i]!.normalizedNll < candidates[highest]!.normalizedNll)) highest = i;
+    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll)) highest = i;
   }
   return { index: highest, fallback: true };
 }

@@ -86,7 +86,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
       expected[`v.${name}`] = v.shape;
     }
     checkShapes(optimizerPath, moments, expected);
-    const variable = (name: string) => toVariable(moments[name]!, false);
+    const variable = (name: string) => toVariable(moments[name], false);
     training = {
       optimizer: {
         step: state.step,

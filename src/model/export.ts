@@ -33,7 +33,7 @@ export function hfTensorSources(model: Model, dtype: ExportDtype): Record<string
   const convert = (values: Float32Array): Float32Array | Uint16Array => (dtype === 'BF16' ? float32ToBf16(values) : dtype === 'F16' ? float32ToF16(values) : values.slice());
   const sources: Record<string, TensorSource> = {};
   for (const [name, shape] of Object.entries(parameterShapes(model.config))) {
-    const variable = model.params[name]!;
+    const variable = model.params[name];
     const rowSize = shape.slice(1).reduce((a, b) => a * b, 1);
     let row = 0;
     for (const part of hfLayout(name, model.config, shape)) {

@@ -38,7 +38,7 @@ function weightFiles(dir: string): { files: string[]; source: string } {
 export function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[][] {
   const hd = headDim(config);
   const split = (parts: [string, number][]) => parts.map(([part, rows]) => ({ name: name.replace(/\w+_proj\.(weight|bias)$/, `${part}.$1`), rows }));
-  const whole = [{ name, rows: shape[0]! }];
+  const whole = [{ name, rows: shape[0] }];
   if (/\.qkv_proj\.(weight|bias)$/.test(name)) {
     return [whole, split([['q_proj', config.num_attention_heads * hd], ['k_proj', config.num_key_value_heads * hd], ['v_proj', config.num_key_value_heads * hd]])];
   }
@@ -49,7 +49,7 @@ export function sourcesOf(name: string, config: ModelConfig, shape: number[]): {
 /** The tensors HF's own model of this architecture stores for a parameter: phi3 fused, llama and qwen2 separate q/k/v and gate/up. */
 export function hfLayout(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[] {
   const options = sourcesOf(name, config, shape);
-  return config.model_type === 'phi3' ? options[0]! : options[options.length - 1]!;
+  return config.model_type === 'phi3' ? options[0] : options[options.length - 1];
 }
 
 const IGNORED = /\.rotary_emb\.inv_freq$/; // older checkpoints store this buffer; it is recomputed from the config
@@ -63,7 +63,7 @@ function planLoad(config: ModelConfig, headers: Map<string, SafetensorsHeader>, 
   for (const [name, shape] of Object.entries(parameterShapes(config))) {
     const options = sourcesOf(name, config, shape);
     const found = options.find((parts) => parts.every((p) => located.has(p.name)));
-    if (!found) throw new Error(`${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1]!.map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`);
+    if (!found) throw new Error(`${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1].map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`);
     const cols = shape.slice(1);
     for (const part of found) {
       const { file, entry } = located.get(part.name)!;
@@ -97,7 +97,7 @@ export function loadModelWeights(dir: string, config: ModelConfig, progress?: Lo
     let done = 0;
     // sorted by name, the order saved checkpoints have always loaded in: LoRA and optimizer sums follow it
     for (const [name, parts] of [...plan].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const shape = shapes[name]!;
+      const shape = shapes[name];
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
       let at = 0;
       for (const { file, entry } of parts) {
@@ -136,20 +136,20 @@ export function writeSafetensorsShards(dir: string, tensors: Record<string, Name
   const shards: Record<string, TensorSource>[] = [{}];
   let size = 0;
   for (const name of Object.keys(sources).sort()) {
-    const bytes = bytesOf(sources[name]!);
+    const bytes = bytesOf(sources[name]);
     if (size > 0 && size + bytes > shardBytes) {
       shards.push({});
       size = 0;
     }
-    shards[shards.length - 1]![name] = sources[name]!;
+    shards[shards.length - 1][name] = sources[name];
     size += bytes;
   }
   const pad = (i: number) => String(i).padStart(5, '0');
   const files = shards.length === 1 ? [SINGLE_FILE] : shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   shards.forEach((shard, i) => {
-    writeSafetensorsStreaming(join(dir, files[i]!), shard, { format: 'pt' });
-    for (const name of Object.keys(shard)) weightMap[name] = files[i]!;
+    writeSafetensorsStreaming(join(dir, files[i]), shard, { format: 'pt' });
+    for (const name of Object.keys(shard)) weightMap[name] = files[i];
   });
   if (shards.length === 1) return files;
   const totalSize = Object.values(sources).reduce((sum, t) => sum + bytesOf(t), 0);

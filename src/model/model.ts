@@ -62,7 +62,7 @@ export function parameterShapes(config: ModelConfig): Record<string, number[]> {
     shapes[`${p}.mlp.down_proj.weight`] = [d, config.intermediate_size];
     for (const biased of biasedLinears(config)) {
       const linear = `${p}.${LINEAR_BLOCK[biased]}.${biased}`;
-      shapes[`${linear}.bias`] = [shapes[`${linear}.weight`]![0]!];
+      shapes[`${linear}.bias`] = [shapes[`${linear}.weight`][0]];
     }
   }
   shapes['model.norm.weight'] = [d];
@@ -125,8 +125,8 @@ export function mergeLora(model: Model): void {
   if (!lora) return;
   const scale = lora.config.alpha / lora.config.rank;
   for (const [linear] of loraLinears(model, lora.config.targets)) {
-    const weight = model.params[`${linear}.weight`]!;
-    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`]!, lora.params[`${linear}.lora_A`]!), scale))));
+    const weight = model.params[`${linear}.weight`];
+    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))));
   }
   disposeLora(model);
 }
@@ -150,14 +150,14 @@ export function disposeCache(cache: KVCache | undefined): void {
 /** y = x Wᵀ (+ b where the layer has a bias) (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const a = model.lora?.params[`${name}.lora_A`];
-  const lora = a ? { a, b: model.lora!.params[`${name}.lora_B`]!, scale: model.lora!.config.alpha / model.lora!.config.rank } : undefined;
-  return fused.linear(x, { weight: model.params[`${name}.weight`]!, bias: model.params[`${name}.bias`], lora }) as tf.Tensor2D;
+  const lora = a ? { a, b: model.lora!.params[`${name}.lora_B`], scale: model.lora!.config.alpha / model.lora!.config.rank } : undefined;
+  return fused.linear(x, { weight: model.params[`${name}.weight`], bias: model.params[`${name}.bias`], lora }) as tf.Tensor2D;
 }
 
 /** cos and sin of every (token, frequency) pair, [batch, time, 1, rotaryDim/2], computed in JS from integer positions (rope.ts). */
 function rotaryTables(config: ModelConfig, positions: number[][]): [tf.Tensor4D, tf.Tensor4D] {
   const { cos, sin } = rotaryCosSin(config, positions);
-  const shape: [number, number, number, number] = [positions.length, positions[0]!.length, 1, rotaryDim(config) / 2];
+  const shape: [number, number, number, number] = [positions.length, positions[0].length, 1, rotaryDim(config) / 2];
   return [tf.tensor4d(cos, shape), tf.tensor4d(sin, shape)];
 }
 
@@ -171,7 +171,7 @@ function attentionMask(batch: number, time: number, past: number, keyMask?: numb
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < time; t++) {
       for (let s = 0; s < keys; s++) {
-        const visible = s <= past + t && past + t - s < window && (keyMask === undefined || keyMask[b]![s] === 1);
+        const visible = s <= past + t && past + t - s < window && (keyMask === undefined || keyMask[b][s] === 1);
         mask[(b * time + t) * keys + s] = visible ? 0 : -1e9;
       }
     }
@@ -186,7 +186,7 @@ export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
 
 /** The embedding rows of tokens [batch, time], as the residual stream [batch·time, hidden]. */
 export function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
-  const table = model.params['model.embed_tokens.weight']!;
+  const table = model.params['model.embed_tokens.weight'];
   const flat = tf.reshape(tokens, [-1]) as tf.Tensor1D;
   if (model.embedMode === 'gather') return tf.gather(table, flat) as tf.Tensor2D;
   return tf.matMul(oneHotFloat(flat, model.config.vocab_size) as tf.Tensor2D, table);
@@ -197,7 +197,7 @@ function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, t
   mask: tf.Tensor, cache?: KVCache): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
   const qkv = linear(model, `model.layers.${layer}.self_attn.qkv_proj`, x);
-  const past = cache && cache.length > 0 ? { cacheKeys: cache.keys[layer]!, cacheValues: cache.values[layer]! } : {};
+  const past = cache && cache.length > 0 ? { cacheKeys: cache.keys[layer], cacheValues: cache.values[layer] } : {};
   const attn = fused.attention({ qkv, cos: rotary[0], sin: rotary[1], mask, ...past },
     { batch, time, heads: config.num_attention_heads, kvHeads: config.num_key_value_heads, headDim: headDim(config), rotaryDim: rotaryDim(config) });
   return { out: linear(model, `model.layers.${layer}.self_attn.o_proj`, attn.context as tf.Tensor2D), keys: attn.keys, values: attn.values };
@@ -241,23 +241,23 @@ export function layerContext(model: Model, batch: number, time: number, options:
 export function decoderLayer(model: Model, layer: number, h: tf.Tensor2D, context: LayerContext): { h: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
   const p = `model.layers.${layer}`;
-  const normed = fused.rmsNorm(h, model.params[`${p}.input_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D;
+  const normed = fused.rmsNorm(h, model.params[`${p}.input_layernorm.weight`], config.rms_norm_eps) as tf.Tensor2D;
   const attn = attention(model, layer, normed, context.batch, context.time, context.rotary, context.maskOf(layer), context.cache);
   // the residual add and the next norm in one kernel (fused.ts)
-  const [mid, midNormed] = fused.addRmsNorm(h, attn.out, model.params[`${p}.post_attention_layernorm.weight`]!, config.rms_norm_eps) as [tf.Tensor2D, tf.Tensor2D];
+  const [mid, midNormed] = fused.addRmsNorm(h, attn.out, model.params[`${p}.post_attention_layernorm.weight`], config.rms_norm_eps) as [tf.Tensor2D, tf.Tensor2D];
   const out = tf.add(mid, mlp(model, layer, midNormed)) as tf.Tensor2D;
   return { h: out, keys: attn.keys, values: attn.values };
 }
 
 /** The output projection [vocab, hidden]: the embedding when tied, else lm_head. */
 export function outputHead(model: Model): tf.Tensor2D {
-  return model.params[model.config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']! as tf.Tensor2D;
+  return model.params[model.config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'] as tf.Tensor2D;
 }
 
 /** The final norm of the residual stream [batch·time, hidden], as [batch, time, hidden] (only the last position with lastOnly). */
 export function finalHidden(model: Model, h: tf.Tensor2D, batch: number, time: number, lastOnly = false): tf.Tensor3D {
   const d = model.config.hidden_size;
-  const final = tf.reshape(fused.rmsNorm(h, model.params['model.norm.weight']!, model.config.rms_norm_eps), [batch, time, d]) as tf.Tensor3D;
+  const final = tf.reshape(fused.rmsNorm(h, model.params['model.norm.weight'], model.config.rms_norm_eps), [batch, time, d]) as tf.Tensor3D;
   return lastOnly ? tf.slice(final, [0, time - 1, 0], [batch, 1, d]) : final;
 }
 

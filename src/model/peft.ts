@@ -21,8 +21,8 @@ const PREFIX = 'base_model.model.'; // PeftModel wraps LoraModel wraps the trans
 function hfModules(config: ModelConfig, target: LoraTarget): [string, number][] | undefined {
   const shapes = parameterShapes(config);
   const name = Object.keys(shapes).find((n) => n.endsWith(`.${target}.weight`))!;
-  const parts = hfLayout(name, config, shapes[name]!);
-  return parts.length === 1 ? undefined : parts.map((part) => [part.name.split('.').slice(-2)[0]!, part.rows]);
+  const parts = hfLayout(name, config, shapes[name]);
+  return parts.length === 1 ? undefined : parts.map((part) => [part.name.split('.').slice(-2)[0], part.rows]);
 }
 
 /** The PEFT target_modules of our targets: the module names the HF model of this architecture has. */
@@ -41,7 +41,7 @@ export function peftTensors(model: Model): Record<string, NamedArray> {
   for (const [name, a] of Object.entries(lora.params)) {
     if (!name.endsWith('.lora_A')) continue;
     const linear = name.slice(0, -'.lora_A'.length);
-    const b = lora.params[`${linear}.lora_B`]!;
+    const b = lora.params[`${linear}.lora_B`];
     const target = linear.split('.').pop() as LoraTarget;
     const parts = hfModules(model.config, target);
     if (!parts) {
@@ -93,7 +93,7 @@ function readPeftConfig(path: string): { rank: number; alpha: number; base: stri
   if (!(typeof raw.lora_alpha === 'number' && raw.lora_alpha > 0)) throw new Error(`${path}: 'lora_alpha' must be a positive number (got ${JSON.stringify(raw.lora_alpha)})`);
   if (raw.use_dora) throw new Error(`${path}: DoRA adapters (use_dora) are not supported`);
   for (const key of ['rank_pattern', 'alpha_pattern'] as const) {
-    if (raw[key] && Object.keys(raw[key]!).length > 0) throw new Error(`${path}: per-module '${key}' is not supported (one r and lora_alpha for every module)`);
+    if (raw[key] && Object.keys(raw[key]).length > 0) throw new Error(`${path}: per-module '${key}' is not supported (one r and lora_alpha for every module)`);
   }
   // rsLoRA scales by alpha / sqrt(r); src/model scales by alpha / rank, so alpha becomes lora_alpha · sqrt(r)
   const alpha = raw.use_rslora ? raw.lora_alpha * Math.sqrt(raw.r!) : raw.lora_alpha;
@@ -106,7 +106,7 @@ function fusedAdapterTensors(path: string, config: ModelConfig, tensors: Record<
   for (const [key, t] of Object.entries(tensors)) {
     const match = /^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.weight)?$/.exec(key);
     if (!match) throw new Error(`${path}: tensor '${key}' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight / lora_B.weight)`);
-    byModule.set(match[1]!, { ...byModule.get(match[1]!), [match[2]!]: t });
+    byModule.set(match[1], { ...byModule.get(match[1]), [match[2]]: t });
   }
   const fused = new Map<string, { a: NamedArray; b: NamedArray }>();
   for (const target of LORA_TARGETS) {
@@ -121,14 +121,14 @@ function fusedAdapterTensors(path: string, config: ModelConfig, tensors: Record<
       const a = found[0]!.A!;
       const same = found.every((f) => f!.A!.shape.join() === a.shape.join() && f!.A!.data.every((v, i) => v === a.data[i]));
       if (!same) throw new Error(`${path}: ${names.join(', ')} have different lora_A; they cannot become one ${target} adapter (merge the adapter into the base model with PEFT instead)`);
-      const rows = found.reduce((n, f) => n + f!.B!.shape[0]!, 0);
+      const rows = found.reduce((n, f) => n + f!.B!.shape[0], 0);
       const b = new Float32Array(rows * (a.shape[0] ?? 0));
       let at = 0;
       for (const f of found) {
         b.set(f!.B!.data as Float32Array, at);
         at += f!.B!.data.length;
       }
-      fused.set(linear, { a, b: { dtype: 'F32', shape: [rows, a.shape[0]!], data: b } });
+      fused.set(linear, { a, b: { dtype: 'F32', shape: [rows, a.shape[0]], data: b } });
     }
   }
   if (byModule.size > 0) throw new Error(`${path}: LoRA weights for modules this model does not adapt: ${[...byModule.keys()].slice(0, 3).join(', ')} (targets: ${LORA_TARGETS.join(', ')})`);
@@ -147,7 +147,7 @@ export function readPeftAdapter(dir: string, config: ModelConfig): { lora: Lora;
   const params: Record<string, tf.Variable> = {};
   const targets = new Set<LoraTarget>();
   for (const [linear, { a, b }] of fused) {
-    const [out, inp] = shapes[`${linear}.weight`]!;
+    const [out, inp] = shapes[`${linear}.weight`];
     for (const [what, t, shape] of [['lora_A', a, [rank, inp]], ['lora_B', b, [out, rank]]] as const) {
       if (t.shape.join() !== shape.join()) throw new Error(`${weightsPath}: ${linear}.${what} has shape [${t.shape}] but r=${rank} and the model imply [${shape}]`);
     }
@@ -156,6 +156,6 @@ export function readPeftAdapter(dir: string, config: ModelConfig): { lora: Lora;
     targets.add(linear.split('.').pop() as LoraTarget);
   }
   const loraConfig: LoraConfig = { rank, alpha, targets: LORA_TARGETS.filter((t) => targets.has(t)) };
-  const sorted = Object.fromEntries(Object.keys(params).sort().map((name) => [name, params[name]!])); // the order optimizer sums follow on resume
+  const sorted = Object.fromEntries(Object.keys(params).sort().map((name) => [name, params[name]])); // the order optimizer sums follow on resume
   return { lora: { config: loraConfig, params: sorted }, base };
 }

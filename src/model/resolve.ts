@@ -33,7 +33,7 @@ export interface HubRef {
 /** `org/name[@revision]` (or an alias) as a hub reference; undefined when the spec is not shaped like a hub id. */
 export function parseHubId(spec: string): HubRef | undefined {
   const match = HUB_ID.exec(MODEL_ALIASES[spec] ?? spec);
-  return match ? { repo: match[1]!, revision: match[2] ?? 'main' } : undefined;
+  return match ? { repo: match[1], revision: match[2] ?? 'main' } : undefined;
 }
 
 /** HF_HUB_OFFLINE as Python's huggingface_hub reads it (1, true, yes, on). */

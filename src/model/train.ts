@@ -102,7 +102,7 @@ export function chunkedNllSum(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: n
     const rows = tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
     parts.push(chunkNllSum(rows, head, tf.tensor1d(targets.slice(start, start + size), 'int32'), tf.tensor1d(weights.slice(start, start + size)), headTrainable));
   }
-  return parts.length === 1 ? parts[0]! : tf.addN(parts);
+  return parts.length === 1 ? parts[0] : tf.addN(parts);
 }
 
 export function batchTensors(batch: TrainBatch): { inputs: tf.Tensor2D; targets: tf.Tensor2D; weights: tf.Tensor2D } {
@@ -117,7 +117,7 @@ export function batchTensors(batch: TrainBatch): { inputs: tf.Tensor2D; targets:
 export function evaluateLoss(model: Model, batch: TrainBatch): number {
   return tf.tidy(() => {
     const { inputs, targets, weights } = batchTensors(batch);
-    return maskedLoss(forward(model, inputs).logits, targets, weights).dataSync()[0]!;
+    return maskedLoss(forward(model, inputs).logits, targets, weights).dataSync()[0];
   });
 }
 
@@ -150,7 +150,7 @@ function gatherNllSum(model: Model, hidden: tf.Tensor3D, batch: TrainBatch, chun
   const targets = batch.targets.flat();
   const head = outputHead(model);
   const headTrainable = Object.values(trainableParams(model)).includes(head as tf.Variable);
-  return chunkedNllSum(picked, head, rows.map((i) => targets[i]!), rows.map((i) => flat[i]!), chunk, headTrainable);
+  return chunkedNllSum(picked, head, rows.map((i) => targets[i]), rows.map((i) => flat[i]), chunk, headTrainable);
 }
 
 /** A batch's weighted NLL sum: the one-hot loss over all logits, or the chunked gather-based loss. */
@@ -169,22 +169,22 @@ export type Gradients = { value: tf.Scalar; grads: Record<string, tf.Tensor> }; 
 function recomputedGradients(model: Model, batch: TrainBatch, denominator: number, logitChunk: number): Gradients {
   const params = trainableParams(model);
   const names = Object.keys(params);
-  const byId = new Map(names.map((n) => [params[n]!.id, n]));
+  const byId = new Map(names.map((n) => [params[n].id, n]));
   const grads: Record<string, tf.Tensor> = {};
   const addGrads = (xs: tf.Tensor[], gs: tf.Tensor[]) => xs.forEach((x, i) => {
     const name = byId.get(x.id);
     if (name === undefined || gs[i] === undefined) return;
     const previous = grads[name];
-    grads[name] = previous ? tf.add(previous, gs[i]!) : gs[i]!;
+    grads[name] = previous ? tf.add(previous, gs[i]) : gs[i];
     previous?.dispose();
   });
   const engine = tf.engine();
-  const [rows, time] = [batch.inputs.length, batch.inputs[0]!.length];
+  const [rows, time] = [batch.inputs.length, batch.inputs[0].length];
   const tokens = tf.tensor2d(batch.inputs, undefined, 'int32');
   const context = layerContext(model, rows, time);
   const vars = Object.values(params);
   const layerInputs: tf.Tensor2D[] = [tf.tidy(() => embed(model, tokens))];
-  for (let layer = 0; layer < model.config.num_hidden_layers; layer++) layerInputs.push(tf.tidy(() => decoderLayer(model, layer, layerInputs[layer]!, context).h));
+  for (let layer = 0; layer < model.config.num_hidden_layers; layer++) layerInputs.push(tf.tidy(() => decoderLayer(model, layer, layerInputs[layer], context).h));
   const top = layerInputs.pop()!;
   const head = engine.gradients(() => {
     const hidden = finalHidden(model, top, rows, time);
@@ -194,15 +194,15 @@ function recomputedGradients(model: Model, batch: TrainBatch, denominator: numbe
     return tf.div(sum, denominator) as tf.Scalar;
   }, [top, ...vars], undefined, true);
   addGrads(vars, head.grads.slice(1));
-  let dh = head.grads[0]!;
+  let dh = head.grads[0];
   for (let layer = model.config.num_hidden_layers - 1; layer >= 0; layer--) {
-    const input = layerInputs[layer]!;
+    const input = layerInputs[layer];
     const step = engine.gradients(() => decoderLayer(model, layer, input, context).h, [input, ...vars], dh, true);
     addGrads(vars, step.grads.slice(1));
     tf.dispose([dh, step.value, input]); // the layer's checkpoint is spent
-    dh = step.grads[0]!;
+    dh = step.grads[0];
   }
-  const embedding = model.params['model.embed_tokens.weight']!;
+  const embedding = model.params['model.embed_tokens.weight'];
   if (byId.has(embedding.id)) {
     const step = engine.gradients(() => embed(model, tokens), [embedding], dh, true);
     addGrads([embedding], step.grads);
@@ -220,19 +220,19 @@ export function batchGradients(model: Model, batch: TrainBatch, options: StepOpt
   if (micro === rows && logitChunk === 0 && !options.recompute) {
     // the one-pass path, op for op as it always was (the shipped model's runs stay bit-identical)
     const { inputs, targets, weights } = batchTensors(batch);
-    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]!));
-    return { value, grads: Object.fromEntries(names.map((n) => [n, byVariableName[params[n]!.name]!])) }; // tfjs keys by its own variable names
+    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]));
+    return { value, grads: Object.fromEntries(names.map((n) => [n, byVariableName[params[n].name]])) }; // tfjs keys by its own variable names
   }
   const denominator = Math.max(batch.weights.flat().reduce((s, w) => s + w, 0), 1);
   let total: Gradients | undefined;
   for (const part of microBatches(batch, micro)) {
     const next = tf.tidy(() => {
       const step = options.recompute ? recomputedGradients(model, part, denominator, logitChunk) : (() => {
-        const { value, grads } = tf.variableGrads(() => tf.div(nllSum(model, part, logitChunk), denominator) as tf.Scalar, names.map((n) => params[n]!));
-        return { value, grads: Object.fromEntries(names.map((n) => [n, grads[params[n]!.name]!])) };
+        const { value, grads } = tf.variableGrads(() => tf.div(nllSum(model, part, logitChunk), denominator) as tf.Scalar, names.map((n) => params[n]));
+        return { value, grads: Object.fromEntries(names.map((n) => [n, grads[params[n].name]])) };
       })();
       if (!total) return step;
-      return { value: tf.add(total.value, step.value) as tf.Scalar, grads: Object.fromEntries(names.map((n) => [n, tf.add(total!.grads[n]!, step.grads[n]!)])) };
+      return { value: tf.add(total.value, step.value) as tf.Scalar, grads: Object.fromEntries(names.map((n) => [n, tf.add(total!.grads[n], step.grads[n])])) };
     });
     if (total) tf.dispose([total.value, ...Object.values(total.grads)]);
     total = next;
@@ -249,20 +249,20 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
   const t = state.step;
   const [lossValue, normValue] = tf.tidy(() => {
     const { value, grads } = batchGradients(model, batch, options);
-    const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!)))));
+    const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n])))));
     const clipScale = tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)));
     const biasCorrection1 = 1 - Math.pow(config.beta1, t);
     const biasCorrection2 = 1 - Math.pow(config.beta2, t);
     for (const name of names) {
-      const param = params[name]!;
+      const param = params[name];
       // decoupled weight decay (AdamW) on matrices only; norm gains are not decayed
-      adamWUpdate(param, grads[name]!, state.m[name]!, state.v[name]!, clipScale, { beta1: config.beta1, beta2: config.beta2, eps: config.eps,
+      adamWUpdate(param, grads[name], state.m[name], state.v[name], clipScale, { beta1: config.beta1, beta2: config.beta2, eps: config.eps,
         biasCorrection1, biasCorrection2, weightDecay: param.rank >= 2 ? config.weightDecay : 0, lr });
     }
     return [value, gradNorm];
   });
-  const loss = lossValue.dataSync()[0]!;
-  const gradNorm = normValue.dataSync()[0]!;
+  const loss = lossValue.dataSync()[0];
+  const gradNorm = normValue.dataSync()[0];
   lossValue.dispose();
   normValue.dispose();
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {

@@ -21,10 +21,10 @@ export function responseUncertainty(model: Model, prompts: number[][], responses
 export function uncertaintyOf(scored: ScoreResult): ResponseUncertainty[] {
   return scored.nll.map((nll, i) => ({
     nll,
-    normalizedNll: scored.normalizedNll[i]!,
-    length: scored.length[i]!,
-    entropy: scored.entropy[i]!,
-    selfCertainty: scored.selfCertainty[i]!,
+    normalizedNll: scored.normalizedNll[i],
+    length: scored.length[i],
+    entropy: scored.entropy[i],
+    selfCertainty: scored.selfCertainty[i],
   }));
 }
 

@@ -35,7 +35,7 @@ async function conformance(): Promise<CaseResult[]> {
       const actual = runOn(c, seed, false);
       let result: CaseResult = { name: c.name, ok: actual.length === expected.length, detail: 'ok', maxAbs: 0, maxRel: 0 };
       actual.forEach((out, i) => {
-        const cmp = compare(out, expected[i]!, c.tol ?? { abs: 1e-6, rel: 1e-5 });
+        const cmp = compare(out, expected[i], c.tol ?? { abs: 1e-6, rel: 1e-5 });
         result.maxAbs = Math.max(result.maxAbs, cmp.maxAbs);
         result.maxRel = Math.max(result.maxRel, cmp.maxRel);
         if (!cmp.ok && result.ok) result = { ...result, ok: false, detail: `output ${i}: ${cmp.message}` };
@@ -60,7 +60,7 @@ async function fusedConformance(): Promise<CaseResult[]> {
       const expected = runFusedCase(c, 100 + index);
       await tf.setBackend('torch');
       const actual = runFusedCase(c, 100 + index);
-      const worst = Math.max(...actual.map((out, i) => fusedMismatch(out, expected[i]!, 1e-4)));
+      const worst = Math.max(...actual.map((out, i) => fusedMismatch(out, expected[i], 1e-4)));
       results.push({ name: c.name, ok: actual.length === expected.length && worst <= 1e-5, detail: `max |torch - cpu| - 1e-4·|cpu| = ${worst.toExponential(2)}`, maxAbs: worst, maxRel: 0 });
     } catch (error) {
       results.push({ name: c.name, ok: false, detail: `threw: ${(error as Error).message}`, maxAbs: Infinity, maxRel: Infinity });
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   const info = { name: 'torch', device: registration.info.device, threads: registration.info.threads, embedMode: 'gather' as const };
   for (const preset of args.preset.split(',').filter((p) => p !== '')) {
     rows.push(await benchModel(preset as PresetName, args, info));
-    console.log(formatRow(rows[rows.length - 1]!));
+    console.log(formatRow(rows[rows.length - 1]));
     report.bench = rows;
     save();
   }
