@@ -26,11 +26,23 @@ describe('npm run bench', () => {
     if (!withTensorflow) expect(report.skipped.map((s) => s.backend)).toContain('tensorflow');
     const r = report.results.find((x) => x.backend === 'cpu')!;
     expect(r.threads).toBe(1);
-    for (const key of ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond', 'roundSeconds', 'peakRssBytes'] as const) {
+    for (const key of [
+      'trainTokensPerSecond',
+      'trainLoraTokensPerSecond',
+      'sampleTokensPerSecond',
+      'scoreTokensPerSecond',
+      'verifyTokensPerSecond',
+      'roundSeconds',
+      'peakRssBytes',
+    ] as const) {
       expect(r[key], key).toBeGreaterThan(0);
     }
     // the cpu backend computes in fp32 and has no device allocator: peak device bytes are its live tensors'
-    expect([r.device, r.precision, r.peakDeviceBytesSource]).toEqual(['cpu', 'fp32', 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)']);
+    expect([r.device, r.precision, r.peakDeviceBytesSource]).toEqual([
+      'cpu',
+      'fp32',
+      'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)',
+    ]);
     expect(r.peakDeviceBytes).toBe(Math.max(...THROUGHPUT_STAGES.map((stage) => r.breakdown[stage].peakBytes)));
     for (const stage of ['sample', 'train', 'score'] as const) expect(r.kernelLaunchesPerToken[stage], stage).toBeGreaterThan(0);
     // the micro smoke run samples 4 rows × 4 tokens: launches per token = the profiled sampling call's kernels / 16
@@ -43,7 +55,8 @@ describe('npm run bench', () => {
       expect(r.breakdown[stage].kernels).toBeGreaterThan(0);
     }
     const text = formatReport(report);
-    for (const heading of ['Throughput', 'kernel calls per token', 'Model FLOPs utilisation', 'One round', 'What dominates']) expect(text).toContain(heading);
+    for (const heading of ['Throughput', 'kernel calls per token', 'Model FLOPs utilisation', 'One round', 'What dominates'])
+      expect(text).toContain(heading);
   });
 
   it('bad flags name themselves', () => {

@@ -20,14 +20,19 @@ const PARAMS: SampleParams = { temperature: 1, topP: 0.95, maxNewTokens: 8, stop
 const decode = (ids: number[]) => ids.map((id) => String.fromCharCode(97 + (id % 26))).join('');
 
 function requests(count: number): SampleRequest[] {
-  return Array.from({ length: count }, (_, q) => ({ prompt: Array.from({ length: 3 + (q % 4) }, (_, t) => 2 + ((q * 7 + t * 3) % 25)), n: 3, seed: 1000 + q }));
+  return Array.from({ length: count }, (_, q) => ({
+    prompt: Array.from({ length: 3 + (q % 4) }, (_, t) => 2 + ((q * 7 + t * 3) % 25)),
+    n: 3,
+    seed: 1000 + q,
+  }));
 }
 
 /** An adapter with non-zero B, so it changes the logits. */
 function randomAdapter(model: Model, seed: number): Lora {
   const saved = model.lora;
   const lora = addLora(model, { rank: 2, alpha: 4, targets: ['qkv_proj', 'down_proj'] }, seed);
-  for (const [name, v] of Object.entries(lora.params)) if (name.endsWith('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', seed));
+  for (const [name, v] of Object.entries(lora.params))
+    if (name.endsWith('lora_B')) v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', seed));
   model.lora = saved;
   return lora;
 }
@@ -42,7 +47,15 @@ const servers: Server[] = [];
 const urls: string[] = [];
 
 async function startServer(port = 0): Promise<{ server: Server; url: string }> {
-  const server = createEngineServer({ model, modelName: 'micro', padId: PAD, stopIds: [EOS], batchSize: 4, decode, readAdapter: () => adapter });
+  const server = createEngineServer({
+    model,
+    modelName: 'micro',
+    padId: PAD,
+    stopIds: [EOS],
+    batchSize: 4,
+    decode,
+    readAdapter: () => adapter,
+  });
   const url = await listen(server, port);
   servers.push(server);
   return { server, url };
@@ -56,7 +69,7 @@ beforeAll(async () => {
 });
 
 afterAll(() => {
-  for (const server of servers) server.closeAllConnections(), server.close();
+  for (const server of servers) (server.closeAllConnections(), server.close());
 });
 
 describe('the OpenAI engine against the served in-process model', () => {
@@ -99,8 +112,11 @@ describe('the OpenAI engine against the served in-process model', () => {
     model.lora = undefined;
     adapted.flat().forEach((x, i) => expect(Math.abs(x - want.flat()[i])).toBeLessThan(1e-5));
     expect(Math.max(...adapted.flat().map((x, i) => Math.abs(x - base.flat()[i])))).toBeGreaterThan(1e-3);
-    const models = await (await fetch(`${urls[1]}/v1/models`)).json() as { data: { id: string; parent: string | null }[] };
-    expect(models.data.map((m) => [m.id, m.parent])).toEqual([['micro', null], ['round-1', 'micro']]);
+    const models = (await (await fetch(`${urls[1]}/v1/models`)).json()) as { data: { id: string; parent: string | null }[] };
+    expect(models.data.map((m) => [m.id, m.parent])).toEqual([
+      ['micro', null],
+      ['round-1', 'micro'],
+    ]);
   });
 });
 
@@ -116,13 +132,19 @@ async function faultyProxy(target: string, fault: Fault, count: number): Promise
       const spoil = request.url === '/v1/completions' && (fault === 'strip-prompt-logprobs' || spoiled < count);
       if (spoil) spoiled++;
       if (spoil && fault === 'error') return response.writeHead(503).end('overloaded');
-      if (spoil && fault === 'bad-request') return response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"n too large"}}');
+      if (spoil && fault === 'bad-request')
+        return response.writeHead(400, { 'content-type': 'application/json' }).end('{"error":{"message":"n too large"}}');
       if (spoil && fault === 'malformed') return response.writeHead(200, { 'content-type': 'application/json' }).end('{"choices": [');
       if (spoil && fault === 'slow') await new Promise((r) => setTimeout(r, 1500));
-      const reply = await fetch(`${target}${request.url}`, { method: request.method, headers: { 'content-type': 'application/json' }, body: Buffer.concat(chunks) });
+      const reply = await fetch(`${target}${request.url}`, {
+        method: request.method,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat(chunks),
+      });
       let text = await reply.text();
       if (spoil && fault === 'strip-prompt-logprobs') text = text.replace(/"prompt_logprobs":\[[^\]]*\]/g, '"prompt_logprobs":null');
-      if (!response.destroyed) response.writeHead(reply.status, { 'content-type': reply.headers.get('content-type') ?? 'text/plain' }).end(text);
+      if (!response.destroyed)
+        response.writeHead(reply.status, { 'content-type': reply.headers.get('content-type') ?? 'text/plain' }).end(text);
     });
   });
   servers.push(proxy);
@@ -149,7 +171,9 @@ describe('faults on the way to a server', () => {
     const slow = await faultyProxy(urls[0], 'slow', 100);
     const remote = client([slow.url, urls[1]], { timeoutMs: 500, concurrency: 1 });
     expect(tokensOf(await remote.sample(requests(4), PARAMS))).toEqual(reference);
-    await expect(client([slow.url], { timeoutMs: 300, retries: 1 }).sample(requests(1), PARAMS)).rejects.toThrow(/timed out after 300 ms \(after 2 attempts/);
+    await expect(client([slow.url], { timeoutMs: 300, retries: 1 }).sample(requests(1), PARAMS)).rejects.toThrow(
+      /timed out after 300 ms \(after 2 attempts/,
+    );
   });
 
   it('does not retry a request the server rejects (4xx), and names the endpoint and its message', async () => {
@@ -160,20 +184,24 @@ describe('faults on the way to a server', () => {
 
   it('says what is missing when a server does not return prompt_logprobs', async () => {
     const stripped = await faultyProxy(urls[0], 'strip-prompt-logprobs', 0);
-    await expect(client([stripped.url]).score([[2, 3]], [[4, 5]])).rejects.toThrow(/did not return prompt_logprobs: svgap needs vLLM's prompt_logprobs/);
+    await expect(client([stripped.url]).score([[2, 3]], [[4, 5]])).rejects.toThrow(
+      /did not return prompt_logprobs: svgap needs vLLM's prompt_logprobs/,
+    );
   });
 
   it('finishes a sampling call across a server killed mid-way and restarted on its port, nothing lost or duplicated', async () => {
     const { server, url } = await startServer();
     const port = Number(new URL(url).port);
     let answered = 0;
-    server.on('request', (_request, response) => response.on('finish', () => {
-      if (++answered === 2) {
-        server.closeAllConnections();
-        server.close();
-        setTimeout(() => void startServer(port), 300);
-      }
-    }));
+    server.on('request', (_request, response) =>
+      response.on('finish', () => {
+        if (++answered === 2) {
+          server.closeAllConnections();
+          server.close();
+          setTimeout(() => void startServer(port), 300);
+        }
+      }),
+    );
     const remote = client([url], { concurrency: 1, retries: 6, backoffMs: 100 });
     const got = await remote.sample(requests(4), PARAMS);
     expect(answered).toBe(2);
@@ -181,10 +209,13 @@ describe('faults on the way to a server', () => {
   });
 });
 
-describe('the server\'s answers to bad requests', () => {
+describe("the server's answers to bad requests", () => {
   const post = async (path: string, body: string) => {
     const reply = await fetch(`${urls[0]}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-    return { status: reply.status, body: await reply.json() as { error: { message: string; type: string; param: string | null; code: string | null } } };
+    return {
+      status: reply.status,
+      body: (await reply.json()) as { error: { message: string; type: string; param: string | null; code: string | null } },
+    };
   };
 
   it.each([
@@ -207,11 +238,24 @@ describe('the server\'s answers to bad requests', () => {
 });
 
 describe('the server under concurrent clients', () => {
-  it('answers every request of 8 clients with the completion of that request\'s own seed (none lost or mixed up)', async () => {
-    const reference = await localEngine(model, { padId: PAD, batchSize: 4 }).sample(requests(40).map((r) => ({ ...r, n: 1 })), PARAMS);
+  it("answers every request of 8 clients with the completion of that request's own seed (none lost or mixed up)", async () => {
+    const reference = await localEngine(model, { padId: PAD, batchSize: 4 }).sample(
+      requests(40).map((r) => ({ ...r, n: 1 })),
+      PARAMS,
+    );
     const result = await loadTest(urls[1], {
-      clients: 8, requests: 40,
-      body: (i) => ({ model: 'micro', prompt: requests(40)[i].prompt, n: 1, seed: 1000 + i, temperature: 1, top_p: 0.95, max_tokens: 8, stop_token_ids: [EOS] }),
+      clients: 8,
+      requests: 40,
+      body: (i) => ({
+        model: 'micro',
+        prompt: requests(40)[i].prompt,
+        n: 1,
+        seed: 1000 + i,
+        temperature: 1,
+        top_p: 0.95,
+        max_tokens: 8,
+        stop_token_ids: [EOS],
+      }),
       check: (i, reply) => {
         const ids = (reply as { choices: { token_ids: number[] }[] }).choices[0].token_ids;
         return ids.join(',') === reference[i][0].tokens.join(',') ? undefined : `request ${i}: ${ids.join(',')}`;

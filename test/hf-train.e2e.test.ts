@@ -25,17 +25,63 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
     mkdirSync(modelDir);
     writeTinyPhi3(modelDir, 3);
     const out = join(root, 'run');
-    const args = ['--model', modelDir, '--dataset', 'gsm8k', '--rounds', '1', '--pool-size', '4', '--samples', '2', '--max-new-tokens', '8',
-      '--sample-batch', '4', '--eval-size', '2', '--test-size', '2', '--test-samples', '0', '--batch-size', '2', '--verifier', 'tf', '--out', out,
-      '--logit-chunk', '256', '--micro-batch', '1', '--recompute']; // the at-scale training path: a 200k vocabulary never forms [tokens, vocab] logits
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
+    const args = [
+      '--model',
+      modelDir,
+      '--dataset',
+      'gsm8k',
+      '--rounds',
+      '1',
+      '--pool-size',
+      '4',
+      '--samples',
+      '2',
+      '--max-new-tokens',
+      '8',
+      '--sample-batch',
+      '4',
+      '--eval-size',
+      '2',
+      '--test-size',
+      '2',
+      '--test-samples',
+      '0',
+      '--batch-size',
+      '2',
+      '--verifier',
+      'tf',
+      '--out',
+      out,
+      '--logit-chunk',
+      '256',
+      '--micro-batch',
+      '1',
+      '--recompute',
+    ]; // the at-scale training path: a 200k vocabulary never forms [tokens, vocab] logits
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/train.ts', ...args], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
     expect(run.stderr).not.toMatch(/error:/);
     expect(run.status).toBe(0);
 
-    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const metrics = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(metrics.map((m) => m.t)).toEqual([0, 0.5, 1]); // t = 0, then --evals-per-epoch 2 points in the round
     for (const m of metrics) {
-      for (const key of ['solverUncertainty', 'verifierUncertainty', 'gap', 'solverAccuracy', 'verifierAccuracy', 'testAccuracy', 'passAtN', 'meanResponseLength']) {
+      for (const key of [
+        'solverUncertainty',
+        'verifierUncertainty',
+        'gap',
+        'solverAccuracy',
+        'verifierAccuracy',
+        'testAccuracy',
+        'passAtN',
+        'meanResponseLength',
+      ]) {
         expect(Number.isFinite(m[key]), `${key} at t=${m.t}`).toBe(true);
       }
     }
@@ -44,8 +90,17 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
     expect(metrics[0].solverUncertainty as number).toBeGreaterThan(8 * Math.log(200064) - 2);
     expect(Number.isFinite(metrics[2].trainLoss)).toBe(true);
 
-    const samples = readFileSync(join(out, 'samples', 'round-1.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as {
-      question: string; prompt: string; candidates: { score: number; length: number }[] });
+    const samples = readFileSync(join(out, 'samples', 'round-1.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            question: string;
+            prompt: string;
+            candidates: { score: number; length: number }[];
+          },
+      );
     expect(samples).toHaveLength(4);
     for (const s of samples) {
       expect(s.prompt.startsWith('<|user|>Solve the following math problem.')).toBe(true);
@@ -58,8 +113,11 @@ describe.skipIf(!HAVE_GSM8K)('npm run train on a Hugging Face checkpoint directo
         expect(c.score).toBeLessThanOrEqual(1);
       }
     }
-    const info = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { prompts: { format: string; turnEnd: number[]; stopIds: number[] }; verifier: { templates: { tf: string } };
-      options: { sft: { logitChunk: number; microBatch: number; recompute: boolean } } };
+    const info = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as {
+      prompts: { format: string; turnEnd: number[]; stopIds: number[] };
+      verifier: { templates: { tf: string } };
+      options: { sft: { logitChunk: number; microBatch: number; recompute: boolean } };
+    };
     expect(info.options).toMatchObject({ sft: { logitChunk: 256, microBatch: 1, recompute: true } });
     expect(info.prompts.format).toBe('chat');
     expect(info.prompts.turnEnd).toEqual([200020]); // <|end|>

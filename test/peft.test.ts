@@ -11,8 +11,17 @@ import { type Model, LORA_TARGETS, addLora, disposeLora, disposeModel } from '..
 import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, readPeftAdapter, writePeftAdapter } from '../src/model/peft.js';
 import { encodeSafetensors, readSafetensors, readSafetensorsHeader } from '../src/model/safetensors.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
-import { HAVE_TORCH, LLAMA3_LIKE, PHI4_LIKE, maxAbsDiff, modelLogits, randomTokens, randomizeLoraB, referenceLogits, writeCheckpoint } from './hf-fixtures.js';
-
+import {
+  HAVE_TORCH,
+  LLAMA3_LIKE,
+  PHI4_LIKE,
+  maxAbsDiff,
+  modelLogits,
+  randomTokens,
+  randomizeLoraB,
+  referenceLogits,
+  writeCheckpoint,
+} from './hf-fixtures.js';
 
 let root: string;
 beforeAll(async () => {
@@ -39,8 +48,16 @@ describe('PEFT adapters', () => {
     const out = join(root, 'phi4-adapter');
     writePeftAdapter(out, model, 'microsoft/Phi-4-mini-instruct');
     const config = JSON.parse(readFileSync(join(out, ADAPTER_CONFIG), 'utf8')) as Record<string, unknown>;
-    expect(config).toMatchObject({ peft_type: 'LORA', task_type: 'CAUSAL_LM', r: 3, lora_alpha: 5, base_model_name_or_path: 'microsoft/Phi-4-mini-instruct',
-      target_modules: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'], use_rslora: false, fan_in_fan_out: false });
+    expect(config).toMatchObject({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: 3,
+      lora_alpha: 5,
+      base_model_name_or_path: 'microsoft/Phi-4-mini-instruct',
+      target_modules: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'],
+      use_rslora: false,
+      fan_in_fan_out: false,
+    });
     const header = readSafetensorsHeader(join(out, ADAPTER_WEIGHTS));
     expect(header.metadata).toEqual({ format: 'pt' }); // transformers refuses safetensors files without it
     const d = PHI4_LIKE.hidden_size as number;
@@ -87,7 +104,10 @@ describe('PEFT adapters', () => {
     // rsLoRA: PEFT scales by alpha / sqrt(r); the loader converts so the same B·A gives PyTorch's logits
     const rs = join(root, 'llama-rslora');
     writePeftAdapter(rs, model, base);
-    writeFileSync(join(rs, ADAPTER_CONFIG), JSON.stringify({ ...JSON.parse(readFileSync(join(rs, ADAPTER_CONFIG), 'utf8')), use_rslora: true }));
+    writeFileSync(
+      join(rs, ADAPTER_CONFIG),
+      JSON.stringify({ ...JSON.parse(readFileSync(join(rs, ADAPTER_CONFIG), 'utf8')), use_rslora: true }),
+    );
     disposeLora(model);
     model.lora = readPeftAdapter(rs, model.config).lora;
     expect(model.lora.config.alpha).toBeCloseTo(5 * Math.sqrt(3), 12);
@@ -112,10 +132,14 @@ describe('PEFT adapters', () => {
     expect(rewrite({ ...good, [kA]: otherA })).toThrow(/layers\.1\.self_attn\.q_proj, .*k_proj, .*v_proj have different lora_A/);
     const { [kA]: _dropped, ...withoutK } = good;
     expect(rewrite(withoutK)).toThrow(/LoRA weights for model\.layers\.1\.self_attn\.k_proj are missing/);
-    expect(rewrite(good, { r: 4 })).toThrow(/adapter_model\.safetensors: model\.layers\.0\.self_attn\.qkv_proj\.lora_A has shape \[3,32\] but r=4 and the model imply \[4,32\]/);
+    expect(rewrite(good, { r: 4 })).toThrow(
+      /adapter_model\.safetensors: model\.layers\.0\.self_attn\.qkv_proj\.lora_A has shape \[3,32\] but r=4 and the model imply \[4,32\]/,
+    );
     expect(rewrite(good, { rank_pattern: { q_proj: 8 } })).toThrow(/adapter_config\.json: per-module 'rank_pattern' is not supported/);
     expect(rewrite(good, { peft_type: 'IA3' })).toThrow(/peft_type "IA3" is not supported/);
-    expect(rewrite({ ...good, 'base_model.model.lm_head.lora_A.weight': good[kA], 'base_model.model.lm_head.lora_B.weight': good[kA] })).toThrow(/modules this model does not adapt: model\.lm_head|lm_head/);
+    expect(
+      rewrite({ ...good, 'base_model.model.lm_head.lora_A.weight': good[kA], 'base_model.model.lm_head.lora_B.weight': good[kA] }),
+    ).toThrow(/modules this model does not adapt: model\.lm_head|lm_head/);
     expect(() => readPeftAdapter(join(root, 'nowhere'), model.config)).toThrow(/not a PEFT adapter directory \(no adapter_config\.json\)/);
     disposeModel(model);
   });
@@ -125,7 +149,10 @@ describe('PEFT adapters', () => {
     const model = adapted(base, 17);
     const dir = join(root, 'ckpt');
     saveCheckpoint(dir, model, { base: 'microsoft/Phi-4-mini-instruct' });
-    expect(JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8'))).toMatchObject({ peft_type: 'LORA', base_model_name_or_path: 'microsoft/Phi-4-mini-instruct' });
+    expect(JSON.parse(readFileSync(join(dir, ADAPTER_CONFIG), 'utf8'))).toMatchObject({
+      peft_type: 'LORA',
+      base_model_name_or_path: 'microsoft/Phi-4-mini-instruct',
+    });
     const loaded = loadCheckpoint(dir).model;
     expect(Object.keys(loaded.lora!.params)).toEqual(Object.keys(model.lora!.params));
     expect(loraValues(loaded)).toEqual(loraValues(model));

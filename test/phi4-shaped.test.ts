@@ -12,7 +12,8 @@ import { disposeModel } from '../src/model/model.js';
 import { readSafetensorsHeader } from '../src/model/safetensors.js';
 
 const ROOT = resolve(__dirname, '..');
-const tsx = (script: string, args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...args], { cwd: ROOT, encoding: 'utf8' });
+const tsx = (script: string, args: string[]) =>
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', script), ...args], { cwd: ROOT, encoding: 'utf8' });
 
 let root: string;
 beforeAll(async () => {
@@ -27,12 +28,32 @@ describe('Phi-4-mini-shaped checkpoint scripts', () => {
     const made = tsx('make_phi4_shaped.ts', [dir, '--layers', '2', '--vocab', '1024', '--narrow', '8', '--shard-gb', '0.004']);
     expect(made.stderr).toBe('');
     expect(made.status).toBe(0);
-    expect(readdirSync(dir).sort()).toEqual(['config.json', 'generation_config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', INDEX_FILE, 'tokenizer_config.json']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'config.json',
+      'generation_config.json',
+      'model-00001-of-00002.safetensors',
+      'model-00002-of-00002.safetensors',
+      INDEX_FILE,
+      'tokenizer_config.json',
+    ]);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
-    expect(config).toMatchObject({ model_type: 'phi3', hidden_size: 384, num_attention_heads: 3, num_key_value_heads: 1, intermediate_size: 1024, partial_rotary_factor: 0.75,
-      original_max_position_embeddings: 4096, max_position_embeddings: 131072, tie_word_embeddings: true, torch_dtype: 'bfloat16' });
+    expect(config).toMatchObject({
+      model_type: 'phi3',
+      hidden_size: 384,
+      num_attention_heads: 3,
+      num_key_value_heads: 1,
+      intermediate_size: 1024,
+      partial_rotary_factor: 0.75,
+      original_max_position_embeddings: 4096,
+      max_position_embeddings: 131072,
+      tie_word_embeddings: true,
+      torch_dtype: 'bfloat16',
+    });
     expect(config.rope_scaling.short_factor).toHaveLength(48);
-    const index = JSON.parse(readFileSync(join(dir, INDEX_FILE), 'utf8')) as { metadata: { total_size: number }; weight_map: Record<string, string> };
+    const index = JSON.parse(readFileSync(join(dir, INDEX_FILE), 'utf8')) as {
+      metadata: { total_size: number };
+      weight_map: Record<string, string>;
+    };
     const params = 1024 * 384 + 2 * ((3 + 2) * 128 * 384 + 384 * 384 + 2 * 1024 * 384 + 384 * 1024 + 2 * 384) + 384;
     expect(index.metadata.total_size).toBe(2 * params);
     expect(index.weight_map['lm_head.weight']).toBeUndefined();

@@ -11,8 +11,20 @@ import { loadHFModel } from '../src/model/hf.js';
 import { type Model, disposeModel } from '../src/model/model.js';
 import { nextTokenLogProbs } from '../src/model/sample.js';
 import { sftBatch } from '../src/model/train.js';
-import { type ChatTokenizer, CHAT_TEMPLATES, chatTokenizer, loadRunTokenizer, promptIds, promptTemplates, promptText, sftResponseIds, stopIds,
-  verdictIds, verificationPromptIds, VERIFIER_TEMPLATES } from '../src/loop/prompts.js';
+import {
+  type ChatTokenizer,
+  CHAT_TEMPLATES,
+  chatTokenizer,
+  loadRunTokenizer,
+  promptIds,
+  promptTemplates,
+  promptText,
+  sftResponseIds,
+  stopIds,
+  verdictIds,
+  verificationPromptIds,
+  VERIFIER_TEMPLATES,
+} from '../src/loop/prompts.js';
 import { verifierScores } from '../src/loop/verify.js';
 import { loadHFTokenizer, loadTokenizer } from '../src/tokenizer/index.js';
 import { PHI4_TOKENS, writeTinyPhi3 } from './helpers.js';
@@ -59,7 +71,9 @@ describe('chat prompts', () => {
     const response = [...tok.encode('3 + 2 = 5\n#### 5'), END];
     const ids = verificationPromptIds(tok, 'tf', 'Tom has 3 apples.', response);
     const text = tok.decode(ids, { skipSpecial: false });
-    expect(text).toBe(`<|user|>${CHAT_TEMPLATES.tf.replace('{question}', 'Tom has 3 apples.').replace('{response}', '3 + 2 = 5\n#### 5')}<|end|><|assistant|>`);
+    expect(text).toBe(
+      `<|user|>${CHAT_TEMPLATES.tf.replace('{question}', 'Tom has 3 apples.').replace('{response}', '3 + 2 = 5\n#### 5')}<|end|><|assistant|>`,
+    );
     const qe = tok.decode(verificationPromptIds(tok, 'qe', 'Q', response), { skipSpecial: false });
     expect(qe).toContain('from 0 (certainly wrong) to 9 (certainly correct)');
     const verdict = verdictIds(tok);
@@ -72,7 +86,9 @@ describe('chat prompts', () => {
   it('tf reads P(True)/(P(True)+P(False)), qe the expected digit / 9, from the next-token distribution after the assistant header', () => {
     const questions = [{ question: 'Tom has 3 apples and buys 2 more. How many?', answer: '5' }];
     const tokens = [...tok.encode('3 + 2 = 5\n#### 5'), END];
-    const candidates = [[{ tokens, text: '', answer: '5', correct: true, nll: 1, normalizedNll: 1, length: tokens.length, entropy: 0, selfCertainty: 0 }]];
+    const candidates = [
+      [{ tokens, text: '', answer: '5', correct: true, nll: 1, normalizedNll: 1, length: tokens.length, entropy: 0, selfCertainty: 0 }],
+    ];
     const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tok, 'tf', questions[0].question, tokens)], { padId: tok.padId })[0];
     const pTrue = Math.exp(lpTf[tok.pieceToId('True')]);
     const pFalse = Math.exp(lpTf[tok.pieceToId('False')]);
@@ -92,7 +108,13 @@ describe('chat prompts', () => {
     expect(sftResponseIds(tok, [...content, ENDOFTEXT])).toEqual([...content, END]);
     expect(sftResponseIds(tok, [...content, END])).toEqual([...content, END]);
     expect(sftResponseIds(tok, content)).toEqual(content); // cut at --max-new-tokens: no turn end is invented
-    const batch = sftBatch([{ prompt, response: sftResponseIds(tok, [...content, ENDOFTEXT]) }, { prompt: prompt.slice(3), response: [...content.slice(0, 2), END] }], tok.padId);
+    const batch = sftBatch(
+      [
+        { prompt, response: sftResponseIds(tok, [...content, ENDOFTEXT]) },
+        { prompt: prompt.slice(3), response: [...content.slice(0, 2), END] },
+      ],
+      tok.padId,
+    );
     const weighted = batch.targets.map((row, b) => row.filter((_, j) => batch.weights[b][j] === 1));
     expect(weighted[0]).toEqual([...content, END]);
     expect(weighted[1]).toEqual([...content.slice(0, 2), END]);
@@ -103,7 +125,7 @@ describe('chat prompts', () => {
     expect(tok.decode(weighted[0], { skipSpecial: false })).toBe('3 + 2 = 5\n#### 5<|end|>');
   });
 
-  it('sampling stops on generation_config\'s eos list and the turn end; run.json gets every template', () => {
+  it("sampling stops on generation_config's eos list and the turn end; run.json gets every template", () => {
     expect(stopIds(tok)).toEqual([END, ENDOFTEXT]);
     const templates = promptTemplates(tok);
     expect(templates.format).toBe('chat');

@@ -29,7 +29,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe.skipIf(!HAVE_FIG4)('writePaperComparison', () => {
   it('fits each run and the paper panel beside it, and writes figures, markdown and JSON', async () => {
     const out = join(dir, 'figures');
-    const { rows, markdown, json } = await writePaperComparison({ runsDir: join(dir, 'runs'), paperFig4: FIG4, panels: ['gsm8k_tf', 'math_qe'], out, formats: ['svg'] });
+    const { rows, markdown, json } = await writePaperComparison({
+      runsDir: join(dir, 'runs'),
+      paperFig4: FIG4,
+      panels: ['gsm8k_tf', 'math_qe'],
+      out,
+      formats: ['svg'],
+    });
     const [exact, noisy] = rows;
     expect(exact.run.points).toBe(21);
     expect(exact.run.rate!).toBeCloseTo(TRUTH.rate, 6);
@@ -38,8 +44,15 @@ describe.skipIf(!HAVE_FIG4)('writePaperComparison', () => {
     expect(exact.run.r2.solver!).toBeCloseTo(1, 9);
     expect(exact.run.flags).toEqual([]);
     // the noisy run's columns are the shared-rate fit of its own metrics.jsonl
-    const lines = readFileSync(join(dir, 'runs', 'math_qe', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
-    const fit = fitSharedRate({ t: lines.map((m) => m.t), solver: lines.map((m) => m.solverUncertainty), verifier: lines.map((m) => m.verifierUncertainty) });
+    const lines = readFileSync(join(dir, 'runs', 'math_qe', 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
+    const fit = fitSharedRate({
+      t: lines.map((m) => m.t),
+      solver: lines.map((m) => m.solverUncertainty),
+      verifier: lines.map((m) => m.verifierUncertainty),
+    });
     expect(noisy.run.rate).toBe(fit.rate.value);
     expect(noisy.run.limits).toEqual({ solver: fit.limits.solver.value, verifier: fit.limits.verifier.value });
     expect(noisy.run.r2).toEqual(fit.r2);
@@ -60,24 +73,46 @@ describe.skipIf(!HAVE_FIG4)('writePaperComparison', () => {
   it('keeps a run too short to fit: its points drawn, nulls and the reason in the table', async () => {
     writeSyntheticRun(join(dir, 'short', 'gsm8k_qe'), { trajectory: { t: [0, 0.5], solver: [9, 8], verifier: [6.5, 6.2] } });
     const out = join(dir, 'short-figures');
-    const { rows, markdown } = await writePaperComparison({ runsDir: join(dir, 'short'), paperFig4: FIG4, panels: ['gsm8k_qe'], out, formats: ['svg'] });
-    expect(rows[0].run).toMatchObject({ points: 2, rate: null, limits: { solver: null, verifier: null }, r2: { solver: null, verifier: null, gap: null } });
+    const { rows, markdown } = await writePaperComparison({
+      runsDir: join(dir, 'short'),
+      paperFig4: FIG4,
+      panels: ['gsm8k_qe'],
+      out,
+      formats: ['svg'],
+    });
+    expect(rows[0].run).toMatchObject({
+      points: 2,
+      rate: null,
+      limits: { solver: null, verifier: null },
+      r2: { solver: null, verifier: null, gap: null },
+    });
     expect(rows[0].run.error).toMatch(/2 time points, need at least 3/);
     expect(Number.isFinite(rows[0].paper.rate)).toBe(true);
-    expect(readFileSync(markdown, 'utf8')).toMatch(/\| GSM8K, QE verifier \| 2 \| n\/a \/ n\/a \/ n\/a \| n\/a \| n\/a \| n\/a \| 20 \| .*2 time points, need at least 3/);
+    expect(readFileSync(markdown, 'utf8')).toMatch(
+      /\| GSM8K, QE verifier \| 2 \| n\/a \/ n\/a \/ n\/a \| n\/a \| n\/a \| n\/a \| 20 \| .*2 time points, need at least 3/,
+    );
     expect(readFileSync(join(out, 'paper-gsm8k_qe.svg'), 'utf8')).toContain('(no fit)');
   });
 
   it('names a panel the CSV lacks and a panel without a run directory', async () => {
     const base = { runsDir: join(dir, 'runs'), paperFig4: FIG4, out: join(dir, 'bad'), formats: ['svg' as const] };
     await expect(writePaperComparison({ ...base, panels: ['gsm8k_xx'] })).rejects.toThrow(/no panel 'gsm8k_xx' \(it has .*gsm8k_tf/);
-    await expect(writePaperComparison({ ...base, panels: ['gsm8k_tf', 'math_tf'] })).rejects.toThrow(`${join(dir, 'runs', 'math_tf')}: not a run directory (no metrics.jsonl)`);
+    await expect(writePaperComparison({ ...base, panels: ['gsm8k_tf', 'math_tf'] })).rejects.toThrow(
+      `${join(dir, 'runs', 'math_tf')}: not a run directory (no metrics.jsonl)`,
+    );
   });
 });
 
 describe('markdownTable', () => {
   it('escapes pipes, formats numbers and keeps one line per row', () => {
-    const md = markdownTable({ caption: 'c', header: ['a', 'b'], rows: [['x|y', 0.123456789], ['two\nlines', NaN]] });
+    const md = markdownTable({
+      caption: 'c',
+      header: ['a', 'b'],
+      rows: [
+        ['x|y', 0.123456789],
+        ['two\nlines', NaN],
+      ],
+    });
     expect(md).toBe('c\n\n| a | b |\n| --- | --- |\n| x\\|y | 0.1235 |\n| two lines | n/a |\n');
   });
 });

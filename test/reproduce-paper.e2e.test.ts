@@ -16,8 +16,17 @@ const FIG4 = join(DEFAULT_DATA_DIR, 'paper-fig4', 'phi4_figure4_digitized.csv');
 const PANELS = ['gsm8k_tf', 'math_qe'];
 // the paper's printed R² (solver / verifier / gap) of these panels (its Figure 4 table)
 const PAPER_R2: Record<string, [number, number, number]> = { gsm8k_tf: [0.998, 0.98, 0.989], math_qe: [0.998, 0.981, 0.981] };
-const SIZES = { POOL: '4', SAMPLES: '2', ROUNDS: '1', MAX_NEW_TOKENS: '8', EVAL_SIZE: '2', TEST_SIZE: '2', TEST_SAMPLES: '0',
-  PANELS: PANELS.join(' '), TRAIN_ARGS: '--sample-batch 4 --batch-size 2 --no-report' };
+const SIZES = {
+  POOL: '4',
+  SAMPLES: '2',
+  ROUNDS: '1',
+  MAX_NEW_TOKENS: '8',
+  EVAL_SIZE: '2',
+  TEST_SIZE: '2',
+  TEST_SAMPLES: '0',
+  PANELS: PANELS.join(' '),
+  TRAIN_ARGS: '--sample-batch 4 --batch-size 2 --no-report',
+};
 
 let root: string;
 beforeAll(() => {
@@ -26,7 +35,12 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function reproduce(args: string[], env: Record<string, string> = SIZES) {
-  return spawnSync('bash', ['scripts/reproduce_paper.sh', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 900_000, env: { ...process.env, ...env } });
+  return spawnSync('bash', ['scripts/reproduce_paper.sh', ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 900_000,
+    env: { ...process.env, ...env },
+  });
 }
 
 const read = (path: string) => readFileSync(path, 'utf8');
@@ -61,7 +75,13 @@ describe('scripts/reproduce_paper.sh: bad input', () => {
   });
 });
 
-const HAVE_DATA = sharedData(DEFAULT_DATA_DIR, 'gsm8k/train.jsonl', 'gsm8k/test.jsonl', 'math/test.jsonl', 'paper-fig4/phi4_figure4_digitized.csv');
+const HAVE_DATA = sharedData(
+  DEFAULT_DATA_DIR,
+  'gsm8k/train.jsonl',
+  'gsm8k/test.jsonl',
+  'math/test.jsonl',
+  'paper-fig4/phi4_figure4_digitized.csv',
+);
 
 describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face checkpoint', () => {
   it('runs the panels, draws one figure per panel and the table beside the paper, and a second invocation skips or resumes', () => {
@@ -75,18 +95,33 @@ describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face c
 
     for (const panel of PANELS) {
       const run = join(out, 'runs', panel);
-      const metrics = read(join(run, 'metrics.jsonl')).trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+      const metrics = read(join(run, 'metrics.jsonl'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, number>);
       expect(metrics.map((m) => m.t)).toEqual([0, 0.5, 1]); // ROUNDS=1 round of one epoch, two evaluations per epoch
-      for (const m of metrics) for (const key of ['solverUncertainty', 'verifierUncertainty', 'gap']) expect(Number.isFinite(m[key]), `${panel} ${key}`).toBe(true);
+      for (const m of metrics)
+        for (const key of ['solverUncertainty', 'verifierUncertainty', 'gap'])
+          expect(Number.isFinite(m[key]), `${panel} ${key}`).toBe(true);
       const info = JSON.parse(read(join(run, 'run.json'))) as { options: Record<string, unknown>; finishedAt?: string };
-      expect(info.options).toMatchObject({ model, data: { dataset: panel.split('_')[0], poolSize: 4, dataDir: DEFAULT_DATA_DIR }, verify: { verifier: panel.split('_')[1] },
-        sampling: { samples: 2, maxNewTokens: 8 }, sft: { epochsPerRound: 1, fullFinetune: false }, eval: { evalsPerEpoch: 2 } });
+      expect(info.options).toMatchObject({
+        model,
+        data: { dataset: panel.split('_')[0], poolSize: 4, dataDir: DEFAULT_DATA_DIR },
+        verify: { verifier: panel.split('_')[1] },
+        sampling: { samples: 2, maxNewTokens: 8 },
+        sft: { epochsPerRound: 1, fullFinetune: false },
+        eval: { evalsPerEpoch: 2 },
+      });
       expect(info.finishedAt).toBeDefined();
       const svg = read(join(out, 'figures', `paper-${panel}.svg`));
       expect(svg).toContain('the paper, Phi-4, digitised');
       expect(svg).toContain('this run, ' + panel);
       expect(svg).not.toContain('NaN');
-      expect(readFileSync(join(out, 'figures', `paper-${panel}.png`)).subarray(1, 4).toString()).toBe('PNG');
+      expect(
+        readFileSync(join(out, 'figures', `paper-${panel}.png`))
+          .subarray(1, 4)
+          .toString(),
+      ).toBe('PNG');
     }
 
     // the table: every number finite; the paper's columns are the shared-rate fit of its digitised points
@@ -95,7 +130,8 @@ describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face c
     const digitised = readPaperFig4(FIG4);
     for (const row of table.panels) {
       for (const side of [row.run, row.paper]) {
-        for (const x of [side.r2.solver, side.r2.verifier, side.r2.gap, side.limits.solver, side.limits.verifier, side.rate]) expect(Number.isFinite(x)).toBe(true);
+        for (const x of [side.r2.solver, side.r2.verifier, side.r2.gap, side.limits.solver, side.limits.verifier, side.rate])
+          expect(Number.isFinite(x)).toBe(true);
       }
       expect(row.run.points).toBe(3);
       expect(row.paper.points).toBe(20);
@@ -108,7 +144,9 @@ describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face c
       expect(Math.abs(row.paper.r2.gap! - g)).toBeLessThanOrEqual(0.0005);
       expect(row.paper.flags).toEqual([]);
     }
-    const markdown = read(join(out, 'figures', 'paper-table.md')).trim().split('\n');
+    const markdown = read(join(out, 'figures', 'paper-table.md'))
+      .trim()
+      .split('\n');
     expect(markdown[2]).toContain('| paper points | paper R² U_s / U_v / G | paper U_s∞ | paper U_v∞ | paper r (1/epoch) |');
     expect(markdown.filter((l) => /^\| (GSM8K|MATH), /.test(l))).toHaveLength(2);
     expect(markdown.find((l) => l.startsWith('| GSM8K, TF verifier | 3 |'))).toContain(' | 20 | 0.998 / 0.9802 / 0.9892 | ');
@@ -117,14 +155,19 @@ describe.skipIf(!HAVE_DATA)('scripts/reproduce_paper.sh on a tiny Hugging Face c
     const unfinished = join(out, 'runs', 'math_qe', 'run.json');
     const { finishedAt: _dropped, ...killed } = JSON.parse(read(unfinished)) as Record<string, unknown>;
     writeFileSync(unfinished, JSON.stringify(killed, null, 2) + '\n');
-    const before = Object.fromEntries(PANELS.flatMap((p) => ['metrics.jsonl', 'run.json', 'samples/round-1.jsonl'].map((f) => [`${p}/${f}`, read(join(out, 'runs', p, f))])));
+    const before = Object.fromEntries(
+      PANELS.flatMap((p) =>
+        ['metrics.jsonl', 'run.json', 'samples/round-1.jsonl'].map((f) => [`${p}/${f}`, read(join(out, 'runs', p, f))]),
+      ),
+    );
     const checkpointTime = statSync(join(out, 'runs', 'gsm8k_tf', 'checkpoint', 'config.json')).mtimeMs;
     const second = reproduce(['--data-dir', DEFAULT_DATA_DIR, '--out', out, model]);
     expect(second.stderr).not.toMatch(/error:/);
     expect(second.status).toBe(0);
     expect(second.stdout).toContain(`== gsm8k_tf: done (${join(out, 'runs', 'gsm8k_tf')})`);
     expect(second.stdout).toContain(`== math_qe: resume (${join(out, 'runs', 'math_qe')})`);
-    for (const [file, text] of Object.entries(before)) if (file !== 'math_qe/run.json') expect(read(join(out, 'runs', file)), file).toBe(text);
+    for (const [file, text] of Object.entries(before))
+      if (file !== 'math_qe/run.json') expect(read(join(out, 'runs', file)), file).toBe(text);
     expect(statSync(join(out, 'runs', 'gsm8k_tf', 'checkpoint', 'config.json')).mtimeMs).toBe(checkpointTime);
     const resumed = JSON.parse(read(unfinished)) as { finishedAt?: string; resumedBy?: unknown[] };
     expect(resumed.finishedAt).toBeDefined();

@@ -6,7 +6,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/engine/index.js';
 import { type Model, addLora, disposeModel, forward, initModel, trainableParams } from '../src/model/model.js';
 import { score } from '../src/model/sample.js';
-import { DEFAULT_OPTIMIZER, type StepOptions, type TrainBatch, batchGradients, disposeAdamW, initAdamW, microBatches, trainStep } from '../src/model/train.js';
+import {
+  DEFAULT_OPTIMIZER,
+  type StepOptions,
+  type TrainBatch,
+  batchGradients,
+  disposeAdamW,
+  initAdamW,
+  microBatches,
+  trainStep,
+} from '../src/model/train.js';
 import { MICRO, randomBatch } from './helpers.js';
 
 beforeAll(async () => {
@@ -25,7 +34,10 @@ function raggedBatch(seed: number, lengths: number[], vocab: number): TrainBatch
 function gradientsOf(model: Model, batch: TrainBatch, options: StepOptions): { loss: number; grads: Record<string, Float32Array> } {
   return tf.tidy(() => {
     const { value, grads } = batchGradients(model, batch, options);
-    return { loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, g.dataSync() as Float32Array])) };
+    return {
+      loss: value.dataSync()[0],
+      grads: Object.fromEntries(Object.entries(grads).map(([n, g]) => [n, g.dataSync() as Float32Array])),
+    };
   });
 }
 
@@ -46,7 +58,12 @@ const VARIANTS: [string, (m: Model) => void, Partial<typeof MICRO>][] = [
 ];
 
 /** Loss and gradients under each of `variants` equal the default one-pass one-hot path's, to 1e-5. */
-function expectGradientsOfOneHotPass(prepare: (m: Model) => void, change: Partial<typeof MICRO>, seed: number, variants: StepOptions[]): void {
+function expectGradientsOfOneHotPass(
+  prepare: (m: Model) => void,
+  change: Partial<typeof MICRO>,
+  seed: number,
+  variants: StepOptions[],
+): void {
   const model = initModel({ ...MICRO, ...change }, seed);
   prepare(model);
   if (model.lora) for (const v of Object.values(model.lora.params)) v.assign(tf.randomNormal(v.shape, 0, 0.2, 'float32', seed)); // B ≠ 0: gradients reach A too
@@ -73,13 +90,15 @@ describe('gather-based chunked loss', () => {
     const values = tf.tidy(() => forward(model, tf.tensor2d(batch.inputs, undefined, 'int32')).logits.arraySync() as number[][][]);
     let sum = 0;
     let count = 0;
-    batch.targets.forEach((row, b) => row.forEach((target, t) => {
-      if (batch.weights[b][t] === 0) return;
-      const z = values[b][t];
-      const max = Math.max(...z);
-      sum += max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0)) - z[target];
-      count += 1;
-    }));
+    batch.targets.forEach((row, b) =>
+      row.forEach((target, t) => {
+        if (batch.weights[b][t] === 0) return;
+        const z = values[b][t];
+        const max = Math.max(...z);
+        sum += max + Math.log(z.reduce((s, x) => s + Math.exp(x - max), 0)) - z[target];
+        count += 1;
+      }),
+    );
     expect(gradientsOf(model, batch, { logitChunk: 3 }).loss).toBeCloseTo(sum / count, 5);
     disposeModel(model);
   });
@@ -91,10 +110,17 @@ describe('micro-batches and gradient accumulation', () => {
     const parts = microBatches(batch, 2);
     expect(parts.map((p) => p.inputs.length)).toEqual([2, 2, 1]);
     expect(parts.map((p) => p.inputs[0].length)).toEqual([8, 4, 5]);
-    expect(parts.flatMap((p) => p.weights.map((row) => row.reduce((s, w) => s + w, 0)))).toEqual(batch.weights.map((row) => row.reduce((s, w) => s + w, 0)));
+    expect(parts.flatMap((p) => p.weights.map((row) => row.reduce((s, w) => s + w, 0)))).toEqual(
+      batch.weights.map((row) => row.reduce((s, w) => s + w, 0)),
+    );
   });
 
-  it.each([[1, 0], [2, 0], [2, 3], [4, 0]])('micro-batch %i (logit chunk %i): one AdamW step gives the parameters of one full-batch step within 1e-5', (micro, logitChunk) => {
+  it.each([
+    [1, 0],
+    [2, 0],
+    [2, 3],
+    [4, 0],
+  ])('micro-batch %i (logit chunk %i): one AdamW step gives the parameters of one full-batch step within 1e-5', (micro, logitChunk) => {
     const batch = raggedBatch(7, [9, 5, 7, 3, 8], MICRO.vocab_size);
     const run = (options: StepOptions) => {
       const model = initModel(MICRO, 8);
@@ -113,15 +139,24 @@ describe('micro-batches and gradient accumulation', () => {
     expect(maxAbsDiff(accumulated.params, full.params)).toBeLessThan(1e-5);
     // and the step moved them: the comparison is not between untouched initial weights
     const initial = initModel(MICRO, 8);
-    expect(maxAbsDiff(full.params, Object.fromEntries(Object.entries(initial.params).map(([n, v]) => [n, v.dataSync() as Float32Array])))).toBeGreaterThan(1e-3);
+    expect(
+      maxAbsDiff(full.params, Object.fromEntries(Object.entries(initial.params).map(([n, v]) => [n, v.dataSync() as Float32Array]))),
+    ).toBeGreaterThan(1e-3);
     disposeModel(initial);
   });
 });
 
 describe('per-layer recomputation', () => {
-  it.each(VARIANTS)('%s: gradients equal plain autodiff to 1e-5 (one-hot and chunked loss, with micro-batches)', (_name, prepare, change) => {
-    expectGradientsOfOneHotPass(prepare, change, 13, [{ recompute: true }, { recompute: true, logitChunk: 4 }, { recompute: true, microBatch: 2, logitChunk: 2 }]);
-  });
+  it.each(VARIANTS)(
+    '%s: gradients equal plain autodiff to 1e-5 (one-hot and chunked loss, with micro-batches)',
+    (_name, prepare, change) => {
+      expectGradientsOfOneHotPass(prepare, change, 13, [
+        { recompute: true },
+        { recompute: true, logitChunk: 4 },
+        { recompute: true, microBatch: 2, logitChunk: 2 },
+      ]);
+    },
+  );
 
   it('keeps no layer activations between steps: no tensors leak', () => {
     const model = initModel(MICRO, 1);
@@ -137,7 +172,11 @@ describe('per-layer recomputation', () => {
 describe('chunked scoring', () => {
   it('NLL, entropy and self-certainty with chunked logits equal the unchunked scorer', () => {
     const model = initModel({ ...MICRO, initializer_range: 0.5 }, 21);
-    const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9, 10]];
+    const prompts = [
+      [1, 2, 3],
+      [4, 5],
+      [6, 7, 8, 9, 10],
+    ];
     const responses = [[3, 4, 5, 6], [7], [8, 9, 2]];
     const reference = score(model, prompts, responses, { padId: 0, batchSize: 2 });
     for (const logitChunk of [1, 3, 100]) {

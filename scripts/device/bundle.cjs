@@ -30,29 +30,36 @@ export function torchDeviceMemory(resetPeak = false) { return memory(resetPeak);
 };
 
 require('node:fs').rmSync(path.join(root, 'devbundle', 'cli'), { recursive: true, force: true }); // no stale chunks of an earlier build
-esbuild.build({
-  entryPoints: {
-    ...Object.fromEntries(['pretrain', 'train', 'bench'].map((name) => [name, path.join(root, 'src', 'cli', `${name}.ts`)])),
-    worker: path.join(root, 'src', 'bench', 'worker.ts'), // the bench's per-backend process (src/bench/run.ts workerCommand)
-  },
-  outdir: path.join(root, 'devbundle', 'cli'),
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  splitting: true, // the four entries share one copy of tfjs and the model (chunk-*.mjs beside them): the device tree travels within 64 MiB
-  minify: true,
-  chunkNames: 'chunk-[hash]',
-  platform: 'node',
-  format: 'esm',
-  target: 'node18',
-  logLevel: 'warning',
-  plugins: [staticTorch],
-  external: ['@resvg/resvg-js', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
-  logOverride: { 'ignored-bare-import': 'silent' },
-  // CommonJS packages inside an ESM bundle call require() for built-ins, and sentencepiece-js's emscripten code reads __filename
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
-    "const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));" },
-}).then(() => {
-  const dir = path.join(root, 'devbundle', 'cli');
-  const bytes = require('node:fs').readdirSync(dir).reduce((sum, f) => sum + require('node:fs').statSync(path.join(dir, f)).size, 0);
-  console.log(`bundled into ${dir} (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
-});
+esbuild
+  .build({
+    entryPoints: {
+      ...Object.fromEntries(['pretrain', 'train', 'bench'].map((name) => [name, path.join(root, 'src', 'cli', `${name}.ts`)])),
+      worker: path.join(root, 'src', 'bench', 'worker.ts'), // the bench's per-backend process (src/bench/run.ts workerCommand)
+    },
+    outdir: path.join(root, 'devbundle', 'cli'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    splitting: true, // the four entries share one copy of tfjs and the model (chunk-*.mjs beside them): the device tree travels within 64 MiB
+    minify: true,
+    chunkNames: 'chunk-[hash]',
+    platform: 'node',
+    format: 'esm',
+    target: 'node18',
+    logLevel: 'warning',
+    plugins: [staticTorch],
+    external: ['@resvg/resvg-js', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
+    logOverride: { 'ignored-bare-import': 'silent' },
+    // CommonJS packages inside an ESM bundle call require() for built-ins, and sentencepiece-js's emscripten code reads __filename
+    banner: {
+      js:
+        "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
+        "const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    },
+  })
+  .then(() => {
+    const dir = path.join(root, 'devbundle', 'cli');
+    const bytes = require('node:fs')
+      .readdirSync(dir)
+      .reduce((sum, f) => sum + require('node:fs').statSync(path.join(dir, f)).size, 0);
+    console.log(`bundled into ${dir} (${(bytes / 2 ** 20).toFixed(1)} MiB)`);
+  });

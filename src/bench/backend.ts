@@ -15,8 +15,27 @@ import { PRESET_NAMES } from '../model/config.js';
 import { loadLoopData } from '../loop/data.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
 import { type StageTimes, zeroTimes, zeroTokens } from '../loop/sampling.js';
-import { type AdamWState, type LoraConfig, type Model, type OptimizerConfig, type TrainBatch, DEFAULT_OPTIMIZER, LORA_TARGETS, MODELS_DIR, Rng, addLora,
-  disposeAdamW, disposeModel, initAdamW, initModel, loadCheckpoint, nextTokenLogProbs, sample, score, trainStep } from '../model/index.js';
+import {
+  type AdamWState,
+  type LoraConfig,
+  type Model,
+  type OptimizerConfig,
+  type TrainBatch,
+  DEFAULT_OPTIMIZER,
+  LORA_TARGETS,
+  MODELS_DIR,
+  Rng,
+  addLora,
+  disposeAdamW,
+  disposeModel,
+  initAdamW,
+  initModel,
+  loadCheckpoint,
+  nextTokenLogProbs,
+  sample,
+  score,
+  trainStep,
+} from '../model/index.js';
 import { type Tokenizer, loadTokenizer } from '../tokenizer/index.js';
 import * as tf from '@tensorflow/tfjs-core';
 import { type ModelConfig, countParameters, initialValue, parameterShapes } from '../model/index.js';
@@ -137,14 +156,17 @@ function initModelOnDevice(config: ModelConfig, seed: number): Model {
   const params: Record<string, tf.Variable> = {};
   Object.entries(parameterShapes(config)).forEach(([name, shape], i) => {
     const init = initialValue(config, name);
-    params[name] = tf.tidy(() => tf.variable('fill' in init ? tf.fill(shape, init.fill) : randomNormalOnDevice(shape, init.std, seed * 1000 + i)));
+    params[name] = tf.tidy(() =>
+      tf.variable('fill' in init ? tf.fill(shape, init.fill) : randomNormalOnDevice(shape, init.std, seed * 1000 + i)),
+    );
   });
   return { config, params, embedMode: preferredEmbedMode() };
 }
 
 function loadModel(spec: string, tokenizer: Tokenizer, seed: number): Model {
   const resolved = resolveBenchModel(spec, tokenizer.vocabSize, MODELS_DIR);
-  if (resolved.source === 'preset' && countParameters(parameterShapes(resolved.config)) > DEVICE_INIT_PARAMETERS) return initModelOnDevice(resolved.config, seed);
+  if (resolved.source === 'preset' && countParameters(parameterShapes(resolved.config)) > DEVICE_INIT_PARAMETERS)
+    return initModelOnDevice(resolved.config, seed);
   if (resolved.source === 'preset') return initModel(resolved.config, seed, preferredEmbedMode());
   const loaded = loadCheckpoint(resolved.dir!, preferredEmbedMode());
   if (loaded.training) disposeAdamW(loaded.training.optimizer);
@@ -160,7 +182,14 @@ const OPTIMIZER: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: 1e-4, minLr: 1e-4
 
 function loopData(spec: WorkerSpec, poolSize: number) {
   const { sizes, seed } = spec;
-  return loadLoopData({ dataset: 'arith', poolSize, freshPool: false, evalSize: Math.min(sizes.evalSize, poolSize), testSize: sizes.testSize, seed });
+  return loadLoopData({
+    dataset: 'arith',
+    poolSize,
+    freshPool: false,
+    evalSize: Math.min(sizes.evalSize, poolSize),
+    testSize: sizes.testSize,
+    seed,
+  });
 }
 
 /** The round whose wall time is the median (the lower middle one of an even count). */
@@ -187,19 +216,24 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const T = P + M - 1; // an SFT row of prompt + response, shifted by one
   const verifyLength = P + M + tokenizer.encode(VERIFIER_TEMPLATES.tf).length;
   if (verifyLength > config.max_position_embeddings) {
-    throw new Error(`--prompt-length ${P} + --new-tokens ${M} + the verifier template exceed max_position_embeddings ${config.max_position_embeddings}`);
+    throw new Error(
+      `--prompt-length ${P} + --new-tokens ${M} + the verifier template exceed max_position_embeddings ${config.max_position_embeddings}`,
+    );
   }
 
   const dispatch = await dispatchCost();
-  log(`${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel, ` +
-    `profiler adds ${(dispatch.profilerSeconds * 1e6).toFixed(1)})`);
+  log(
+    `${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel, ` +
+      `profiler adds ${(dispatch.profilerSeconds * 1e6).toFixed(1)})`,
+  );
 
   const prompts = randomRows(rng, S, P, vocab);
   const responses = randomRows(rng, S, M, vocab);
   const verifyPrompts = randomRows(rng, S, verifyLength, vocab);
   const trainRows = randomRows(rng, sizes.batch, T + 1, vocab);
   const trainBatch: TrainBatch = {
-    inputs: trainRows.map((r) => r.slice(0, -1)), targets: trainRows.map((r) => r.slice(1)),
+    inputs: trainRows.map((r) => r.slice(0, -1)),
+    targets: trainRows.map((r) => r.slice(1)),
     weights: trainRows.map(() => Array.from({ length: T }, (_, j) => (j >= P - 1 ? 1 : 0))), // SFT: loss on the response only
   };
   const lora = loraConfig(sizes);
@@ -218,14 +252,19 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     verify: forwardFlops(config, work.verify),
   };
   const tokensPerCall: Record<ThroughputStage, number> = {
-    train: sizes.batch * T, trainLora: sizes.batch * T, sample: S * M, score: S * (P + M), verify: S * verifyLength,
+    train: sizes.batch * T,
+    trainLora: sizes.batch * T,
+    sample: S * M,
+    score: S * (P + M),
+    verify: S * verifyLength,
   };
 
   let optimizer: AdamWState = initAdamW(model.params);
   const stages: Record<ThroughputStage, () => void> = {
     train: () => void trainStep(model, optimizer, OPTIMIZER, trainBatch),
     trainLora: () => void trainStep(model, optimizer, OPTIMIZER, trainBatch),
-    sample: () => void sample(model, prompts, { temperature: 1, topP: 1, maxNewTokens: M, eosId: -1, padId: tokenizer.padId, rng: new Rng(spec.seed) }),
+    sample: () =>
+      void sample(model, prompts, { temperature: 1, topP: 1, maxNewTokens: M, eosId: -1, padId: tokenizer.padId, rng: new Rng(spec.seed) }),
     score: () => void score(model, prompts, responses, { padId: tokenizer.padId, batchSize: S }),
     verify: () => void nextTokenLogProbs(model, verifyPrompts, { padId: tokenizer.padId, batchSize: S }),
   };
@@ -244,8 +283,10 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     const profiled = await profileKernels(stages[stage]);
     breakdowns[stage] = breakdown(profiled, timings[stage].medianSeconds, dispatch);
     devicePeak[stage] = torchDeviceMemory()?.peakBytes ?? profiled.peakBytes;
-    log(`${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
-      `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`);
+    log(
+      `${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
+        `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`,
+    );
   }
 
   // one round with the adapters attached, as `npm run train` runs by default (LoRA)
@@ -259,9 +300,13 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     rounds.push(benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r));
     log(`${info.name}: round ${r + 1}/${roundReps} ${rounds[r].seconds.toFixed(2)} s (stages ${JSON.stringify(rounds[r].stages)})`);
   }
-  const enginePath = spec.enginePath && rounds.length > 0 ? await timeEngineRound(spec, { model, tokenizer, data, optimizer }, log) : undefined;
+  const enginePath =
+    spec.enginePath && rounds.length > 0 ? await timeEngineRound(spec, { model, tokenizer, data, optimizer }, log) : undefined;
   const roundPeakDeviceBytes = torchDeviceMemory()?.peakBytes ?? null;
-  const round = rounds.length > 0 ? medianRound(rounds) : { seconds: 0, stages: zeroTimes(), tokens: zeroTokens(), meanResponseLength: 0, trainSteps: 0 };
+  const round =
+    rounds.length > 0
+      ? medianRound(rounds)
+      : { seconds: 0, stages: zeroTimes(), tokens: zeroTokens(), meanResponseLength: 0, trainSteps: 0 };
   disposeAdamW(optimizer);
   disposeModel(model);
   const peakRssBytes = process.resourceUsage().maxRSS * 1024;
@@ -270,25 +315,60 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   log(`${info.name}: matmul peak ${(peak.flopsPerSecond / 1e9).toFixed(2)} GFLOP/s at n=${peak.size}`);
   const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
   const rate = (stage: ThroughputStage) => perSecond(tokensPerCall[stage], timings[stage].medianSeconds);
-  const mfu = Object.fromEntries(THROUGHPUT_STAGES.map((s) => [s, modelFlops[s] / timings[s].medianSeconds / peak.flopsPerSecond])) as Record<ThroughputStage, number>;
+  const mfu = Object.fromEntries(
+    THROUGHPUT_STAGES.map((s) => [s, modelFlops[s] / timings[s].medianSeconds / peak.flopsPerSecond]),
+  ) as Record<ThroughputStage, number>;
   const cpu = process.cpuUsage(cpuStart);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   return {
-    backend: info.name, package: info.package, version: info.version, device: info.device, precision: info.precision ?? 'fp32', threads: info.threads,
-    kernelLaunchesPerToken: { sample: breakdowns.sample.kernels / tokensPerCall.sample, train: breakdowns.train.kernels / tokensPerCall.train,
-      score: breakdowns.score.kernels / tokensPerCall.score },
-    peakDeviceBytes: Math.max(...Object.values(devicePeak)), peakDeviceBytesByStage: devicePeak, roundPeakDeviceBytes,
-    peakDeviceBytesSource: torchDeviceMemory() ? 'cuda caching allocator' : 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)',
-    trainTokensPerSecond: rate('train'), trainLoraTokensPerSecond: rate('trainLora'), sampleTokensPerSecond: rate('sample'),
-    scoreTokensPerSecond: rate('score'), verifyTokensPerSecond: rate('verify'),
-    roundSeconds: round.seconds, stageShare: stageShare(round), stageSeconds: round.stages,
-    ...(enginePath ? { engineRoundSeconds: enginePath.seconds, engineOverheadShare: Math.max(0, 1 - round.seconds / enginePath.seconds) } : {}),
-    roundTokensPerSecond: { sample: perSecond(round.tokens.sample, round.stages.sample), score: perSecond(round.tokens.score, round.stages.score), train: perSecond(round.tokens.train, round.stages.train) },
-    peakRssBytes, backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
-    mfu, matmulPeakFlopsPerSecond: peak.flopsPerSecond, matmulPeak: peak, dispatchMicroseconds: dispatch.perCallSeconds * 1e6, dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
+    backend: info.name,
+    package: info.package,
+    version: info.version,
+    device: info.device,
+    precision: info.precision ?? 'fp32',
+    threads: info.threads,
+    kernelLaunchesPerToken: {
+      sample: breakdowns.sample.kernels / tokensPerCall.sample,
+      train: breakdowns.train.kernels / tokensPerCall.train,
+      score: breakdowns.score.kernels / tokensPerCall.score,
+    },
+    peakDeviceBytes: Math.max(...Object.values(devicePeak)),
+    peakDeviceBytesByStage: devicePeak,
+    roundPeakDeviceBytes,
+    peakDeviceBytesSource: torchDeviceMemory()
+      ? 'cuda caching allocator'
+      : 'live tfjs tensors (no device allocator on CPU; process RSS is peakRssBytes)',
+    trainTokensPerSecond: rate('train'),
+    trainLoraTokensPerSecond: rate('trainLora'),
+    sampleTokensPerSecond: rate('sample'),
+    scoreTokensPerSecond: rate('score'),
+    verifyTokensPerSecond: rate('verify'),
+    roundSeconds: round.seconds,
+    stageShare: stageShare(round),
+    stageSeconds: round.stages,
+    ...(enginePath
+      ? { engineRoundSeconds: enginePath.seconds, engineOverheadShare: Math.max(0, 1 - round.seconds / enginePath.seconds) }
+      : {}),
+    roundTokensPerSecond: {
+      sample: perSecond(round.tokens.sample, round.stages.sample),
+      score: perSecond(round.tokens.score, round.stages.score),
+      train: perSecond(round.tokens.train, round.stages.train),
+    },
+    peakRssBytes,
+    backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
+    mfu,
+    matmulPeakFlopsPerSecond: peak.flopsPerSecond,
+    matmulPeak: peak,
+    dispatchMicroseconds: dispatch.perCallSeconds * 1e6,
+    dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
     profilerMicroseconds: dispatch.profilerSeconds * 1e6,
-    breakdown: breakdowns, timings, modelFlops, round,
-    cpuUtilisation: (cpu.user + cpu.system) / 1e6 / wallSeconds, loadAverage: { start: loadStart, end: loadAverage() }, wallSeconds,
+    breakdown: breakdowns,
+    timings,
+    modelFlops,
+    round,
+    cpuUtilisation: (cpu.user + cpu.system) / 1e6 / wallSeconds,
+    loadAverage: { start: loadStart, end: loadAverage() },
+    wallSeconds,
   };
 }
 
@@ -306,15 +386,35 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
     const data = loopData(spec, point.poolSize);
     if (warmed !== point.model) {
       // a small untimed round first, so the first point of each model pays no first-call costs
-      benchRound(model, tokenizer, loopData(spec, 1), { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) }, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed);
+      benchRound(
+        model,
+        tokenizer,
+        loopData(spec, 1),
+        { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) },
+        { optimizer, optimizerConfig: OPTIMIZER },
+        spec.seed,
+      );
       warmed = point.model;
     }
-    const round = medianRound(Array.from({ length: spec.timing.roundReps }, (_, r) => benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r)));
+    const round = medianRound(
+      Array.from({ length: spec.timing.roundReps }, (_, r) =>
+        benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r),
+      ),
+    );
     const parameters = Object.values(model.params).reduce((s, v) => s + v.size, 0);
     disposeAdamW(optimizer);
     disposeModel(model);
-    out.push({ backend: info.name, threads: info.threads, model: point.model, parameters, samples: point.samples, poolSize: point.poolSize,
-      roundSeconds: round.seconds, stageSeconds: round.stages, meanResponseLength: round.meanResponseLength });
+    out.push({
+      backend: info.name,
+      threads: info.threads,
+      model: point.model,
+      parameters,
+      samples: point.samples,
+      poolSize: point.poolSize,
+      roundSeconds: round.seconds,
+      stageSeconds: round.stages,
+      meanResponseLength: round.meanResponseLength,
+    });
     log(`${info.name}: sweep ${point.model} N=${point.samples} pool=${point.poolSize}: ${round.seconds.toFixed(2)} s`);
   }
   return out;
@@ -322,7 +422,19 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
 
 /** Starts `npm run serve` of the bench's model (same preset and seed) on a free port; resolves with its URL and its process. */
 function startServer(spec: WorkerSpec): Promise<{ url: string; child: ChildProcess }> {
-  const args = ['tsx', 'src/cli/serve.ts', '--model', spec.model, '--seed', String(spec.seed), '--port', '0', '--backend', spec.backend, ...(spec.threads ? ['--threads', String(spec.threads)] : [])];
+  const args = [
+    'tsx',
+    'src/cli/serve.ts',
+    '--model',
+    spec.model,
+    '--seed',
+    String(spec.seed),
+    '--port',
+    '0',
+    '--backend',
+    spec.backend,
+    ...(spec.threads ? ['--threads', String(spec.threads)] : []),
+  ];
   const child = spawn('npx', args, { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], detached: true }); // a group of its own: npx's children are killed with it
   return new Promise((resolve, reject) => {
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -334,7 +446,11 @@ function startServer(spec: WorkerSpec): Promise<{ url: string; child: ChildProce
 }
 
 /** One round with the engine path: sampling, scoring and verifying through HTTP to a server process, adapters published to it. */
-async function timeEngineRound(spec: WorkerSpec, work: { model: Model; tokenizer: Tokenizer; data: LoopData; optimizer: AdamWState }, log: Log): Promise<RoundTiming | undefined> {
+async function timeEngineRound(
+  spec: WorkerSpec,
+  work: { model: Model; tokenizer: Tokenizer; data: LoopData; optimizer: AdamWState },
+  log: Log,
+): Promise<RoundTiming | undefined> {
   if (spec.backend !== 'torch' || !(PRESET_NAMES as readonly string[]).includes(spec.model)) {
     log(`${spec.backend}: engine path skipped (it runs on torch with a preset model, which npm run serve re-creates from the seed)`);
     return undefined;
@@ -343,7 +459,15 @@ async function timeEngineRound(spec: WorkerSpec, work: { model: Model; tokenizer
   const engine = openaiEngine({ ...OPENAI_DEFAULTS, endpoints: [url], model: spec.model });
   try {
     const publish = () => publishAdapter(engine, work.model, mkdtempSync(join(tmpdir(), 'svgap-bench-adapters-')), spec.model);
-    const round = benchRound(work.model, work.tokenizer, work.data, spec.sizes, { optimizer: work.optimizer, optimizerConfig: OPTIMIZER }, spec.seed, { engine, publish });
+    const round = benchRound(
+      work.model,
+      work.tokenizer,
+      work.data,
+      spec.sizes,
+      { optimizer: work.optimizer, optimizerConfig: OPTIMIZER },
+      spec.seed,
+      { engine, publish },
+    );
     log(`${spec.backend}: engine-path round ${round.seconds.toFixed(2)} s (npm run serve at ${url})`);
     return round;
   } finally {

@@ -23,11 +23,24 @@ export async function countKernelCalls(fn: () => void): Promise<number> {
 }
 
 /** Launches per token of the three stages; `optimizer` is stepped once (on the trainable parameters). */
-export async function kernelLaunchesPerToken(model: Model, work: LaunchWork, optimizer: AdamWState, config: OptimizerConfig): Promise<LaunchCounts> {
+export async function kernelLaunchesPerToken(
+  model: Model,
+  work: LaunchWork,
+  optimizer: AdamWState,
+  config: OptimizerConfig,
+): Promise<LaunchCounts> {
   const rows = work.prompts.length;
-  const sampleCalls = await countKernelCalls(() => void sample(model, work.prompts, {
-    temperature: 1, topP: 1, maxNewTokens: work.newTokens, eosId: -1, padId: work.padId, rng: new Rng(1),
-  }));
+  const sampleCalls = await countKernelCalls(
+    () =>
+      void sample(model, work.prompts, {
+        temperature: 1,
+        topP: 1,
+        maxNewTokens: work.newTokens,
+        eosId: -1,
+        padId: work.padId,
+        rng: new Rng(1),
+      }),
+  );
   const trainCalls = await countKernelCalls(() => void trainStep(model, optimizer, config, work.trainBatch));
   const scoreCalls = await countKernelCalls(() => void score(model, work.prompts, work.responses, { padId: work.padId, batchSize: rows }));
   const trainTokens = work.trainBatch.inputs.length * work.trainBatch.inputs[0].length;

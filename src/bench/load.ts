@@ -25,7 +25,10 @@ export interface LoadResult {
 async function one(url: string, i: number, options: LoadOptions): Promise<string | undefined> {
   try {
     const reply = await fetch(`${url.replace(/\/+$/, '')}/v1/completions`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(options.body(i)), signal: AbortSignal.timeout(options.timeoutMs ?? 600_000),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(options.body(i)),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 600_000),
     });
     const text = await reply.text();
     if (!reply.ok) return `request ${i}: HTTP ${reply.status}: ${text.slice(0, 200)}`;
@@ -41,18 +44,27 @@ export async function loadTest(url: string, options: LoadOptions): Promise<LoadR
   const errors: string[] = [];
   let next = 0;
   const start = performance.now();
-  await Promise.all(Array.from({ length: options.clients }, async () => {
-    while (next < options.requests) {
-      const i = next++;
-      const t0 = performance.now();
-      const error = await one(url, i, options);
-      latencies.push(performance.now() - t0);
-      if (error) errors.push(error);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: options.clients }, async () => {
+      while (next < options.requests) {
+        const i = next++;
+        const t0 = performance.now();
+        const error = await one(url, i, options);
+        latencies.push(performance.now() - t0);
+        if (error) errors.push(error);
+      }
+    }),
+  );
   const seconds = (performance.now() - start) / 1000;
   return {
-    clients: options.clients, requests: options.requests, ok: options.requests - errors.length, failed: errors.length, seconds,
-    requestsPerSecond: options.requests / seconds, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), errors: errors.slice(0, 5),
+    clients: options.clients,
+    requests: options.requests,
+    ok: options.requests - errors.length,
+    failed: errors.length,
+    seconds,
+    requestsPerSecond: options.requests / seconds,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    errors: errors.slice(0, 5),
   };
 }

@@ -6,8 +6,15 @@ import { PRESET_NAMES, type ModelConfig, type PresetName, presetConfig, validate
 
 /** A model far below `tiny` for the seconds-long smoke run: one layer, hidden 32. */
 export function microConfig(vocabSize: number): ModelConfig {
-  return { ...presetConfig('tiny', vocabSize), hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1,
-    intermediate_size: 64, max_position_embeddings: 128 };
+  return {
+    ...presetConfig('tiny', vocabSize),
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    intermediate_size: 64,
+    max_position_embeddings: 128,
+  };
 }
 
 /** Phi-4-mini's shape (HF microsoft/Phi-4-mini-instruct config.json: 32 layers, 3072 wide, 24 heads / 8 KV heads of 128,
@@ -15,8 +22,16 @@ export function microConfig(vocabSize: number): ModelConfig {
  * 2 layers, 384 wide and the tokenizer's vocab, for CPU launch counts. The rotary is unscaled (longrope changes no shape). */
 export function phi4MiniConfig(vocabSize: number, full: boolean): ModelConfig {
   const scale = full ? 1 : 8; // 3072 / 8 = 384: 6 heads / 2 KV heads of 64, MLP 1024
-  return { ...presetConfig('tiny', vocabSize), vocab_size: full ? 200064 : vocabSize, hidden_size: 3072 / scale, num_hidden_layers: full ? 32 : 2,
-    num_attention_heads: 24 / (full ? 1 : 4), num_key_value_heads: 8 / (full ? 1 : 4), intermediate_size: 8192 / scale, max_position_embeddings: 4096 };
+  return {
+    ...presetConfig('tiny', vocabSize),
+    vocab_size: full ? 200064 : vocabSize,
+    hidden_size: 3072 / scale,
+    num_hidden_layers: full ? 32 : 2,
+    num_attention_heads: 24 / (full ? 1 : 4),
+    num_key_value_heads: 8 / (full ? 1 : 4),
+    intermediate_size: 8192 / scale,
+    max_position_embeddings: 4096,
+  };
 }
 
 export const BENCH_PRESETS = ['micro', ...PRESET_NAMES, 'phi4mini-shape', 'phi4mini', 'phi4mini-tok'] as const;
@@ -31,15 +46,19 @@ export interface BenchModel {
 /** `--model`: micro | tiny | small (random init), a shipped checkpoint name under modelsDir, or a checkpoint directory. */
 export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: string): BenchModel {
   if (spec === 'micro') return { spec, source: 'preset', config: microConfig(vocabSize) };
-  if (spec === 'phi4mini' || spec === 'phi4mini-shape') return { spec, source: 'preset', config: phi4MiniConfig(vocabSize, spec === 'phi4mini') };
+  if (spec === 'phi4mini' || spec === 'phi4mini-shape')
+    return { spec, source: 'preset', config: phi4MiniConfig(vocabSize, spec === 'phi4mini') };
   // full size with the tokenizer's vocab: a round can decode what it samples (its LM head is 200× smaller than Phi-4-mini's)
   if (spec === 'phi4mini-tok') return { spec, source: 'preset', config: { ...phi4MiniConfig(vocabSize, true), vocab_size: vocabSize } };
-  if ((PRESET_NAMES as readonly string[]).includes(spec)) return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
+  if ((PRESET_NAMES as readonly string[]).includes(spec))
+    return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
   const shipped = join(modelsDir, spec);
   const dir = existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
-    throw new Error(`--model ${spec}: not a preset (${BENCH_PRESETS.join(', ')}), a shipped model in ${modelsDir}, or a checkpoint directory with config.json`);
+    throw new Error(
+      `--model ${spec}: not a preset (${BENCH_PRESETS.join(', ')}), a shipped model in ${modelsDir}, or a checkpoint directory with config.json`,
+    );
   }
   let raw: unknown;
   try {
@@ -48,6 +67,7 @@ export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: st
     throw new Error(`--model ${spec}: ${configPath} is not valid JSON (${(error as Error).message})`);
   }
   const config = validateConfig(raw, configPath);
-  if (config.vocab_size !== vocabSize) throw new Error(`--model ${spec}: vocab_size ${config.vocab_size} in ${configPath} does not match the tokenizer's ${vocabSize}`);
+  if (config.vocab_size !== vocabSize)
+    throw new Error(`--model ${spec}: vocab_size ${config.vocab_size} in ${configPath} does not match the tokenizer's ${vocabSize}`);
   return { spec, source: 'checkpoint', config, dir };
 }

@@ -17,7 +17,10 @@ export function openaiEngine(options: Omit<OpenAIEngineOptions, 'log'>, log: (li
   const signal = new Int32Array(new SharedArrayBuffer(4));
   // a .ts entry (tests, npm scripts): tsx-worker.mjs registers tsx's loader in the worker, then imports it
   const workerData = { options, port: port2, signal, entry: pathToFileURL(entry).href };
-  const worker = new Worker(entry.endsWith('.ts') ? new URL('./tsx-worker.mjs', import.meta.url) : entry, { workerData, transferList: [port2] });
+  const worker = new Worker(entry.endsWith('.ts') ? new URL('./tsx-worker.mjs', import.meta.url) : entry, {
+    workerData,
+    transferList: [port2],
+  });
   worker.unref();
   const call = (method: string, ...args: unknown[]): unknown => {
     Atomics.store(signal, 0, 0);

@@ -53,7 +53,9 @@ export interface ModelEngine {
 
 type Method = 'sample' | 'score' | 'tokenLogProbs' | 'useAdapter' | 'close';
 /** The same engine with every call asynchronous (the OpenAI client as it talks HTTP). */
-export type AsyncModelEngine = { readonly name: string } & { [K in Method]: (...args: Parameters<ModelEngine[K]>) => Promise<ReturnType<ModelEngine[K]>> };
+export type AsyncModelEngine = { readonly name: string } & {
+  [K in Method]: (...args: Parameters<ModelEngine[K]>) => Promise<ReturnType<ModelEngine[K]>>;
+};
 
 /** The generator of completion j of a request with this seed: the same on every engine. */
 export function completionRng(seed: number, j: number): Rng {
@@ -73,9 +75,19 @@ export function sampleLocally(model: Model, requests: SampleRequest[], params: S
   if (eosId === undefined) throw new Error('sampling needs at least one stop id (the EOS)');
   for (let start = 0; start < rows.length; start += options.batchSize) {
     const batch = rows.slice(start, start + options.batchSize);
-    const result = sample(model, batch.map((r) => r.prompt), {
-      temperature: params.temperature, topP: params.topP, maxNewTokens: params.maxNewTokens, eosId, stopIds, padId: options.padId, rng: batch.map((r) => r.rng),
-    });
+    const result = sample(
+      model,
+      batch.map((r) => r.prompt),
+      {
+        temperature: params.temperature,
+        topP: params.topP,
+        maxNewTokens: params.maxNewTokens,
+        eosId,
+        stopIds,
+        padId: options.padId,
+        rng: batch.map((r) => r.rng),
+      },
+    );
     batch.forEach((r, i) => out[r.q].push({ tokens: result.tokens[i], logProbs: result.logProbs[i], finished: result.finished[i] }));
   }
   return out;
@@ -87,8 +99,10 @@ export function localEngine(model: Model, options: LocalEngineOptions): ModelEng
     name: 'local',
     remote: false,
     sample: (requests, params) => sampleLocally(model, requests, params, options),
-    score: (prompts, responses, extra) => score(model, prompts, responses, { padId: options.padId, batchSize: options.batchSize, logitChunk: extra?.logitChunk }),
-    tokenLogProbs: (prompts, ids) => nextTokenLogProbs(model, prompts, { padId: options.padId, batchSize: options.batchSize }).map((lp) => ids.map((id) => lp[id])),
+    score: (prompts, responses, extra) =>
+      score(model, prompts, responses, { padId: options.padId, batchSize: options.batchSize, logitChunk: extra?.logitChunk }),
+    tokenLogProbs: (prompts, ids) =>
+      nextTokenLogProbs(model, prompts, { padId: options.padId, batchSize: options.batchSize }).map((lp) => ids.map((id) => lp[id])),
     useAdapter: () => undefined, // the loop trains this very model: its adapter is already in place
     close: () => undefined,
   };
@@ -99,7 +113,10 @@ export function publishAdapter(engine: ModelEngine, model: Model, dir: string, b
   const staging = join(dir, `.staging-${process.pid}`);
   rmSync(staging, { recursive: true, force: true });
   writePeftAdapter(staging, model, base);
-  const name = `svgap-${createHash('sha256').update(readFileSync(join(staging, ADAPTER_WEIGHTS))).digest('hex').slice(0, 16)}`;
+  const name = `svgap-${createHash('sha256')
+    .update(readFileSync(join(staging, ADAPTER_WEIGHTS)))
+    .digest('hex')
+    .slice(0, 16)}`;
   if (existsSync(join(dir, name))) rmSync(staging, { recursive: true });
   else renameSync(staging, join(dir, name));
   engine.useAdapter({ name, dir: join(dir, name) });

@@ -7,15 +7,18 @@ const { options, port, signal } = workerData as { options: OpenAIEngineOptions; 
 let logs: string[] = [];
 const client = openaiClient({ ...options, log: (line) => logs.push(line) });
 
-parentPort!.on('message', async ({ method, args }: { method: 'sample' | 'score' | 'tokenLogProbs' | 'useAdapter' | 'close'; args: never[] }) => {
-  let answer: WorkerAnswer;
-  try {
-    answer = { result: await (client[method] as (...a: never[]) => Promise<unknown>)(...args), logs };
-  } catch (error) {
-    answer = { error: error instanceof Error ? error.message : String(error), logs };
-  }
-  logs = [];
-  port.postMessage(answer);
-  Atomics.store(signal, 0, 1);
-  Atomics.notify(signal, 0);
-});
+parentPort!.on(
+  'message',
+  async ({ method, args }: { method: 'sample' | 'score' | 'tokenLogProbs' | 'useAdapter' | 'close'; args: never[] }) => {
+    let answer: WorkerAnswer;
+    try {
+      answer = { result: await (client[method] as (...a: never[]) => Promise<unknown>)(...args), logs };
+    } catch (error) {
+      answer = { error: error instanceof Error ? error.message : String(error), logs };
+    }
+    logs = [];
+    port.postMessage(answer);
+    Atomics.store(signal, 0, 1);
+    Atomics.notify(signal, 0);
+  },
+);

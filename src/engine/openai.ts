@@ -40,7 +40,10 @@ async function postOnce(endpoint: string, path: string, body: Json, options: Ope
       signal: AbortSignal.timeout(options.timeoutMs),
     });
   } catch (error) {
-    const cause = error instanceof Error && error.name === 'TimeoutError' ? `timed out after ${options.timeoutMs} ms` : String((error as Error).cause ?? error);
+    const cause =
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `timed out after ${options.timeoutMs} ms`
+        : String((error as Error).cause ?? error);
     throw new Retryable(`POST ${url}: ${cause}`);
   }
   const text = await response.text().catch((error: unknown) => {
@@ -60,7 +63,13 @@ async function postOnce(endpoint: string, path: string, body: Json, options: Ope
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** POSTs with retries; attempt k goes to endpoint (first + k) mod E, so a dead endpoint is routed around. */
-async function post(first: number, path: string, body: Json, options: OpenAIEngineOptions, check: (reply: unknown) => void = () => undefined): Promise<unknown> {
+async function post(
+  first: number,
+  path: string,
+  body: Json,
+  options: OpenAIEngineOptions,
+  check: (reply: unknown) => void = () => undefined,
+): Promise<unknown> {
   let last: Error | undefined;
   for (let attempt = 0; attempt <= options.retries; attempt++) {
     const endpoint = options.endpoints[(first + attempt) % options.endpoints.length];
@@ -106,7 +115,9 @@ interface Choice {
 function choicesOf(reply: unknown, expected: number): Choice[] {
   const choices = (reply as { choices?: unknown })?.choices;
   if (!Array.isArray(choices) || choices.length !== expected) {
-    throw new Retryable(`expected ${expected} choices, got ${Array.isArray(choices) ? choices.length : JSON.stringify(reply).slice(0, 200)}`);
+    throw new Retryable(
+      `expected ${expected} choices, got ${Array.isArray(choices) ? choices.length : JSON.stringify(reply).slice(0, 200)}`,
+    );
   }
   return [...(choices as Choice[])].sort((a, b) => a.index - b.index);
 }
@@ -115,18 +126,23 @@ function completionOf(choice: Choice, stopIds: number[]): Completion {
   const logProbs = choice.logprobs?.token_logprobs;
   const tokens = choice.token_ids ?? choice.logprobs?.tokens?.map((t) => Number(/^token_id:(\d+)$/.exec(t)?.[1] ?? Number.NaN));
   if (!tokens || !logProbs || tokens.some((t) => !Number.isInteger(t)) || logProbs.length !== tokens.length) {
-    throw new Retryable('a choice lacks its token ids or token log-probs (the request asked for logprobs: 0 and return_tokens_as_token_ids)');
+    throw new Retryable(
+      'a choice lacks its token ids or token log-probs (the request asked for logprobs: 0 and return_tokens_as_token_ids)',
+    );
   }
   const finished = choice.finish_reason === 'stop';
   const stop = choice.stop_reason;
   // vLLM may leave the stop token out of the output: put it back, as the in-process sampler keeps it
-  if (finished && typeof stop === 'number' && !stopIds.includes(tokens[tokens.length - 1] ?? -1)) return { tokens: [...tokens, stop], logProbs: [...(logProbs as number[]), Number.NaN], finished };
+  if (finished && typeof stop === 'number' && !stopIds.includes(tokens[tokens.length - 1] ?? -1))
+    return { tokens: [...tokens, stop], logProbs: [...(logProbs as number[]), Number.NaN], finished };
   return { tokens, logProbs: logProbs as number[], finished };
 }
 
 function missingFeature(endpoints: string[], what: string): Error {
-  return new Error(`the engine at ${endpoints.join(', ')} did not return ${what}: svgap needs vLLM's prompt_logprobs extension ` +
-    '(vLLM ≥ 0.4: POST /v1/completions with "prompt_logprobs": 0; SGLang: run it with its OpenAI server and logprob support) to re-score responses');
+  return new Error(
+    `the engine at ${endpoints.join(', ')} did not return ${what}: svgap needs vLLM's prompt_logprobs extension ` +
+      '(vLLM ≥ 0.4: POST /v1/completions with "prompt_logprobs": 0; SGLang: run it with its OpenAI server and logprob support) to re-score responses',
+  );
 }
 
 /** Per-sequence prompt log-probs of every token after the first, from `prompt_logprobs` replies. */
@@ -154,7 +170,9 @@ async function scoreSequences(sequences: number[][], model: () => string, option
     let scored: Scored[] = [];
     await post(endpoint, '/completions', body, options, (reply) => {
       scored = choicesOf(reply, rows.length).map((c, i) => ({
-        logProbs: promptLogProbs(c, rows[i], options.endpoints), entropy: c.svgap_token_stats?.prompt_entropy, selfCertainty: c.svgap_token_stats?.prompt_self_certainty,
+        logProbs: promptLogProbs(c, rows[i], options.endpoints),
+        entropy: c.svgap_token_stats?.prompt_entropy,
+        selfCertainty: c.svgap_token_stats?.prompt_self_certainty,
       }));
     });
     return scored;
@@ -181,12 +199,26 @@ function scoreResult(scored: Scored[], prompts: number[][], responses: number[][
   return result;
 }
 
-async function sampleRemote(requests: SampleRequest[], params: SampleParams, model: string, options: OpenAIEngineOptions): Promise<Completion[][]> {
+async function sampleRemote(
+  requests: SampleRequest[],
+  params: SampleParams,
+  model: string,
+  options: OpenAIEngineOptions,
+): Promise<Completion[][]> {
   return runAll(requests.length, options, async (q, endpoint) => {
     const r = requests[q];
     const body = {
-      model, prompt: r.prompt, n: r.n, seed: r.seed, temperature: params.temperature, top_p: params.topP, max_tokens: params.maxNewTokens,
-      stop_token_ids: params.stopIds, logprobs: 0, return_tokens_as_token_ids: true, skip_special_tokens: false,
+      model,
+      prompt: r.prompt,
+      n: r.n,
+      seed: r.seed,
+      temperature: params.temperature,
+      top_p: params.topP,
+      max_tokens: params.maxNewTokens,
+      stop_token_ids: params.stopIds,
+      logprobs: 0,
+      return_tokens_as_token_ids: true,
+      skip_special_tokens: false,
     };
     let completions: Completion[] = [];
     await post(endpoint, '/completions', body, options, (reply) => {
@@ -198,15 +230,19 @@ async function sampleRemote(requests: SampleRequest[], params: SampleParams, mod
 
 /** Loads the adapter on every endpoint ("already loaded" is fine: a resumed run reloads what a live server has). */
 async function loadEverywhere(adapter: AdapterRef, options: OpenAIEngineOptions): Promise<void> {
-  await Promise.all(options.endpoints.map(async (endpoint) => {
-    try {
-      await postOnce(endpoint, '/load_lora_adapter', { lora_name: adapter.name, lora_path: adapter.dir }, options);
-    } catch (error) {
-      if (/already been loaded/.test((error as Error).message)) return;
-      throw new Error(`loading LoRA adapter ${adapter.name} from ${adapter.dir} on ${endpoint} failed: ${(error as Error).message}` +
-        ' (start vLLM with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; the directory must be readable by the server)');
-    }
-  }));
+  await Promise.all(
+    options.endpoints.map(async (endpoint) => {
+      try {
+        await postOnce(endpoint, '/load_lora_adapter', { lora_name: adapter.name, lora_path: adapter.dir }, options);
+      } catch (error) {
+        if (/already been loaded/.test((error as Error).message)) return;
+        throw new Error(
+          `loading LoRA adapter ${adapter.name} from ${adapter.dir} on ${endpoint} failed: ${(error as Error).message}` +
+            ' (start vLLM with --enable-lora and VLLM_ALLOW_RUNTIME_LORA_UPDATING=True; the directory must be readable by the server)',
+        );
+      }
+    }),
+  );
 }
 
 /** The client of one or more OpenAI-compatible servers serving the same base model (the loop blocks on it: blocking.ts). */
@@ -217,11 +253,19 @@ export function openaiClient(options: OpenAIEngineOptions): AsyncModelEngine {
     name: `openai(${options.endpoints.join(',')})`,
     sample: (requests, params) => sampleRemote(requests, params, current, options),
     score: async (prompts, responses) => {
-      const scored = await scoreSequences(prompts.map((p, i) => [...p, ...responses[i]]), () => current, options);
+      const scored = await scoreSequences(
+        prompts.map((p, i) => [...p, ...responses[i]]),
+        () => current,
+        options,
+      );
       return scoreResult(scored, prompts, responses);
     },
     tokenLogProbs: async (prompts, ids) => {
-      const scored = await scoreSequences(prompts.flatMap((p) => ids.map((id) => [...p, id])), () => current, options);
+      const scored = await scoreSequences(
+        prompts.flatMap((p) => ids.map((id) => [...p, id])),
+        () => current,
+        options,
+      );
       return prompts.map((_, p) => ids.map((_, k) => scored[p * ids.length + k].logProbs.at(-1)!));
     },
     useAdapter: async (adapter) => {

@@ -21,7 +21,12 @@ export interface ServeOptions {
 
 /** An error sent back as OpenAI-style JSON with its HTTP status. */
 export class ApiError extends Error {
-  constructor(readonly status: number, message: string, readonly param: string | null = null, readonly code: string | null = null) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly param: string | null = null,
+    readonly code: string | null = null,
+  ) {
     super(message);
   }
 }
@@ -77,7 +82,8 @@ function integerField(body: Record<string, unknown>, name: string, fallback: num
 
 function numberField(body: Record<string, unknown>, name: string, fallback: number, ok: (x: number) => boolean, range: string): number {
   const value = body[name] ?? fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value)) throw new ApiError(400, `${name} must be a number ${range}, got ${JSON.stringify(value)}`, name);
+  if (typeof value !== 'number' || !Number.isFinite(value) || !ok(value))
+    throw new ApiError(400, `${name} must be a number ${range}, got ${JSON.stringify(value)}`, name);
   return value;
 }
 
@@ -97,8 +103,13 @@ function promptsOf(body: Record<string, unknown>, options: ServeOptions): number
   if (typeof prompt === 'string') return [encode(prompt)];
   if (isIdList(prompt)) return [prompt];
   if (Array.isArray(prompt) && prompt.length > 0 && prompt.every(isIdList)) return prompt;
-  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((p) => typeof p === 'string')) return prompt.map((p) => encode(p as string));
-  throw new ApiError(400, 'prompt must be a string, a list of strings, a list of token ids or a list of token-id lists (non-empty)', 'prompt');
+  if (Array.isArray(prompt) && prompt.length > 0 && prompt.every((p) => typeof p === 'string'))
+    return prompt.map((p) => encode(p as string));
+  throw new ApiError(
+    400,
+    'prompt must be a string, a list of strings, a list of token ids or a list of token-id lists (non-empty)',
+    'prompt',
+  );
 }
 
 function checkIds(prompts: number[][], vocab: number, context: number, maxTokens: number): void {
@@ -106,7 +117,11 @@ function checkIds(prompts: number[][], vocab: number, context: number, maxTokens
     const bad = prompt.find((id) => id >= vocab);
     if (bad !== undefined) throw new ApiError(400, `token id ${bad} is outside the vocabulary (${vocab})`, 'prompt');
     if (prompt.length + maxTokens > context) {
-      throw new ApiError(400, `prompt of ${prompt.length} tokens + max_tokens ${maxTokens} exceeds the context length ${context}`, 'max_tokens');
+      throw new ApiError(
+        400,
+        `prompt of ${prompt.length} tokens + max_tokens ${maxTokens} exceeds the context length ${context}`,
+        'max_tokens',
+      );
     }
   }
 }
@@ -134,12 +149,20 @@ function completionRequest(body: Record<string, unknown>, options: ServeOptions)
   const logprobs = optionalInteger(body, 'logprobs', 20);
   const promptLogprobs = optionalInteger(body, 'prompt_logprobs', 20);
   if ((logprobs ?? 0) > 0 || (promptLogprobs ?? 0) > 0) {
-    throw new ApiError(400, 'top alternatives (logprobs or prompt_logprobs > 0) are not served here: ask for 0 (the chosen tokens only)', logprobs ? 'logprobs' : 'prompt_logprobs');
+    throw new ApiError(
+      400,
+      'top alternatives (logprobs or prompt_logprobs > 0) are not served here: ask for 0 (the chosen tokens only)',
+      logprobs ? 'logprobs' : 'prompt_logprobs',
+    );
   }
   const stop = body.stop_token_ids ?? [];
-  if (!Array.isArray(stop) || !stop.every((t) => Number.isInteger(t) && t >= 0)) throw new ApiError(400, 'stop_token_ids must be a list of token ids', 'stop_token_ids');
+  if (!Array.isArray(stop) || !stop.every((t) => Number.isInteger(t) && t >= 0))
+    throw new ApiError(400, 'stop_token_ids must be a list of token ids', 'stop_token_ids');
   return {
-    prompts, maxTokens, logprobs, promptLogprobs,
+    prompts,
+    maxTokens,
+    logprobs,
+    promptLogprobs,
     n: integerField(body, 'n', 1, 1, 256),
     temperature: numberField(body, 'temperature', 1, (x) => x >= 0, '≥ 0'),
     topP: numberField(body, 'top_p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
@@ -175,7 +198,14 @@ function logprobsObject(ids: number[], logProbs: (number | null)[], options: Ser
   return { tokens, token_logprobs: logProbs, top_logprobs: null, text_offset: offsets };
 }
 
-function choiceOf(request: CompletionRequest, prompt: number[], scores: PromptScores | undefined, completion: Completion, index: number, options: ServeOptions) {
+function choiceOf(
+  request: CompletionRequest,
+  prompt: number[],
+  scores: PromptScores | undefined,
+  completion: Completion,
+  index: number,
+  options: ServeOptions,
+) {
   const ids = request.echo ? [...prompt, ...completion.tokens] : completion.tokens;
   const promptLogProbs: (number | null)[] = [null, ...(scores?.logProbs ?? [])];
   const logProbs = request.echo ? [...promptLogProbs, ...completion.logProbs] : completion.logProbs;
@@ -185,13 +215,19 @@ function choiceOf(request: CompletionRequest, prompt: number[], scores: PromptSc
     text: options.decode(ids),
     logprobs: request.logprobs === null ? null : logprobsObject(ids, logProbs, options, request.idsAsTokens),
     finish_reason: completion.finished ? 'stop' : 'length',
-    stop_reason: completion.finished ? last ?? null : null,
+    stop_reason: completion.finished ? (last ?? null) : null,
     prompt_token_ids: prompt,
     token_ids: completion.tokens,
-    ...(request.promptLogprobs === null ? {} : {
-      prompt_logprobs: promptLogProbs.map((lp, t) => (lp === null ? null : { [prompt[t]]: { logprob: lp, rank: null, decoded_token: options.decode([prompt[t]]) } })),
-    }),
-    ...(request.tokenStats && scores ? { svgap_token_stats: { prompt_entropy: scores.entropy, prompt_self_certainty: scores.selfCertainty } } : {}),
+    ...(request.promptLogprobs === null
+      ? {}
+      : {
+          prompt_logprobs: promptLogProbs.map((lp, t) =>
+            lp === null ? null : { [prompt[t]]: { logprob: lp, rank: null, decoded_token: options.decode([prompt[t]]) } },
+          ),
+        }),
+    ...(request.tokenStats && scores
+      ? { svgap_token_stats: { prompt_entropy: scores.entropy, prompt_self_certainty: scores.selfCertainty } }
+      : {}),
   };
 }
 
@@ -200,17 +236,29 @@ let completionCounter = 0;
 function complete(body: Record<string, unknown>, options: ServeOptions, modelName: string) {
   const request = completionRequest(body, options);
   const needScores = request.promptLogprobs !== null || (request.echo && request.logprobs !== null) || request.tokenStats;
-  const scores = needScores ? sequenceLogProbs(options.model, request.prompts, { padId: options.padId, batchSize: options.batchSize }) : undefined;
-  const completions: Completion[][] = request.maxTokens === 0
-    ? request.prompts.map(() => Array.from({ length: request.n }, () => ({ tokens: [], logProbs: [], finished: false })))
-    : sampleLocally(options.model, request.prompts.map((prompt) => ({ prompt, n: request.n, seed: request.seed })),
-      { temperature: request.temperature, topP: request.topP, maxNewTokens: request.maxTokens, stopIds: request.stopIds },
-      { padId: options.padId, batchSize: options.batchSize });
-  const choices = request.prompts.flatMap((prompt, p) => completions[p].map((c, j) => choiceOf(request, prompt, scores?.[p], c, p * request.n + j, options)));
+  const scores = needScores
+    ? sequenceLogProbs(options.model, request.prompts, { padId: options.padId, batchSize: options.batchSize })
+    : undefined;
+  const completions: Completion[][] =
+    request.maxTokens === 0
+      ? request.prompts.map(() => Array.from({ length: request.n }, () => ({ tokens: [], logProbs: [], finished: false })))
+      : sampleLocally(
+          options.model,
+          request.prompts.map((prompt) => ({ prompt, n: request.n, seed: request.seed })),
+          { temperature: request.temperature, topP: request.topP, maxNewTokens: request.maxTokens, stopIds: request.stopIds },
+          { padId: options.padId, batchSize: options.batchSize },
+        );
+  const choices = request.prompts.flatMap((prompt, p) =>
+    completions[p].map((c, j) => choiceOf(request, prompt, scores?.[p], c, p * request.n + j, options)),
+  );
   const promptTokens = request.prompts.reduce((s, p) => s + p.length, 0);
   const completionTokens = completions.flat().reduce((s, c) => s + c.tokens.length, 0);
   return {
-    id: `cmpl-${++completionCounter}`, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelName, choices,
+    id: `cmpl-${++completionCounter}`,
+    object: 'text_completion',
+    created: Math.floor(Date.now() / 1000),
+    model: modelName,
+    choices,
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
   };
 }
@@ -227,7 +275,12 @@ function withModel<T>(name: unknown, options: ServeOptions, state: ServerState, 
   if (typeof name !== 'string') throw new ApiError(400, 'model must be a string: the served model or a loaded LoRA adapter', 'model');
   const adapter = name === options.modelName ? state.base : state.adapters.get(name);
   if (name !== options.modelName && !adapter) {
-    throw new ApiError(404, `the model \`${name}\` does not exist: served are ${[options.modelName, ...state.adapters.keys()].join(', ')}`, 'model', 'model_not_found');
+    throw new ApiError(
+      404,
+      `the model \`${name}\` does not exist: served are ${[options.modelName, ...state.adapters.keys()].join(', ')}`,
+      'model',
+      'model_not_found',
+    );
   }
   options.model.lora = adapter;
   try {
@@ -246,7 +299,8 @@ function loraName(body: Record<string, unknown>): string {
 function loadAdapter(body: Record<string, unknown>, options: ServeOptions, state: ServerState): string {
   const name = loraName(body);
   if (typeof body.lora_path !== 'string') throw new ApiError(400, 'lora_path must be a string: a PEFT adapter directory', 'lora_path');
-  if (name === options.modelName || state.adapters.has(name)) throw new ApiError(400, `The lora adapter '${name}' has already been loaded.`, 'lora_name');
+  if (name === options.modelName || state.adapters.has(name))
+    throw new ApiError(400, `The lora adapter '${name}' has already been loaded.`, 'lora_name');
   let adapter: Lora;
   try {
     adapter = options.readAdapter(body.lora_path);
@@ -269,9 +323,18 @@ function unloadAdapter(body: Record<string, unknown>, state: ServerState): strin
 function modelList(options: ServeOptions, state: ServerState) {
   const created = Math.floor(Date.now() / 1000);
   const entry = (id: string, parent: string | null) => ({
-    id, object: 'model', created, owned_by: 'svgap', root: id, parent, max_model_len: options.model.config.max_position_embeddings,
+    id,
+    object: 'model',
+    created,
+    owned_by: 'svgap',
+    root: id,
+    parent,
+    max_model_len: options.model.config.max_position_embeddings,
   });
-  return { object: 'list', data: [entry(options.modelName, null), ...[...state.adapters.keys()].map((name) => entry(name, options.modelName))] };
+  return {
+    object: 'list',
+    data: [entry(options.modelName, null), ...[...state.adapters.keys()].map((name) => entry(name, options.modelName))],
+  };
 }
 
 async function route(request: IncomingMessage, response: ServerResponse, options: ServeOptions, state: ServerState): Promise<void> {

@@ -11,7 +11,11 @@ export interface TorchLoadResult {
 }
 
 interface TorchPackage {
-  registerTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number; precision?: 'fp32' | 'tf32' | 'bf16' }):
+  registerTorchBackend(opts: {
+    device?: 'cpu' | 'cuda' | 'auto';
+    threads?: number;
+    precision?: 'fp32' | 'tf32' | 'bf16';
+  }):
     | { available: true; info: { device: string; version: string; threads: number; precision?: 'fp32' | 'tf32' | 'bf16' } }
     | { available: false; reason: string };
   torchDeviceMemory(resetPeak?: boolean): { peakBytes: number; currentBytes: number } | undefined;
@@ -42,7 +46,9 @@ async function importPackage(): Promise<TorchPackage> {
 }
 
 /** Registers the 'torch' backend (device cpu by default); never throws. */
-export async function loadTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number; precision?: 'fp32' | 'tf32' | 'bf16' } = {}): Promise<TorchLoadResult> {
+export async function loadTorchBackend(
+  opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number; precision?: 'fp32' | 'tf32' | 'bf16' } = {},
+): Promise<TorchLoadResult> {
   let pkg: TorchPackage;
   try {
     pkg = await importPackage();
@@ -53,7 +59,13 @@ export async function loadTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto';
     const result = pkg.registerTorchBackend({ device: opts.device ?? 'cpu', threads: opts.threads, precision: opts.precision });
     if (!result.available) return { available: false, reason: result.reason };
     loaded = pkg;
-    return { available: true, device: result.info.device, version: result.info.version, threads: result.info.threads, precision: result.info.precision };
+    return {
+      available: true,
+      device: result.info.device,
+      version: result.info.version,
+      threads: result.info.threads,
+      precision: result.info.precision,
+    };
   } catch (error) {
     return { available: false, reason: (error as Error).message };
   }

@@ -20,13 +20,16 @@ export const QE_RATINGS = ['1', '2', '3', '4', '5'] as const;
  */
 export const CHAT_TEMPLATES = {
   solver: {
-    gsm8k: 'Solve the following math problem. Reason step by step, then write the final answer as a number on the last line, ' +
+    gsm8k:
+      'Solve the following math problem. Reason step by step, then write the final answer as a number on the last line, ' +
       'in the form "#### <answer>".\n\nProblem: {question}',
     math: 'Solve the following math problem. Reason step by step, then put the final answer in \\boxed{}.\n\nProblem: {question}',
   },
-  tf: 'Below is a math problem and a proposed solution.\n\nProblem: {question}\n\nProposed solution: {response}\n\n' +
+  tf:
+    'Below is a math problem and a proposed solution.\n\nProblem: {question}\n\nProposed solution: {response}\n\n' +
     'Is the proposed solution correct? Reply with exactly one word: True or False.',
-  qe: 'Below is a math problem and a proposed solution.\n\nProblem: {question}\n\nProposed solution: {response}\n\n' +
+  qe:
+    'Below is a math problem and a proposed solution.\n\nProblem: {question}\n\nProposed solution: {response}\n\n' +
     'How likely is the proposed solution to be correct? Rate it from 0 (certainly wrong) to 9 (certainly correct). Reply with a single digit.',
 } as const;
 
@@ -53,20 +56,31 @@ function fill(template: string, values: { question: string; response?: string })
 /** The ids the chat template writes right after an assistant message, through its first special token. */
 function turnEndIds(tokenizer: HFTokenizer): number[] {
   const marker = 'SVGAP-END-OF-RESPONSE';
-  const text = tokenizer.renderChat([{ role: 'user', content: 'q' }, { role: 'assistant', content: marker }]);
+  const text = tokenizer.renderChat([
+    { role: 'user', content: 'q' },
+    { role: 'assistant', content: marker },
+  ]);
   const ids = tokenizer.encode(text.slice(text.lastIndexOf(marker) + marker.length));
   const end = ids.findIndex((id) => tokenizer.specialIds.has(id) || tokenizer.stopIds.includes(id));
-  if (end < 0) throw new Error(`${tokenizer.modelPath}: the chat template closes an assistant turn with no special token; cannot tell where a response ends`);
+  if (end < 0)
+    throw new Error(
+      `${tokenizer.modelPath}: the chat template closes an assistant turn with no special token; cannot tell where a response ends`,
+    );
   return ids.slice(0, end + 1);
 }
 
 /** An HF tokenizer set up for the loop's chat prompts on a dataset (MATH asks for \boxed{}, everything else for ####). */
 export function chatTokenizer(tokenizer: HFTokenizer, dataset: string): ChatTokenizer {
-  if (!tokenizer.chatTemplate) throw new Error(`${tokenizer.modelPath}: tokenizer_config.json has no chat_template; the loop prompts Hugging Face models with chat turns`);
+  if (!tokenizer.chatTemplate)
+    throw new Error(
+      `${tokenizer.modelPath}: tokenizer_config.json has no chat_template; the loop prompts Hugging Face models with chat turns`,
+    );
   const turnEnd = turnEndIds(tokenizer);
   const solver = dataset === 'math' ? CHAT_TEMPLATES.solver.math : CHAT_TEMPLATES.solver.gsm8k;
   // assigned, not spread: the HF tokenizer's bosId/sepId are getters that throw when the model has none
-  return Object.assign(tokenizer, { chat: { solver, turnEnd, stopIds: [...new Set([...tokenizer.stopIds, turnEnd[turnEnd.length - 1]])] } });
+  return Object.assign(tokenizer, {
+    chat: { solver, turnEnd, stopIds: [...new Set([...tokenizer.stopIds, turnEnd[turnEnd.length - 1]])] },
+  });
 }
 
 /** The tokenizer of --model: a Hugging Face model directory's own (chat prompts), else the shipped SentencePiece model. */
@@ -82,10 +96,19 @@ export function stopIds(tokenizer: Tokenizer): number[] {
 }
 
 /** Every template a run uses, for run.json. */
-export function promptTemplates(tokenizer: Tokenizer): { format: string; solver: string; verifier: Record<string, string> } & Record<string, unknown> {
+export function promptTemplates(
+  tokenizer: Tokenizer,
+): { format: string; solver: string; verifier: Record<string, string> } & Record<string, unknown> {
   if (!isChat(tokenizer)) return { format: 'plain', solver: 'BOS {question} SEP', verifier: VERIFIER_TEMPLATES, qeRatings: QE_RATINGS };
-  return { format: 'chat', solver: tokenizer.chat.solver, verifier: { tf: CHAT_TEMPLATES.tf, qe: CHAT_TEMPLATES.qe }, qeRatings: CHAT_QE_RATINGS,
-    chatTemplate: tokenizer.chatTemplate, turnEnd: tokenizer.chat.turnEnd, stopIds: tokenizer.chat.stopIds };
+  return {
+    format: 'chat',
+    solver: tokenizer.chat.solver,
+    verifier: { tf: CHAT_TEMPLATES.tf, qe: CHAT_TEMPLATES.qe },
+    qeRatings: CHAT_QE_RATINGS,
+    chatTemplate: tokenizer.chatTemplate,
+    turnEnd: tokenizer.chat.turnEnd,
+    stopIds: tokenizer.chat.stopIds,
+  };
 }
 
 /** Keeps BOS and the last tokens when a prompt exceeds the model's context (long GSM8K/MATH questions on a tiny model). */
@@ -106,7 +129,9 @@ export function responseIds(tokenizer: Tokenizer, solution: string): number[] {
 
 /** The chat-rendered solver prompt as text, for the samples files (undefined in the plain format, whose prompt is the question). */
 export function promptText(tokenizer: Tokenizer, question: string): string | undefined {
-  return isChat(tokenizer) ? tokenizer.renderChat([{ role: 'user', content: fill(tokenizer.chat.solver, { question }) }], { addGenerationPrompt: true }) : undefined;
+  return isChat(tokenizer)
+    ? tokenizer.renderChat([{ role: 'user', content: fill(tokenizer.chat.solver, { question }) }], { addGenerationPrompt: true })
+    : undefined;
 }
 
 /**
@@ -122,7 +147,13 @@ export function sftResponseIds(tokenizer: Tokenizer, response: number[]): number
  * BOS question SEP response template: the next token is the verdict (True/False) or the rating (1–5); in chat
  * format a user turn showing the question and the decoded response, then the assistant header.
  */
-export function verificationPromptIds(tokenizer: Tokenizer, kind: keyof typeof VERIFIER_TEMPLATES, question: string, response: number[], maxLength = Infinity): number[] {
+export function verificationPromptIds(
+  tokenizer: Tokenizer,
+  kind: keyof typeof VERIFIER_TEMPLATES,
+  question: string,
+  response: number[],
+  maxLength = Infinity,
+): number[] {
   if (isChat(tokenizer)) {
     const content = fill(CHAT_TEMPLATES[kind], { question, response: tokenizer.decode(response) });
     return clipPrompt(tokenizer.encodeChat([{ role: 'user', content }], { addGenerationPrompt: true }), maxLength);
@@ -142,7 +173,8 @@ export interface VerdictIds {
 export function verdictIds(tokenizer: Tokenizer): VerdictIds {
   const single = (text: string) => {
     const ids = tokenizer.encode(text);
-    if (ids.length !== 1) throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
+    if (ids.length !== 1)
+      throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
     return ids[0];
   };
   const ratings = isChat(tokenizer) ? CHAT_QE_RATINGS : QE_RATINGS;

@@ -3,13 +3,31 @@
 // evaluation points of the round handed to onEval. The run (run.ts) and the bench call it the same way.
 import { join } from 'node:path';
 import type { Problem } from '../data/index.js';
-import { type AdamWState, type Model, type OptimizerConfig, type Rng, type SftExample, type StepOptions, sftBatch, trainStep } from '../model/index.js';
+import {
+  type AdamWState,
+  type Model,
+  type OptimizerConfig,
+  type Rng,
+  type SftExample,
+  type StepOptions,
+  sftBatch,
+  trainStep,
+} from '../model/index.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
 import { writeFileAtomic } from '../io.js';
 import type { SampleRecord } from '../formats.js';
 import { promptIds, promptText, sftResponseIds } from './prompts.js';
-import { type Progress, type SamplingOptions, type StageTimes, type TokenCounts, generateCandidates, timed, zeroTimes, zeroTokens } from './sampling.js';
+import {
+  type Progress,
+  type SamplingOptions,
+  type StageTimes,
+  type TokenCounts,
+  generateCandidates,
+  timed,
+  zeroTimes,
+  zeroTokens,
+} from './sampling.js';
 import { type Candidate, type Pick, pickCandidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
 import type { QuestionSelection, SelectionState } from './external.js';
@@ -84,13 +102,22 @@ export interface ExternalVerification {
 }
 
 /** Scores every candidate (self-verifier, then the external one for the questions it chooses) and picks one per question. */
-export function verifyAndPick(verifier: Verifier, problems: Problem[], candidates: Candidate[][], sigma: number, external?: ExternalVerification): Verified {
+export function verifyAndPick(
+  verifier: Verifier,
+  problems: Problem[],
+  candidates: Candidate[][],
+  sigma: number,
+  external?: ExternalVerification,
+): Verified {
   const selfScores = verifier(problems, candidates);
   const selfConfidence = selfScores.map((group) => Math.max(...group));
   const outside = external ? [...new Set(external.choose(selfConfidence))].sort((a, b) => a - b) : [];
   const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
   if (external && outside.length > 0) {
-    const outsideScores = external.verifier(outside.map((q) => problems[q]), outside.map((q) => candidates[q]));
+    const outsideScores = external.verifier(
+      outside.map((q) => problems[q]),
+      outside.map((q) => candidates[q]),
+    );
     outside.forEach((q, i) => (scores[q] = outsideScores[i]));
   }
   const asked = new Set(outside);
@@ -112,36 +139,78 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
   ctx.publish?.();
   const candidates = generateCandidates(ctx, pool, ctx.sampling, ctx.rng, { times, tokens });
   checkAbort(ctx.signal);
-  const external = round.external && round.external.state.count > 0
-    ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) } : undefined;
+  const external =
+    round.external && round.external.state.count > 0
+      ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) }
+      : undefined;
   const verified = timed(times, 'verify', () => verifyAndPick(ctx.verifier, pool, candidates, ctx.sigma, external));
-  if (ctx.samplesDir) writeSamples(join(ctx.samplesDir, `round-${round.index + 1}.jsonl`), pool, candidates, verified, (question) => promptText(ctx.tokenizer, question));
+  if (ctx.samplesDir)
+    writeSamples(join(ctx.samplesDir, `round-${round.index + 1}.jsonl`), pool, candidates, verified, (question) =>
+      promptText(ctx.tokenizer, question),
+    );
   const kept = pool.map((_, q) => q).filter((q) => !verified.dropped[q]);
   const picked = kept.map((q) => candidates[q][verified.picks[q].index]);
   const poolOutcome: PoolOutcome = {
-    fallbacks: verified.picks.filter((p) => p.fallback).length, externalQueries: verified.external.length,
-    externalDropped: verified.dropped.filter(Boolean).length, poolSolverUncertainty: solverUncertainty(candidates.flat()), poolVerifierUncertainty: verifierUncertainty(picked),
+    fallbacks: verified.picks.filter((p) => p.fallback).length,
+    externalQueries: verified.external.length,
+    externalDropped: verified.dropped.filter(Boolean).length,
+    poolSolverUncertainty: solverUncertainty(candidates.flat()),
+    poolVerifierUncertainty: verifierUncertainty(picked),
   };
   // fine-tune on the picks (response tokens only; prompts clipped to leave room for --max-new-tokens)
   const context = ctx.model.config.max_position_embeddings - ctx.sampling.maxNewTokens;
-  const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(ctx.tokenizer, pool[q].question, context), response: sftResponseIds(ctx.tokenizer, picked[i].tokens) }));
-  if (examples.length === 0) throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
-  const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) => onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }));
+  const examples: SftExample[] = kept.map((q, i) => ({
+    prompt: promptIds(ctx.tokenizer, pool[q].question, context),
+    response: sftResponseIds(ctx.tokenizer, picked[i].tokens),
+  }));
+  if (examples.length === 0)
+    throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
+  const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) =>
+    onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }),
+  );
   const lengths = candidates.flat().map((c) => c.tokens.length);
   return {
-    pool: poolOutcome, external: verified.external, trainSteps, times, tokens, seconds: (performance.now() - startedAt) / 1000,
+    pool: poolOutcome,
+    external: verified.external,
+    trainSteps,
+    times,
+    tokens,
+    seconds: (performance.now() - startedAt) / 1000,
     meanResponseLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
   };
 }
 
 /** samples/round-R.jsonl: per pool question its candidates with scores and NLLs, the pick, and whether it was verified externally. */
-function writeSamples(path: string, pool: Problem[], candidates: Candidate[][], v: Verified, promptOf: (question: string) => string | undefined): void {
+function writeSamples(
+  path: string,
+  pool: Problem[],
+  candidates: Candidate[][],
+  v: Verified,
+  promptOf: (question: string) => string | undefined,
+): void {
   const external = new Set(v.external);
-  const lines = pool.map((problem, q) => JSON.stringify({
-    idx: problem.idx, question: problem.question, prompt: promptOf(problem.question), reference: problem.answer, external: external.has(q), selfConfidence: v.selfConfidence[q],
-    pick: v.picks[q].index, fallback: v.picks[q].fallback, dropped: v.dropped[q],
-    candidates: candidates[q].map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q][j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
-  } satisfies SampleRecord));
+  const lines = pool.map((problem, q) =>
+    JSON.stringify({
+      idx: problem.idx,
+      question: problem.question,
+      prompt: promptOf(problem.question),
+      reference: problem.answer,
+      external: external.has(q),
+      selfConfidence: v.selfConfidence[q],
+      pick: v.picks[q].index,
+      fallback: v.picks[q].fallback,
+      dropped: v.dropped[q],
+      candidates: candidates[q].map((c, j) => ({
+        text: c.text,
+        answer: c.answer,
+        correct: c.correct,
+        score: v.scores[q][j],
+        nll: c.nll,
+        normalizedNll: c.normalizedNll,
+        length: c.length,
+      })),
+    } satisfies SampleRecord),
+  );
   writeFileAtomic(path, lines.join('\n') + '\n');
 }
 
@@ -153,7 +222,12 @@ export function sftSchedule(examples: number, sft: RoundContext['sft']): { steps
 }
 
 /** SFT on the examples in shuffled batches; at each evaluation point `atEval(fraction of the round, mean loss since the last)`. */
-function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: StageTimes; tokens: TokenCounts }, atEval: (fraction: number, loss: number) => void): number {
+function fineTune(
+  ctx: RoundContext,
+  examples: SftExample[],
+  meter: { times: StageTimes; tokens: TokenCounts },
+  atEval: (fraction: number, loss: number) => void,
+): number {
   const { steps, evalAt } = sftSchedule(examples.length, ctx.sft);
   const batchSize = ctx.sft.batchSize;
   let order: number[] = [];
@@ -162,7 +236,10 @@ function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: Sta
   for (let step = 1; step <= steps; step++) {
     checkAbort(ctx.signal);
     if (order.length < batchSize) order = [...order, ...ctx.rng.shuffle(examples.map((_, i) => i))];
-    const batch = sftBatch(order.splice(0, batchSize).map((i) => examples[i]), ctx.tokenizer.padId);
+    const batch = sftBatch(
+      order.splice(0, batchSize).map((i) => examples[i]),
+      ctx.tokenizer.padId,
+    );
     const { loss } = timed(meter.times, 'train', () => trainStep(ctx.model, ctx.optimizer, ctx.optimizerConfig, batch, ctx.sft.step));
     meter.tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
     lossSum += loss;

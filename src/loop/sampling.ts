@@ -72,10 +72,21 @@ const QUESTIONS_PER_CALL = 16;
  * options.samples responses per question, question-major: the prompts, each row's question, and the sampled ids.
  * Each question's N responses come from a seed drawn from rng, so they do not depend on batching or on the engine.
  */
-function sampleResponses({ model, engine, tokenizer, progress }: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, stage: string) {
+function sampleResponses(
+  { model, engine, tokenizer, progress }: Sampler,
+  problems: Problem[],
+  options: SamplingOptions,
+  rng: Rng,
+  stage: string,
+) {
   const prompts = problems.map((p) => promptIds(tokenizer, p.question, model.config.max_position_embeddings - options.maxNewTokens));
   const requests = prompts.map((prompt) => ({ prompt, n: options.samples, seed: rng.nextUint32() }));
-  const params: SampleParams = { temperature: options.temperature, topP: options.topP, maxNewTokens: options.maxNewTokens, stopIds: [tokenizer.eosId, ...stopIds(tokenizer)] };
+  const params: SampleParams = {
+    temperature: options.temperature,
+    topP: options.topP,
+    maxNewTokens: options.maxNewTokens,
+    stopIds: [tokenizer.eosId, ...stopIds(tokenizer)],
+  };
   const sampled: number[][] = [];
   for (let start = 0; start < requests.length; start += QUESTIONS_PER_CALL) {
     const out = engine.sample(requests.slice(start, start + QUESTIONS_PER_CALL), params);
@@ -86,19 +97,35 @@ function sampleResponses({ model, engine, tokenizer, progress }: Sampler, proble
 }
 
 /** Samples N candidates per question (stage `sample`) and scores each one's uncertainty (stage `score`). */
-export function generateCandidates(sampler: Sampler, problems: Problem[], options: SamplingOptions, rng: Rng, meter: { times: StageTimes; tokens: TokenCounts }): Candidate[][] {
+export function generateCandidates(
+  sampler: Sampler,
+  problems: Problem[],
+  options: SamplingOptions,
+  rng: Rng,
+  meter: { times: StageTimes; tokens: TokenCounts },
+): Candidate[][] {
   const { engine, tokenizer } = sampler;
   const { times, tokens } = meter;
   const { prompts, rows, sampled } = timed(times, 'sample', () => sampleResponses(sampler, problems, options, rng, 'sample'));
   tokens.sample += sampled.reduce((s, t) => s + t.length, 0);
-  const uncertainty = timed(times, 'score', () => uncertaintyOf(engine.score(rows.map((q) => prompts[q]), sampled, { logitChunk: options.logitChunk })));
+  const uncertainty = timed(times, 'score', () =>
+    uncertaintyOf(
+      engine.score(
+        rows.map((q) => prompts[q]),
+        sampled,
+        { logitChunk: options.logitChunk },
+      ),
+    ),
+  );
   tokens.score += rows.reduce((s, q, i) => s + prompts[q].length + sampled[i].length, 0);
-  return problems.map((problem, q) => Array.from({ length: options.samples }, (_, j) => {
-    const i = q * options.samples + j;
-    const text = tokenizer.decode(sampled[i]);
-    const answer = extractAnswer(text);
-    return { tokens: sampled[i], text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i] };
-  }));
+  return problems.map((problem, q) =>
+    Array.from({ length: options.samples }, (_, j) => {
+      const i = q * options.samples + j;
+      const text = tokenizer.decode(sampled[i]);
+      const answer = extractAnswer(text);
+      return { tokens: sampled[i], text, answer, correct: answersEqual(answer, problem.answer), ...uncertainty[i] };
+    }),
+  );
 }
 
 /** Share of correct answers among `samples` sampled responses per problem (at the run's temperature; the test split). */

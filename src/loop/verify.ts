@@ -33,8 +33,16 @@ export interface Question {
  * likelihood: 1 (all pass; the pick is pure min-NLL); majority: share of the N candidates with the same final answer;
  * oracle: 1 when the final answer is correct.
  */
-export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][], batchSize = 64): number[][] {
-  const read = (prompts: number[][], ids: number[]) => nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]));
+export function verifierScores(
+  kind: VerifierKind,
+  model: Model,
+  tokenizer: Tokenizer,
+  questions: Question[],
+  candidates: Candidate[][],
+  batchSize = 64,
+): number[][] {
+  const read = (prompts: number[][], ids: number[]) =>
+    nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]));
   return judgeScores(kind, { read, context: model.config.max_position_embeddings }, tokenizer, questions, candidates);
 }
 
@@ -45,18 +53,28 @@ export interface Judge {
 }
 
 /** verifierScores with the verdict read by any engine. */
-export function judgeScores(kind: VerifierKind, judge: Judge, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][]): number[][] {
+export function judgeScores(
+  kind: VerifierKind,
+  judge: Judge,
+  tokenizer: Tokenizer,
+  questions: Question[],
+  candidates: Candidate[][],
+): number[][] {
   switch (kind) {
     case 'likelihood':
       return candidates.map((group) => group.map(() => 1));
     case 'oracle':
       return candidates.map((group) => group.map((c) => (c.correct ? 1 : 0)));
     case 'majority':
-      return candidates.map((group) => group.map((c) => (c.answer === null ? 0 : group.filter((o) => answersEqual(o.answer, c.answer)).length / group.length)));
+      return candidates.map((group) =>
+        group.map((c) => (c.answer === null ? 0 : group.filter((o) => answersEqual(o.answer, c.answer)).length / group.length)),
+      );
     case 'tf':
     case 'qe': {
       const ids = verdictIds(tokenizer);
-      const prompts = questions.flatMap((q, i) => candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)));
+      const prompts = questions.flatMap((q, i) =>
+        candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)),
+      );
       const read = kind === 'tf' ? [ids.trueId, ids.falseId] : ids.ratingIds;
       const flat = judge.read(prompts, read).map((lp) => {
         if (kind === 'tf') {
@@ -90,7 +108,8 @@ export function pickCandidate(candidates: Candidate[], scores: number[], sigma: 
   if (best >= 0) return { index: best, fallback: false };
   let highest = 0;
   for (let i = 1; i < candidates.length; i++) {
-    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll)) highest = i;
+    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll))
+      highest = i;
   }
   return { index: highest, fallback: true };
 }

@@ -16,21 +16,28 @@ export type ExportDtype = 'F32' | 'BF16' | 'F16';
 export const EXPORT_DTYPES: ExportDtype[] = ['F32', 'BF16', 'F16'];
 export const DEFAULT_SHARD_BYTES = 5e9; // transformers' save_pretrained default max_shard_size ("5GB")
 const TORCH_DTYPE: Record<ExportDtype, string> = { F32: 'float32', BF16: 'bfloat16', F16: 'float16' };
-const ARCHITECTURE: Record<ModelConfig['model_type'], string> = { phi3: 'Phi3ForCausalLM', llama: 'LlamaForCausalLM', qwen2: 'Qwen2ForCausalLM' };
+const ARCHITECTURE: Record<ModelConfig['model_type'], string> = {
+  phi3: 'Phi3ForCausalLM',
+  llama: 'LlamaForCausalLM',
+  qwen2: 'Qwen2ForCausalLM',
+};
 
 /** The dtype the weights of a checkpoint directory are stored in (its embedding's), or undefined without safetensors. */
 export function storedDtype(dir: string): SafeDtype | undefined {
   const index = join(dir, INDEX_FILE);
   const file = existsSync(index)
     ? (readJsonFile(index) as { weight_map: Record<string, string> }).weight_map['model.embed_tokens.weight']
-    : existsSync(join(dir, SINGLE_FILE)) ? SINGLE_FILE : undefined;
+    : existsSync(join(dir, SINGLE_FILE))
+      ? SINGLE_FILE
+      : undefined;
   if (file === undefined) return undefined;
   return readSafetensorsHeader(join(dir, file)).tensors['model.embed_tokens.weight']?.dtype;
 }
 
 /** The model's parameters as HF tensors in `dtype`, each converted only when the writer reaches it. */
 export function hfTensorSources(model: Model, dtype: ExportDtype): Record<string, TensorSource> {
-  const convert = (values: Float32Array): Float32Array | Uint16Array => (dtype === 'BF16' ? float32ToBf16(values) : dtype === 'F16' ? float32ToF16(values) : values.slice());
+  const convert = (values: Float32Array): Float32Array | Uint16Array =>
+    dtype === 'BF16' ? float32ToBf16(values) : dtype === 'F16' ? float32ToF16(values) : values.slice();
   const sources: Record<string, TensorSource> = {};
   for (const [name, shape] of Object.entries(parameterShapes(model.config))) {
     const variable = model.params[name];
@@ -39,7 +46,11 @@ export function hfTensorSources(model: Model, dtype: ExportDtype): Record<string
     for (const part of hfLayout(name, model.config, shape)) {
       const from = row * rowSize;
       const to = (row + part.rows) * rowSize;
-      sources[part.name] = { dtype, shape: [part.rows, ...shape.slice(1)], data: () => convert((variable.dataSync() as Float32Array).subarray(from, to)) };
+      sources[part.name] = {
+        dtype,
+        shape: [part.rows, ...shape.slice(1)],
+        data: () => convert((variable.dataSync() as Float32Array).subarray(from, to)),
+      };
       row += part.rows;
     }
   }
@@ -48,14 +59,18 @@ export function hfTensorSources(model: Model, dtype: ExportDtype): Record<string
 
 /** config.json for the export: the base's own (every field HF reads kept), else ours; torch_dtype says the export dtype. */
 function exportConfig(model: Model, baseDir: string | undefined, dtype: ExportDtype): Record<string, unknown> {
-  const raw = baseDir && existsSync(join(baseDir, 'config.json')) ? readJsonFile(join(baseDir, 'config.json')) as Record<string, unknown> : { ...model.config };
+  const raw =
+    baseDir && existsSync(join(baseDir, 'config.json'))
+      ? (readJsonFile(join(baseDir, 'config.json')) as Record<string, unknown>)
+      : { ...model.config };
   return { ...raw, architectures: raw.architectures ?? [ARCHITECTURE[model.config.model_type]], torch_dtype: TORCH_DTYPE[dtype] };
 }
 
 /** Where a run keeps its final model, and the base directory it started from (undefined for presets). */
 function runModel(runDir: string): { checkpointDir: string; baseDir?: string; tokenizerPath?: string } {
   const checkpointDir = existsSync(join(runDir, 'checkpoint', 'config.json')) ? join(runDir, 'checkpoint') : runDir;
-  if (!existsSync(join(checkpointDir, 'config.json'))) throw new Error(`${runDir}: neither a run directory (no checkpoint/config.json: did its first round finish?) nor a checkpoint`);
+  if (!existsSync(join(checkpointDir, 'config.json')))
+    throw new Error(`${runDir}: neither a run directory (no checkpoint/config.json: did its first round finish?) nor a checkpoint`);
   const runJson = join(runDir, 'run.json');
   const spec = existsSync(runJson) ? (readJsonFile(runJson) as { model?: { spec?: string } }).model?.spec : undefined;
   const svgap = join(checkpointDir, 'svgap.json');
@@ -73,13 +88,15 @@ export interface ExportOptions {
 /** Writes the merged model of a run (or a checkpoint directory) to `out` as an HF checkpoint; returns what it wrote. */
 export function exportMerged(runDir: string, options: ExportOptions): { files: string[]; dtype: ExportDtype; baseDir?: string } {
   const out = resolve(options.out);
-  if (existsSync(out) && readdirSync(out).length > 0) throw new Error(`--out ${out}: exists and is not empty (nothing is overwritten: remove it or choose another)`);
+  if (existsSync(out) && readdirSync(out).length > 0)
+    throw new Error(`--out ${out}: exists and is not empty (nothing is overwritten: remove it or choose another)`);
   const { checkpointDir, baseDir, tokenizerPath } = runModel(resolve(runDir));
   const stored = baseDir ? storedDtype(baseDir) : undefined;
   const dtype = options.dtype ?? (stored === 'BF16' || stored === 'F16' ? stored : 'F32');
   const { model } = loadCheckpoint(checkpointDir);
   try {
-    if (model.lora) options.log?.(`merging the LoRA adapter (r=${model.lora.config.rank}, alpha=${model.lora.config.alpha}) into the weights`);
+    if (model.lora)
+      options.log?.(`merging the LoRA adapter (r=${model.lora.config.rank}, alpha=${model.lora.config.alpha}) into the weights`);
     mergeLora(model); // W + alpha/r · B A, the product the adapter adds at inference
     const files: string[] = [];
     writeDirAtomic(out, (temp) => {

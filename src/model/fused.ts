@@ -5,7 +5,15 @@
 // gradient is the composition's (recomputed from the saved inputs). test/fused.test.ts checks fused against composed.
 import * as tf from '@tensorflow/tfjs-core';
 
-export const FUSED_KERNELS = ['FusedRmsNorm', 'FusedAddRmsNorm', 'FusedSwiGlu', 'FusedLinear', 'FusedAttention', 'FusedAdamW', 'FusedSample'] as const;
+export const FUSED_KERNELS = [
+  'FusedRmsNorm',
+  'FusedAddRmsNorm',
+  'FusedSwiGlu',
+  'FusedLinear',
+  'FusedAttention',
+  'FusedAdamW',
+  'FusedSample',
+] as const;
 export type FusedKernel = (typeof FUSED_KERNELS)[number];
 
 /**
@@ -60,8 +68,12 @@ function composedGrads(composed: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tenso
  * fused(...inputs) forward, composed(...inputs)'s gradient (recomputed) backward. `constants` (tensors without a
  * gradient, e.g. the mask) are kept for the recomputation too — the forward pass's tidy would dispose them.
  */
-function withComposedGrad(fused: (...xs: tf.Tensor[]) => tf.Tensor, composed: (...xs: tf.Tensor[]) => tf.Tensor, inputs: tf.Tensor[],
-  constants: tf.Tensor[] = []): tf.Tensor {
+function withComposedGrad(
+  fused: (...xs: tf.Tensor[]) => tf.Tensor,
+  composed: (...xs: tf.Tensor[]) => tf.Tensor,
+  inputs: tf.Tensor[],
+  constants: tf.Tensor[] = [],
+): tf.Tensor {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const xs = args.slice(0, inputs.length) as tf.Tensor[];
     (args[inputs.length] as tf.GradSaveFunc)([...xs, ...constants]);
@@ -132,7 +144,11 @@ export function linear(x: tf.Tensor, w: LinearWeights): tf.Tensor {
   };
   const fused = (...xs: tf.Tensor[]) => {
     const [input, ws] = unpack(xs);
-    return run('FusedLinear', { x: input, weight: ws.weight, bias: ws.bias, loraA: ws.lora?.a, loraB: ws.lora?.b }, { scale: w.lora?.scale ?? 0 }) as tf.Tensor;
+    return run(
+      'FusedLinear',
+      { x: input, weight: ws.weight, bias: ws.bias, loraA: ws.lora?.a, loraB: ws.lora?.b },
+      { scale: w.lora?.scale ?? 0 },
+    ) as tf.Tensor;
   };
   return recording() ? withComposedGrad(fused, (...xs) => linearComposed(...unpack(xs)), inputs) : fused(...inputs);
 }
@@ -186,10 +202,21 @@ export function attentionComposed(input: AttentionInputs, s: AttentionShape): At
   }
   const keys = k.shape[2]!;
   // query head h uses KV head floor(h / group) (HF repeat_kv): fold the group into the query axis instead of copying K and V
-  const qGrouped = tf.reshape(tf.transpose(tf.reshape(q, [batch, time, kvHeads, group, hd]), [0, 2, 3, 1, 4]), [batch, kvHeads, group * time, hd]);
-  const scores = tf.add(tf.reshape(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), [batch, kvHeads, group, time, keys]), input.mask);
+  const qGrouped = tf.reshape(tf.transpose(tf.reshape(q, [batch, time, kvHeads, group, hd]), [0, 2, 3, 1, 4]), [
+    batch,
+    kvHeads,
+    group * time,
+    hd,
+  ]);
+  const scores = tf.add(
+    tf.reshape(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), [batch, kvHeads, group, time, keys]),
+    input.mask,
+  );
   const weights = tf.reshape(tf.softmax(scores), [batch, kvHeads, group * time, keys]);
-  const context = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [batch, kvHeads, group, time, hd]), [0, 3, 1, 2, 4]), [batch * time, heads * hd]);
+  const context = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [batch, kvHeads, group, time, hd]), [0, 3, 1, 2, 4]), [
+    batch * time,
+    heads * hd,
+  ]);
   return { context, keys: k as tf.Tensor4D, values: v as tf.Tensor4D };
 }
 
@@ -201,15 +228,25 @@ export function attention(input: AttentionInputs, s: AttentionShape): AttentionO
   if (!hasFused('FusedAttention')) return attentionComposed(input, s);
   let cached: tf.Tensor[] = [];
   const fused = (qkv: tf.Tensor) => {
-    const [context, ...kv] = run('FusedAttention', { qkv, cos: input.cos, sin: input.sin, mask: input.mask, cacheK: input.cacheKeys, cacheV: input.cacheValues },
-      { dims: [s.batch, s.time, s.heads, s.kvHeads, s.headDim, s.rotaryDim], scale: 1 / Math.sqrt(s.headDim) }) as tf.Tensor[];
+    const [context, ...kv] = run(
+      'FusedAttention',
+      { qkv, cos: input.cos, sin: input.sin, mask: input.mask, cacheK: input.cacheKeys, cacheV: input.cacheValues },
+      { dims: [s.batch, s.time, s.heads, s.kvHeads, s.headDim, s.rotaryDim], scale: 1 / Math.sqrt(s.headDim) },
+    ) as tf.Tensor[];
     cached = kv;
     return context!;
   };
-  const constants = [input.cos, input.sin, input.mask, ...(input.cacheKeys && input.cacheValues ? [input.cacheKeys, input.cacheValues] : [])];
+  const constants = [
+    input.cos,
+    input.sin,
+    input.mask,
+    ...(input.cacheKeys && input.cacheValues ? [input.cacheKeys, input.cacheValues] : []),
+  ];
   const composed = (qkv: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, mask: tf.Tensor, cacheKeys?: tf.Tensor, cacheValues?: tf.Tensor) =>
     attentionComposed({ qkv, cos, sin, mask, cacheKeys, cacheValues }, s).context;
-  const context = recording() ? withComposedGrad(fused, composed as (...xs: tf.Tensor[]) => tf.Tensor, [input.qkv], constants) : fused(input.qkv);
+  const context = recording()
+    ? withComposedGrad(fused, composed as (...xs: tf.Tensor[]) => tf.Tensor, [input.qkv], constants)
+    : fused(input.qkv);
   return { context, keys: cached[0] as tf.Tensor4D, values: cached[1] as tf.Tensor4D };
 }
 
@@ -234,7 +271,14 @@ function adamWComposed(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: t
 }
 
 /** One AdamW update of a parameter and its moments, in place (the gradient scaled by clipScale first). */
-export function adamWUpdate(param: tf.Variable, grad: tf.Tensor, m: tf.Variable, v: tf.Variable, clipScale: tf.Tensor, c: AdamWConstants): void {
+export function adamWUpdate(
+  param: tf.Variable,
+  grad: tf.Tensor,
+  m: tf.Variable,
+  v: tf.Variable,
+  clipScale: tf.Tensor,
+  c: AdamWConstants,
+): void {
   if (!hasFused('FusedAdamW')) return adamWComposed(param, grad, m, v, clipScale, c);
   const constants = [c.beta1, 1 - c.beta1, c.beta2, 1 - c.beta2, c.biasCorrection1, c.biasCorrection2, c.eps, c.weightDecay, c.lr];
   const [p2, m2, v2] = run('FusedAdamW', { param, grad, m, v, clipScale }, { constants }) as tf.Tensor[];

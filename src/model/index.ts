@@ -40,19 +40,27 @@ export function modelConfigOf(spec: string, vocabSize: number): ModelConfig | un
  */
 export function resolveModel(spec: string, options: { vocabSize: number; seed: number; embedMode: Model['embedMode'] }): LoadedCheckpoint {
   if ((PRESET_NAMES as readonly string[]).includes(spec)) {
-    return { model: initModel(presetConfig(spec as PresetName, options.vocabSize), options.seed, options.embedMode), info: { format: 'preset', description: { preset: spec } } };
+    return {
+      model: initModel(presetConfig(spec as PresetName, options.vocabSize), options.seed, options.embedMode),
+      info: { format: 'preset', description: { preset: spec } },
+    };
   }
   const located = locateModel(spec, MODELS_DIR);
-  if (!located.dir && parseHubId(spec) && !existsSync(resolve(spec))) throw notFoundOffline(spec, located, 'this loader does not download (fetchModel does)');
+  if (!located.dir && parseHubId(spec) && !existsSync(resolve(spec)))
+    throw notFoundOffline(spec, located, 'this loader does not download (fetchModel does)');
   const dir = modelDir(spec);
   if (!existsSync(dir)) {
-    throw new Error(`--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
-      (spec === DEFAULT_MODEL ? '; make it with `npm run pretrain`' : ''));
+    throw new Error(
+      `--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
+        (spec === DEFAULT_MODEL ? '; make it with `npm run pretrain`' : ''),
+    );
   }
   const loaded = loadCheckpoint(dir, options.embedMode);
   // HF checkpoints pad the embedding past the tokenizer (Phi-4-mini: 200064 rows, fewer token ids): only fewer rows is wrong
   if (loaded.model.config.vocab_size < options.vocabSize) {
-    throw new Error(`--model ${spec}: vocab_size ${loaded.model.config.vocab_size} is smaller than the tokenizer's ${options.vocabSize} (it cannot score every token id)`);
+    throw new Error(
+      `--model ${spec}: vocab_size ${loaded.model.config.vocab_size} is smaller than the tokenizer's ${options.vocabSize} (it cannot score every token id)`,
+    );
   }
   return loaded;
 }

@@ -17,7 +17,11 @@ const GB = 1e9;
 export const DEFAULT_PROMPT_TOKENS = 256; // prompt length the estimate assumes (chat-formatted GSM8K questions are ~100-250)
 
 /** Elements one layer's forward creates per token (model.ts: norms, projections with LoRA, rotary, attention, SwiGLU); keys: attended positions. */
-export function elementsPerTokenPerLayer(config: ModelConfig, keys: number, lora: { rank: number; targets: readonly LoraTarget[] } | undefined): number {
+export function elementsPerTokenPerLayer(
+  config: ModelConfig,
+  keys: number,
+  lora: { rank: number; targets: readonly LoraTarget[] } | undefined,
+): number {
   const d = config.hidden_size;
   const heads = config.num_attention_heads;
   const kv = config.num_key_value_heads;
@@ -26,17 +30,32 @@ export function elementsPerTokenPerLayer(config: ModelConfig, keys: number, lora
   const inter = config.intermediate_size;
   const biased = new Set(biasedLinears(config));
   // x·Wᵀ (+ bias) (+ x·Aᵀ, ·Bᵀ, ·scale, add with LoRA)
-  const linear = (target: LoraTarget, out: number) => out + (biased.has(target) ? out : 0) + (lora?.targets.includes(target) ? 3 * out + lora.rank : 0);
+  const linear = (target: LoraTarget, out: number) =>
+    out + (biased.has(target) ? out : 0) + (lora?.targets.includes(target) ? 3 * out + lora.rank : 0);
   const qkv = (heads + 2 * kv) * hd;
   const norm = 3 * d; // square, x·rsqrt, ·weight (the per-token mean and rsqrt are 3 scalars)
   const rotary = (n: number) => n * (3 * rot + 2 * hd); // slices, 4 products, sum, difference, pass-through, concat
-  const attention = norm + linear('qkv_proj', qkv) + qkv + rotary(heads) + rotary(kv) + 2 * kv * hd + 3 * heads * hd + 3 * heads * keys + linear('o_proj', d) + d;
+  const attention =
+    norm +
+    linear('qkv_proj', qkv) +
+    qkv +
+    rotary(heads) +
+    rotary(kv) +
+    2 * kv * hd +
+    3 * heads * hd +
+    3 * heads * keys +
+    linear('o_proj', d) +
+    d;
   const mlp = norm + linear('gate_up_proj', 2 * inter) + 2 * inter + 3 * inter + linear('down_proj', d) + d;
   return attention + mlp;
 }
 
 /** Bytes one token keeps per layer through a train step: the forward count scaled by what autograd keeps. */
-export function trainBytesPerTokenPerLayer(config: ModelConfig, keys: number, lora: { rank: number; targets: readonly LoraTarget[] } | undefined): number {
+export function trainBytesPerTokenPerLayer(
+  config: ModelConfig,
+  keys: number,
+  lora: { rank: number; targets: readonly LoraTarget[] } | undefined,
+): number {
   const withoutAttention = elementsPerTokenPerLayer(config, 0, lora);
   return FLOAT * (AUTOGRAD_FACTOR * withoutAttention + ATTENTION_FACTOR * config.num_attention_heads * keys);
 }
@@ -73,7 +92,8 @@ export function estimateMemory(config: ModelConfig, plan: MemoryPlan): MemoryEst
   const trainable = FLOAT * 4 * (plan.lora ? loraParams : countParameters(shapes)); // value, gradient, m, v
   const tokens = plan.microBatch * plan.trainTokens;
   const layers = config.num_hidden_layers;
-  const activations = tokens * layers * trainBytesPerTokenPerLayer(config, plan.trainTokens, plan.lora) + FLOAT * tokens * 6 * config.hidden_size; // + embedding and final norm
+  const activations =
+    tokens * layers * trainBytesPerTokenPerLayer(config, plan.trainTokens, plan.lora) + FLOAT * tokens * 6 * config.hidden_size; // + embedding and final norm
   const lossTokens = plan.loss === 'gather' ? Math.min(tokens, plan.lossChunk ?? tokens) : tokens;
   const loss = FLOAT * lossTokens * config.vocab_size * (plan.loss === 'gather' ? GATHER_LOSS_FACTOR : ONEHOT_LOSS_FACTOR);
   const context = plan.promptTokens + plan.maxNewTokens;
@@ -81,7 +101,11 @@ export function estimateMemory(config: ModelConfig, plan: MemoryPlan): MemoryEst
   const kvCache = 2 * FLOAT * plan.sampleBatch * context * layers * 2 * config.num_key_value_heads * headDim(config);
   // sampling's prompt forward frees each layer's tensors when the layer is done (model.ts: a tidy per layer), so one
   // layer's count (+ heads · keys) is live at a time besides the KV cache
-  const prefill = FLOAT * plan.sampleBatch * plan.promptTokens * (elementsPerTokenPerLayer(config, plan.promptTokens, plan.lora) + config.num_attention_heads * plan.promptTokens);
+  const prefill =
+    FLOAT *
+    plan.sampleBatch *
+    plan.promptTokens *
+    (elementsPerTokenPerLayer(config, plan.promptTokens, plan.lora) + config.num_attention_heads * plan.promptTokens);
   const training = weights + trainable + activations + loss;
   const sampling = weights + (plan.lora ? FLOAT * loraParams : 0) + kvCache + prefill + FLOAT * plan.sampleBatch * config.vocab_size * 2;
   return { weights, trainable, activations, loss, kvCache, prefill, training, sampling, peak: Math.max(training, sampling) };
@@ -103,8 +127,10 @@ function largestFitting(current: number, fits: (value: number) => boolean): numb
 
 /** A one-line breakdown of an estimate. */
 export function describeEstimate(e: MemoryEstimate): string {
-  return `training ${gb(e.training)} (weights ${gb(e.weights)}, trainable + AdamW ${gb(e.trainable)}, activations ${gb(e.activations)}, loss ${gb(e.loss)}); ` +
-    `sampling ${gb(e.sampling)} (KV cache ${gb(e.kvCache)}, prompt forward ${gb(e.prefill)})`;
+  return (
+    `training ${gb(e.training)} (weights ${gb(e.weights)}, trainable + AdamW ${gb(e.trainable)}, activations ${gb(e.activations)}, loss ${gb(e.loss)}); ` +
+    `sampling ${gb(e.sampling)} (KV cache ${gb(e.kvCache)}, prompt forward ${gb(e.prefill)})`
+  );
 }
 
 /**
@@ -119,7 +145,11 @@ export function checkMemory(config: ModelConfig, plan: MemoryPlan, budget: numbe
   const hints: string[] = [];
   if (estimate.training > budget) {
     const micro = largestFitting(plan.microBatch, (m) => trainFits({ microBatch: m }));
-    hints.push(micro ? `--micro-batch ${micro} (gradient accumulation keeps --batch-size)` : `no --micro-batch fits: ${gb(estimateMemory(config, { ...plan, microBatch: 1 }).training)} at 1`);
+    hints.push(
+      micro
+        ? `--micro-batch ${micro} (gradient accumulation keeps --batch-size)`
+        : `no --micro-batch fits: ${gb(estimateMemory(config, { ...plan, microBatch: 1 }).training)} at 1`,
+    );
     if (plan.loss === 'onehot') hints.push('the chunked gather loss instead of the one-hot loss');
   }
   if (estimate.sampling > budget) {
@@ -129,22 +159,50 @@ export function checkMemory(config: ModelConfig, plan: MemoryPlan, budget: numbe
     if (tokens) hints.push(`--max-new-tokens ${tokens}`);
     if (!rows && !tokens) hints.push(`no --sample-batch fits: the weights alone take ${gb(estimate.weights)}`);
   }
-  throw new Error(`${source}: this run needs about ${gb(estimate.peak)} but ${gb(budget)} is available: ${describeEstimate(estimate)}. ` +
-    `Would fit: ${hints.join('; ')}. (Estimated before loading any weight; --memory-budget GB sets the limit.)`);
+  throw new Error(
+    `${source}: this run needs about ${gb(estimate.peak)} but ${gb(budget)} is available: ${describeEstimate(estimate)}. ` +
+      `Would fit: ${hints.join('; ')}. (Estimated before loading any weight; --memory-budget GB sets the limit.)`,
+  );
 }
 
 /** The plan of a run's flags: --micro-batch sequences per pass (default --batch-size), the one-hot loss or, with --logit-chunk N, the gather loss N tokens at a time. */
-export function runMemoryPlan(config: ModelConfig, o: { batchSize: number; microBatch?: number; logitChunk?: number; sampleBatch: number; maxNewTokens: number; fullFinetune: boolean; loraRank: number }): MemoryPlan {
+export function runMemoryPlan(
+  config: ModelConfig,
+  o: {
+    batchSize: number;
+    microBatch?: number;
+    logitChunk?: number;
+    sampleBatch: number;
+    maxNewTokens: number;
+    fullFinetune: boolean;
+    loraRank: number;
+  },
+): MemoryPlan {
   const promptTokens = Math.min(DEFAULT_PROMPT_TOKENS, config.max_position_embeddings - o.maxNewTokens);
   const loss = o.logitChunk ? { loss: 'gather' as const, lossChunk: o.logitChunk } : { loss: 'onehot' as const };
-  return { microBatch: o.microBatch ?? o.batchSize, trainTokens: promptTokens + o.maxNewTokens, sampleBatch: o.sampleBatch, promptTokens, maxNewTokens: o.maxNewTokens,
-    lora: o.fullFinetune ? undefined : { rank: o.loraRank, targets: LORA_TARGETS }, ...loss };
+  return {
+    microBatch: o.microBatch ?? o.batchSize,
+    trainTokens: promptTokens + o.maxNewTokens,
+    sampleBatch: o.sampleBatch,
+    promptTokens,
+    maxNewTokens: o.maxNewTokens,
+    lora: o.fullFinetune ? undefined : { rank: o.loraRank, targets: LORA_TARGETS },
+    ...loss,
+  };
 }
 
 /** Checks a plan against a budget (refusing what cannot fit), or, without one (a GPU whose memory the run cannot read), logs the estimate. */
-export function preflightMemory(config: ModelConfig, plan: MemoryPlan, budget: number | undefined, source: string, log: (line: string) => void): void {
+export function preflightMemory(
+  config: ModelConfig,
+  plan: MemoryPlan,
+  budget: number | undefined,
+  source: string,
+  log: (line: string) => void,
+): void {
   const estimate = budget === undefined ? estimateMemory(config, plan) : checkMemory(config, plan, budget, source);
-  log(`memory estimate: ${describeEstimate(estimate)}${budget === undefined ? ' (no --memory-budget: not checked)' : `; ${gb(budget)} available`}`);
+  log(
+    `memory estimate: ${describeEstimate(estimate)}${budget === undefined ? ' (no --memory-budget: not checked)' : `; ${gb(budget)} available`}`,
+  );
 }
 
 /** The memory a run may use: --memory-budget in GB when given, else the memory the OS reports available now. */

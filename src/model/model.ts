@@ -126,7 +126,9 @@ export function mergeLora(model: Model): void {
   const scale = lora.config.alpha / lora.config.rank;
   for (const [linear] of loraLinears(model, lora.config.targets)) {
     const weight = model.params[`${linear}.weight`];
-    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))));
+    tf.tidy(() =>
+      weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))),
+    );
   }
   disposeLora(model);
 }
@@ -193,14 +195,35 @@ export function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** Grouped-query self-attention of one layer; x is [batch·time, hidden]. Returns the output and the layer's extended cache. */
-function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, time: number, rotary: [tf.Tensor4D, tf.Tensor4D],
-  mask: tf.Tensor, cache?: KVCache): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
+function attention(
+  model: Model,
+  layer: number,
+  x: tf.Tensor2D,
+  batch: number,
+  time: number,
+  rotary: [tf.Tensor4D, tf.Tensor4D],
+  mask: tf.Tensor,
+  cache?: KVCache,
+): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
   const qkv = linear(model, `model.layers.${layer}.self_attn.qkv_proj`, x);
   const past = cache && cache.length > 0 ? { cacheKeys: cache.keys[layer], cacheValues: cache.values[layer] } : {};
-  const attn = fused.attention({ qkv, cos: rotary[0], sin: rotary[1], mask, ...past },
-    { batch, time, heads: config.num_attention_heads, kvHeads: config.num_key_value_heads, headDim: headDim(config), rotaryDim: rotaryDim(config) });
-  return { out: linear(model, `model.layers.${layer}.self_attn.o_proj`, attn.context as tf.Tensor2D), keys: attn.keys, values: attn.values };
+  const attn = fused.attention(
+    { qkv, cos: rotary[0], sin: rotary[1], mask, ...past },
+    {
+      batch,
+      time,
+      heads: config.num_attention_heads,
+      kvHeads: config.num_key_value_heads,
+      headDim: headDim(config),
+      rotaryDim: rotaryDim(config),
+    },
+  );
+  return {
+    out: linear(model, `model.layers.${layer}.self_attn.o_proj`, attn.context as tf.Tensor2D),
+    keys: attn.keys,
+    values: attn.values,
+  };
 }
 
 function mlp(model: Model, layer: number, x: tf.Tensor2D): tf.Tensor2D {
@@ -231,20 +254,29 @@ export function layerContext(model: Model, batch: number, time: number, options:
   const windowMasks = new Map<number, tf.Tensor>();
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const window = slidingWindow(config, layer);
-    if (window !== undefined && window < past + time && !windowMasks.has(window)) windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
+    if (window !== undefined && window < past + time && !windowMasks.has(window))
+      windowMasks.set(window, attentionMask(batch, time, past, options.keyMask, window));
   }
   const maskOf = (layer: number) => windowMasks.get(slidingWindow(config, layer) ?? Infinity) ?? mask;
   return { batch, time, rotary, maskOf, cache: options.cache };
 }
 
 /** One decoder layer on the residual stream h [batch·time, hidden]: pre-norm attention, then pre-norm MLP. */
-export function decoderLayer(model: Model, layer: number, h: tf.Tensor2D, context: LayerContext): { h: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
+export function decoderLayer(
+  model: Model,
+  layer: number,
+  h: tf.Tensor2D,
+  context: LayerContext,
+): { h: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
   const p = `model.layers.${layer}`;
   const normed = fused.rmsNorm(h, model.params[`${p}.input_layernorm.weight`], config.rms_norm_eps) as tf.Tensor2D;
   const attn = attention(model, layer, normed, context.batch, context.time, context.rotary, context.maskOf(layer), context.cache);
   // the residual add and the next norm in one kernel (fused.ts)
-  const [mid, midNormed] = fused.addRmsNorm(h, attn.out, model.params[`${p}.post_attention_layernorm.weight`], config.rms_norm_eps) as [tf.Tensor2D, tf.Tensor2D];
+  const [mid, midNormed] = fused.addRmsNorm(h, attn.out, model.params[`${p}.post_attention_layernorm.weight`], config.rms_norm_eps) as [
+    tf.Tensor2D,
+    tf.Tensor2D,
+  ];
   const out = tf.add(mid, mlp(model, layer, midNormed)) as tf.Tensor2D;
   return { h: out, keys: attn.keys, values: attn.values };
 }
@@ -289,7 +321,11 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   const config = model.config;
   const { hidden, cache } = forwardHidden(model, tokens, options);
   const [batch, outTime] = hidden.shape;
-  const logits = tf.reshape(tf.matMul(tf.reshape(hidden, [batch * outTime, config.hidden_size]), outputHead(model), false, true), [batch, outTime, config.vocab_size]) as tf.Tensor3D;
+  const logits = tf.reshape(tf.matMul(tf.reshape(hidden, [batch * outTime, config.hidden_size]), outputHead(model), false, true), [
+    batch,
+    outTime,
+    config.vocab_size,
+  ]) as tf.Tensor3D;
   return { logits, cache };
 }
 

@@ -65,9 +65,23 @@ export function writePeftAdapter(dir: string, model: Model, base: string | null)
   if (!model.lora) throw new Error(`${dir}: the model has no LoRA adapter to save`);
   const { rank, alpha, targets } = model.lora.config;
   const config = {
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: base, revision: null, r: rank, lora_alpha: alpha,
-    target_modules: peftTargetModules(model.config, targets), lora_dropout: 0, bias: 'none', fan_in_fan_out: false, use_rslora: false,
-    use_dora: false, init_lora_weights: true, inference_mode: true, modules_to_save: null, rank_pattern: {}, alpha_pattern: {},
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: base,
+    revision: null,
+    r: rank,
+    lora_alpha: alpha,
+    target_modules: peftTargetModules(model.config, targets),
+    lora_dropout: 0,
+    bias: 'none',
+    fan_in_fan_out: false,
+    use_rslora: false,
+    use_dora: false,
+    init_lora_weights: true,
+    inference_mode: true,
+    modules_to_save: null,
+    rank_pattern: {},
+    alpha_pattern: {},
   };
   writeFileAtomic(join(dir, ADAPTER_WEIGHTS), encodeSafetensors(peftTensors(model), { format: 'pt' }));
   writeFileAtomic(join(dir, ADAPTER_CONFIG), JSON.stringify(config, null, 2) + '\n');
@@ -88,12 +102,15 @@ interface PeftConfig {
 /** adapter_config.json checked for what this loader reads exactly: plain LoRA, one rank and alpha for every module (checkpoints before PEFT naming lack peft_type). */
 function readPeftConfig(path: string): { rank: number; alpha: number; base: string | null } {
   const raw = readJsonFile(path) as PeftConfig;
-  if (raw.peft_type !== undefined && raw.peft_type !== 'LORA') throw new Error(`${path}: peft_type ${JSON.stringify(raw.peft_type)} is not supported (only LORA)`);
+  if (raw.peft_type !== undefined && raw.peft_type !== 'LORA')
+    throw new Error(`${path}: peft_type ${JSON.stringify(raw.peft_type)} is not supported (only LORA)`);
   if (!Number.isInteger(raw.r) || raw.r! <= 0) throw new Error(`${path}: 'r' must be a positive integer (got ${JSON.stringify(raw.r)})`);
-  if (!(typeof raw.lora_alpha === 'number' && raw.lora_alpha > 0)) throw new Error(`${path}: 'lora_alpha' must be a positive number (got ${JSON.stringify(raw.lora_alpha)})`);
+  if (!(typeof raw.lora_alpha === 'number' && raw.lora_alpha > 0))
+    throw new Error(`${path}: 'lora_alpha' must be a positive number (got ${JSON.stringify(raw.lora_alpha)})`);
   if (raw.use_dora) throw new Error(`${path}: DoRA adapters (use_dora) are not supported`);
   for (const key of ['rank_pattern', 'alpha_pattern'] as const) {
-    if (raw[key] && Object.keys(raw[key]).length > 0) throw new Error(`${path}: per-module '${key}' is not supported (one r and lora_alpha for every module)`);
+    if (raw[key] && Object.keys(raw[key]).length > 0)
+      throw new Error(`${path}: per-module '${key}' is not supported (one r and lora_alpha for every module)`);
   }
   // rsLoRA scales by alpha / sqrt(r); src/model scales by alpha / rank, so alpha becomes lora_alpha · sqrt(r)
   const alpha = raw.use_rslora ? raw.lora_alpha * Math.sqrt(raw.r!) : raw.lora_alpha;
@@ -101,26 +118,37 @@ function readPeftConfig(path: string): { rank: number; alpha: number; base: stri
 }
 
 /** Every tensor of an adapter file under src/model's names (`<linear>.lora_A` / `.lora_B`), fusing HF's separate modules. */
-function fusedAdapterTensors(path: string, config: ModelConfig, tensors: Record<string, NamedArray>): Map<string, { a: NamedArray; b: NamedArray }> {
+function fusedAdapterTensors(
+  path: string,
+  config: ModelConfig,
+  tensors: Record<string, NamedArray>,
+): Map<string, { a: NamedArray; b: NamedArray }> {
   const byModule = new Map<string, Partial<Record<'A' | 'B', NamedArray>>>();
   for (const [key, t] of Object.entries(tensors)) {
     const match = /^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.weight)?$/.exec(key);
-    if (!match) throw new Error(`${path}: tensor '${key}' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight / lora_B.weight)`);
+    if (!match)
+      throw new Error(`${path}: tensor '${key}' is not a LoRA weight (expected base_model.model.<module>.lora_A.weight / lora_B.weight)`);
     byModule.set(match[1], { ...byModule.get(match[1]), [match[2]]: t });
   }
   const fused = new Map<string, { a: NamedArray; b: NamedArray }>();
   for (const target of LORA_TARGETS) {
     const parts = hfModules(config, target);
-    for (const linear of Object.keys(parameterShapes(config)).filter((n) => n.endsWith(`.${target}.weight`)).map((n) => n.slice(0, -'.weight'.length))) {
+    for (const linear of Object.keys(parameterShapes(config))
+      .filter((n) => n.endsWith(`.${target}.weight`))
+      .map((n) => n.slice(0, -'.weight'.length))) {
       const names = parts ? parts.map(([module]) => linear.replace(/\w+$/, module)) : [linear];
       const found = names.map((n) => byModule.get(n));
       names.forEach((n) => byModule.delete(n));
       if (found.every((f) => f === undefined)) continue;
       const missing = names.filter((n, i) => !found[i]?.A || !found[i]?.B);
-      if (missing.length > 0) throw new Error(`${path}: LoRA weights for ${missing.join(', ')} are missing (lora_A and lora_B for each of ${names.join(', ')})`);
+      if (missing.length > 0)
+        throw new Error(`${path}: LoRA weights for ${missing.join(', ')} are missing (lora_A and lora_B for each of ${names.join(', ')})`);
       const a = found[0]!.A!;
       const same = found.every((f) => f!.A!.shape.join() === a.shape.join() && f!.A!.data.every((v, i) => v === a.data[i]));
-      if (!same) throw new Error(`${path}: ${names.join(', ')} have different lora_A; they cannot become one ${target} adapter (merge the adapter into the base model with PEFT instead)`);
+      if (!same)
+        throw new Error(
+          `${path}: ${names.join(', ')} have different lora_A; they cannot become one ${target} adapter (merge the adapter into the base model with PEFT instead)`,
+        );
       const rows = found.reduce((n, f) => n + f!.B!.shape[0], 0);
       const b = new Float32Array(rows * (a.shape[0] ?? 0));
       let at = 0;
@@ -131,7 +159,10 @@ function fusedAdapterTensors(path: string, config: ModelConfig, tensors: Record<
       fused.set(linear, { a, b: { dtype: 'F32', shape: [rows, a.shape[0]], data: b } });
     }
   }
-  if (byModule.size > 0) throw new Error(`${path}: LoRA weights for modules this model does not adapt: ${[...byModule.keys()].slice(0, 3).join(', ')} (targets: ${LORA_TARGETS.join(', ')})`);
+  if (byModule.size > 0)
+    throw new Error(
+      `${path}: LoRA weights for modules this model does not adapt: ${[...byModule.keys()].slice(0, 3).join(', ')} (targets: ${LORA_TARGETS.join(', ')})`,
+    );
   return fused;
 }
 
@@ -139,7 +170,8 @@ function fusedAdapterTensors(path: string, config: ModelConfig, tensors: Record<
 export function readPeftAdapter(dir: string, config: ModelConfig): { lora: Lora; base: string | null } {
   const configPath = join(dir, ADAPTER_CONFIG);
   const weightsPath = join(dir, ADAPTER_WEIGHTS);
-  for (const path of [configPath, weightsPath]) if (!existsSync(path)) throw new Error(`${dir}: not a PEFT adapter directory (no ${path.split('/').pop()})`);
+  for (const path of [configPath, weightsPath])
+    if (!existsSync(path)) throw new Error(`${dir}: not a PEFT adapter directory (no ${path.split('/').pop()})`);
   const { rank, alpha, base } = readPeftConfig(configPath);
   const fused = fusedAdapterTensors(weightsPath, config, readSafetensors(weightsPath).tensors);
   if (fused.size === 0) throw new Error(`${weightsPath}: holds no LoRA weights`);
@@ -148,14 +180,22 @@ export function readPeftAdapter(dir: string, config: ModelConfig): { lora: Lora;
   const targets = new Set<LoraTarget>();
   for (const [linear, { a, b }] of fused) {
     const [out, inp] = shapes[`${linear}.weight`];
-    for (const [what, t, shape] of [['lora_A', a, [rank, inp]], ['lora_B', b, [out, rank]]] as const) {
-      if (t.shape.join() !== shape.join()) throw new Error(`${weightsPath}: ${linear}.${what} has shape [${t.shape}] but r=${rank} and the model imply [${shape}]`);
+    for (const [what, t, shape] of [
+      ['lora_A', a, [rank, inp]],
+      ['lora_B', b, [out, rank]],
+    ] as const) {
+      if (t.shape.join() !== shape.join())
+        throw new Error(`${weightsPath}: ${linear}.${what} has shape [${t.shape}] but r=${rank} and the model imply [${shape}]`);
     }
     params[`${linear}.lora_A`] = tf.tidy(() => tf.variable(tf.tensor(a.data as Float32Array, a.shape)));
     params[`${linear}.lora_B`] = tf.tidy(() => tf.variable(tf.tensor(b.data as Float32Array, b.shape)));
     targets.add(linear.split('.').pop() as LoraTarget);
   }
   const loraConfig: LoraConfig = { rank, alpha, targets: LORA_TARGETS.filter((t) => targets.has(t)) };
-  const sorted = Object.fromEntries(Object.keys(params).sort().map((name) => [name, params[name]])); // the order optimizer sums follow on resume
+  const sorted = Object.fromEntries(
+    Object.keys(params)
+      .sort()
+      .map((name) => [name, params[name]]),
+  ); // the order optimizer sums follow on resume
   return { lora: { config: loraConfig, params: sorted }, base };
 }

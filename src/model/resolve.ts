@@ -17,8 +17,17 @@ export function servedName(spec: string): string {
 }
 
 /** A model directory's files besides config and weights: generation settings, tokenizer and chat template. */
-export const TOKENIZER_FILES = ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'added_tokens.json',
-  'tokenizer.model', 'vocab.json', 'merges.txt', 'chat_template.jinja'];
+export const TOKENIZER_FILES = [
+  'generation_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'added_tokens.json',
+  'tokenizer.model',
+  'vocab.json',
+  'merges.txt',
+  'chat_template.jinja',
+];
 /** The files of a model repository a run reads (each downloaded only when the repository has it); shards come from the index. */
 const MODEL_FILES = ['config.json', ...TOKENIZER_FILES, INDEX_FILE, SINGLE_FILE];
 
@@ -75,7 +84,8 @@ export function locateModel(spec: string, modelsDir: string, cacheDir = getHFHub
   const hub = parseHubId(spec);
   const candidates = [resolve(spec), join(modelsDir, spec), ...(hub && MODEL_ALIASES[spec] ? [join(modelsDir, hub.repo)] : [])];
   const searched = [...new Set(candidates)];
-  for (const dir of searched) if (existsSync(join(dir, 'config.json')) && missingModelFiles(dir).length === 0) return { dir, searched, hub };
+  for (const dir of searched)
+    if (existsSync(join(dir, 'config.json')) && missingModelFiles(dir).length === 0) return { dir, searched, hub };
   if (!hub) return { searched };
   const snapshot = cachedSnapshot(hub, cacheDir);
   searched.push(snapshot ?? join(repoCacheDir(hub.repo, cacheDir), 'refs', hub.revision));
@@ -93,9 +103,11 @@ export function baseModelName(spec: string, modelsDir: string): string {
 export function notFoundOffline(spec: string, located: LocatedModel, why = 'downloads are off (--offline or HF_HUB_OFFLINE=1)'): Error {
   const id = located.hub ? located.hub.repo : spec;
   const revision = located.hub && located.hub.revision !== 'main' ? ` --revision ${located.hub.revision}` : '';
-  return new Error(`--model ${spec}: ${id} is not on this machine and ${why}. ` +
-    `Searched: ${located.searched.join(', ')}. Fetch it with \`huggingface-cli download ${id}${revision}\`, ` +
-    `or run \`npm run train -- --model ${spec}\` without --offline (and without HF_HUB_OFFLINE) to download it into ${getHFHubCachePath()}.`);
+  return new Error(
+    `--model ${spec}: ${id} is not on this machine and ${why}. ` +
+      `Searched: ${located.searched.join(', ')}. Fetch it with \`huggingface-cli download ${id}${revision}\`, ` +
+      `or run \`npm run train -- --model ${spec}\` without --offline (and without HF_HUB_OFFLINE) to download it into ${getHFHubCachePath()}.`,
+  );
 }
 
 /** Download progress: bytes so far of the total, and the file being fetched (the shape of the loop's Progress, with a name). */
@@ -122,9 +134,12 @@ export async function fetchModel(spec: string, options: FetchOptions): Promise<s
   try {
     return await downloadSnapshot(located.hub, { ...options, cacheDir, hubUrl });
   } catch (error) {
-    const cause = error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
-    throw new Error(`--model ${spec}: downloading ${located.hub.repo} from ${hubUrl} failed (${cause}); run again to resume, ` +
-      `or fetch it with \`huggingface-cli download ${located.hub.repo}\` and use --offline`);
+    const cause =
+      error instanceof Error ? (error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message) : String(error);
+    throw new Error(
+      `--model ${spec}: downloading ${located.hub.repo} from ${hubUrl} failed (${cause}); run again to resume, ` +
+        `or fetch it with \`huggingface-cli download ${located.hub.repo}\` and use --offline`,
+    );
   }
 }
 
@@ -132,15 +147,26 @@ type HubParams = { repo: { type: 'model'; name: string }; hubUrl: string; access
 
 /** Fills snapshots/<sha> with the model's files, writes refs/<revision> = sha, and returns the snapshot directory. */
 async function downloadSnapshot(ref: HubRef, options: FetchOptions & { cacheDir: string; hubUrl: string }): Promise<string> {
-  const hub: HubParams = { repo: { type: 'model', name: ref.repo }, hubUrl: options.hubUrl,
-    ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}) };
+  const hub: HubParams = {
+    repo: { type: 'model', name: ref.repo },
+    hubUrl: options.hubUrl,
+    ...(process.env.HF_TOKEN ? { accessToken: process.env.HF_TOKEN } : {}),
+  };
   // one commit for every file: with a branch name, @huggingface/hub would file each under the commit that last touched it
-  const info = await modelInfo({ ...hub, name: ref.repo, revision: ref.revision, additionalFields: ['sha', 'filePaths'] }) as { sha?: string; filePaths?: string[] };
-  if (!info.sha || !COMMIT.test(info.sha)) throw new Error(`${hub.hubUrl}: ${ref.repo}@${ref.revision} has no commit sha in its model info`);
+  const info = (await modelInfo({ ...hub, name: ref.repo, revision: ref.revision, additionalFields: ['sha', 'filePaths'] })) as {
+    sha?: string;
+    filePaths?: string[];
+  };
+  if (!info.sha || !COMMIT.test(info.sha))
+    throw new Error(`${hub.hubUrl}: ${ref.repo}@${ref.revision} has no commit sha in its model info`);
   const present = new Set(info.filePaths ?? []);
   const wanted = MODEL_FILES.filter((file) => present.has(file) && (file !== SINGLE_FILE || !present.has(INDEX_FILE)));
-  if (!wanted.includes('config.json')) throw new Error(`${ref.repo}@${ref.revision}: the repository has no config.json (not a transformers model)`);
-  if (!wanted.includes(INDEX_FILE) && !wanted.includes(SINGLE_FILE)) throw new Error(`${ref.repo}@${ref.revision}: the repository has no ${SINGLE_FILE} or ${INDEX_FILE} (only safetensors weights are read)`);
+  if (!wanted.includes('config.json'))
+    throw new Error(`${ref.repo}@${ref.revision}: the repository has no config.json (not a transformers model)`);
+  if (!wanted.includes(INDEX_FILE) && !wanted.includes(SINGLE_FILE))
+    throw new Error(
+      `${ref.repo}@${ref.revision}: the repository has no ${SINGLE_FILE} or ${INDEX_FILE} (only safetensors weights are read)`,
+    );
   const snapshot = join(repoCacheDir(ref.repo, options.cacheDir), 'snapshots', info.sha);
   const small = wanted.filter((file) => file !== SINGLE_FILE);
   await downloadFiles(hub, info.sha, small, options);
@@ -161,13 +187,24 @@ async function downloadFiles(hub: HubParams, commit: string, files: string[], op
   let current = '';
   const counting: typeof fetch = async (input, init) => {
     const response = await fetch(input, init);
-    if (!response.body || new Headers(init?.headers).has('Range') || !String(input instanceof Request ? input.url : input).includes('/resolve/')) return response;
-    const counter = new TransformStream<Uint8Array, Uint8Array>({ transform(chunk, out) {
-      done += chunk.byteLength;
-      options.progress?.(`download ${current}`, done, total);
-      out.enqueue(chunk);
-    } });
-    return new Response(response.body.pipeThrough(counter), { status: response.status, statusText: response.statusText, headers: response.headers });
+    if (
+      !response.body ||
+      new Headers(init?.headers).has('Range') ||
+      !String(input instanceof Request ? input.url : input).includes('/resolve/')
+    )
+      return response;
+    const counter = new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, out) {
+        done += chunk.byteLength;
+        options.progress?.(`download ${current}`, done, total);
+        out.enqueue(chunk);
+      },
+    });
+    return new Response(response.body.pipeThrough(counter), {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers,
+    });
   };
   const debug = console.debug;
   console.debug = () => {}; // @huggingface/hub prints "Downloading FILE to ..." for each file, which would break the bar

@@ -74,13 +74,19 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
  * On a backend with the fused sampler (torch) the draw runs on the device from the same uniforms, so only the tokens
  * come back instead of every row's logits; elsewhere the logits are read and drawToken runs here.
  */
-export function drawRows(logits: tf.Tensor, finished: boolean[], options: Pick<SampleOptions, 'temperature' | 'topP' | 'rng'>): [number, number][] {
+export function drawRows(
+  logits: tf.Tensor,
+  finished: boolean[],
+  options: Pick<SampleOptions, 'temperature' | 'topP' | 'rng'>,
+): [number, number][] {
   const vocab = logits.shape[logits.shape.length - 1];
   const rngOf = (b: number) => (Array.isArray(options.rng) ? options.rng[b] : options.rng);
   if (hasFused('FusedSample')) {
     // greedy draws take no uniform; finished rows take none either (their draw is ignored)
     const uniforms = finished.map((done, b) => (done || options.temperature <= 0 ? 0.5 : rngOf(b).next()));
-    const [tokens, logProbs] = tf.engine().runKernel('FusedSample', { logits }, { uniforms, temperature: options.temperature, topP: options.topP }) as tf.Tensor[];
+    const [tokens, logProbs] = tf
+      .engine()
+      .runKernel('FusedSample', { logits }, { uniforms, temperature: options.temperature, topP: options.topP }) as tf.Tensor[];
     const ids = tokens!.dataSync();
     const lps = logProbs!.dataSync();
     tf.dispose([tokens!, logProbs!]);
@@ -103,7 +109,10 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
   const batch = prompts.length;
   const promptLength = Math.max(...prompts.map((p) => p.length));
   const maxNew = Math.min(options.maxNewTokens, model.config.max_position_embeddings - promptLength);
-  if (maxNew <= 0) throw new Error(`prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`);
+  if (maxNew <= 0)
+    throw new Error(
+      `prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`,
+    );
   const padding = prompts.map((p) => promptLength - p.length);
   const keyMask = prompts.map((p, b) => Array.from({ length: promptLength + maxNew }, (_, s) => (s < padding[b] ? 0 : 1)));
   const tokens: number[][] = prompts.map(() => []);
@@ -122,7 +131,11 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
     });
     disposeCache(previous);
     const layers = model.config.num_hidden_layers;
-    cache = { keys: layerCache.slice(0, layers) as tf.Tensor4D[], values: layerCache.slice(layers) as tf.Tensor4D[], length: previous.length + input[0].length };
+    cache = {
+      keys: layerCache.slice(0, layers) as tf.Tensor4D[],
+      values: layerCache.slice(layers) as tf.Tensor4D[],
+      length: previous.length + input[0].length,
+    };
     const draws = drawRows(logits, finished, options);
     logits.dispose();
     for (let b = 0; b < batch; b++) {
@@ -153,7 +166,13 @@ export interface ScoreResult {
  * Per-row sums of the scored tokens' NLL, entropy and KL(U‖p) from the final hidden states [batch, time, hidden],
  * projecting only the weighted tokens onto the vocabulary, `chunk` of them at a time (never [batch, time, vocab]).
  */
-function chunkedScoreSums(model: Model, hidden: tf.Tensor3D, targets: number[][], weights: number[][], chunk: number): { nll: Float64Array; entropy: Float64Array; selfCertainty: Float64Array } {
+function chunkedScoreSums(
+  model: Model,
+  hidden: tf.Tensor3D,
+  targets: number[][],
+  weights: number[][],
+  chunk: number,
+): { nll: Float64Array; entropy: Float64Array; selfCertainty: Float64Array } {
   const [batch, time] = [targets.length, targets[0].length];
   const sums = { nll: new Float64Array(batch), entropy: new Float64Array(batch), selfCertainty: new Float64Array(batch) };
   const flatWeights = weights.flat();
@@ -168,7 +187,19 @@ function chunkedScoreSums(model: Model, hidden: tf.Tensor3D, targets: number[][]
       const logits = tf.matMul(h, head, false, true);
       const logProbs = tf.logSoftmax(logits);
       // the target's log-prob as its gathered logit minus log-sum-exp (no one-hot)
-      const targetLogProbs = tf.sub(tf.sum(tf.mul(h, tf.gather(head, part.map((i) => flatTargets[i]))), 1), tf.logSumExp(logits, 1));
+      const targetLogProbs = tf.sub(
+        tf.sum(
+          tf.mul(
+            h,
+            tf.gather(
+              head,
+              part.map((i) => flatTargets[i]),
+            ),
+          ),
+          1,
+        ),
+        tf.logSumExp(logits, 1),
+      );
       const entropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 1));
       const selfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 1)), Math.log(vocab)); // KL(U‖p) = −log V − mean_v log p_v
       return tf.stack([tf.neg(targetLogProbs), entropy, selfCertainty]);
@@ -189,7 +220,12 @@ function chunkedScoreSums(model: Model, hidden: tf.Tensor3D, targets: number[][]
  * Teacher-forced scoring of (prompt, response) pairs, in batches; right padding is harmless under the causal mask.
  * logitChunk > 0 forms the logits of that many response tokens at a time (large vocabularies); 0: all at once.
  */
-export function score(model: Model, prompts: number[][], responses: number[][], options: { batchSize?: number; padId: number; logitChunk?: number }): ScoreResult {
+export function score(
+  model: Model,
+  prompts: number[][],
+  responses: number[][],
+  options: { batchSize?: number; padId: number; logitChunk?: number },
+): ScoreResult {
   const result: ScoreResult = { nll: [], length: [], normalizedNll: [], entropy: [], selfCertainty: [] };
   const batchSize = options.batchSize ?? 32;
   for (let start = 0; start < prompts.length; start += batchSize) {
@@ -198,13 +234,19 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     const inputs = rows.map((r) => padTo([...r.prompt, ...r.response].slice(0, -1), length, options.padId));
     const targets = rows.map((r) => padTo([...r.prompt, ...r.response].slice(1), length, options.padId));
     // target index j predicts sequence position j+1: the response starts at target prompt.length-1
-    const weights = rows.map((r) => Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)));
+    const weights = rows.map((r) =>
+      Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)),
+    );
     let nllValues: ArrayLike<number>;
     let entropyValues: ArrayLike<number>;
     let certaintyValues: ArrayLike<number>;
     if ((options.logitChunk ?? 0) > 0) {
       const hidden = tf.tidy(() => forwardHidden(model, tf.tensor2d(inputs, undefined, 'int32')).hidden);
-      ({ nll: nllValues, entropy: entropyValues, selfCertainty: certaintyValues } = chunkedScoreSums(model, hidden, targets, weights, options.logitChunk!));
+      ({
+        nll: nllValues,
+        entropy: entropyValues,
+        selfCertainty: certaintyValues,
+      } = chunkedScoreSums(model, hidden, targets, weights, options.logitChunk!));
       hidden.dispose();
     } else {
       const [nll, entropy, selfCertainty] = tf.tidy(() => {
@@ -260,7 +302,11 @@ export function sequenceLogProbs(model: Model, sequences: number[][], options: {
     tf.dispose(stats);
     rows.forEach((r, b) => {
       const n = Math.max(0, r.length - 1);
-      out.push({ logProbs: nll![b].slice(0, n).map((x) => -x), entropy: entropy![b].slice(0, n), selfCertainty: certainty![b].slice(0, n) });
+      out.push({
+        logProbs: nll![b].slice(0, n).map((x) => -x),
+        entropy: entropy![b].slice(0, n),
+        selfCertainty: certainty![b].slice(0, n),
+      });
     });
   }
   return out;

@@ -2,7 +2,18 @@
 // micro-batches with gradient accumulation, a gather-based loss whose vocabulary projection is formed a chunk of
 // tokens at a time, and per-layer recomputation (only each layer's input is kept; the layer is re-run in backward).
 import * as tf from '@tensorflow/tfjs-core';
-import { type Model, decoderLayer, embed, finalHidden, forward, forwardHidden, layerContext, oneHotFloat, outputHead, trainableParams } from './model.js';
+import {
+  type Model,
+  decoderLayer,
+  embed,
+  finalHidden,
+  forward,
+  forwardHidden,
+  layerContext,
+  oneHotFloat,
+  outputHead,
+  trainableParams,
+} from './model.js';
 import { adamWUpdate } from './fused.js';
 
 export interface TrainBatch {
@@ -24,7 +35,15 @@ export interface OptimizerConfig {
 }
 
 export const DEFAULT_OPTIMIZER: OptimizerConfig = {
-  lr: 1e-3, minLr: 1e-4, warmupSteps: 20, totalSteps: 1000, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, clipNorm: 1.0,
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmupSteps: 20,
+  totalSteps: 1000,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  clipNorm: 1.0,
 };
 
 export interface AdamWState {
@@ -72,7 +91,13 @@ export function maskedLoss(logits: tf.Tensor3D, targets: tf.Tensor2D, weights: t
  * target logit (no one-hot). A customGrad op that keeps only its inputs, so its [rows, vocab] logits live only while
  * it runs, forward and again in backward (softmax − target: dh = (p − e_t) W, dW = (p − e_t)ᵀ h, both scaled by w).
  */
-function chunkNllSum(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: tf.Tensor1D, weights: tf.Tensor1D, headTrainable: boolean): tf.Scalar {
+function chunkNllSum(
+  hidden: tf.Tensor2D,
+  head: tf.Tensor2D,
+  targets: tf.Tensor1D,
+  weights: tf.Tensor1D,
+  headTrainable: boolean,
+): tf.Scalar {
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const h = args[0] as tf.Tensor2D;
     (args[args.length - 1] as tf.GradSaveFunc)([h, targets, weights]);
@@ -80,27 +105,43 @@ function chunkNllSum(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: tf.Tensor1
     const targetLogit = tf.sum(tf.mul(h, tf.gather(head, targets)), 1);
     return {
       value: tf.sum(tf.mul(tf.sub(lse, targetLogit), weights)),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
-        const [hs, ts, ws] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
-        const scale = tf.expandDims(tf.mul(dy as tf.Tensor, ws), 1); // [rows, 1]
-        const g = tf.mul(tf.softmax(tf.matMul(hs, head, false, true)), scale);
-        const dh = tf.sub(tf.matMul(g, head), tf.mul(tf.gather(head, ts), scale));
-        if (!headTrainable) return [dh];
-        return [dh, tf.sub(tf.matMul(g, hs, true, false), tf.unsortedSegmentSum(tf.mul(hs, scale), ts, head.shape[0]))];
-      }),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) =>
+        tf.tidy(() => {
+          const [hs, ts, ws] = saved as [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D];
+          const scale = tf.expandDims(tf.mul(dy as tf.Tensor, ws), 1); // [rows, 1]
+          const g = tf.mul(tf.softmax(tf.matMul(hs, head, false, true)), scale);
+          const dh = tf.sub(tf.matMul(g, head), tf.mul(tf.gather(head, ts), scale));
+          if (!headTrainable) return [dh];
+          return [dh, tf.sub(tf.matMul(g, hs, true, false), tf.unsortedSegmentSum(tf.mul(hs, scale), ts, head.shape[0]))];
+        }),
     };
   });
   return (headTrainable ? op(hidden, head) : op(hidden)) as tf.Scalar;
 }
 
 /** The gather-based weighted NLL sum over the rows of hidden [n, hidden], `chunk` rows of logits at a time. */
-export function chunkedNllSum(hidden: tf.Tensor2D, head: tf.Tensor2D, targets: number[], weights: number[], chunk: number, headTrainable: boolean): tf.Scalar {
+export function chunkedNllSum(
+  hidden: tf.Tensor2D,
+  head: tf.Tensor2D,
+  targets: number[],
+  weights: number[],
+  chunk: number,
+  headTrainable: boolean,
+): tf.Scalar {
   const n = hidden.shape[0];
   const parts: tf.Scalar[] = [];
   for (let start = 0; start < n; start += chunk) {
     const size = Math.min(chunk, n - start);
     const rows = tf.slice(hidden, [start, 0], [size, hidden.shape[1]]);
-    parts.push(chunkNllSum(rows, head, tf.tensor1d(targets.slice(start, start + size), 'int32'), tf.tensor1d(weights.slice(start, start + size)), headTrainable));
+    parts.push(
+      chunkNllSum(
+        rows,
+        head,
+        tf.tensor1d(targets.slice(start, start + size), 'int32'),
+        tf.tensor1d(weights.slice(start, start + size)),
+        headTrainable,
+      ),
+    );
   }
   return parts.length === 1 ? parts[0] : tf.addN(parts);
 }
@@ -150,7 +191,14 @@ function gatherNllSum(model: Model, hidden: tf.Tensor3D, batch: TrainBatch, chun
   const targets = batch.targets.flat();
   const head = outputHead(model);
   const headTrainable = Object.values(trainableParams(model)).includes(head as tf.Variable);
-  return chunkedNllSum(picked, head, rows.map((i) => targets[i]), rows.map((i) => flat[i]), chunk, headTrainable);
+  return chunkedNllSum(
+    picked,
+    head,
+    rows.map((i) => targets[i]),
+    rows.map((i) => flat[i]),
+    chunk,
+    headTrainable,
+  );
 }
 
 /** A batch's weighted NLL sum: the one-hot loss over all logits, or the chunked gather-based loss. */
@@ -171,28 +219,40 @@ function recomputedGradients(model: Model, batch: TrainBatch, denominator: numbe
   const names = Object.keys(params);
   const byId = new Map(names.map((n) => [params[n].id, n]));
   const grads: Record<string, tf.Tensor> = {};
-  const addGrads = (xs: tf.Tensor[], gs: tf.Tensor[]) => xs.forEach((x, i) => {
-    const name = byId.get(x.id);
-    if (name === undefined || gs[i] === undefined) return;
-    const previous = grads[name];
-    grads[name] = previous ? tf.add(previous, gs[i]) : gs[i];
-    previous?.dispose();
-  });
+  const addGrads = (xs: tf.Tensor[], gs: tf.Tensor[]) =>
+    xs.forEach((x, i) => {
+      const name = byId.get(x.id);
+      if (name === undefined || gs[i] === undefined) return;
+      const previous = grads[name];
+      grads[name] = previous ? tf.add(previous, gs[i]) : gs[i];
+      previous?.dispose();
+    });
   const engine = tf.engine();
   const [rows, time] = [batch.inputs.length, batch.inputs[0].length];
   const tokens = tf.tensor2d(batch.inputs, undefined, 'int32');
   const context = layerContext(model, rows, time);
   const vars = Object.values(params);
   const layerInputs: tf.Tensor2D[] = [tf.tidy(() => embed(model, tokens))];
-  for (let layer = 0; layer < model.config.num_hidden_layers; layer++) layerInputs.push(tf.tidy(() => decoderLayer(model, layer, layerInputs[layer], context).h));
+  for (let layer = 0; layer < model.config.num_hidden_layers; layer++)
+    layerInputs.push(tf.tidy(() => decoderLayer(model, layer, layerInputs[layer], context).h));
   const top = layerInputs.pop()!;
-  const head = engine.gradients(() => {
-    const hidden = finalHidden(model, top, rows, time);
-    const sum = logitChunk > 0 ? gatherNllSum(model, hidden, batch, logitChunk)
-      : maskedNllSum(tf.matMul(tf.reshape(hidden, [rows * time, -1]), outputHead(model), false, true).reshape([rows, time, -1]) as tf.Tensor3D,
-        tf.tensor2d(batch.targets, undefined, 'int32'), tf.tensor1d(batch.weights.flat()));
-    return tf.div(sum, denominator) as tf.Scalar;
-  }, [top, ...vars], undefined, true);
+  const head = engine.gradients(
+    () => {
+      const hidden = finalHidden(model, top, rows, time);
+      const sum =
+        logitChunk > 0
+          ? gatherNllSum(model, hidden, batch, logitChunk)
+          : maskedNllSum(
+              tf.matMul(tf.reshape(hidden, [rows * time, -1]), outputHead(model), false, true).reshape([rows, time, -1]) as tf.Tensor3D,
+              tf.tensor2d(batch.targets, undefined, 'int32'),
+              tf.tensor1d(batch.weights.flat()),
+            );
+      return tf.div(sum, denominator) as tf.Scalar;
+    },
+    [top, ...vars],
+    undefined,
+    true,
+  );
   addGrads(vars, head.grads.slice(1));
   let dh = head.grads[0];
   for (let layer = model.config.num_hidden_layers - 1; layer >= 0; layer--) {
@@ -220,19 +280,33 @@ export function batchGradients(model: Model, batch: TrainBatch, options: StepOpt
   if (micro === rows && logitChunk === 0 && !options.recompute) {
     // the one-pass path, op for op as it always was (the shipped model's runs stay bit-identical)
     const { inputs, targets, weights } = batchTensors(batch);
-    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]));
+    const { value, grads: byVariableName } = tf.variableGrads(
+      () => maskedLoss(forward(model, inputs).logits, targets, weights),
+      names.map((n) => params[n]),
+    );
     return { value, grads: Object.fromEntries(names.map((n) => [n, byVariableName[params[n].name]])) }; // tfjs keys by its own variable names
   }
-  const denominator = Math.max(batch.weights.flat().reduce((s, w) => s + w, 0), 1);
+  const denominator = Math.max(
+    batch.weights.flat().reduce((s, w) => s + w, 0),
+    1,
+  );
   let total: Gradients | undefined;
   for (const part of microBatches(batch, micro)) {
     const next = tf.tidy(() => {
-      const step = options.recompute ? recomputedGradients(model, part, denominator, logitChunk) : (() => {
-        const { value, grads } = tf.variableGrads(() => tf.div(nllSum(model, part, logitChunk), denominator) as tf.Scalar, names.map((n) => params[n]));
-        return { value, grads: Object.fromEntries(names.map((n) => [n, grads[params[n].name]])) };
-      })();
+      const step = options.recompute
+        ? recomputedGradients(model, part, denominator, logitChunk)
+        : (() => {
+            const { value, grads } = tf.variableGrads(
+              () => tf.div(nllSum(model, part, logitChunk), denominator) as tf.Scalar,
+              names.map((n) => params[n]),
+            );
+            return { value, grads: Object.fromEntries(names.map((n) => [n, grads[params[n].name]])) };
+          })();
       if (!total) return step;
-      return { value: tf.add(total.value, step.value) as tf.Scalar, grads: Object.fromEntries(names.map((n) => [n, tf.add(total!.grads[n], step.grads[n])])) };
+      return {
+        value: tf.add(total.value, step.value) as tf.Scalar,
+        grads: Object.fromEntries(names.map((n) => [n, tf.add(total!.grads[n], step.grads[n])])),
+      };
     });
     if (total) tf.dispose([total.value, ...Object.values(total.grads)]);
     total = next;
@@ -241,7 +315,13 @@ export function batchGradients(model: Model, batch: TrainBatch, options: StepOpt
 }
 
 /** One AdamW step on the trainable parameters (the adapters under LoRA); returns the loss and the pre-clip gradient norm. */
-export function trainStep(model: Model, state: AdamWState, config: OptimizerConfig, batch: TrainBatch, options: StepOptions = {}): { loss: number; gradNorm: number; lr: number } {
+export function trainStep(
+  model: Model,
+  state: AdamWState,
+  config: OptimizerConfig,
+  batch: TrainBatch,
+  options: StepOptions = {},
+): { loss: number; gradNorm: number; lr: number } {
   const params = trainableParams(model);
   const names = Object.keys(params);
   const lr = learningRate(config, state.step);
@@ -256,8 +336,15 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
     for (const name of names) {
       const param = params[name];
       // decoupled weight decay (AdamW) on matrices only; norm gains are not decayed
-      adamWUpdate(param, grads[name], state.m[name], state.v[name], clipScale, { beta1: config.beta1, beta2: config.beta2, eps: config.eps,
-        biasCorrection1, biasCorrection2, weightDecay: param.rank >= 2 ? config.weightDecay : 0, lr });
+      adamWUpdate(param, grads[name], state.m[name], state.v[name], clipScale, {
+        beta1: config.beta1,
+        beta2: config.beta2,
+        eps: config.eps,
+        biasCorrection1,
+        biasCorrection2,
+        weightDecay: param.rank >= 2 ? config.weightDecay : 0,
+        lr,
+      });
     }
     return [value, gradNorm];
   });

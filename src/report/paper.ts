@@ -62,7 +62,9 @@ export function comparePanel(panel: string, runDir: string, paper: Trajectory): 
   const ours = fittedPanel(`this run, ${basename(runDir)} (nats per response)`, trajectory);
   const theirs = fittedPanel('the paper, Phi-4, digitised (rescaled units)', paper);
   const row: PanelComparison = {
-    panel, title, runDir,
+    panel,
+    title,
+    runDir,
     run: summaryOf(trajectory, ours.fit, ours.error),
     paper: summaryOf(paper, theirs.fit, theirs.error),
   };
@@ -89,19 +91,49 @@ const r2Of = (s: FitSummary) => `${show(s.r2.solver)} / ${show(s.r2.verifier)} /
 /** The comparison as a table: R² (U_s / U_v / G) and the fitted limits and rate of each run next to the paper's. */
 export function comparisonTable(rows: PanelComparison[]): Table {
   return {
-    caption: "Shared-rate fits (Prop. 3.1): each run next to the paper's digitised Figure 4 panel (the paper's limits are in its rescaled units)",
-    header: ['panel', 'points', 'R² U_s / U_v / G', 'U_s∞', 'U_v∞', 'r (1/epoch)', 'paper points', 'paper R² U_s / U_v / G', 'paper U_s∞', 'paper U_v∞', 'paper r (1/epoch)', 'flags'],
+    caption:
+      "Shared-rate fits (Prop. 3.1): each run next to the paper's digitised Figure 4 panel (the paper's limits are in its rescaled units)",
+    header: [
+      'panel',
+      'points',
+      'R² U_s / U_v / G',
+      'U_s∞',
+      'U_v∞',
+      'r (1/epoch)',
+      'paper points',
+      'paper R² U_s / U_v / G',
+      'paper U_s∞',
+      'paper U_v∞',
+      'paper r (1/epoch)',
+      'flags',
+    ],
     rows: rows.map((c) => [
-      c.title, c.run.points, r2Of(c.run), show(c.run.limits.solver), show(c.run.limits.verifier), show(c.run.rate),
-      c.paper.points, r2Of(c.paper), show(c.paper.limits.solver), show(c.paper.limits.verifier), show(c.paper.rate),
-      [...c.run.flags.map((f) => `run: ${f}`), ...c.paper.flags.map((f) => `paper: ${f}`), ...[c.run.error, c.paper.error].filter(Boolean)].join('; '),
+      c.title,
+      c.run.points,
+      r2Of(c.run),
+      show(c.run.limits.solver),
+      show(c.run.limits.verifier),
+      show(c.run.rate),
+      c.paper.points,
+      r2Of(c.paper),
+      show(c.paper.limits.solver),
+      show(c.paper.limits.verifier),
+      show(c.paper.rate),
+      [
+        ...c.run.flags.map((f) => `run: ${f}`),
+        ...c.paper.flags.map((f) => `paper: ${f}`),
+        ...[c.run.error, c.paper.error].filter(Boolean),
+      ].join('; '),
     ]),
   };
 }
 
 /** A table as GitHub markdown (caption as a paragraph above it). */
 export function markdownTable(table: Table): string {
-  const cell = (v: string | number) => String(typeof v === 'number' ? formatNumber(v) : v).replace(/\|/g, '\\|').replace(/\n/g, ' ');
+  const cell = (v: string | number) =>
+    String(typeof v === 'number' ? formatNumber(v) : v)
+      .replace(/\|/g, '\\|')
+      .replace(/\n/g, ' ');
   const line = (cells: (string | number)[]) => `| ${cells.map(cell).join(' | ')} |`;
   return [table.caption, '', line(table.header), line(table.header.map(() => '---')), ...table.rows.map(line), ''].join('\n');
 }
@@ -117,7 +149,9 @@ export interface PaperComparisonOptions {
 }
 
 /** Figures (one per panel) + index.html, and the table as paper-table.md and paper-table.json, in `out`. */
-export async function writePaperComparison(options: PaperComparisonOptions): Promise<{ index: string; markdown: string; json: string; rows: PanelComparison[] }> {
+export async function writePaperComparison(
+  options: PaperComparisonOptions,
+): Promise<{ index: string; markdown: string; json: string; rows: PanelComparison[] }> {
   const paper = readPaperFig4(options.paperFig4);
   const panels = options.panels ?? PAPER_PANELS;
   const figures: Figure[] = [];

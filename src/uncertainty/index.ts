@@ -13,7 +13,12 @@ export interface ResponseUncertainty {
 }
 
 /** Scores every (prompt, response) pair under the model. */
-export function responseUncertainty(model: Model, prompts: number[][], responses: number[][], options: { padId: number; batchSize?: number; logitChunk?: number }): ResponseUncertainty[] {
+export function responseUncertainty(
+  model: Model,
+  prompts: number[][],
+  responses: number[][],
+  options: { padId: number; batchSize?: number; logitChunk?: number },
+): ResponseUncertainty[] {
   return uncertaintyOf(score(model, prompts, responses, options));
 }
 

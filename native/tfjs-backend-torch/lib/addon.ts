@@ -60,7 +60,16 @@ export interface Addon {
   OneHot(indices: number, depth: number, on: number, off: number, dtype: number): number;
   Fill(shape: Ints, value: number, dtype: number): number;
   LinSpace(start: number, stop: number, num: number): number;
-  MatMul(a: number, b: number, transposeA: boolean, transposeB: boolean, bias: number, activation: number, prelu: number, alpha: number): number;
+  MatMul(
+    a: number,
+    b: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    bias: number,
+    activation: number,
+    prelu: number,
+    alpha: number,
+  ): number;
   Einsum(equation: string, ids: number[]): number;
   Softmax(x: number, dim: number, log: boolean): number;
   TopK(x: number, k: number): [number, number];
@@ -72,7 +81,16 @@ export interface Addon {
   SwiGlu(gateUp: number): number;
   Linear(x: number, weight: number, bias: number, loraA: number, loraB: number, scale: number): number;
   /** dims: [batch, time, heads, kvHeads, headDim, rotaryDim] -> [context, keys, values] */
-  Attention(qkv: number, cos: number, sin: number, mask: number, cacheK: number, cacheV: number, dims: Ints, scale: number): [number, number, number];
+  Attention(
+    qkv: number,
+    cos: number,
+    sin: number,
+    mask: number,
+    cacheK: number,
+    cacheV: number,
+    dims: Ints,
+    scale: number,
+  ): [number, number, number];
   /** constants: [b1, 1-b1, b2, 1-b2, biasCorrection1, biasCorrection2, eps, weightDecay, lr] -> [param, m, v] */
   AdamW(param: number, grad: number, m: number, v: number, clipScale: number, constants: Float64Array): [number, number, number];
   SetPrecision(code: number): number;

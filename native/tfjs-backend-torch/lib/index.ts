@@ -61,7 +61,8 @@ export function torchPrecision(): Precision | undefined {
 export function setTorchPrecision(precision: Precision): Precision {
   const addon = tryLoadAddon();
   if (!addon || !state.registered) throw new Error('tfjs-backend-torch: registerTorchBackend first');
-  if (!(precision in PRECISION_CODE)) throw new Error(`tfjs-backend-torch: precision must be one of ${PRECISIONS.join(', ')}, got ${precision}`);
+  if (!(precision in PRECISION_CODE))
+    throw new Error(`tfjs-backend-torch: precision must be one of ${PRECISIONS.join(', ')}, got ${precision}`);
   const previous = state.registered.precision ?? 'fp32';
   addon.SetPrecision(PRECISION_CODE[precision]);
   state.registered.precision = precision;
@@ -117,7 +118,8 @@ export function registerTorchBackend(opts: TorchBackendOptions = {}): RegisterRe
     return { available: false, reason: (err as Error).message };
   }
   const precision = opts.precision ?? (info.device === 'cuda' ? 'tf32' : 'fp32');
-  if (!(precision in PRECISION_CODE)) return { available: false, reason: `precision must be one of ${PRECISIONS.join(', ')}, got ${precision}` };
+  if (!(precision in PRECISION_CODE))
+    return { available: false, reason: `precision must be one of ${PRECISIONS.join(', ')}, got ${precision}` };
   addon.SetPrecision(PRECISION_CODE[precision]);
   info = { ...info, precision };
   const backend = new TorchBackend(addon, info);

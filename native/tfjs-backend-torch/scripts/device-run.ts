@@ -41,7 +41,8 @@ async function conformance(): Promise<CaseResult[]> {
         if (!cmp.ok && result.ok) result = { ...result, ok: false, detail: `output ${i}: ${cmp.message}` };
       });
       const fell = Object.keys(fallbackCounts());
-      if (fell.length > 0 && !c.name.includes('falls back') && result.ok) result = { ...result, ok: false, detail: `fell back: ${fell.join(', ')}` };
+      if (fell.length > 0 && !c.name.includes('falls back') && result.ok)
+        result = { ...result, ok: false, detail: `fell back: ${fell.join(', ')}` };
       results.push(result);
     } catch (error) {
       results.push({ name: c.name, ok: false, detail: `threw: ${(error as Error).message}`, maxAbs: Infinity, maxRel: Infinity });
@@ -61,7 +62,13 @@ async function fusedConformance(): Promise<CaseResult[]> {
       await tf.setBackend('torch');
       const actual = runFusedCase(c, 100 + index);
       const worst = Math.max(...actual.map((out, i) => fusedMismatch(out, expected[i], 1e-4)));
-      results.push({ name: c.name, ok: actual.length === expected.length && worst <= 1e-5, detail: `max |torch - cpu| - 1e-4·|cpu| = ${worst.toExponential(2)}`, maxAbs: worst, maxRel: 0 });
+      results.push({
+        name: c.name,
+        ok: actual.length === expected.length && worst <= 1e-5,
+        detail: `max |torch - cpu| - 1e-4·|cpu| = ${worst.toExponential(2)}`,
+        maxAbs: worst,
+        maxRel: 0,
+      });
     } catch (error) {
       results.push({ name: c.name, ok: false, detail: `threw: ${(error as Error).message}`, maxAbs: Infinity, maxRel: Infinity });
     }
@@ -100,7 +107,9 @@ async function main(): Promise<void> {
   const fusedResults = await fusedConformance();
   const fusedFailed = fusedResults.filter((r) => !r.ok);
   report.fusedConformance = { passed: fusedResults.length - fusedFailed.length, failed: fusedFailed.length, results: fusedResults };
-  console.log(`fused ops: ${fusedResults.length - fusedFailed.length}/${fusedResults.length} cases agree with their cpu compositions (gradients included)`);
+  console.log(
+    `fused ops: ${fusedResults.length - fusedFailed.length}/${fusedResults.length} cases agree with their cpu compositions (gradients included)`,
+  );
   for (const f of fusedFailed) console.log(`  FAIL ${f.name}: ${f.detail}`);
   failed.push(...fusedFailed);
   save();
@@ -116,8 +125,19 @@ async function main(): Promise<void> {
 
   await tf.setBackend('torch');
   const args: BenchArgs = {
-    preset: process.env.BENCH_PRESETS ?? 'tiny,small', backends: 'torch', vocab: 512, batch: 16, seq: 64, steps: 20, warmup: 5, maxSeconds: 30,
-    sampleBatch: 8, prompt: 16, newTokens: 32, sampleRuns: 3, device,
+    preset: process.env.BENCH_PRESETS ?? 'tiny,small',
+    backends: 'torch',
+    vocab: 512,
+    batch: 16,
+    seq: 64,
+    steps: 20,
+    warmup: 5,
+    maxSeconds: 30,
+    sampleBatch: 8,
+    prompt: 16,
+    newTokens: 32,
+    sampleRuns: 3,
+    device,
   };
   const rows: BenchRow[] = [];
   const info = { name: 'torch', device: registration.info.device, threads: registration.info.threads, embedMode: 'gather' as const };
