@@ -10,7 +10,7 @@ export function requireNonNegativeInteger(flag: string, value: number): void {
 
 /** The flags typed in `args` (the command line after the script) as written, `--no-x` as x: ['out', 'lr', 'fresh-pool']. */
 export function typedFlags(args: string[]): string[] {
-  return args.filter((a) => a.startsWith('--') && a.length > 2).map((a) => a.slice(2).split('=')[0]!.replace(/^no-/, ''));
+  return args.filter((a) => a.startsWith('--') && a.length > 2).map((a) => a.slice(2).split('=')[0].replace(/^no-/, ''));
 }
 
 /**
@@ -24,6 +24,6 @@ export function checkFlags(argv: Record<string, unknown>, args: string[], boolea
   }
   for (const arg of args) {
     const m = /^--([^=]+)=(.*)$/.exec(arg);
-    if (m && booleans.includes(m[1]!) && !['true', 'false'].includes(m[2]!)) throw new Error(`--${m[1]}: must be true or false (got '${m[2]}')`);
+    if (m && booleans.includes(m[1]) && !['true', 'false'].includes(m[2])) throw new Error(`--${m[1]}: must be true or false (got '${m[2]}')`);
   }
 }

@@ -45,16 +45,16 @@ describe('arms and budget', () => {
     const arms = parseArms(['none,early,uniform,late'], 6, 26);
     expect(arms.map((a) => a.name)).toEqual(['none', 'early', 'uniform', 'late']);
     expect(arms.map((a) => a.perRound)).toEqual([[0, 0, 0, 0, 0, 0], [13, 13, 0, 0, 0, 0], [5, 5, 4, 4, 4, 4], [0, 0, 0, 0, 13, 13]]);
-    expect(arms[0]!.allocation).toBeNull();
+    expect(arms[0].allocation).toBeNull();
     const custom = parseArms(['none', 'front=R1:0.7,R2:0.3', 'uniform'], 3, 10);
     expect(custom.map((a) => a.name)).toEqual(['none', 'front', 'uniform']);
-    expect(custom[1]!.perRound).toEqual([7, 3, 0]);
-    expect(custom[2]!.perRound).toEqual([4, 3, 3]);
+    expect(custom[1].perRound).toEqual([7, 3, 0]);
+    expect(custom[2].perRound).toEqual([4, 3, 3]);
     // an arm's run carries the budget and allocation; none carries no external verification
-    const run = armOptions(microCross('/x'), custom[1]!, 5, '/x/front');
+    const run = armOptions(microCross('/x'), custom[1], 5, '/x/front');
     expect([run.external.verifier, run.external.budget, run.external.allocation, run.seed, run.runtime.out]).toEqual(['oracle', 10, 'R1:0.7,R2:0.3', 5, '/x/front']);
     expect(run).not.toHaveProperty('arms');
-    const none = armOptions(microCross('/x'), custom[0]!, 5, '/x/none');
+    const none = armOptions(microCross('/x'), custom[0], 5, '/x/none');
     expect(none.external).toEqual({});
   });
 
@@ -90,7 +90,7 @@ function syntheticRuns(noise = 0): Record<string, FinishedRun[]> {
   for (const name of ['early', 'uniform', 'late'] as const) {
     const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: allocationFractions(name, rounds) });
     // two seeds at ± noise: their mean is the noiseless trajectory
-    runs[name] = [1, -1].map((sign, k) => ({ seed: k + 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]! + sign * noise, sim.verifier[i]! - sign * noise)) }));
+    runs[name] = [1, -1].map((sign, k) => ({ seed: k + 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i] + sign * noise, sim.verifier[i] - sign * noise)) }));
   }
   return runs;
 }
@@ -104,8 +104,8 @@ describe('theory over the arms', () => {
     expect(theory.dynamics.alpha / theory.dynamics.beta).toBeCloseTo(truth.alpha / truth.beta, 6);
     for (const name of ['early', 'uniform', 'late'] as const) {
       const sim = simulateCrossImprovement({ ...truth, gamma: 0.6, rounds, fractions: allocationFractions(name, rounds) });
-      expect(predicted[name]).toBeCloseTo(sim.solver[rounds]!, 6);
-      const alone = theory.gammaPerArm[name]!;
+      expect(predicted[name]).toBeCloseTo(sim.solver[rounds], 6);
+      const alone = theory.gammaPerArm[name];
       if ('error' in alone) throw new Error(alone.error);
       expect(alone.gamma).toBeCloseTo(gammaPerQuery, 4);
     }
@@ -121,11 +121,11 @@ describe('theory over the arms', () => {
     const front = arms.find((a) => a.name === 'front')!;
     const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: front.fractions });
     const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
-    const runs = { ...syntheticRuns(), front: [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]!, sim.verifier[i]!)) }] };
+    const runs = { ...syntheticRuns(), front: [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i], sim.verifier[i])) }] };
     const { predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
     const written = theory.trajectories!.front!;
     expect(written.t).toEqual(sim.t); // in epochs: one per round here
-    written.solver.forEach((s, i) => expect(s).toBeCloseTo(sim.solver[i]!, 5));
+    written.solver.forEach((s, i) => expect(s).toBeCloseTo(sim.solver[i], 5));
     expect(written.solver.at(-1)).toBe(predicted.front);
     const summary = { budget, gamma: theory.gammaBudget / budget, arms: {}, theory } as unknown as CrossSummary;
     const curves = crossData({ dir: '/x', summary, runs: {} }).curves.filter((c) => c.arm === 'front');
@@ -135,11 +135,11 @@ describe('theory over the arms', () => {
   it('predicts from the fitted start, so noise in the measured t = 0 point is not amplified by α/(α−β)', () => {
     const arms = parseArms(['none,early,uniform,late'], rounds, budget);
     const runs = syntheticRuns();
-    for (const armRuns of Object.values(runs)) for (const run of armRuns) run.metrics[0] = { ...run.metrics[0]!, verifierUncertainty: run.metrics[0]!.verifierUncertainty + 0.05 };
+    for (const armRuns of Object.values(runs)) for (const run of armRuns) run.metrics[0] = { ...run.metrics[0], verifierUncertainty: run.metrics[0].verifierUncertainty + 0.05 };
     const { predicted } = crossTheory(runs, arms, budget, rounds, 1);
     const finalNone = closedForm(identifiableFromPhysical(truth), rounds).solver;
     const fromMeasured = simulateCrossImprovement({ ...truth, verifier0: truth.verifier0 + 0.05, gamma: 0, rounds, fractions: new Array<number>(rounds).fill(0) });
-    expect(Math.abs(fromMeasured.solver[rounds]! - finalNone)).toBeGreaterThan(0.03); // what starting at the measured point would do
+    expect(Math.abs(fromMeasured.solver[rounds] - finalNone)).toBeGreaterThan(0.03); // what starting at the measured point would do
     expect(Math.abs(predicted.none! - finalNone)).toBeLessThan(0.01);
   });
 
@@ -152,8 +152,8 @@ describe('theory over the arms', () => {
       for (const seed of [1, 2, 3]) {
         const runDir = join(dir, `${arm.name}-seed${seed}`);
         mkdirSync(runDir, { recursive: true });
-        const base = runs[arm.name]![0]!.metrics;
-        const metrics = base.map((m, i) => ({ ...m, testAccuracy: i === base.length - 1 ? finals[arm.name]![seed - 1] : 0.3,
+        const base = runs[arm.name][0].metrics;
+        const metrics = base.map((m, i) => ({ ...m, testAccuracy: i === base.length - 1 ? finals[arm.name][seed - 1] : 0.3,
           verifierUncertainty: m.verifierUncertainty + (i === 0 ? 0.05 : 0), // a measured start off the curve
           externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 1 } }));
         writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
@@ -176,7 +176,7 @@ describe('theory over the arms', () => {
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
     const curves = crossData(readCross(dir)).curves;
     for (const arm of ['none', 'early', 'late']) {
-      expect(curves.filter((c) => c.arm === arm && c.source === 'theory').at(-1)!.value).toBeCloseTo(summary.arms[arm]!.predictedFinalSolverUncertainty, 4);
+      expect(curves.filter((c) => c.arm === arm && c.source === 'theory').at(-1)!.value).toBeCloseTo(summary.arms[arm].predictedFinalSolverUncertainty, 4);
     }
   });
 
@@ -189,12 +189,12 @@ describe('theory over the arms', () => {
     };
     for (const name of ['early', 'uniform', 'late'] as const) {
       const sim = simulateCrossImprovement({ ...truth, gamma: -0.5, rounds, fractions: allocationFractions(name, rounds) });
-      runs[name] = [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i]!, sim.verifier[i]!)) }];
+      runs[name] = [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i], sim.verifier[i])) }];
     }
     const { gamma, predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
     expect(theory.gammaBudget).toBeCloseTo(-0.5, 4);
     expect(gamma).toBeCloseTo(-0.5 / budget, 6);
-    for (const name of ['early', 'uniform', 'late']) expect(predicted[name]).toBeCloseTo(runs[name]![0]!.metrics.at(-1)!.solverUncertainty, 4);
+    for (const name of ['early', 'uniform', 'late']) expect(predicted[name]).toBeCloseTo(runs[name][0].metrics.at(-1)!.solverUncertainty, 4);
     expect(predicted.late!).toBeGreaterThan(predicted.none!); // less certain than without external verification
     // the simulation refuses a γ that would make some 1 + γη_t ≤ 0
     expect(() => simulateCrossImprovement({ ...truth, gamma: -2, rounds, fractions: allocationFractions('early', rounds) })).toThrow(/1 \+ γη in round 1 is 0/);
@@ -216,9 +216,9 @@ describe('theory over the arms', () => {
       for (const seed of [1, 2]) {
         const runDir = join(dir, `${arm.name}-seed${seed}`);
         mkdirSync(runDir, { recursive: true });
-        const base = runs[arm.name]![Math.min(seed, runs[arm.name]!.length) - 1]!.metrics;
+        const base = runs[arm.name][Math.min(seed, runs[arm.name].length) - 1].metrics;
         const metrics = base.map((m, i) => ({
-          ...m, testAccuracy: i === base.length - 1 ? accuracy[arm.name]![seed - 1] ?? 0.9 : 0.4,
+          ...m, testAccuracy: i === base.length - 1 ? accuracy[arm.name][seed - 1] ?? 0.9 : 0.4,
           externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 2 },
         }));
         writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
@@ -237,7 +237,7 @@ describe('theory over the arms', () => {
     expect(summary.arms.late!.externalQueriesPerRound).toEqual([0, 0, 0, 0, 10, 10]);
     expect(summary.arms.uniform!.externalQueries).toBe(budget);
     const earlyFinals = runs.early!.map((r) => r.metrics.at(-1)!.solverUncertainty);
-    expect(summary.arms.early!.finalSolverUncertainty).toBeCloseTo((earlyFinals[0]! + earlyFinals[1]!) / 2, 12);
+    expect(summary.arms.early!.finalSolverUncertainty).toBeCloseTo((earlyFinals[0] + earlyFinals[1]) / 2, 12);
     expect(summary.arms.early!.wallSeconds).toBeCloseTo(2 * (rounds + 1) * 2, 12);
     expect(summary.gamma).toBeCloseTo(gammaPerQuery, 5);
     expect(summary.comparison.deltaVsNone.early).toBeCloseTo(0.15, 12);
@@ -256,7 +256,7 @@ describe('theory over the arms', () => {
     expect(data.bars.map((b) => b.arm)).toEqual(['none', 'early', 'uniform', 'late']);
     for (const arm of ['none', 'early', 'uniform', 'late']) {
       const theoryCurve = data.curves.filter((c) => c.arm === arm && c.source === 'theory');
-      expect(theoryCurve.at(-1)!.value).toBeCloseTo(summary.arms[arm]!.predictedFinalSolverUncertainty, 4);
+      expect(theoryCurve.at(-1)!.value).toBeCloseTo(summary.arms[arm].predictedFinalSolverUncertainty, 4);
     }
   });
 });
@@ -288,10 +288,10 @@ describe('micro cross run', () => {
       expect(externalPerRoundFromSamples(join(full, arm), 3), arm).toEqual(perRound); // never more than the budget, exactly as allocated
       expect(s.externalQueriesPerRound).toEqual(perRound);
       expect(s.externalQueries).toBe(perRound.reduce((a, b) => a + b, 0));
-      expect(s.finalTestAccuracy).toBe(metrics[arm]!.at(-1)!.testAccuracy);
-      expect(s.finalSolverUncertainty).toBe(metrics[arm]!.at(-1)!.solverUncertainty);
+      expect(s.finalTestAccuracy).toBe(metrics[arm].at(-1)!.testAccuracy);
+      expect(s.finalSolverUncertainty).toBe(metrics[arm].at(-1)!.solverUncertainty);
       expect(s.finalTestAccuracySd).toBeNull(); // one seed
-      expect(strip(metrics[arm]![0]!)).toEqual(strip(metrics.none![0]!)); // the same starting model and seed
+      expect(strip(metrics[arm][0])).toEqual(strip(metrics.none![0])); // the same starting model and seed
       const run = JSON.parse(readFileSync(join(full, arm, 'run.json'), 'utf8'));
       expect(run.finishedAt).toBeDefined();
       expect(run.external).toEqual(arm === 'none' ? null : { verifier: 'oracle', budget: 3, allocation: arm, select: 'random' });
@@ -321,7 +321,7 @@ describe('micro cross run', () => {
     for (const arm of arms) {
       const finalTest = JSON.parse(readFileSync(join(out, arm, 'final-test.json'), 'utf8'));
       expect(finalTest.testSize).toBe(6);
-      expect(summary.arms[arm]!.finalTestAccuracy).toBe(finalTest.accuracy);
+      expect(summary.arms[arm].finalTestAccuracy).toBe(finalTest.accuracy);
     }
     expect(lines.join('\n')).toMatch(/final test accuracy on 6 test questions/);
     // the micro model answers nothing right, so mark early's final test by hand: the summary reads it from the file
@@ -337,7 +337,7 @@ describe('micro cross run', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-cross-resume-')), 'cross');
     const options = microCross(out, { arms: ['none,late,early'] });
     // a damaged arm directory of the same experiment: it fails, the others go on
-    const early = parseArms(['early'], 3, 3)[0]!;
+    const early = parseArms(['early'], 3, 3)[0];
     mkdirSync(join(out, 'early'), { recursive: true });
     writeFileSync(join(out, 'early', 'run.json'), JSON.stringify({ options: armOptions(options, early, 1, join(out, 'early')) }));
     writeFileSync(join(out, 'early', 'metrics.jsonl'), 'not json\n');
@@ -369,7 +369,7 @@ describe('micro cross run', () => {
     expect(Object.keys(summary.arms)).toEqual(['none', 'late']);
     expect(summary.failed).toHaveLength(1);
     expect(summary.failed[0]).toMatchObject({ arm: 'early', seed: 1, dir: join(out, 'early') });
-    expect(summary.failed[0]!.error).toMatch(/metrics\.jsonl:1: not valid JSON/);
+    expect(summary.failed[0].error).toMatch(/metrics\.jsonl:1: not valid JSON/);
     expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).failed[0].arm).toBe('early');
     expect(lines.join('\n')).toMatch(/FAILED early \(seed 1/);
 
@@ -380,7 +380,7 @@ describe('micro cross run', () => {
   it('--jobs 2 runs the arms in child processes to the same metrics; a failing child is recorded and the others go on', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-cross-jobs-')), 'cross');
     const options = microCross(out, { arms: ['none,early,late'], jobs: 2 });
-    const early = parseArms(['early'], 3, 3)[0]!;
+    const early = parseArms(['early'], 3, 3)[0];
     mkdirSync(join(out, 'early'), { recursive: true });
     writeFileSync(join(out, 'early', 'run.json'), JSON.stringify({ options: armOptions(options, early, 1, join(out, 'early')) }));
     writeFileSync(join(out, 'early', 'metrics.jsonl'), 'not json\n');
@@ -392,7 +392,7 @@ describe('micro cross run', () => {
     }
     expect(summary.failed).toHaveLength(1);
     expect(summary.failed[0]).toMatchObject({ arm: 'early', seed: 1, dir: join(out, 'early') });
-    expect(summary.failed[0]!.error).toMatch(/metrics\.jsonl:1: not valid JSON/);
+    expect(summary.failed[0].error).toMatch(/metrics\.jsonl:1: not valid JSON/);
     expect(Object.keys(summary.arms)).toEqual(['none', 'late']);
     await expect(runCross({ ...options, jobs: 0 })).rejects.toThrow(/--jobs: must be a positive integer/);
   });

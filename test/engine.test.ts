@@ -28,6 +28,6 @@ describe('wasm backend', () => {
     await tf.setBackend('cpu');
     const reference = initModel(MICRO, 1, 'gather');
     const cpuLogits = forward(reference, tf.tensor2d(tokens, undefined, 'int32')).logits.arraySync();
-    cpuLogits[0]!.forEach((row, t) => row.forEach((v, i) => expect(wasmLogits[0]![t]![i]!).toBeCloseTo(v, 4)));
+    cpuLogits[0].forEach((row, t) => row.forEach((v, i) => expect(wasmLogits[0][t][i]).toBeCloseTo(v, 4)));
   });
 });

@@ -205,7 +205,7 @@ describe('Cross-improvement', () => {
     const summaryTheory = cross.summary.theory;
     if (!summaryTheory || 'error' in summaryTheory) throw new Error('the fixture writes theory trajectories');
     for (const arm of CROSS_ARMS) {
-      const written = summaryTheory.trajectories![arm]!;
+      const written = summaryTheory.trajectories![arm];
       expect(theory(arm).map((c) => [c.t, c.value])).toEqual(written.t.map((t, i) => [t, written.solver[i]]));
       expect(theory(arm).at(-1)!.value).toBeCloseTo(cross.summary.arms[arm].predictedFinalSolverUncertainty, 12);
     }

@@ -93,7 +93,7 @@ function ourLogits(dir: string, tokens: number[][]): Float32Array {
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
-  return a.reduce((most, v, i) => Math.max(most, Math.abs(v - b[i]!)), 0);
+  return a.reduce((most, v, i) => Math.max(most, Math.abs(v - b[i])), 0);
 }
 
 function randomTokens(seed: number, batch: number, time: number, vocab: number): number[][] {
@@ -188,8 +188,8 @@ describe('rotary tables at Phi-4-mini scale', () => {
     const short = rotaryFrequencies(config, 4096).invFreq;
     const long = rotaryFrequencies(config, 4097).invFreq;
     const scaling = PHI4_MINI_ROPE.rope_scaling as { short_factor: number[]; long_factor: number[] };
-    expect(short[5]! * scaling.short_factor[5]!).toBeCloseTo(10000 ** (-10 / 96), 6);
-    expect(long[5]! * scaling.long_factor[5]!).toBeCloseTo(10000 ** (-10 / 96), 6);
+    expect(short[5] * scaling.short_factor[5]).toBeCloseTo(10000 ** (-10 / 96), 6);
+    expect(long[5] * scaling.long_factor[5]).toBeCloseTo(10000 ** (-10 / 96), 6);
   });
 
   it.skipIf(!HAVE_TORCH)("cos and sin match torch's float32 ones up to position 131071, ten times closer than float64 angles would", () => {
@@ -228,12 +228,12 @@ describe('HF checkpoint loading', () => {
     disposeModel(phi4);
     const qwen = loadHFModel(writeCheckpoint(root, 'cfg-qwen', QWEN2_LIKE));
     expect(qwen.config.rms_norm_eps).toBe(1e-6);
-    expect(qwen.params['model.layers.0.self_attn.qkv_proj.bias']!.shape).toEqual([64]);
+    expect(qwen.params['model.layers.0.self_attn.qkv_proj.bias'].shape).toEqual([64]);
     expect(qwen.params['model.layers.0.self_attn.o_proj.bias']).toBeUndefined();
     disposeModel(qwen);
     const llama = loadHFModel(writeCheckpoint(root, 'cfg-llama', LLAMA3_LIKE));
-    expect(llama.params['model.layers.1.self_attn.qkv_proj.weight']!.shape).toEqual([128, 32]);
-    expect(llama.params['model.layers.1.self_attn.o_proj.weight']!.shape).toEqual([32, 64]);
+    expect(llama.params['model.layers.1.self_attn.qkv_proj.weight'].shape).toEqual([128, 32]);
+    expect(llama.params['model.layers.1.self_attn.o_proj.weight'].shape).toEqual([32, 64]);
     disposeModel(llama);
   });
 
@@ -241,15 +241,15 @@ describe('HF checkpoint loading', () => {
     const dir = writeCheckpoint(root, 'fuse', LLAMA3_LIKE, { dtype: 'BF16' });
     const model = loadHFModel(dir);
     const header = readSafetensorsHeader(join(dir, 'model.safetensors'));
-    const stored = (name: string) => withFile(header.path, (fd) => readTensorFloat32(fd, header.path, header.tensors[name]!));
-    const qkv = model.params['model.layers.0.self_attn.qkv_proj.weight']!.dataSync();
+    const stored = (name: string) => withFile(header.path, (fd) => readTensorFloat32(fd, header.path, header.tensors[name]));
+    const qkv = model.params['model.layers.0.self_attn.qkv_proj.weight'].dataSync();
     const [q, k, v] = ['q_proj', 'k_proj', 'v_proj'].map((p) => stored(`model.layers.0.self_attn.${p}.weight`));
     expect(Array.from(qkv)).toEqual([...q!, ...k!, ...v!]);
-    const gateUp = model.params['model.layers.0.mlp.gate_up_proj.weight']!.dataSync();
+    const gateUp = model.params['model.layers.0.mlp.gate_up_proj.weight'].dataSync();
     expect(Array.from(gateUp)).toEqual([...stored('model.layers.0.mlp.gate_proj.weight'), ...stored('model.layers.0.mlp.up_proj.weight')]);
     // BF16 → F32 is exact: every loaded value has zero low 16 bits and rounds back to the stored bits
     const raw = readFileSync(join(dir, 'model.safetensors'));
-    const entry = header.tensors['model.layers.0.self_attn.q_proj.weight']!;
+    const entry = header.tensors['model.layers.0.self_attn.q_proj.weight'];
     const bits = new Uint16Array(raw.buffer.slice(raw.byteOffset + entry.begin, raw.byteOffset + entry.end));
     expect(Array.from(float32ToBf16(q!))).toEqual(Array.from(bits));
     expect(Array.from(new Uint32Array(q!.buffer)).every((u) => (u & 0xffff) === 0)).toBe(true);
@@ -268,7 +268,7 @@ describe('HF checkpoint loading', () => {
       saveCheckpoint(saved, original);
       const { model: back } = loadCheckpoint(saved);
       expect(back.config).toEqual(original.config);
-      for (const [name, variable] of Object.entries(original.params)) expect(back.params[name]!.dataSync()).toEqual(variable.dataSync());
+      for (const [name, variable] of Object.entries(original.params)) expect(back.params[name].dataSync()).toEqual(variable.dataSync());
       disposeModel(back);
       disposeModel(original);
     }
@@ -280,7 +280,7 @@ describe('HF checkpoint loading', () => {
     disposeModel(phi3);
     const dir = join(root, 'tied-with-head');
     const tensors = hfTensors(QWEN2_LIKE, 1, 'F32');
-    writeSafetensorsShards(dir, { ...tensors, 'lm_head.weight': { ...tensors['model.embed_tokens.weight']!, data: new Float32Array(59 * 32) } });
+    writeSafetensorsShards(dir, { ...tensors, 'lm_head.weight': { ...tensors['model.embed_tokens.weight'], data: new Float32Array(59 * 32) } });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(QWEN2_LIKE));
     const tied = loadHFModel(dir);
     expect(tied.params['lm_head.weight']).toBeUndefined();
@@ -294,7 +294,7 @@ describe('HF checkpoint loading', () => {
     expect(() => loadHFModel(bad('short-factors', { ...PHI4_LIKE, rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } }))).toThrow(/rope_scaling\.short_factor must be a list of 3 numbers/);
     const sharded = writeCheckpoint(root, 'lost-shard', PHI3_LIKE, { shardBytes: 3000 });
     const index = JSON.parse(readFileSync(join(sharded, INDEX_FILE), 'utf8')) as { weight_map: Record<string, string> };
-    rmSync(join(sharded, index.weight_map['model.norm.weight']!));
+    rmSync(join(sharded, index.weight_map['model.norm.weight']));
     expect(() => loadHFModel(sharded)).toThrow(/model\.safetensors\.index\.json: shard model-\d+-of-\d+\.safetensors is missing/);
     const untied = writeCheckpoint(root, 'no-head', { ...PHI3_LIKE });
     writeFileSync(join(untied, 'config.json'), JSON.stringify({ ...PHI3_LIKE, num_hidden_layers: 3 }));
@@ -309,19 +309,19 @@ describe('HF models in the sampler', () => {
   it('KV-cache decoding with sliding windows and biases gives the logits of a full recompute (cache beyond the window)', () => {
     for (const config of [PHI3_LIKE, QWEN2_LIKE]) {
       const model = loadHFModel(writeCheckpoint(root, `cache-${String(config.model_type)}`, config));
-      const tokens = randomTokens(9, 1, 11, config.vocab_size as number)[0]!;
-      const full = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]!);
+      const tokens = randomTokens(9, 1, 11, config.vocab_size as number)[0];
+      const full = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]);
       let cache = emptyCache();
       const incremental: number[][] = [];
       for (const ids of [tokens.slice(0, 3), ...tokens.slice(3).map((t) => [t])]) {
         const out = forward(model, tf.tensor2d([ids], undefined, 'int32'), { cache });
         disposeCache(cache);
         cache = out.cache!;
-        incremental.push(...out.logits.arraySync()[0]!);
+        incremental.push(...out.logits.arraySync()[0]);
         out.logits.dispose();
       }
       disposeCache(cache);
-      const diff = Math.max(...full.flatMap((row, t) => row.map((v, i) => Math.abs(v - incremental[t]![i]!))));
+      const diff = Math.max(...full.flatMap((row, t) => row.map((v, i) => Math.abs(v - incremental[t][i]))));
       expect(diff).toBeLessThan(1e-4);
       disposeModel(model);
     }
@@ -331,8 +331,8 @@ describe('HF models in the sampler', () => {
     const model = loadHFModel(writeCheckpoint(root, 'stops', PHI4_LIKE));
     const greedy = { temperature: 0, topP: 1, maxNewTokens: 6, eosId: -1, padId: 0, rng: new Rng(1) }; // eosId -1: never drawn
     const free = sample(model, [[5, 6, 7]], greedy);
-    expect([free.tokens[0]!.length, free.finished[0]]).toEqual([6, false]);
-    const first = free.tokens[0]![0]!;
+    expect([free.tokens[0].length, free.finished[0]]).toEqual([6, false]);
+    const first = free.tokens[0][0];
     const stopped = sample(model, [[5, 6, 7]], { ...greedy, stopIds: [first] });
     expect(stopped.tokens[0]).toEqual([first]);
     expect(stopped.finished).toEqual([true]);

@@ -105,12 +105,12 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     }
     const last = metrics.at(-1)!;
     expect(last.poolSolverUncertainty).toBeCloseTo(mean(questions.flatMap((q) => q.candidates.map((c) => c.nll))), 6);
-    expect(last.poolVerifierUncertainty).toBeCloseTo(mean(questions.map((q) => q.candidates[q.pick]!.nll)), 6);
+    expect(last.poolVerifierUncertainty).toBeCloseTo(mean(questions.map((q) => q.candidates[q.pick].nll)), 6);
   });
 
   it('U_s, U_v, G, solver, verifier and majority accuracy and pass@N of the evaluation match the written samples', () => {
     const all = questions.flatMap((q) => q.candidates);
-    const picked = questions.map((q) => q.candidates[hybridPick(q.candidates, options.verify.sigma)]!);
+    const picked = questions.map((q) => q.candidates[hybridPick(q.candidates, options.verify.sigma)]);
     const us = mean(all.map((c) => c.nll));
     const uv = mean(picked.map((c) => c.nll));
     expect(evaluation.solverUncertainty).toBeCloseTo(us, 6);

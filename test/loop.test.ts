@@ -69,7 +69,7 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     // no candidate passes: the highest score wins over a lower NLL (index 3), and equal scores go to the lower NLL, then the first
     expect(pickCandidate(tied, [0.3, 0.4, 0.4, 0.1], 0.5)).toEqual({ index: 1, fallback: true });
     expect(pickCandidate(tied, [0.4, 0.4, 0.1, 0.1], 0.5)).toEqual({ index: 1, fallback: true });
-    expect(pickCandidate([tied[1]!, tied[0]!, tied[3]!], [0.4, 0.4, 0.1], 0.5)).toEqual({ index: 0, fallback: true });
+    expect(pickCandidate([tied[1], tied[0], tied[3]], [0.4, 0.4, 0.1], 0.5)).toEqual({ index: 0, fallback: true });
   });
 
   it('an externally verified question with every candidate rejected is dropped; a self-verifier fallback is kept', () => {
@@ -85,7 +85,7 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     expect(external).toEqual([0, 1]); // sorted, each question once
     expect(dropped).toEqual([true, false, false]);
     expect(picks.map((p) => p.fallback)).toEqual([true, false, true]); // question 2 falls back under the self-verifier and is kept
-    expect(picks[1]!.index).toBe(1);
+    expect(picks[1].index).toBe(1);
     expect(verifyAndPick(majority, problems, groups, 0.5).dropped).toEqual([false, false, false]);
   });
 
@@ -103,12 +103,12 @@ describe('selection (the paper\'s hybrid best-of-N)', () => {
     const questions = [{ question: 'Sam has 3 apples.', answer: '3' }];
     const candidates = [[{ ...candidate('3', true, 0.1), tokens: tokenizer.encode('3+0=3\n#### 3') }]];
     const ids = verdictIds(tokenizer);
-    const tf = verifierScores('tf', model, tokenizer, questions, candidates)[0]![0]!;
-    const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'tf', questions[0]!.question, candidates[0]![0]!.tokens)], { padId: tokenizer.padId })[0]!;
-    expect(tf).toBeCloseTo(Math.exp(lpTf[ids.trueId]!) / (Math.exp(lpTf[ids.trueId]!) + Math.exp(lpTf[ids.falseId]!)), 10);
-    const qe = verifierScores('qe', model, tokenizer, questions, candidates)[0]![0]!;
-    const lpQe = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'qe', questions[0]!.question, candidates[0]![0]!.tokens)], { padId: tokenizer.padId })[0]!;
-    const p = ids.ratingIds.map((id) => Math.exp(lpQe[id]!));
+    const tf = verifierScores('tf', model, tokenizer, questions, candidates)[0][0];
+    const lpTf = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'tf', questions[0].question, candidates[0][0].tokens)], { padId: tokenizer.padId })[0];
+    expect(tf).toBeCloseTo(Math.exp(lpTf[ids.trueId]) / (Math.exp(lpTf[ids.trueId]) + Math.exp(lpTf[ids.falseId])), 10);
+    const qe = verifierScores('qe', model, tokenizer, questions, candidates)[0][0];
+    const lpQe = nextTokenLogProbs(model, [verificationPromptIds(tokenizer, 'qe', questions[0].question, candidates[0][0].tokens)], { padId: tokenizer.padId })[0];
+    const p = ids.ratingIds.map((id) => Math.exp(lpQe[id]));
     expect(qe).toBeCloseTo((p.reduce((s, x, r) => s + x * (r + 1), 0) / p.reduce((s, x) => s + x, 0) - 1) / 4, 10);
     expect(tf).toBeGreaterThan(0);
     expect(qe).toBeGreaterThanOrEqual(0);
@@ -128,7 +128,7 @@ describe('external verifier', () => {
     ]];
     const external = externalVerifier(otherDir, 'majority', tokenizer)(problems, candidates);
     expect(external).toEqual(verifierScores('tf', load(otherDir), tokenizer, problems, candidates));
-    expect(external[0]![0]).not.toBeCloseTo(verifierScores('tf', load(microDir), tokenizer, problems, candidates)[0]![0]!, 6); // not the run's model
+    expect(external[0][0]).not.toBeCloseTo(verifierScores('tf', load(microDir), tokenizer, problems, candidates)[0][0], 6); // not the run's model
     const qe = externalVerifier(otherDir, 'qe', tokenizer)(problems, candidates);
     expect(qe).toEqual(verifierScores('qe', load(otherDir), tokenizer, problems, candidates));
     expect(externalVerifier('oracle', 'tf', tokenizer)(problems, candidates)).toEqual([[1, 0]]);
@@ -193,7 +193,7 @@ describe('external budget', () => {
     for (const spec of ['early', 'uniform', 'late', 'R2:1,R4:3']) {
       const perRound = budgetPerRound(parseAllocation(spec, 6), 26);
       const rounds = questionsOf(perRound, 7);
-      rounds.forEach((qs, t) => expect(qs, `${spec} round ${t + 1}`).toHaveLength(perRound[t]!));
+      rounds.forEach((qs, t) => expect(qs, `${spec} round ${t + 1}`).toHaveLength(perRound[t]));
       const all = rounds.flat();
       expect(new Set(all).size, spec).toBe(26); // never the same question twice
       for (const q of all) expect(q >= 0 && q < 256).toBe(true);
@@ -206,7 +206,7 @@ describe('external budget', () => {
     expect(sets.early!.slice(0, 13)).not.toEqual(Array.from({ length: 13 }, (_, i) => i)); // not simply the first questions
     // a budget above the pool wraps around only after every question was verified once
     const wrapped = [externalQuestions(4, 3, 0, false, 1), externalQuestions(4, 3, 3, false, 1)];
-    expect(new Set([...wrapped[0]!, wrapped[1]!.find((q) => !wrapped[0]!.includes(q))!]).size).toBe(4);
+    expect(new Set([...wrapped[0], wrapped[1].find((q) => !wrapped[0].includes(q))!]).size).toBe(4);
     // fresh pools are new each round: the first questions of the round's pool
     expect(externalQuestions(256, 5, 20, true, 1)).toEqual([0, 1, 2, 3, 4]);
     expect(externalQuestions(256, 0, 0, false, 1)).toEqual([]);
@@ -272,7 +272,7 @@ describe('runs', () => {
       expect(m.gap).toBeCloseTo(m.solverUncertainty - m.verifierUncertainty, 10);
       expect(Object.keys(m.timing).sort()).toEqual(['eval', 'round', 'sample', 'score', 'train', 'verify']);
     }
-    expect(metrics[4]!.forecast).toBeDefined();
+    expect(metrics[4].forecast).toBeDefined();
     // late allocation of 3 over 2 rounds: all in the last round
     expect(metrics.map((m) => m.externalQueries)).toEqual([0, 0, 0, 3, 3]);
     expect(readdirSync(join(out, 'samples')).sort()).toEqual(['round-1.jsonl', 'round-2.jsonl']);
@@ -287,7 +287,7 @@ describe('runs', () => {
       expect(q.dropped).toBe(q.external && !q.candidates.some((c: { correct: boolean }) => c.correct));
       if (!q.external) expect(q.dropped).toBe(false);
     }
-    expect(metrics[4]!.externalDropped).toBe(round2.filter((q) => q.dropped).length);
+    expect(metrics[4].externalDropped).toBe(round2.filter((q) => q.dropped).length);
     expect(existsSync(join(out, 'checkpoint', 'adapter_model.safetensors'))).toBe(true);
     expect(existsSync(join(out, 'fit.json')) || lines.some((l) => l.startsWith('no shared-rate fit'))).toBe(true);
     expect(result.metrics).toHaveLength(5);
@@ -302,8 +302,8 @@ describe('runs', () => {
     const asked = rounds.map((questions) => questions.flatMap((q, i) => (q.external ? [i] : [])));
     expect(asked.map((a) => a.length)).toEqual([2, 2]);
     expect(new Set(asked.flat()).size).toBe(4); // round 2 asks the two questions round 1 did not
-    const first = rounds[0]!;
-    const most = Math.max(...asked[0]!.map((i) => first[i].selfConfidence));
+    const first = rounds[0];
+    const most = Math.max(...asked[0].map((i) => first[i].selfConfidence));
     for (const q of first.filter((q) => !q.external)) expect(q.selfConfidence).toBeGreaterThanOrEqual(most);
     for (const q of first) if (!q.external) expect(q.selfConfidence).toBe(Math.max(...q.candidates.map((c: { score: number }) => c.score)));
     expect(JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')).external.select).toBe('doubt');

@@ -16,9 +16,9 @@ import { Rng } from '../src/model/rng.js';
 
 function weightsOf(model: Model): Record<string, number[][]> {
   const get = (name: string) => {
-    const v = model.params[name]!;
+    const v = model.params[name];
     const data = Array.from(v.dataSync());
-    const [rows, cols] = v.shape.length === 2 ? v.shape : [1, v.shape[0]!];
+    const [rows, cols] = v.shape.length === 2 ? v.shape : [1, v.shape[0]];
     return Array.from({ length: rows! }, (_, r) => data.slice(r * cols!, (r + 1) * cols!));
   };
   return Object.fromEntries(Object.keys(model.params).map((n) => [n, get(n)]));
@@ -30,71 +30,71 @@ function referenceLogits(config: ModelConfig, w: Record<string, number[][]>, tok
   const rot = Math.trunc(hd * config.partial_rotary_factor); // HF Phi-3: rotary_ndims = int(head_dim * partial_rotary_factor)
   const heads = config.num_attention_heads;
   const kvHeads = config.num_key_value_heads;
-  const matVec = (m: number[][], x: number[]) => m.map((row) => row.reduce((s, v, i) => s + v * x[i]!, 0));
+  const matVec = (m: number[][], x: number[]) => m.map((row) => row.reduce((s, v, i) => s + v * x[i], 0));
   const norm = (x: number[], g: number[]) => {
     const rms = Math.sqrt(x.reduce((s, v) => s + v * v, 0) / x.length + config.rms_norm_eps);
-    return x.map((v, i) => (v / rms) * g[i]!);
+    return x.map((v, i) => (v / rms) * g[i]);
   };
   const rope = (x: number[], pos: number) => {
     const out = [...x];
     for (let i = 0; i < rot / 2; i++) {
       const angle = pos / Math.pow(config.rope_theta, (2 * i) / rot);
-      out[i] = x[i]! * Math.cos(angle) - x[i + rot / 2]! * Math.sin(angle);
-      out[i + rot / 2] = x[i + rot / 2]! * Math.cos(angle) + x[i]! * Math.sin(angle);
+      out[i] = x[i] * Math.cos(angle) - x[i + rot / 2] * Math.sin(angle);
+      out[i + rot / 2] = x[i + rot / 2] * Math.cos(angle) + x[i] * Math.sin(angle);
     }
     return out;
   };
-  let h = tokens.map((t) => [...w['model.embed_tokens.weight']![t]!]);
+  let h = tokens.map((t) => [...w['model.embed_tokens.weight'][t]]);
   for (let l = 0; l < config.num_hidden_layers; l++) {
     const p = `model.layers.${l}`;
-    const qkv = h.map((x) => matVec(w[`${p}.self_attn.qkv_proj.weight`]!, norm(x, w[`${p}.input_layernorm.weight`]![0]!)));
+    const qkv = h.map((x) => matVec(w[`${p}.self_attn.qkv_proj.weight`], norm(x, w[`${p}.input_layernorm.weight`][0])));
     const headOf = (vec: number[], offset: number, head: number) => vec.slice(offset + head * hd, offset + (head + 1) * hd);
     const attnOut = tokens.map((_, t) => {
       const context: number[] = [];
       for (let head = 0; head < heads; head++) {
         const kvHead = Math.floor(head / (heads / kvHeads));
-        const q = rope(headOf(qkv[t]!, 0, head), t);
+        const q = rope(headOf(qkv[t], 0, head), t);
         const scores = Array.from({ length: t + 1 }, (_, s) => {
-          const k = rope(headOf(qkv[s]!, heads * hd, kvHead), s);
-          return q.reduce((acc, v, i) => acc + v * k[i]!, 0) / Math.sqrt(hd);
+          const k = rope(headOf(qkv[s], heads * hd, kvHead), s);
+          return q.reduce((acc, v, i) => acc + v * k[i], 0) / Math.sqrt(hd);
         });
         const max = Math.max(...scores);
         const exps = scores.map((s) => Math.exp(s - max));
         const z = exps.reduce((a, b) => a + b, 0);
         const out = Array<number>(hd).fill(0);
-        exps.forEach((e, s) => headOf(qkv[s]!, (heads + kvHeads) * hd, kvHead).forEach((v, i) => (out[i]! += (e / z) * v)));
+        exps.forEach((e, s) => headOf(qkv[s], (heads + kvHeads) * hd, kvHead).forEach((v, i) => (out[i] += (e / z) * v)));
         context.push(...out);
       }
-      return matVec(w[`${p}.self_attn.o_proj.weight`]!, context);
+      return matVec(w[`${p}.self_attn.o_proj.weight`], context);
     });
-    h = h.map((x, t) => x.map((v, i) => v + attnOut[t]![i]!));
+    h = h.map((x, t) => x.map((v, i) => v + attnOut[t][i]));
     h = h.map((x) => {
-      const gu = matVec(w[`${p}.mlp.gate_up_proj.weight`]!, norm(x, w[`${p}.post_attention_layernorm.weight`]![0]!));
+      const gu = matVec(w[`${p}.mlp.gate_up_proj.weight`], norm(x, w[`${p}.post_attention_layernorm.weight`][0]));
       const inter = config.intermediate_size;
-      const act = Array.from({ length: inter }, (_, i) => (gu[i]! / (1 + Math.exp(-gu[i]!))) * gu[inter + i]!);
-      const down = matVec(w[`${p}.mlp.down_proj.weight`]!, act);
-      return x.map((v, i) => v + down[i]!);
+      const act = Array.from({ length: inter }, (_, i) => (gu[i] / (1 + Math.exp(-gu[i]))) * gu[inter + i]);
+      const down = matVec(w[`${p}.mlp.down_proj.weight`], act);
+      return x.map((v, i) => v + down[i]);
     });
   }
-  const head = w[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!;
-  return h.map((x) => matVec(head, norm(x, w['model.norm.weight']![0]!)));
+  const head = w[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
+  return h.map((x) => matVec(head, norm(x, w['model.norm.weight'][0])));
 }
 
 /** The weights the reference runs on: the model's, with `values` replacing its trainable ones and LoRA merged (W + alpha/rank · B A). */
 function effectiveWeights(model: Model, values: Record<string, Float64Array>): Record<string, number[][]> {
   const w = weightsOf(model);
-  const matrix = (name: string, rows: number, cols: number) => Array.from({ length: rows }, (_, r) => Array.from(values[name]!.slice(r * cols, (r + 1) * cols)));
-  for (const [name, v] of Object.entries(model.params)) if (values[name]) w[name] = matrix(name, v.rank === 2 ? v.shape[0]! : 1, v.shape[v.rank - 1]!);
+  const matrix = (name: string, rows: number, cols: number) => Array.from({ length: rows }, (_, r) => Array.from(values[name].slice(r * cols, (r + 1) * cols)));
+  for (const [name, v] of Object.entries(model.params)) if (values[name]) w[name] = matrix(name, v.rank === 2 ? v.shape[0] : 1, v.shape[v.rank - 1]);
   const lora = model.lora;
   if (!lora) return w;
   const scale = lora.config.alpha / lora.config.rank;
   for (const aName of Object.keys(lora.params).filter((n) => n.endsWith('.lora_A'))) {
     const linear = aName.slice(0, -'.lora_A'.length);
-    const [rank, inputs] = lora.params[aName]!.shape as [number, number];
-    const outputs = lora.params[`${linear}.lora_B`]!.shape[0]!;
+    const [rank, inputs] = lora.params[aName].shape as [number, number];
+    const outputs = lora.params[`${linear}.lora_B`].shape[0];
     const a = matrix(aName, rank, inputs);
     const b = matrix(`${linear}.lora_B`, outputs, rank);
-    w[`${linear}.weight`] = w[`${linear}.weight`]!.map((row, o) => row.map((x, i) => x + scale * b[o]!.reduce((s, bor, r) => s + bor * a[r]![i]!, 0)));
+    w[`${linear}.weight`] = w[`${linear}.weight`].map((row, o) => row.map((x, i) => x + scale * b[o].reduce((s, bor, r) => s + bor * a[r][i], 0)));
   }
   return w;
 }
@@ -104,10 +104,10 @@ function referenceLoss(config: ModelConfig, w: Record<string, number[][]>, batch
   let total = 0;
   let count = 0;
   batch.inputs.forEach((row, b) => referenceLogits(config, w, row).forEach((z, t) => {
-    const weight = batch.weights[b]![t]!;
+    const weight = batch.weights[b][t];
     const max = Math.max(...z);
     const logSumExp = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
-    total += weight * (logSumExp - z[batch.targets[b]![t]!]!);
+    total += weight * (logSumExp - z[batch.targets[b][t]]);
     count += weight;
   }));
   return total / count;
@@ -125,8 +125,8 @@ describe('model on the cpu backend', () => {
         const model = initModel(config, 7, embedMode);
         const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
         const expected = referenceLogits(config, weightsOf(model), tokens);
-        const got = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]!);
-        for (let t = 0; t < tokens.length; t++) for (let v = 0; v < config.vocab_size; v++) expect(got[t]![v]!).toBeCloseTo(expected[t]![v]!, 4);
+        const got = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]);
+        for (let t = 0; t < tokens.length; t++) for (let v = 0; v < config.vocab_size; v++) expect(got[t][v]).toBeCloseTo(expected[t][v], 4);
       }
     }
   });
@@ -134,7 +134,7 @@ describe('model on the cpu backend', () => {
   it('KV-cache decoding and left padding give the logits of a full recompute', () => {
     const model = initModel(MICRO, 11);
     const tokens = [2, 7, 1, 8, 2, 8, 1, 8, 2, 8];
-    const full = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]!);
+    const full = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]);
     let cache = emptyCache();
     const prompt = 4;
     const step = (ids: number[], positions?: number[][], keyMask?: number[][]) => {
@@ -142,14 +142,14 @@ describe('model on the cpu backend', () => {
       const out = forward(model, tf.tensor2d([ids], undefined, 'int32'), { cache: previous, positions, keyMask });
       disposeCache(previous);
       cache = out.cache!;
-      const rows = out.logits.arraySync()[0]!;
+      const rows = out.logits.arraySync()[0];
       out.logits.dispose();
       return rows;
     };
     const incremental = [...step(tokens.slice(0, prompt))];
-    for (let t = prompt; t < tokens.length; t++) incremental.push(...step([tokens[t]!]));
+    for (let t = prompt; t < tokens.length; t++) incremental.push(...step([tokens[t]]));
     disposeCache(cache);
-    for (let t = 0; t < tokens.length; t++) for (let v = 0; v < MICRO.vocab_size; v++) expect(incremental[t]![v]!).toBeCloseTo(full[t]![v]!, 4);
+    for (let t = 0; t < tokens.length; t++) for (let v = 0; v < MICRO.vocab_size; v++) expect(incremental[t][v]).toBeCloseTo(full[t][v], 4);
 
     // the same sequence behind 3 pad tokens, with the positions and key mask the sampler uses
     cache = emptyCache();
@@ -159,7 +159,7 @@ describe('model on the cpu backend', () => {
     const positions = [padded.map((_, s) => Math.max(0, s - pad))];
     const shifted = step(padded, positions, mask);
     disposeCache(cache);
-    for (let t = 0; t < tokens.length; t++) for (let v = 0; v < MICRO.vocab_size; v++) expect(shifted[t + pad]![v]!).toBeCloseTo(full[t]![v]!, 4);
+    for (let t = 0; t < tokens.length; t++) for (let v = 0; v < MICRO.vocab_size; v++) expect(shifted[t + pad][v]).toBeCloseTo(full[t][v], 4);
   });
 
   it('sampling is seeded, batched rows equal single rows, and the scorer reproduces the sampled log-probs', () => {
@@ -174,11 +174,11 @@ describe('model on the cpu backend', () => {
     const scored = score(model, prompts, a.tokens, { padId: 0, batchSize: 2 });
     a.logProbs.forEach((lps, i) => {
       const nll = -lps.reduce((s, x) => s + x, 0);
-      expect(scored.nll[i]!).toBeCloseTo(nll, 3);
-      expect(scored.normalizedNll[i]!).toBeCloseTo(nll / lps.length, 4);
-      expect(scored.entropy[i]!).toBeGreaterThan(0);
-      expect(scored.entropy[i]!).toBeLessThanOrEqual(Math.log(MICRO.vocab_size) + 1e-4);
-      expect(scored.selfCertainty[i]!).toBeGreaterThanOrEqual(-1e-5);
+      expect(scored.nll[i]).toBeCloseTo(nll, 3);
+      expect(scored.normalizedNll[i]).toBeCloseTo(nll / lps.length, 4);
+      expect(scored.entropy[i]).toBeGreaterThan(0);
+      expect(scored.entropy[i]).toBeLessThanOrEqual(Math.log(MICRO.vocab_size) + 1e-4);
+      expect(scored.selfCertainty[i]).toBeGreaterThanOrEqual(-1e-5);
     });
     // greedy decoding of a prompt in a batch equals greedy decoding of it alone (left padding is invisible)
     const greedy = { ...options, temperature: 0, rng: new Rng(1) };
@@ -207,10 +207,10 @@ describe('model on the cpu backend', () => {
       const rng = new Rng(4);
       for (const [name, variable] of Object.entries(params)) {
         const direction = Array.from({ length: variable.size }, () => rng.normal());
-        const analytic = tf.tidy(() => tf.sum(tf.mul(grads[variable.name]!, tf.tensor(direction, variable.shape))).dataSync()[0]!);
+        const analytic = tf.tidy(() => tf.sum(tf.mul(grads[variable.name], tf.tensor(direction, variable.shape))).dataSync()[0]);
         // float64 central differences: truncation ~eps², rounding ~1e-16/eps, both far below float32's gradient error
         const eps = 1e-5;
-        const lossAt = (sign: number) => referenceLoss(config, effectiveWeights(model, { ...values, [name]: values[name]!.map((x, i) => x + sign * eps * direction[i]!) }), batch);
+        const lossAt = (sign: number) => referenceLoss(config, effectiveWeights(model, { ...values, [name]: values[name].map((x, i) => x + sign * eps * direction[i]) }), batch);
         const numeric = (lossAt(1) - lossAt(-1)) / (2 * eps);
         expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(1e-4 * Math.max(1e-2, Math.abs(analytic)));
       }
@@ -239,7 +239,7 @@ describe('model on the cpu backend', () => {
     mergeLora(model);
     expect(model.lora).toBeUndefined();
     const merged = forward(model, tokens).logits.arraySync();
-    withAdapters[0]!.forEach((row, t) => row.forEach((v, i) => expect(merged[0]![t]![i]!).toBeCloseTo(v, 4)));
+    withAdapters[0].forEach((row, t) => row.forEach((v, i) => expect(merged[0][t][i]).toBeCloseTo(v, 4)));
   });
 
   it('checkpoints round-trip exactly, and a resumed run takes the same next step', () => {
@@ -315,8 +315,8 @@ describe('drawToken', () => {
       const rng = new Rng(5);
       const counts = [0, 0, 0, 0];
       const draws = 20000;
-      for (let i = 0; i < draws; i++) counts[drawToken(logProbs, 1, topP, rng)]! += 1;
-      counts.forEach((c, i) => expect(Math.abs(c / draws - expected[i]!)).toBeLessThan(0.015));
+      for (let i = 0; i < draws; i++) counts[drawToken(logProbs, 1, topP, rng)] += 1;
+      counts.forEach((c, i) => expect(Math.abs(c / draws - expected[i])).toBeLessThan(0.015));
     }
     expect(drawToken(logProbs, 0, 1, new Rng(1))).toBe(0);
   });

@@ -45,17 +45,17 @@ function plainStep(s: PlainAdamW, grads: Record<string, Float64Array>, c: Optimi
   const norm = Math.sqrt(Object.values(grads).reduce((sum, g) => sum + g.reduce((a, x) => a + x * x, 0), 0));
   const clip = fault.noClipping ? 1 : Math.min(1, c.clipNorm / (norm + 1e-6)); // clip_grad_norm_'s max_norm / (norm + 1e-6)
   for (const [name, g] of Object.entries(grads)) {
-    const p = s.params[name]!;
-    const m = s.m[name]!;
-    const v = s.v[name]!;
+    const p = s.params[name];
+    const m = s.m[name];
+    const v = s.v[name];
     for (let i = 0; i < p.length; i++) {
-      const gi = g[i]! * clip;
-      m[i] = c.beta1 * m[i]! + (1 - c.beta1) * gi;
-      v[i] = c.beta2 * v[i]! + (1 - c.beta2) * gi * gi;
-      const mHat = m[i]! / (1 - c.beta1 ** s.t);
-      const vHat = fault.noBiasCorrection2 ? v[i]! : v[i]! / (1 - c.beta2 ** s.t);
-      const decay = s.rank[name]! >= 2 ? c.weightDecay * p[i]! : 0;
-      p[i] = p[i]! - lr * (mHat / (Math.sqrt(vHat) + c.eps) + decay);
+      const gi = g[i] * clip;
+      m[i] = c.beta1 * m[i] + (1 - c.beta1) * gi;
+      v[i] = c.beta2 * v[i] + (1 - c.beta2) * gi * gi;
+      const mHat = m[i] / (1 - c.beta1 ** s.t);
+      const vHat = fault.noBiasCorrection2 ? v[i] : v[i] / (1 - c.beta2 ** s.t);
+      const decay = s.rank[name] >= 2 ? c.weightDecay * p[i] : 0;
+      p[i] = p[i] - lr * (mHat / (Math.sqrt(vHat) + c.eps) + decay);
     }
   }
   return norm;
@@ -64,20 +64,20 @@ function plainStep(s: PlainAdamW, grads: Record<string, Float64Array>, c: Optimi
 /** The loss gradient at the model's current parameters, taken here (not by the optimizer under test). */
 function gradientsAt(params: Record<string, tf.Variable>, loss: () => tf.Scalar): Record<string, Float64Array> {
   const names = Object.keys(params);
-  const { value, grads } = tf.variableGrads(loss, names.map((n) => params[n]!));
-  const out = Object.fromEntries(names.map((n) => [n, Float64Array.from(grads[params[n]!.name]!.dataSync())]));
+  const { value, grads } = tf.variableGrads(loss, names.map((n) => params[n]));
+  const out = Object.fromEntries(names.map((n) => [n, Float64Array.from(grads[params[n].name].dataSync())]));
   tf.dispose([value, ...Object.values(grads)]);
   return out;
 }
 
 function largestDifference(params: Record<string, tf.Variable>, reference: Record<string, Float64Array>): number {
   let worst = 0;
-  for (const [name, v] of Object.entries(params)) v.dataSync().forEach((x, i) => (worst = Math.max(worst, Math.abs(x - reference[name]![i]!))));
+  for (const [name, v] of Object.entries(params)) v.dataSync().forEach((x, i) => (worst = Math.max(worst, Math.abs(x - reference[name][i]))));
   return worst;
 }
 
 function distance(a: Record<string, Float64Array>, b: Record<string, Float64Array>): number {
-  return Math.max(...Object.keys(a).map((n) => Math.max(...a[n]!.map((x, i) => Math.abs(x - b[n]![i]!)))));
+  return Math.max(...Object.keys(a).map((n) => Math.max(...a[n].map((x, i) => Math.abs(x - b[n][i])))));
 }
 
 const TOLERANCE = 2e-6; // float32 against float64, over a few steps of size ~lr
@@ -141,7 +141,7 @@ describe('AdamW, clipping and the schedule against a plain-JS optimizer', () => 
     expect(tf.memory().numTensors).toBe(before + 2 * Object.keys(params).length);
     const batch = randomBatch(1, 2, 5, MICRO.vocab_size);
     trainStep(model, state, { ...DEFAULT_OPTIMIZER, warmupSteps: 0 }, batch);
-    const norm = params['model.norm.weight']!;
+    const norm = params['model.norm.weight'];
     tf.tidy(() => norm.assign(tf.fill(norm.shape, Number.NaN)));
     expect(() => trainStep(model, state, DEFAULT_OPTIMIZER, batch)).toThrow(/training diverged at step 2: loss NaN, gradient norm NaN \(lower --lr or check the data\)/);
     disposeAdamW(state);

@@ -49,7 +49,7 @@ beforeAll(async () => {
   microDir = join(models, 'micro');
   saveCheckpoint(microDir, initModel(config, 3));
   const broken = initModel(config, 3);
-  const weight = Object.values(broken.params)[0]!;
+  const weight = Object.values(broken.params)[0];
   weight.assign(tf.fill(weight.shape, NaN));
   nanDir = join(models, 'nan');
   saveCheckpoint(nanDir, broken);
@@ -183,14 +183,14 @@ describe('--resume with changed flags (issue 18, defect 6)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-changed-')), 'run');
     const argv = process.argv;
     try {
-      process.argv = [argv[0]!, 'train.ts', '--out', out, '--rounds', '1', '--lr', '0.01'];
+      process.argv = [argv[0], 'train.ts', '--out', out, '--rounds', '1', '--lr', '0.01'];
       await runTraining(microOptions(out, { rounds: 1, lr: 0.01 }));
       const started = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
       await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.02, samples: 4 }), { resume: true })))
         .rejects.toThrow(/--resume .*changes --samples 4 \(the run has 3\), --lr 0\.02 \(the run has 0\.01\)/);
       await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.01 }), { resume: true }))).resolves.toBeDefined(); // the same flags
       // from the command line only typed flags count: --lr left at its default is no change
-      process.argv = [argv[0]!, 'train.ts', '--out', out, '--resume'];
+      process.argv = [argv[0], 'train.ts', '--out', out, '--resume'];
       await runTraining(withOptions(microOptions(out, { rounds: 1 }), { resume: true, explicitFlags: ['out', 'resume'] }));
       const resumed = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
       expect(resumed.options.sft.lr).toBe(0.01);
@@ -237,9 +237,9 @@ describe('raw errors get a file or flag (issue 18, defect 13)', () => {
       cli('train.ts', ['--fresh-pool=maybe']),
     ]);
     expect(results.map((r) => r.code)).toEqual([1, 1, 1]);
-    expect(results[0]!.output).toMatch(/--out: given 2 times \(a, b\); give it once/);
-    expect(results[1]!.output).toMatch(/--lr: given 2 times \(0\.1, 0\.2\); give it once/);
-    expect(results[2]!.output).toMatch(/--fresh-pool: must be true or false \(got 'maybe'\)/);
+    expect(results[0].output).toMatch(/--out: given 2 times \(a, b\); give it once/);
+    expect(results[1].output).toMatch(/--lr: given 2 times \(0\.1, 0\.2\); give it once/);
+    expect(results[2].output).toMatch(/--fresh-pool: must be true or false \(got 'maybe'\)/);
   });
 
   it('bench --out DIR fails before measuring and leaves no temp file (defect 15)', async () => {

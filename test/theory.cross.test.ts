@@ -61,7 +61,7 @@ describe('simulateCrossImprovement', () => {
     expect(() => simulateCrossImprovement({ ...base, gamma: NaN, rounds: 1, fractions: [1] })).toThrow(/gamma must be finite/);
     const raised = simulateCrossImprovement({ ...base, gamma: -0.5, rounds: 1, fractions: [1], dt: 1e-3 });
     const plain = simulateCrossImprovement({ ...base, verifier0: base.verifier0 * 2, gamma: 0, rounds: 1, fractions: [1], dt: 1e-3 });
-    expect(raised.solver[1]).toBeCloseTo(plain.solver[1]!, 12); // U_v/(1 − 0.5) = 2·U_v at the start of the round
+    expect(raised.solver[1]).toBeCloseTo(plain.solver[1], 12); // U_v/(1 − 0.5) = 2·U_v at the start of the round
   });
 });
 

@@ -25,15 +25,15 @@ interface PlainScore {
 
 /** From the logits of prompt+response alone (no batch, no padding): the response's total NLL and its mean per-token diagnostics. */
 function plainScore(logits: number[][], prompt: number[], response: number[]): PlainScore {
-  const vocab = logits[0]!.length;
+  const vocab = logits[0].length;
   const sum = { nll: 0, entropy: 0, selfCertainty: 0, reverseKl: 0 };
   response.forEach((token, j) => {
-    const logP = logSoftmax(logits[prompt.length - 1 + j]!); // the position before the token predicts it
+    const logP = logSoftmax(logits[prompt.length - 1 + j]); // the position before the token predicts it
     const p = logP.map(Math.exp);
-    sum.nll -= logP[token]!;
-    sum.entropy -= p.reduce((s, pv, v) => s + pv * logP[v]!, 0);
+    sum.nll -= logP[token];
+    sum.entropy -= p.reduce((s, pv, v) => s + pv * logP[v], 0);
     sum.selfCertainty += logP.reduce((s, lp) => s + (1 / vocab) * (Math.log(1 / vocab) - lp), 0); // Σ_v U_v log(U_v / p_v)
-    sum.reverseKl += p.reduce((s, pv, v) => s + pv * (logP[v]! - Math.log(1 / vocab)), 0); // Σ_v p_v log(p_v / U_v)
+    sum.reverseKl += p.reduce((s, pv, v) => s + pv * (logP[v] - Math.log(1 / vocab)), 0); // Σ_v p_v log(p_v / U_v)
   });
   const n = response.length;
   return { nll: sum.nll, entropy: sum.entropy / n, selfCertainty: sum.selfCertainty / n, reverseKl: sum.reverseKl / n };
@@ -52,15 +52,15 @@ describe('the scorer against plain JS', () => {
     const uncertainty = responseUncertainty(model, prompts, responses, { padId: 0, batchSize: 3 });
     let reverseApart = 0;
     prompts.forEach((prompt, i) => {
-      const sequence = [...prompt, ...responses[i]!];
-      const logits = tf.tidy(() => forward(model, tf.tensor2d([sequence], undefined, 'int32')).logits.arraySync()[0]!);
-      const plain = plainScore(logits, prompt, responses[i]!);
-      const length = responses[i]!.length;
+      const sequence = [...prompt, ...responses[i]];
+      const logits = tf.tidy(() => forward(model, tf.tensor2d([sequence], undefined, 'int32')).logits.arraySync()[0]);
+      const plain = plainScore(logits, prompt, responses[i]);
+      const length = responses[i].length;
       expect(scored.length[i]).toBe(length);
-      expect(scored.nll[i]!, `row ${i} NLL`).toBeCloseTo(plain.nll, 4);
-      expect(scored.normalizedNll[i]!, `row ${i} normalised NLL`).toBeCloseTo(plain.nll / length, 4);
-      expect(scored.entropy[i]!, `row ${i} entropy`).toBeCloseTo(plain.entropy, 4);
-      expect(scored.selfCertainty[i]!, `row ${i} self-certainty`).toBeCloseTo(plain.selfCertainty, 4);
+      expect(scored.nll[i], `row ${i} NLL`).toBeCloseTo(plain.nll, 4);
+      expect(scored.normalizedNll[i], `row ${i} normalised NLL`).toBeCloseTo(plain.nll / length, 4);
+      expect(scored.entropy[i], `row ${i} entropy`).toBeCloseTo(plain.entropy, 4);
+      expect(scored.selfCertainty[i], `row ${i} self-certainty`).toBeCloseTo(plain.selfCertainty, 4);
       expect(uncertainty[i]).toEqual({ nll: expect.closeTo(plain.nll, 4), normalizedNll: expect.closeTo(plain.nll / length, 4), length,
         entropy: expect.closeTo(plain.entropy, 4), selfCertainty: expect.closeTo(plain.selfCertainty, 4) });
       reverseApart = Math.max(reverseApart, Math.abs(plain.reverseKl - plain.selfCertainty));
@@ -79,7 +79,7 @@ describe('the scorer against plain JS', () => {
       const batched = score(model, prompts, responses, { padId: 0, batchSize });
       for (const key of ['nll', 'normalizedNll', 'entropy', 'selfCertainty'] as const) {
         expect(batched[key], `${key}, batch size ${batchSize}`).toHaveLength(4);
-        batched[key].forEach((v, i) => expect(v, `${key}[${i}], batch size ${batchSize}`).toBeCloseTo(one[key][i]!, 5));
+        batched[key].forEach((v, i) => expect(v, `${key}[${i}], batch size ${batchSize}`).toBeCloseTo(one[key][i], 5));
       }
       expect(batched.length).toEqual([2, 1, 3, 1]);
     }

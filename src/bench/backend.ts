@@ -126,7 +126,7 @@ function loopData(spec: WorkerSpec, poolSize: number) {
 /** The round whose wall time is the median (the lower middle one of an even count). */
 function medianRound(rounds: RoundTiming[]): RoundTiming {
   const sorted = [...rounds].sort((a, b) => a.seconds - b.seconds);
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 /** Everything `npm run bench` reports for one backend. */
@@ -210,7 +210,7 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const rounds: RoundTiming[] = [];
   for (let r = 0; r < timing.roundReps; r++) {
     rounds.push(benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r));
-    log(`${info.name}: round ${r + 1}/${timing.roundReps} ${rounds[r]!.seconds.toFixed(2)} s`);
+    log(`${info.name}: round ${r + 1}/${timing.roundReps} ${rounds[r].seconds.toFixed(2)} s`);
   }
   const round = medianRound(rounds);
   disposeAdamW(optimizer);

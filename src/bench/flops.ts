@@ -8,14 +8,14 @@ import type { ModelConfig } from '../model/config.js';
 export function layerMatmulWeights(config: ModelConfig): number {
   return Object.entries(parameterShapes(config))
     .filter(([name]) => name.startsWith('model.layers.') && name.endsWith('proj.weight'))
-    .reduce((sum, [, shape]) => sum + shape[0]! * shape[1]!, 0);
+    .reduce((sum, [, shape]) => sum + shape[0] * shape[1], 0);
 }
 
 /** Adapter weights (A and B of every targeted linear): rank · (in + out) each. */
 export function loraWeights(config: ModelConfig, lora: Pick<LoraConfig, 'rank' | 'targets'>): number {
   return Object.entries(parameterShapes(config))
     .filter(([name]) => lora.targets.some((target) => name.endsWith(`.${target}.weight`)))
-    .reduce((sum, [, shape]) => sum + lora.rank * (shape[0]! + shape[1]!), 0);
+    .reduce((sum, [, shape]) => sum + lora.rank * (shape[0] + shape[1]), 0);
 }
 
 /** What one pass processes: tokens through the layers, tokens projected to logits, and (query, key) pairs attended. */

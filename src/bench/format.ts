@@ -13,7 +13,7 @@ const ROUND_STAGES = ['sample', 'score', 'verify', 'train', 'eval'] as const;
 /** Columns padded to their widest cell; the first column left-aligned, the rest right-aligned. */
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
@@ -74,7 +74,7 @@ export function formatReport(report: BenchReport): string {
       out.push(`PyTorch reference: ${torch.reference.command}`);
       out.push(table(['', ...keys.map((k) => KEY_LABELS[k])], [
         [`PyTorch ${String(torch.reference.row.torch ?? '')} tokens/s`.trim(), ...keys.map((k) => rate(torch.reference!.values[k]!))],
-        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${ratio(r.ratios[k]!)}×`))]),
+        ...torch.ratios.map((r) => [`${r.backend} / PyTorch`, ...keys.map((k) => (r.ratios[k] === undefined ? '–' : `${ratio(r.ratios[k])}×`))]),
       ]));
     }
   }

@@ -46,9 +46,9 @@ const elements = (shape: number[] | null) => (shape ? shape.reduce((a, b) => a *
 export function matmulCallFlops(inputShapes: (number[] | null)[], outputShape: number[]): number {
   const a = inputShapes[0];
   if (!a || a.length < 2 || outputShape.length < 2) return 0;
-  const m = outputShape[outputShape.length - 2]!;
-  const n = outputShape[outputShape.length - 1]!;
-  const k = a[a.length - 2] === m ? a[a.length - 1]! : a[a.length - 2]!;
+  const m = outputShape[outputShape.length - 2];
+  const n = outputShape[outputShape.length - 1];
+  const k = a[a.length - 2] === m ? a[a.length - 1] : a[a.length - 2];
   return 2 * elements(outputShape.slice(0, -2)) * m * n * k;
 }
 

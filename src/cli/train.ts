@@ -13,8 +13,8 @@ async function main(): Promise<void> {
   const ui = makeProgress();
   const result = await runTraining(toTrainOptions(argv as Record<string, unknown>), { log: ui.log, progress: ui.progress });
   ui.stop();
-  const first = result.metrics[0]!;
-  const last = result.metrics[result.metrics.length - 1]!;
+  const first = result.metrics[0];
+  const last = result.metrics[result.metrics.length - 1];
   ui.log(`done: ${result.runDir} (backend ${result.backend.name}); test accuracy ${first.testAccuracy.toFixed(3)} → ${last.testAccuracy.toFixed(3)}, ` +
     `U_s ${first.solverUncertainty.toFixed(3)} → ${last.solverUncertainty.toFixed(3)}`);
 }

@@ -153,12 +153,12 @@ export function crossTheory(
 ): { gamma: number; predicted: Record<string, number>; theory: CrossTheory } {
   const present = arms.filter((a) => (armRuns[a.name] ?? []).length > 0);
   const queries = (a: CrossArm) => a.perRound.reduce((s, x) => s + x, 0);
-  const fit = fitCrossGamma(present.map((a) => ({ name: a.name, fractions: a.fractions, queries: queries(a), trajectory: meanTrajectory(armRuns[a.name]!, epochsPerRound) })), rounds);
+  const fit = fitCrossGamma(present.map((a) => ({ name: a.name, fractions: a.fractions, queries: queries(a), trajectory: meanTrajectory(armRuns[a.name], epochsPerRound) })), rounds);
   const { dynamics, start: fittedStart, gammaBudget, baseFit } = fit;
   const gamma = budget > 0 ? gammaBudget / budget : NaN;
-  const predicted = Object.fromEntries(present.map((a) => [a.name, fit.predicted[a.name]!.solver[rounds] ?? NaN]));
+  const predicted = Object.fromEntries(present.map((a) => [a.name, fit.predicted[a.name].solver[rounds] ?? NaN]));
   const trajectories = Object.fromEntries(present.map((a) => {
-    const p = fit.predicted[a.name]!;
+    const p = fit.predicted[a.name];
     return [a.name, { t: p.t.map((t) => t * epochsPerRound), solver: p.solver, verifier: p.verifier }];
   }));
   const budgeted = present.filter((a) => queries(a) > 0);
@@ -188,7 +188,7 @@ function gammaPerArm(armRuns: Record<string, FinishedRun[]>, budgeted: CrossArm[
   const out: CrossTheory['gammaPerArm'] = {};
   for (const arm of budgeted) {
     try {
-      const fit = fitGamma(meanTrajectory(armRuns[arm.name]!, epochsPerRound, true), arm.fractions);
+      const fit = fitGamma(meanTrajectory(armRuns[arm.name], epochsPerRound, true), arm.fractions);
       const perQuery = (x: number) => x / arm.perRound.reduce((s, q) => s + q, 0);
       out[arm.name] = { gamma: perQuery(fit.gamma.value), lower: perQuery(fit.gamma.lower), upper: perQuery(fit.gamma.upper), r2: fit.r2 };
     } catch (error) {
@@ -218,7 +218,7 @@ export function summarizeCross(dir: string, arms: CrossArm[], seeds: number[], b
   }
   const summaryArms: Record<string, CrossArmSummary> = {};
   for (const arm of arms) {
-    if (armRuns[arm.name]!.length > 0) summaryArms[arm.name] = armSummary(arm, armRuns[arm.name]!, options.rounds, predicted[arm.name] ?? NaN);
+    if (armRuns[arm.name].length > 0) summaryArms[arm.name] = armSummary(arm, armRuns[arm.name], options.rounds, predicted[arm.name] ?? NaN);
   }
   return {
     budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
@@ -239,7 +239,7 @@ function finishedRuns(dir: string, arms: CrossArm[], seeds: number[], finalTestS
       const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
       if (!readRunInfo(runDir)?.finishedAt) continue;
       const finalTest = finalTestSize === undefined ? undefined : readFinalTest(runDir);
-      armRuns[arm.name]!.push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined });
+      armRuns[arm.name].push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined });
     }
   }
   return armRuns;
@@ -247,9 +247,9 @@ function finishedRuns(dir: string, arms: CrossArm[], seeds: number[], finalTestS
 
 /** One arm over its finished seeds: accuracies (the final test when there is one), uncertainties, queries, wall time. */
 function armSummary(arm: CrossArm, runs: FinishedRun[], rounds: number, predictedFinal: number): CrossArmSummary {
-  const first = runs.map((r) => r.metrics[0]!);
+  const first = runs.map((r) => r.metrics[0]);
   const last = runs.map((r) => r.metrics.at(-1)!);
-  const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i]!.testAccuracy));
+  const finals = runs.map((r, i) => r.finalTest?.accuracy ?? num(last[i].testAccuracy));
   return {
     initialTestAccuracy: mean(first.map((m) => num(m.testAccuracy))),
     finalTestAccuracy: mean(finals),
@@ -260,7 +260,7 @@ function armSummary(arm: CrossArm, runs: FinishedRun[], rounds: number, predicte
     predictedFinalSolverUncertainty: predictedFinal,
     finalTestAccuracies: finals,
     finishedSeeds: runs.map((r) => r.seed),
-    externalQueriesPerRound: externalPerRound(runs[0]!.metrics, rounds),
+    externalQueriesPerRound: externalPerRound(runs[0].metrics, rounds),
     fractions: arm.fractions,
     allocation: arm.allocation,
     seedsFinished: runs.length,
@@ -279,7 +279,7 @@ function compareWithNone(summaryArms: Record<string, CrossArmSummary>): CrossSum
     pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
       const deltas = s.finishedSeeds.flatMap((seed, i) => {
         const j = none?.finishedSeeds.indexOf(seed) ?? -1;
-        return j >= 0 ? [s.finalTestAccuracies[i]! - none!.finalTestAccuracies[j]!] : [];
+        return j >= 0 ? [s.finalTestAccuracies[i] - none!.finalTestAccuracies[j]] : [];
       });
       const sd = sampleSd(deltas);
       return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
@@ -305,12 +305,12 @@ export function formatCrossTable(summary: CrossSummary): string {
   const rows = Object.entries(summary.arms).map(([name, s]) => [
     name, String(s.seedsFinished), pct(s.initialTestAccuracy),
     `${pct(s.finalTestAccuracy)} ± ${pct(s.finalTestAccuracySd)}`,
-    name in summary.comparison.pairedDeltaVsNone ? signedDelta(summary.comparison.pairedDeltaVsNone[name]!) : '—',
+    name in summary.comparison.pairedDeltaVsNone ? signedDelta(summary.comparison.pairedDeltaVsNone[name]) : '—',
     fixed(s.finalSolverUncertainty), fixed(s.predictedFinalSolverUncertainty), fixed(s.finalVerifierUncertainty),
     fixed(s.externalQueries, 0), s.wallSeconds.toFixed(0),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   const total = summary.wallSeconds;
   return [
     `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
@@ -331,7 +331,7 @@ function comparisonLines(summary: CrossSummary): string[] {
   if ('none' in summary.arms) {
     const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
     out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
-    const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n]!.mean) > 2 * c.pairedDeltaVsNone[n]!.se);
+    const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n].mean) > 2 * c.pairedDeltaVsNone[n].se);
     out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
   }
   out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);

@@ -36,7 +36,7 @@ export function hasSeparateTestSplit(dataset: string): boolean {
 function chunk(problems: Problem[], size: number, round: number, fresh: boolean): Problem[] {
   if (problems.length === 0) throw new Error('the dataset has no problems');
   const start = fresh ? (round * size) % problems.length : 0;
-  return Array.from({ length: Math.min(size, problems.length) }, (_, i) => problems[(start + i) % problems.length]!);
+  return Array.from({ length: Math.min(size, problems.length) }, (_, i) => problems[(start + i) % problems.length]);
 }
 
 export function loadLoopData(options: LoopDataOptions): LoopData {

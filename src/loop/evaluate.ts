@@ -84,7 +84,7 @@ export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Probl
   const candidates = generateCandidates({ model, tokenizer, progress }, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
-  const picked = picks.map((p, q) => candidates[q]![p.index]!);
+  const picked = picks.map((p, q) => candidates[q][p.index]);
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
   const testSamples = options.testSamples ?? 0;

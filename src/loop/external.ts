@@ -17,7 +17,7 @@ export function parseAllocation(spec: string, rounds: number): number[] {
     const share = Number(match[2]);
     if (round < 1 || round > rounds) throw new Error(`--allocation: round ${round} is outside 1..${rounds}`);
     if (!(share >= 0) || !Number.isFinite(share)) throw new Error(`--allocation: share '${match[2]}' for round ${round} must be a non-negative number`);
-    shares[round - 1]! += share;
+    shares[round - 1] += share;
   }
   const total = shares.reduce((s, x) => s + x, 0);
   if (!(total > 0)) throw new Error('--allocation: the shares sum to 0');
@@ -32,7 +32,7 @@ export function budgetPerRound(fractions: number[], budget: number): number[] {
   const order = raw.map((x, i) => ({ i, rest: x - Math.floor(x) })).sort((a, b) => b.rest - a.rest || a.i - b.i);
   for (const { i } of order) {
     if (left <= 0) break;
-    counts[i]! += 1;
+    counts[i] += 1;
     left -= 1;
   }
   return counts;
@@ -54,7 +54,7 @@ export function externalQuestions(poolLength: number, count: number, usedSoFar: 
   if (n <= 0) return [];
   if (freshPool) return Array.from({ length: n }, (_, i) => i);
   const order = seededQuestionOrder(poolLength, seed);
-  return Array.from({ length: n }, (_, i) => order[(usedSoFar + i) % poolLength]!).sort((a, b) => a - b);
+  return Array.from({ length: n }, (_, i) => order[(usedSoFar + i) % poolLength]).sort((a, b) => a - b);
 }
 
 /**
@@ -66,7 +66,7 @@ export function doubtfulQuestions(selfConfidence: number[], count: number, asked
   const n = Math.min(count, selfConfidence.length);
   if (n <= 0) return [];
   const rank = new Map(seededQuestionOrder(selfConfidence.length, seed).map((q, i) => [q, i]));
-  const byDoubt = (a: number, b: number) => selfConfidence[a]! - selfConfidence[b]! || rank.get(a)! - rank.get(b)!;
+  const byDoubt = (a: number, b: number) => selfConfidence[a] - selfConfidence[b] || rank.get(a)! - rank.get(b)!;
   const fresh = selfConfidence.map((_, q) => q).filter((q) => !askedBefore.has(q)).sort(byDoubt);
   const again = [...askedBefore].filter((q) => q < selfConfidence.length).sort(byDoubt);
   return [...fresh, ...again].slice(0, n).sort((a, b) => a - b);

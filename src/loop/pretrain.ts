@@ -63,7 +63,7 @@ export function pretrain(model: Model, tokenizer: Tokenizer, options: PretrainOp
   let finalLoss = Number.NaN;
   for (let step = 1; step <= options.steps; step++) {
     if (order.length < options.batchSize) order = [...order, ...rng.shuffle(examples.map((_, i) => i))];
-    const batch = sftBatch(order.splice(0, options.batchSize).map((i) => examples[i]!), tokenizer.padId);
+    const batch = sftBatch(order.splice(0, options.batchSize).map((i) => examples[i]), tokenizer.padId);
     const { loss } = trainStep(model, optimizer, config, batch);
     recent = step === 1 ? loss : 0.98 * recent + 0.02 * loss;
     finalLoss = recent;

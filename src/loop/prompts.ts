@@ -11,7 +11,7 @@ export const QE_RATINGS = ['1', '2', '3', '4', '5'] as const;
 
 /** Keeps BOS and the last tokens when a prompt exceeds the model's context (long GSM8K/MATH questions on a tiny model). */
 export function clipPrompt(ids: number[], maxLength: number): number[] {
-  return ids.length <= maxLength ? ids : [ids[0]!, ...ids.slice(ids.length - (maxLength - 1))];
+  return ids.length <= maxLength ? ids : [ids[0], ...ids.slice(ids.length - (maxLength - 1))];
 }
 
 /** BOS question SEP: the model answers after the separator. */
@@ -41,7 +41,7 @@ export function verdictIds(tokenizer: Tokenizer): VerdictIds {
   const single = (text: string) => {
     const ids = tokenizer.encode(text);
     if (ids.length !== 1) throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
-    return ids[0]!;
+    return ids[0];
   };
   return { trueId: single('True'), falseId: single('False'), ratingIds: QE_RATINGS.map(single) };
 }

@@ -87,11 +87,11 @@ export function verifyAndPick(verifier: Verifier, problems: Problem[], candidate
   const outside = external ? [...new Set(external.choose(selfConfidence))].sort((a, b) => a - b) : [];
   const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
   if (external && outside.length > 0) {
-    const outsideScores = external.verifier(outside.map((q) => problems[q]!), outside.map((q) => candidates[q]!));
-    outside.forEach((q, i) => (scores[q] = outsideScores[i]!));
+    const outsideScores = external.verifier(outside.map((q) => problems[q]), outside.map((q) => candidates[q]));
+    outside.forEach((q, i) => (scores[q] = outsideScores[i]));
   }
   const asked = new Set(outside);
-  const picks = candidates.map((group, q) => pickCandidate(group, scores[q]!, sigma));
+  const picks = candidates.map((group, q) => pickCandidate(group, scores[q], sigma));
   return { scores, picks, external: outside, selfConfidence, dropped: picks.map((p, q) => p.fallback && asked.has(q)) };
 }
 
@@ -113,14 +113,14 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
   const verified = timed(times, 'verify', () => verifyAndPick(ctx.verifier, pool, candidates, ctx.sigma, external));
   if (ctx.samplesDir) writeSamples(join(ctx.samplesDir, `round-${round.index + 1}.jsonl`), pool, candidates, verified);
   const kept = pool.map((_, q) => q).filter((q) => !verified.dropped[q]);
-  const picked = kept.map((q) => candidates[q]![verified.picks[q]!.index]!);
+  const picked = kept.map((q) => candidates[q][verified.picks[q].index]);
   const poolOutcome: PoolOutcome = {
     fallbacks: verified.picks.filter((p) => p.fallback).length, externalQueries: verified.external.length,
     externalDropped: verified.dropped.filter(Boolean).length, poolSolverUncertainty: solverUncertainty(candidates.flat()), poolVerifierUncertainty: verifierUncertainty(picked),
   };
   // fine-tune on the picks (response tokens only; prompts clipped to leave room for --max-new-tokens)
   const context = ctx.model.config.max_position_embeddings - ctx.sampling.maxNewTokens;
-  const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(ctx.tokenizer, pool[q]!.question, context), response: picked[i]!.tokens }));
+  const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(ctx.tokenizer, pool[q].question, context), response: picked[i].tokens }));
   if (examples.length === 0) throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
   const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) => onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }));
   const lengths = candidates.flat().map((c) => c.tokens.length);
@@ -135,8 +135,8 @@ function writeSamples(path: string, pool: Problem[], candidates: Candidate[][], 
   const external = new Set(v.external);
   const lines = pool.map((problem, q) => JSON.stringify({
     idx: problem.idx, question: problem.question, reference: problem.answer, external: external.has(q), selfConfidence: v.selfConfidence[q],
-    pick: v.picks[q]!.index, fallback: v.picks[q]!.fallback, dropped: v.dropped[q],
-    candidates: candidates[q]!.map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q]![j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
+    pick: v.picks[q].index, fallback: v.picks[q].fallback, dropped: v.dropped[q],
+    candidates: candidates[q].map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q][j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
   } satisfies SampleRecord));
   writeFileAtomic(path, lines.join('\n') + '\n');
 }
@@ -158,7 +158,7 @@ function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: Sta
   for (let step = 1; step <= steps; step++) {
     checkAbort(ctx.signal);
     if (order.length < batchSize) order = [...order, ...ctx.rng.shuffle(examples.map((_, i) => i))];
-    const batch = sftBatch(order.splice(0, batchSize).map((i) => examples[i]!), ctx.tokenizer.padId);
+    const batch = sftBatch(order.splice(0, batchSize).map((i) => examples[i]), ctx.tokenizer.padId);
     const { loss } = timed(meter.times, 'train', () => trainStep(ctx.model, ctx.optimizer, ctx.optimizerConfig, batch));
     meter.tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
     lossSum += loss;

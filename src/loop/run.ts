@@ -205,7 +205,7 @@ function trainRounds(run: OpenRun): boolean {
     state.metricsLines = run.metrics.length;
     const { model, optimizer, optimizerConfig, rng, tokenizer } = run.ctx;
     saveCheckpoint(join(run.runDir, 'checkpoint'), model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
-    const forecast = run.metrics[run.metrics.length - 1]!.forecast;
+    const forecast = run.metrics[run.metrics.length - 1].forecast;
     const stopAt = options.eval.stopAtConvergence;
     if (stopAt !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < stopAt) {
       run.log(`stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${stopAt}`);

@@ -45,21 +45,21 @@ export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Toke
     case 'qe': {
       const ids = verdictIds(tokenizer);
       const context = model.config.max_position_embeddings;
-      const prompts = questions.flatMap((q, i) => candidates[i]!.map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)));
+      const prompts = questions.flatMap((q, i) => candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)));
       const logProbs = nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize });
       const flat = logProbs.map((lp) => {
         if (kind === 'tf') {
-          const pTrue = Math.exp(lp[ids.trueId]!);
-          const pFalse = Math.exp(lp[ids.falseId]!);
+          const pTrue = Math.exp(lp[ids.trueId]);
+          const pFalse = Math.exp(lp[ids.falseId]);
           return pTrue / (pTrue + pFalse);
         }
-        const p = ids.ratingIds.map((id) => Math.exp(lp[id]!));
+        const p = ids.ratingIds.map((id) => Math.exp(lp[id]));
         const total = p.reduce((s, x) => s + x, 0);
         const expected = p.reduce((s, x, r) => s + x * (r + 1), 0) / total;
         return (expected - 1) / (QE_RATINGS.length - 1);
       });
       let next = 0;
-      return candidates.map((group) => group.map(() => flat[next++]!));
+      return candidates.map((group) => group.map(() => flat[next++]));
     }
   }
 }
@@ -73,13 +73,13 @@ export interface Pick {
 export function pickCandidate(candidates: Candidate[], scores: number[], sigma: number): Pick {
   let best = -1;
   for (let i = 0; i < candidates.length; i++) {
-    if (scores[i]! < sigma) continue;
-    if (best < 0 || candidates[i]!.normalizedNll < candidates[best]!.normalizedNll) best = i;
+    if (scores[i] < sigma) continue;
+    if (best < 0 || candidates[i].normalizedNll < candidates[best].normalizedNll) best = i;
   }
   if (best >= 0) return { index: best, fallback: false };
   let highest = 0;
   for (let i = 1; i < candidates.length; i++) {
-    if (scores[i]! > scores[highest]! || (scores[i] === scores[highest] && candidates[i]!.normalizedNll < candidates[highest]!.normalizedNll)) highest = i;
+    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll)) highest = i;
   }
   return { index: highest, fallback: true };
 }

@@ -82,8 +82,8 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
     for (const [name, shape] of Object.entries(parameterShapes(config))) {
       if (!targets.some((t) => name.endsWith(`.${t}.weight`))) continue;
       const linear = name.replace(/\.weight$/, '');
-      expected[`${linear}.lora_A`] = [loraConfig.rank, shape[1]!];
-      expected[`${linear}.lora_B`] = [shape[0]!, loraConfig.rank];
+      expected[`${linear}.lora_A`] = [loraConfig.rank, shape[1]];
+      expected[`${linear}.lora_B`] = [shape[0], loraConfig.rank];
     }
     checkShapes(adapterPath, adapter, expected);
     model.lora = { config: loraConfig, params: Object.fromEntries(Object.entries(adapter).map(([name, t]) => [name, toVariable(t)])) };
@@ -102,7 +102,7 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
       expected[`v.${name}`] = v.shape;
     }
     checkShapes(optimizerPath, moments, expected);
-    const variable = (name: string) => toVariable(moments[name]!, false);
+    const variable = (name: string) => toVariable(moments[name], false);
     training = {
       optimizer: {
         step: state.step,

@@ -38,7 +38,7 @@ function weightFiles(dir: string): { files: string[]; source: string } {
 function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[][] {
   const hd = headDim(config);
   const split = (parts: [string, number][]) => parts.map(([part, rows]) => ({ name: name.replace(/\w+_proj\.(weight|bias)$/, `${part}.$1`), rows }));
-  const whole = [{ name, rows: shape[0]! }];
+  const whole = [{ name, rows: shape[0] }];
   if (/\.qkv_proj\.(weight|bias)$/.test(name)) {
     return [whole, split([['q_proj', config.num_attention_heads * hd], ['k_proj', config.num_key_value_heads * hd], ['v_proj', config.num_key_value_heads * hd]])];
   }
@@ -57,7 +57,7 @@ function planLoad(config: ModelConfig, headers: Map<string, SafetensorsHeader>, 
   for (const [name, shape] of Object.entries(parameterShapes(config))) {
     const options = sourcesOf(name, config, shape);
     const found = options.find((parts) => parts.every((p) => located.has(p.name)));
-    if (!found) throw new Error(`${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1]!.map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`);
+    if (!found) throw new Error(`${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1].map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`);
     const cols = shape.slice(1);
     for (const part of found) {
       const { file, entry } = located.get(part.name)!;
@@ -91,7 +91,7 @@ export function loadModelWeights(dir: string, config: ModelConfig, progress?: Lo
     let done = 0;
     // sorted by name, the order saved checkpoints have always loaded in: LoRA and optimizer sums follow it
     for (const [name, parts] of [...plan].sort(([a], [b]) => (a < b ? -1 : 1))) {
-      const shape = shapes[name]!;
+      const shape = shapes[name];
       const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
       let at = 0;
       for (const { file, entry } of parts) {
@@ -124,12 +124,12 @@ export function writeSafetensorsShards(dir: string, tensors: Record<string, Name
   const shards: Record<string, NamedArray>[] = [{}];
   let size = 0;
   for (const name of Object.keys(tensors).sort()) {
-    const bytes = tensors[name]!.data.byteLength;
+    const bytes = tensors[name].data.byteLength;
     if (size > 0 && size + bytes > shardBytes) {
       shards.push({});
       size = 0;
     }
-    shards[shards.length - 1]![name] = tensors[name]!;
+    shards[shards.length - 1][name] = tensors[name];
     size += bytes;
   }
   if (shards.length === 1) {
@@ -140,8 +140,8 @@ export function writeSafetensorsShards(dir: string, tensors: Record<string, Name
   const files = shards.map((_, i) => `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`);
   const weightMap: Record<string, string> = {};
   shards.forEach((shard, i) => {
-    writeFileAtomic(join(dir, files[i]!), encodeSafetensors(shard, { format: 'pt' }));
-    for (const name of Object.keys(shard)) weightMap[name] = files[i]!;
+    writeFileAtomic(join(dir, files[i]), encodeSafetensors(shard, { format: 'pt' }));
+    for (const name of Object.keys(shard)) weightMap[name] = files[i];
   });
   const totalSize = Object.values(tensors).reduce((sum, t) => sum + t.data.byteLength, 0);
   writeFileAtomic(join(dir, INDEX_FILE), JSON.stringify({ metadata: { total_size: totalSize }, weight_map: weightMap }, null, 2) + '\n');

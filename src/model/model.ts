@@ -61,7 +61,7 @@ export function parameterShapes(config: ModelConfig): Record<string, number[]> {
     shapes[`${p}.mlp.down_proj.weight`] = [d, config.intermediate_size];
     for (const biased of biasedLinears(config)) {
       const linear = `${p}.${LINEAR_BLOCK[biased]}.${biased}`;
-      shapes[`${linear}.bias`] = [shapes[`${linear}.weight`]![0]!];
+      shapes[`${linear}.bias`] = [shapes[`${linear}.weight`][0]];
     }
   }
   shapes['model.norm.weight'] = [d];
@@ -120,8 +120,8 @@ export function mergeLora(model: Model): void {
   if (!lora) return;
   const scale = lora.config.alpha / lora.config.rank;
   for (const [linear] of loraLinears(model, lora.config.targets)) {
-    const weight = model.params[`${linear}.weight`]!;
-    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`]!, lora.params[`${linear}.lora_A`]!), scale))));
+    const weight = model.params[`${linear}.weight`];
+    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))));
   }
   disposeLora(model);
 }
@@ -145,11 +145,11 @@ export function disposeCache(cache: KVCache | undefined): void {
 /** y = x Wᵀ (+ b where the layer has a bias) (+ alpha/rank · x Aᵀ Bᵀ when the layer has a LoRA adapter); x is [n, in]. */
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const bias = model.params[`${name}.bias`];
-  const projected = tf.matMul(x, model.params[`${name}.weight`]!, false, true) as tf.Tensor2D;
+  const projected = tf.matMul(x, model.params[`${name}.weight`], false, true) as tf.Tensor2D;
   const y = bias ? tf.add(projected, bias) as tf.Tensor2D : projected;
   const a = model.lora?.params[`${name}.lora_A`];
   if (!a) return y;
-  const b = model.lora!.params[`${name}.lora_B`]!;
+  const b = model.lora!.params[`${name}.lora_B`];
   const scale = model.lora!.config.alpha / model.lora!.config.rank;
   return tf.add(y, tf.mul(tf.matMul(tf.matMul(x, a, false, true), b, false, true), scale)) as tf.Tensor2D;
 }
@@ -161,7 +161,7 @@ function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number): tf.Tensor {
 /** cos and sin of every (token, frequency) pair, [batch, time, 1, rotaryDim/2], computed in JS from integer positions (rope.ts). */
 function rotaryTables(config: ModelConfig, positions: number[][]): [tf.Tensor4D, tf.Tensor4D] {
   const { cos, sin } = rotaryCosSin(config, positions);
-  const shape: [number, number, number, number] = [positions.length, positions[0]!.length, 1, rotaryDim(config) / 2];
+  const shape: [number, number, number, number] = [positions.length, positions[0].length, 1, rotaryDim(config) / 2];
   return [tf.tensor4d(cos, shape), tf.tensor4d(sin, shape)];
 }
 
@@ -186,7 +186,7 @@ function attentionMask(batch: number, time: number, past: number, keyMask?: numb
   for (let b = 0; b < batch; b++) {
     for (let t = 0; t < time; t++) {
       for (let s = 0; s < keys; s++) {
-        const visible = s <= past + t && past + t - s < window && (keyMask === undefined || keyMask[b]![s] === 1);
+        const visible = s <= past + t && past + t - s < window && (keyMask === undefined || keyMask[b][s] === 1);
         mask[(b * time + t) * keys + s] = visible ? 0 : -1e9;
       }
     }
@@ -200,7 +200,7 @@ export function oneHotFloat(indices: tf.Tensor, depth: number): tf.Tensor {
 }
 
 function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
-  const table = model.params['model.embed_tokens.weight']!;
+  const table = model.params['model.embed_tokens.weight'];
   const flat = tf.reshape(tokens, [-1]) as tf.Tensor1D;
   if (model.embedMode === 'gather') return tf.gather(table, flat) as tf.Tensor2D;
   return tf.matMul(oneHotFloat(flat, model.config.vocab_size) as tf.Tensor2D, table);
@@ -220,8 +220,8 @@ function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, t
   let k = tf.transpose(applyRotary(tf.reshape(kFlat!, [batch, time, kvHeads, hd]), rotary[0], rotary[1], rotaryDim(config)), [0, 2, 1, 3]);
   let v = tf.transpose(tf.reshape(vFlat!, [batch, time, kvHeads, hd]), [0, 2, 1, 3]) as tf.Tensor4D;
   if (cache && cache.length > 0) {
-    k = tf.concat([cache.keys[layer]!, k], 2);
-    v = tf.concat([cache.values[layer]!, v], 2);
+    k = tf.concat([cache.keys[layer], k], 2);
+    v = tf.concat([cache.values[layer], v], 2);
   }
   const keys = k.shape[2];
   // query head h uses KV head floor(h / group) (HF repeat_kv): fold the group into the query axis instead of copying K and V
@@ -265,17 +265,17 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   let h: tf.Tensor2D = embed(model, tokens);
   for (let layer = 0; layer < config.num_hidden_layers; layer++) {
     const p = `model.layers.${layer}`;
-    const normed = rmsNorm(h, model.params[`${p}.input_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D;
+    const normed = rmsNorm(h, model.params[`${p}.input_layernorm.weight`], config.rms_norm_eps) as tf.Tensor2D;
     const attn = attention(model, layer, normed, batch, time, rotary, maskOf(layer), options.cache);
     newKeys.push(attn.keys);
     newValues.push(attn.values);
     h = tf.add(h, attn.out);
-    h = tf.add(h, mlp(model, layer, rmsNorm(h, model.params[`${p}.post_attention_layernorm.weight`]!, config.rms_norm_eps) as tf.Tensor2D));
+    h = tf.add(h, mlp(model, layer, rmsNorm(h, model.params[`${p}.post_attention_layernorm.weight`], config.rms_norm_eps) as tf.Tensor2D));
   }
-  let final = tf.reshape(rmsNorm(h, model.params['model.norm.weight']!, config.rms_norm_eps), [batch, time, config.hidden_size]);
+  let final = tf.reshape(rmsNorm(h, model.params['model.norm.weight'], config.rms_norm_eps), [batch, time, config.hidden_size]);
   if (options.lastOnly) final = tf.slice(final, [0, time - 1, 0], [batch, 1, config.hidden_size]);
   const outTime = options.lastOnly ? 1 : time;
-  const head = model.params[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight']!;
+  const head = model.params[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
   const logits = tf.reshape(tf.matMul(tf.reshape(final, [batch * outTime, config.hidden_size]), head, false, true), [batch, outTime, config.vocab_size]) as tf.Tensor3D;
   const cache = options.cache ? { keys: newKeys, values: newValues, length: past + time } : undefined;
   return { logits, cache };

@@ -16,7 +16,7 @@ function defaultInvFreq(config: ModelConfig, dim: number, scale?: number[]): Flo
   const out = new Float32Array(dim / 2);
   for (let i = 0; i < dim / 2; i++) {
     const power = f32(Math.pow(config.rope_theta, f32((2 * i) / dim)));
-    out[i] = f32(1 / (scale ? f32(f32(scale[i]!) * power) : power));
+    out[i] = f32(1 / (scale ? f32(f32(scale[i]) * power) : power));
   }
   return out;
 }
@@ -47,7 +47,7 @@ function llama3(config: ModelConfig, scaling: Extract<ModelConfig['rope_scaling'
   const lowFreqWavelen = old / low;
   const highFreqWavelen = old / high;
   for (let i = 0; i < invFreq.length; i++) {
-    const inv = invFreq[i]!;
+    const inv = invFreq[i];
     const wavelen = f32(f32(2 * Math.PI) / inv);
     if (wavelen > lowFreqWavelen) invFreq[i] = f32(inv / factor);
     else if (wavelen >= highFreqWavelen) {
@@ -77,7 +77,7 @@ export function rotaryCosSin(config: ModelConfig, positions: number[][]): { cos:
   const sin = new Float32Array(rows.length * half);
   rows.forEach((position, r) => {
     for (let i = 0; i < half; i++) {
-      const angle = f32(position * invFreq[i]!);
+      const angle = f32(position * invFreq[i]);
       cos[r * half + i] = Math.cos(angle) * attentionFactor;
       sin[r * half + i] = Math.sin(angle) * attentionFactor;
     }

@@ -34,7 +34,7 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata:
   const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const name of names) {
-    const t = tensors[name]!;
+    const t = tensors[name];
     const bytes = t.data.byteLength;
     header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
     offset += bytes;
@@ -47,7 +47,7 @@ export function encodeSafetensors(tensors: Record<string, NamedArray>, metadata:
   headerBytes.copy(out, 8);
   let position = 8 + headerBytes.length;
   for (const name of names) {
-    const t = tensors[name]!;
+    const t = tensors[name];
     Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, position);
     position += t.data.byteLength;
   }
@@ -138,15 +138,15 @@ function toFloat32(dtype: SafeDtype, raw: Uint8Array, count: number, dest: Float
     dest.set(new Float32Array(raw.buffer, raw.byteOffset, count), at);
   } else if (dtype === 'I32') {
     const ints = new Int32Array(raw.buffer, raw.byteOffset, count);
-    for (let i = 0; i < count; i++) dest[at + i] = ints[i]!;
+    for (let i = 0; i < count; i++) dest[at + i] = ints[i];
   } else if (dtype === 'BF16') {
     const halves = new Uint16Array(raw.buffer, raw.byteOffset, count);
     const bits = new Uint32Array(dest.buffer, dest.byteOffset + at * 4, count);
-    for (let i = 0; i < count; i++) bits[i] = halves[i]! << 16;
+    for (let i = 0; i < count; i++) bits[i] = halves[i] << 16;
   } else {
     const halves = new Uint16Array(raw.buffer, raw.byteOffset, count);
     const table = halfToFloatTable();
-    for (let i = 0; i < count; i++) dest[at + i] = table[halves[i]!]!;
+    for (let i = 0; i < count; i++) dest[at + i] = table[halves[i]];
   }
 }
 
@@ -189,7 +189,7 @@ export function float32ToBf16(values: Float32Array): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) {
-    const u = bits[i]!;
+    const u = bits[i];
     out[i] = (u & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : (u + 0x7fff + ((u >>> 16) & 1)) >>> 16;
   }
   return out;
@@ -205,12 +205,12 @@ export function float32ToF16(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
   for (let i = 0; i < values.length; i++) {
-    const u = bits[i]!;
+    const u = bits[i];
     const sign = (u >>> 16) & 0x8000;
     const abs = u & 0x7fffffff;
     if (abs > 0x7f800000) out[i] = sign | 0x7e00; // NaN
     else if (abs >= 0x477ff000) out[i] = sign | 0x7c00; // rounds past the largest half (65504)
-    else if (abs < 0x38800000) out[i] = sign | roundHalfEven(Math.abs(values[i]!) * 2 ** 24); // subnormal: a multiple of 2^-24
+    else if (abs < 0x38800000) out[i] = sign | roundHalfEven(Math.abs(values[i]) * 2 ** 24); // subnormal: a multiple of 2^-24
     else {
       const mantissa = abs & 0x7fffff;
       const half = ((((abs >>> 23) - 112) << 10) | (mantissa >>> 13)) + (((mantissa & 0x1fff) > 0x1000 || ((mantissa & 0x1fff) === 0x1000 && (mantissa >>> 13) & 1)) ? 1 : 0);

@@ -22,33 +22,33 @@ export interface SampleResult {
 /** log-softmax of one row of logits. */
 function logSoftmaxRow(logits: Float32Array, offset: number, vocab: number): Float64Array {
   let max = -Infinity;
-  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]!);
+  for (let i = 0; i < vocab; i++) max = Math.max(max, logits[offset + i]);
   let sum = 0;
-  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i]! - max);
+  for (let i = 0; i < vocab; i++) sum += Math.exp(logits[offset + i] - max);
   const logZ = max + Math.log(sum);
   const out = new Float64Array(vocab);
-  for (let i = 0; i < vocab; i++) out[i] = logits[offset + i]! - logZ;
+  for (let i = 0; i < vocab; i++) out[i] = logits[offset + i] - logZ;
   return out;
 }
 
 /** Draws one token from log-probs with temperature and nucleus (top-p) truncation; greedy at temperature 0. */
 export function drawToken(logProbs: Float64Array, temperature: number, topP: number, rng: Rng): number {
   let best = 0;
-  for (let i = 1; i < logProbs.length; i++) if (logProbs[i]! > logProbs[best]!) best = i;
+  for (let i = 1; i < logProbs.length; i++) if (logProbs[i] > logProbs[best]) best = i;
   if (temperature <= 0) return best;
   if (topP >= 1) {
     // no truncation: draw from the tempered distribution directly, without sorting
     const weights = new Float64Array(logProbs.length);
     let total = 0;
-    for (let i = 0; i < logProbs.length; i++) total += weights[i] = Math.exp((logProbs[i]! - logProbs[best]!) / temperature);
+    for (let i = 0; i < logProbs.length; i++) total += weights[i] = Math.exp((logProbs[i] - logProbs[best]) / temperature);
     let u = rng.next() * total;
     for (let i = 0; i < weights.length; i++) {
-      u -= weights[i]!;
+      u -= weights[i];
       if (u <= 0) return i;
     }
     return best;
   }
-  const scaled = Array.from(logProbs, (lp, id) => ({ id, p: Math.exp((lp - logProbs[best]!) / temperature) }));
+  const scaled = Array.from(logProbs, (lp, id) => ({ id, p: Math.exp((lp - logProbs[best]) / temperature) }));
   const total = scaled.reduce((s, x) => s + x.p, 0);
   scaled.sort((a, b) => b.p - a.p || a.id - b.id);
   // keep the smallest prefix whose mass reaches topP
@@ -65,7 +65,7 @@ export function drawToken(logProbs: Float64Array, temperature: number, topP: num
     u -= x.p;
     if (u <= 0) return x.id;
   }
-  return kept[kept.length - 1]!.id;
+  return kept[kept.length - 1].id;
 }
 
 /**
@@ -79,38 +79,38 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
   const maxNew = Math.min(options.maxNewTokens, model.config.max_position_embeddings - promptLength);
   if (maxNew <= 0) throw new Error(`prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`);
   const padding = prompts.map((p) => promptLength - p.length);
-  const keyMask = prompts.map((p, b) => Array.from({ length: promptLength + maxNew }, (_, s) => (s < padding[b]! ? 0 : 1)));
+  const keyMask = prompts.map((p, b) => Array.from({ length: promptLength + maxNew }, (_, s) => (s < padding[b] ? 0 : 1)));
   const tokens: number[][] = prompts.map(() => []);
   const logProbs: number[][] = prompts.map(() => []);
   const finished = prompts.map(() => false);
 
   let cache: KVCache = emptyCache();
-  let input = prompts.map((p, b) => [...Array<number>(padding[b]!).fill(options.padId), ...p]);
-  let positions = prompts.map((_, b) => Array.from({ length: promptLength }, (_, t) => Math.max(0, t - padding[b]!)));
+  let input = prompts.map((p, b) => [...Array<number>(padding[b]).fill(options.padId), ...p]);
+  let positions = prompts.map((_, b) => Array.from({ length: promptLength }, (_, t) => Math.max(0, t - padding[b])));
   for (let step = 0; step < maxNew; step++) {
     const previous: KVCache = cache;
     const [logits, ...layerCache] = tf.tidy(() => {
-      const mask = keyMask.map((row) => row.slice(0, previous.length + input[0]!.length));
+      const mask = keyMask.map((row) => row.slice(0, previous.length + input[0].length));
       const out = forward(model, tf.tensor2d(input, undefined, 'int32'), { cache: previous, positions, keyMask: mask, lastOnly: true });
       return [out.logits, ...out.cache!.keys, ...out.cache!.values];
     });
     disposeCache(previous);
     const layers = model.config.num_hidden_layers;
-    cache = { keys: layerCache.slice(0, layers) as tf.Tensor4D[], values: layerCache.slice(layers) as tf.Tensor4D[], length: previous.length + input[0]!.length };
+    cache = { keys: layerCache.slice(0, layers) as tf.Tensor4D[], values: layerCache.slice(layers) as tf.Tensor4D[], length: previous.length + input[0].length };
     const values = logits.dataSync() as Float32Array;
     logits.dispose();
     for (let b = 0; b < batch; b++) {
       if (finished[b]) continue;
       const rowLogProbs = logSoftmaxRow(values, b * vocab, vocab);
       const token = drawToken(rowLogProbs, options.temperature, options.topP, options.rng);
-      tokens[b]!.push(token);
-      logProbs[b]!.push(rowLogProbs[token]!);
+      tokens[b].push(token);
+      logProbs[b].push(rowLogProbs[token]);
       if (token === options.eosId || options.stopIds?.includes(token)) finished[b] = true;
     }
     if (finished.every(Boolean)) break;
     // finished rows keep feeding their EOS: their outputs are ignored and rows never attend to each other
-    input = tokens.map((row) => [row[row.length - 1]!]);
-    positions = positions.map((row) => [row[row.length - 1]! + 1]);
+    input = tokens.map((row) => [row[row.length - 1]]);
+    positions = positions.map((row) => [row[row.length - 1] + 1]);
   }
   disposeCache(cache);
   return { tokens, logProbs, finished };
@@ -130,7 +130,7 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
   const batchSize = options.batchSize ?? 32;
   const vocab = model.config.vocab_size;
   for (let start = 0; start < prompts.length; start += batchSize) {
-    const rows = prompts.slice(start, start + batchSize).map((prompt, i) => ({ prompt, response: responses[start + i]! }));
+    const rows = prompts.slice(start, start + batchSize).map((prompt, i) => ({ prompt, response: responses[start + i] }));
     const length = Math.max(...rows.map((r) => r.prompt.length + r.response.length)) - 1;
     const inputs = rows.map((r) => padTo([...r.prompt, ...r.response].slice(0, -1), length, options.padId));
     const targets = rows.map((r) => padTo([...r.prompt, ...r.response].slice(1), length, options.padId));
@@ -152,11 +152,11 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     tf.dispose([nll, entropy, selfCertainty]);
     rows.forEach((r, i) => {
       const n = Math.max(1, r.response.length);
-      result.nll.push(nllValues[i]!);
+      result.nll.push(nllValues[i]);
       result.length.push(r.response.length);
-      result.normalizedNll.push(nllValues[i]! / n);
-      result.entropy.push(entropyValues[i]! / n);
-      result.selfCertainty.push(certaintyValues[i]! / n);
+      result.normalizedNll.push(nllValues[i] / n);
+      result.entropy.push(entropyValues[i] / n);
+      result.selfCertainty.push(certaintyValues[i] / n);
     });
   }
   return result;
@@ -175,9 +175,9 @@ export function nextTokenLogProbs(model: Model, prompts: number[][], options: { 
     const rows = prompts.slice(start, start + batchSize);
     const length = Math.max(...rows.map((r) => r.length));
     const padding = rows.map((r) => length - r.length);
-    const input = rows.map((r, b) => [...Array<number>(padding[b]!).fill(options.padId), ...r]);
-    const positions = rows.map((_, b) => Array.from({ length }, (_, t) => Math.max(0, t - padding[b]!)));
-    const keyMask = rows.map((_, b) => Array.from({ length }, (_, s) => (s < padding[b]! ? 0 : 1)));
+    const input = rows.map((r, b) => [...Array<number>(padding[b]).fill(options.padId), ...r]);
+    const positions = rows.map((_, b) => Array.from({ length }, (_, t) => Math.max(0, t - padding[b])));
+    const keyMask = rows.map((_, b) => Array.from({ length }, (_, s) => (s < padding[b] ? 0 : 1)));
     const logits = tf.tidy(() => forward(model, tf.tensor2d(input, undefined, 'int32'), { positions, keyMask, lastOnly: true }).logits);
     const values = logits.dataSync() as Float32Array;
     logits.dispose();

@@ -71,7 +71,7 @@ export function batchTensors(batch: TrainBatch): { inputs: tf.Tensor2D; targets:
 export function evaluateLoss(model: Model, batch: TrainBatch): number {
   return tf.tidy(() => {
     const { inputs, targets, weights } = batchTensors(batch);
-    return maskedLoss(forward(model, inputs).logits, targets, weights).dataSync()[0]!;
+    return maskedLoss(forward(model, inputs).logits, targets, weights).dataSync()[0];
   });
 }
 
@@ -84,17 +84,17 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
   const t = state.step;
   const [lossValue, normValue] = tf.tidy(() => {
     const { inputs, targets, weights } = batchTensors(batch);
-    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]!));
-    const grads = Object.fromEntries(names.map((n) => [n, byVariableName[params[n]!.name]!])); // tfjs keys by its own variable names
-    const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n]!)))));
+    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]));
+    const grads = Object.fromEntries(names.map((n) => [n, byVariableName[params[n].name]])); // tfjs keys by its own variable names
+    const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n])))));
     const clipScale = tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)));
     const biasCorrection1 = 1 - Math.pow(config.beta1, t);
     const biasCorrection2 = 1 - Math.pow(config.beta2, t);
     for (const name of names) {
-      const param = params[name]!;
-      const grad = tf.mul(grads[name]!, clipScale);
-      const m = state.m[name]!;
-      const v = state.v[name]!;
+      const param = params[name];
+      const grad = tf.mul(grads[name], clipScale);
+      const m = state.m[name];
+      const v = state.v[name];
       m.assign(tf.add(tf.mul(m, config.beta1), tf.mul(grad, 1 - config.beta1)));
       v.assign(tf.add(tf.mul(v, config.beta2), tf.mul(tf.square(grad), 1 - config.beta2)));
       const update = tf.div(tf.div(m, biasCorrection1), tf.add(tf.sqrt(tf.div(v, biasCorrection2)), config.eps));
@@ -104,8 +104,8 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
     }
     return [value, gradNorm];
   });
-  const loss = lossValue.dataSync()[0]!;
-  const gradNorm = normValue.dataSync()[0]!;
+  const loss = lossValue.dataSync()[0];
+  const gradNorm = normValue.dataSync()[0];
   lossValue.dispose();
   normValue.dispose();
   if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {

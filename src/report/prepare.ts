@@ -266,6 +266,6 @@ export function crossData(cross: CrossData): CrossFigureData {
   }
   const theory = cross.summary.theory;
   const predicted = theory && !('error' in theory) ? theory.trajectories ?? {} : {}; // summaries before issue 14 have none
-  for (const [arm, p] of Object.entries(predicted)) p.t.forEach((t, i) => curves.push({ arm, t, value: p.solver[i]!, source: 'theory' }));
+  for (const [arm, p] of Object.entries(predicted)) p.t.forEach((t, i) => curves.push({ arm, t, value: p.solver[i], source: 'theory' }));
   return { bars, curves, budget: cross.summary.budget, gamma: cross.summary.gamma };
 }

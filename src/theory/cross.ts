@@ -257,7 +257,7 @@ export interface CrossGammaFit {
  */
 export function fitCrossGamma(arms: CrossArmTrajectory[], rounds: number): CrossGammaFit {
   if (arms.length === 0) throw new Error('no finished arm');
-  const base = arms.find((a) => a.name === 'none') ?? arms.slice().sort((a, b) => a.queries - b.queries)[0]!;
+  const base = arms.find((a) => a.name === 'none') ?? arms.slice().sort((a, b) => a.queries - b.queries)[0];
   const baseFit = fitSharedRate(base.trajectory);
   const p = physicalFromIdentifiable(identifiableFromFit(baseFit));
   if (![p.alpha, p.beta, p.b].every(Number.isFinite) || p.alpha === p.beta) {
@@ -267,7 +267,7 @@ export function fitCrossGamma(arms: CrossArmTrajectory[], rounds: number): Cross
   const start = { solver0: p.solver0, verifier0: p.verifier0 };
   const simulate = (arm: CrossArmTrajectory, gammaBudget: number) => simulateCrossImprovement({ ...dynamics, ...start, gamma: gammaBudget, rounds, fractions: arm.fractions });
   const others = arms.filter((a) => a !== base && a.queries > 0);
-  const gammaBudget = others.length > 0 ? fitGammaBudget(others, (a, g) => simulate(a, g).solver[rounds]! - simulate(base, g).solver[rounds]!,
+  const gammaBudget = others.length > 0 ? fitGammaBudget(others, (a, g) => simulate(a, g).solver[rounds] - simulate(base, g).solver[rounds],
     (a) => a.trajectory.solver.at(-1)! - base.trajectory.solver.at(-1)!) : NaN;
   const predicted = Object.fromEntries(arms.map((a) => {
     const g = a.queries === 0 ? 0 : gammaBudget;
@@ -290,6 +290,6 @@ function fitGammaBudget(arms: CrossArmTrajectory[], predicted: (a: CrossArmTraje
   const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
   const values = grid.map(objective);
   const best = values.indexOf(Math.min(...values));
-  const candidate = goldenSection(objective, grid[Math.max(0, best - 1)]!, grid[Math.min(grid.length - 1, best + 1)]!);
-  return objective(candidate) <= values[best]! ? candidate : grid[best]!;
+  const candidate = goldenSection(objective, grid[Math.max(0, best - 1)], grid[Math.min(grid.length - 1, best + 1)]);
+  return objective(candidate) <= values[best] ? candidate : grid[best];
 }

@@ -17,9 +17,9 @@ export interface Forecast {
 export function forecastFrom(points: { t: number; solverUncertainty: number; verifierUncertainty: number; gap: number }[]): Forecast | { error: string } {
   try {
     const fit = fitSharedRate({ t: points.map((m) => m.t), solver: points.map((m) => m.solverUncertainty), verifier: points.map((m) => m.verifierUncertainty) });
-    const now = points[points.length - 1]!;
+    const now = points[points.length - 1];
     const delta = Math.abs(predictShared(fit, now.t).gap - fit.limits.gap.value);
-    const epsilon = 0.01 * Math.max(Math.abs(points[0]!.gap - fit.limits.gap.value), 1e-12);
+    const epsilon = 0.01 * Math.max(Math.abs(points[0].gap - fit.limits.gap.value), 1e-12);
     const interval = (i: { value: number; lower: number; upper: number }) => ({ value: i.value, lower: i.lower, upper: i.upper });
     return {
       solverLimit: interval(fit.limits.solver), verifierLimit: interval(fit.limits.verifier), gapLimit: interval(fit.limits.gap), rate: fit.rate.value,

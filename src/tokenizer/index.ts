@@ -35,7 +35,7 @@ async function loadProcessor(path: string): Promise<SentencePieceProcessor> {
   try {
     await spp.load(path);
   } finally {
-    events.forEach((event, i) => listeners(event).filter((l) => !before[i]!.has(l)).forEach((l) => process.removeListener(event as 'uncaughtException', l)));
+    events.forEach((event, i) => listeners(event).filter((l) => !before[i].has(l)).forEach((l) => process.removeListener(event as 'uncaughtException', l)));
   }
   return spp;
 }

@@ -17,10 +17,10 @@ export function responseUncertainty(model: Model, prompts: number[][], responses
   const scored = score(model, prompts, responses, options);
   return scored.nll.map((nll, i) => ({
     nll,
-    normalizedNll: scored.normalizedNll[i]!,
-    length: scored.length[i]!,
-    entropy: scored.entropy[i]!,
-    selfCertainty: scored.selfCertainty[i]!,
+    normalizedNll: scored.normalizedNll[i],
+    length: scored.length[i],
+    entropy: scored.entropy[i],
+    selfCertainty: scored.selfCertainty[i],
   }));
 }
 

@@ -33,7 +33,7 @@ async function conformance(): Promise<CaseResult[]> {
       const actual = runOn(c, seed, false);
       let result: CaseResult = { name: c.name, ok: actual.length === expected.length, detail: 'ok', maxAbs: 0, maxRel: 0 };
       actual.forEach((out, i) => {
-        const cmp = compare(out, expected[i]!, c.tol ?? { abs: 1e-6, rel: 1e-5 });
+        const cmp = compare(out, expected[i], c.tol ?? { abs: 1e-6, rel: 1e-5 });
         result.maxAbs = Math.max(result.maxAbs, cmp.maxAbs);
         result.maxRel = Math.max(result.maxRel, cmp.maxRel);
         if (!cmp.ok && result.ok) result = { ...result, ok: false, detail: `output ${i}: ${cmp.message}` };
@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const info = { name: 'torch', device: registration.info.device, threads: registration.info.threads, embedMode: 'gather' as const };
   for (const preset of args.preset.split(',')) {
     rows.push(await benchModel(preset as PresetName, args, info));
-    console.log(formatRow(rows[rows.length - 1]!));
+    console.log(formatRow(rows[rows.length - 1]));
     report.bench = rows;
     save();
   }

@@ -75,9 +75,9 @@ function closeCheck(name: string, actual: number[], expected: number[], rel: num
   if (actual.length !== expected.length) return { name, ok: false, detail: `length ${actual.length} vs cpu ${expected.length}` };
   let worst = 0;
   for (let i = 0; i < actual.length; i++) {
-    const err = Math.abs(actual[i]! - expected[i]!);
+    const err = Math.abs(actual[i] - expected[i]);
     worst = Math.max(worst, err);
-    if (!(err <= abs + rel * Math.abs(expected[i]!))) return { name, ok: false, detail: `[${i}]: ${actual[i]} vs cpu ${expected[i]} (bound ${abs} + ${rel}·|cpu|)` };
+    if (!(err <= abs + rel * Math.abs(expected[i]))) return { name, ok: false, detail: `[${i}]: ${actual[i]} vs cpu ${expected[i]} (bound ${abs} + ${rel}·|cpu|)` };
   }
   return { name, ok: true, detail: `max |diff| ${worst.toExponential(2)} (bound ${abs} + ${rel}·|cpu|)` };
 }
@@ -87,7 +87,7 @@ export function compareRuns(torch: ModelRun, cpu: ModelRun): Check[] {
   const checks: Check[] = [
     closeCheck('training loss per step', torch.losses, cpu.losses, 1e-5, 1e-6),
     closeCheck('gradient norm per step', torch.gradNorms, cpu.gradNorms, 1e-4, 1e-6),
-    { name: 'loss decreases', ok: torch.losses[STEPS - 1]! < torch.losses[0]!, detail: torch.losses.map((l) => l.toFixed(5)).join(' → ') },
+    { name: 'loss decreases', ok: torch.losses[STEPS - 1] < torch.losses[0], detail: torch.losses.map((l) => l.toFixed(5)).join(' → ') },
   ];
   // Adam's first steps move each weight by about ±lr whatever its gradient's size, so a weight whose gradient is ~0 may
   // move either way on the two backends: the largest difference is bounded by 2·Σlr, the mean one tightly.
@@ -95,9 +95,9 @@ export function compareRuns(torch: ModelRun, cpu: ModelRun): Check[] {
   let sumDiff = 0;
   let count = 0;
   for (const [name, values] of Object.entries(cpu.params)) {
-    const other = torch.params[name]!;
+    const other = torch.params[name];
     for (let i = 0; i < values.length; i++) {
-      const d = Math.abs(other[i]! - values[i]!);
+      const d = Math.abs(other[i] - values[i]);
       maxDiff = Math.max(maxDiff, d);
       sumDiff += d;
       count++;
