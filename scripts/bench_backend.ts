@@ -7,7 +7,18 @@ import { writeFileSync, renameSync } from 'node:fs';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import * as tf from '@tensorflow/tfjs-core';
-import { DEFAULT_OPTIMIZER, PRESET_NAMES, Rng, disposeAdamW, disposeModel, initAdamW, initModel, presetConfig, sample, trainStep } from '../src/model/index.js';
+import {
+  DEFAULT_OPTIMIZER,
+  PRESET_NAMES,
+  Rng,
+  disposeAdamW,
+  disposeModel,
+  initAdamW,
+  initModel,
+  presetConfig,
+  sample,
+  trainStep,
+} from '../src/model/index.js';
 import type { PresetName, TrainBatch } from '../src/model/index.js';
 import type { BackendChoice } from '../src/engine/index.js';
 import { fallbackCounts, nativeTimer, resetFallbackCounts } from '../native/tfjs-backend-torch/lib/index.js';
@@ -41,7 +52,7 @@ export interface BenchArgs {
   seq: number;
   steps: number;
   warmup: number;
-  maxSeconds: number;  // time budget for the timed training steps
+  maxSeconds: number; // time budget for the timed training steps
   sampleBatch: number;
   prompt: number;
   newTokens: number;
@@ -62,7 +73,11 @@ function randomRows(rng: Rng, rows: number, cols: number, vocab: number, from = 
 }
 
 /** Measures the active tfjs backend (`info` describes it): training steps, then sampling. */
-export async function benchModel(preset: PresetName, args: BenchArgs, info: { name: string; device: string; threads: number; embedMode: 'gather' | 'onehot' }): Promise<BenchRow> {
+export async function benchModel(
+  preset: PresetName,
+  args: BenchArgs,
+  info: { name: string; device: string; threads: number; embedMode: 'gather' | 'onehot' },
+): Promise<BenchRow> {
   const model = initModel(presetConfig(preset, args.vocab), 1, info.embedMode);
   const state = initAdamW(model.params);
   const rng = new Rng(3);
@@ -74,7 +89,8 @@ export async function benchModel(preset: PresetName, args: BenchArgs, info: { na
   const optimizer = { ...DEFAULT_OPTIMIZER, warmupSteps: 0 };
   // warm-up (JIT, allocator): at least one step, at most --warmup, within --max-seconds
   const w0 = performance.now();
-  for (let i = 0; i < args.warmup && (i === 0 || performance.now() - w0 < args.maxSeconds * 1000); i++) trainStep(model, state, optimizer, batch);
+  for (let i = 0; i < args.warmup && (i === 0 || performance.now() - w0 < args.maxSeconds * 1000); i++)
+    trainStep(model, state, optimizer, batch);
 
   // timed steps, stopping early on slow backends once maxSeconds is spent (at least one step); the median step
   // time is reported, so a step slowed by other processes on a shared machine does not skew the figure
@@ -91,9 +107,18 @@ export async function benchModel(preset: PresetName, args: BenchArgs, info: { na
   const cpu = process.cpuUsage(cpu0);
 
   const row: BenchRow = {
-    backend: info.name, device: info.device, preset, threads: info.threads, train_ms_per_step: stepMs,
+    backend: info.name,
+    device: info.device,
+    preset,
+    threads: info.threads,
+    train_ms_per_step: stepMs,
     train_cpu_ms_per_step: (cpu.user + cpu.system) / 1000 / steps,
-    train_tokens_per_s: (args.batch * args.seq * 1000) / stepMs, sample_tokens_per_s: 0, steps, batch: args.batch, seq: args.seq, vocab: args.vocab,
+    train_tokens_per_s: (args.batch * args.seq * 1000) / stepMs,
+    sample_tokens_per_s: 0,
+    steps,
+    batch: args.batch,
+    seq: args.seq,
+    vocab: args.vocab,
   };
 
   if (info.name === 'torch') {
@@ -129,12 +154,16 @@ export async function benchModel(preset: PresetName, args: BenchArgs, info: { na
 }
 
 export function formatRow(r: BenchRow): string {
-  const extra = r.kernels_per_step === undefined ? '' :
-    `  kernels/step ${r.kernels_per_step}, fallbacks/step ${r.fallbacks_per_step}${r.fallback_kernels?.length ? ` (${r.fallback_kernels.join(', ')})` : ''}, ` +
-    `native ${r.native_ms_per_step!.toFixed(1)} ms in ${r.native_calls_per_step} calls`;
-  return `${`${r.backend}-${r.device}`.padEnd(14)} ${r.preset.padEnd(6)} ${String(r.threads).padStart(7)} ${r.train_ms_per_step.toFixed(1).padStart(9)} ` +
+  const extra =
+    r.kernels_per_step === undefined
+      ? ''
+      : `  kernels/step ${r.kernels_per_step}, fallbacks/step ${r.fallbacks_per_step}${r.fallback_kernels?.length ? ` (${r.fallback_kernels.join(', ')})` : ''}, ` +
+        `native ${r.native_ms_per_step!.toFixed(1)} ms in ${r.native_calls_per_step} calls`;
+  return (
+    `${`${r.backend}-${r.device}`.padEnd(14)} ${r.preset.padEnd(6)} ${String(r.threads).padStart(7)} ${r.train_ms_per_step.toFixed(1).padStart(9)} ` +
     `${r.train_cpu_ms_per_step.toFixed(1).padStart(9)} ` +
-    `${r.train_tokens_per_s.toFixed(0).padStart(12)} ${r.sample_tokens_per_s.toFixed(0).padStart(13)}${extra}`;
+    `${r.train_tokens_per_s.toFixed(0).padStart(12)} ${r.sample_tokens_per_s.toFixed(0).padStart(13)}${extra}`
+  );
 }
 
 async function main(): Promise<void> {
@@ -163,7 +192,9 @@ async function main(): Promise<void> {
     if (!(PRESET_NAMES as readonly string[]).includes(p)) throw new Error(`--preset: unknown preset '${p}' (${PRESET_NAMES.join(', ')})`);
   }
   const rows: BenchRow[] = [];
-  console.log(`${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'cpu ms'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`);
+  console.log(
+    `${'backend'.padEnd(14)} ${'preset'.padEnd(6)} ${'threads'.padStart(7)} ${'ms/step'.padStart(9)} ${'cpu ms'.padStart(9)} ${'train tok/s'.padStart(12)} ${'sample tok/s'.padStart(13)}`,
+  );
   for (const preset of presets) {
     for (const backend of args.backends.split(',')) {
       const info = await initBackend({ backend: backend as BackendChoice, threads: args.threads, device: args.device });

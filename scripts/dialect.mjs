@@ -8,7 +8,14 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-const ROOTS = ['src', 'test', 'scripts', 'native/tfjs-backend-torch/src', 'native/tfjs-backend-torch/test', 'native/tfjs-backend-torch/scripts'];
+const ROOTS = [
+  'src',
+  'test',
+  'scripts',
+  'native/tfjs-backend-torch/src',
+  'native/tfjs-backend-torch/test',
+  'native/tfjs-backend-torch/scripts',
+];
 const SKIP = new Set(['node_modules', 'dist', 'build']);
 
 function* tsFiles(dir) {
@@ -41,7 +48,9 @@ for (const root of ROOTS) {
 
 /** tsc's errors as absolute path → line numbers (1-based). */
 function typeErrors() {
-  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', 'tsconfig.test.json'], { encoding: 'utf8' });
+  const tsc = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '--noEmit', '-p', 'tsconfig.test.json'], {
+    encoding: 'utf8',
+  });
   const errors = new Map();
   for (const m of tsc.stdout.matchAll(/^(.+?)\((\d+),\d+\): error/gm)) {
     const path = resolve(m[1]);
@@ -64,9 +73,11 @@ for (let pass = 0; pass < 3; pass++) {
       writeFileSync(path, before); // the error is elsewhere than the dropped `!`: keep the file as it was
       continue;
     }
-    for (const l of lines) if (now[l - 1] !== old[l - 1]) (now[l - 1] = old[l - 1]), restoredLines++;
+    for (const l of lines) if (now[l - 1] !== old[l - 1]) ((now[l - 1] = old[l - 1]), restoredLines++);
     writeFileSync(path, now.join('\n'));
   }
 }
 const left = [...original].filter(([path, text]) => readFileSync(path, 'utf8') !== text).length;
-console.log(`dialect: dropped ${dropped} index non-null assertions (${restoredLines} lines kept where tsc needs them); ${left} files changed`);
+console.log(
+  `dialect: dropped ${dropped} index non-null assertions (${restoredLines} lines kept where tsc needs them); ${left} files changed`,
+);

@@ -26,7 +26,10 @@ export const SPM_OPTIONS = [
   '--remove_extra_whitespaces=false',
   '--add_dummy_prefix=false',
   '--character_coverage=0.9999',
-  '--pad_id=0', '--unk_id=1', '--bos_id=2', '--eos_id=3',
+  '--pad_id=0',
+  '--unk_id=1',
+  '--bos_id=2',
+  '--eos_id=3',
   '--control_symbols=<sep>',
   `--user_defined_symbols=${['\n', '####', 'True', 'False', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9'].join(',')}`,
   '--num_threads=1', // single-threaded EM so the result does not depend on thread scheduling
@@ -75,10 +78,18 @@ async function main(): Promise<void> {
     const prefix = join(work, 'svgap');
     try {
       // Relative paths (cwd = work dir): the model stores them in its trainer spec, so the bytes stay reproducible.
-      execFileSync('spm_train', [
-        '--input=corpus.txt', '--model_prefix=svgap', `--vocab_size=${args['vocab-size']}`,
-        `--random_seed=${args.seed}`, '--minloglevel=1', ...SPM_OPTIONS,
-      ], { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] });
+      execFileSync(
+        'spm_train',
+        [
+          '--input=corpus.txt',
+          '--model_prefix=svgap',
+          `--vocab_size=${args['vocab-size']}`,
+          `--random_seed=${args.seed}`,
+          '--minloglevel=1',
+          ...SPM_OPTIONS,
+        ],
+        { cwd: work, stdio: ['ignore', 'inherit', 'inherit'] },
+      );
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new Error('spm_train not found: apt-get install -y sentencepiece');

@@ -24,7 +24,11 @@ const TSX_IMPORT = ['--import', pathToFileURL(createRequire(import.meta.url).res
 /** Runs `input` through the child at `entry` (serveInChild there); resolves with its result, rejects with its error or its exit. */
 export function runInChild<T>(entry: string, input: unknown, options: ChildOptions = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child: ChildProcess = fork(entry, [], { execArgv: entry.endsWith('.ts') ? TSX_IMPORT : [], env: options.env ?? process.env, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const child: ChildProcess = fork(entry, [], {
+      execArgv: entry.endsWith('.ts') ? TSX_IMPORT : [],
+      env: options.env ?? process.env,
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
     const kill = () => child.kill();
     options.signal?.addEventListener('abort', kill);
     let answer: { result: T } | { error: string } | undefined;

@@ -24,6 +24,7 @@ export function checkFlags(argv: Record<string, unknown>, args: string[], boolea
   }
   for (const arg of args) {
     const m = /^--([^=]+)=(.*)$/.exec(arg);
-    if (m && booleans.includes(m[1]) && !['true', 'false'].includes(m[2])) throw new Error(`--${m[1]}: must be true or false (got '${m[2]}')`);
+    if (m && booleans.includes(m[1]) && !['true', 'false'].includes(m[2]))
+      throw new Error(`--${m[1]}: must be true or false (got '${m[2]}')`);
   }
 }

@@ -28,7 +28,8 @@ export interface MetricsRecord extends Evaluation {
 }
 
 // the fields every run ever wrote; the others were added later and may be absent from older runs
-type CoreMetric = 't' | 'round' | 'solverUncertainty' | 'verifierUncertainty' | 'gap' | 'testAccuracy' | 'solverAccuracy' | 'verifierAccuracy';
+type CoreMetric =
+  't' | 'round' | 'solverUncertainty' | 'verifierUncertainty' | 'gap' | 'testAccuracy' | 'solverAccuracy' | 'verifierAccuracy';
 const CORE_METRICS = ['t', 'round', 'solverUncertainty', 'verifierUncertainty', 'gap'] as const; // testAccuracy: null when NaN
 
 /** A metrics.jsonl line as read back: a MetricsRecord whose later fields may be missing (older runs). */
@@ -47,7 +48,8 @@ export function parseMetrics(text: string, file: string, allowEmpty = false): Me
     }
     if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`${file}:${i + 1}: expected a JSON object`);
     for (const key of CORE_METRICS) {
-      if (typeof (row as Record<string, unknown>)[key] !== 'number') throw new Error(`${file}:${i + 1}: field "${key}" missing or not a number`);
+      if (typeof (row as Record<string, unknown>)[key] !== 'number')
+        throw new Error(`${file}:${i + 1}: field "${key}" missing or not a number`);
     }
     rows.push(row as MetricsRow);
   });
@@ -105,7 +107,15 @@ export interface SampleRecord {
   pick: number;
   fallback: boolean; // no candidate reached σ
   dropped: boolean; // verified externally with no candidate accepted: not trained on
-  candidates: { text: string; answer: string | null; correct: boolean; score: number; nll: number; normalizedNll: number; length: number }[];
+  candidates: {
+    text: string;
+    answer: string | null;
+    correct: boolean;
+    score: number;
+    nll: number;
+    normalizedNll: number;
+    length: number;
+  }[];
 }
 
 /** samples/round-R.jsonl of a run directory (round 1-based). */
@@ -125,13 +135,16 @@ export interface FinalTest {
 /** The lines of a JSONL file as values ([] when it does not exist); a line that is no JSON is an error naming file and line. */
 export function readJsonl<T>(path: string): T[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim() !== '').map((l, i) => {
-    try {
-      return JSON.parse(l) as T;
-    } catch {
-      throw new Error(`${path}:${i + 1}: not valid JSON (the run directory is damaged)`);
-    }
-  });
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l, i) => {
+      try {
+        return JSON.parse(l) as T;
+      } catch {
+        throw new Error(`${path}:${i + 1}: not valid JSON (the run directory is damaged)`);
+      }
+    });
 }
 
 /** A run directory's final-test.json, or undefined when it has none. */
@@ -160,11 +173,22 @@ export interface CrossArmSummary {
 export interface CrossTheory {
   method: string;
   base: string; // the arm whose shared-rate fit gives the dynamics
-  dynamics: { alpha: number; beta: number; k: number; b: number; rate: number; r2: { solver: number; verifier: number; gap: number }; flags?: FitFlag[] };
+  dynamics: {
+    alpha: number;
+    beta: number;
+    k: number;
+    b: number;
+    rate: number;
+    r2: { solver: number; verifier: number; gap: number };
+    flags?: FitFlag[];
+  };
   gammaBudget: number; // γ·M, the boost per unit of η
   outcomes: AllocationOutcome[]; // compareAllocations over the arms with budget
   regime: AllocationRegime;
-  gammaPerArm: Record<string, { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }>;
+  gammaPerArm: Record<
+    string,
+    { gamma: number; lower: number; upper: number; r2: { solver: number; verifier: number } } | { error: string }
+  >;
   trajectories?: Record<string, { t: number[]; solver: number[]; verifier: number[] }>; // each arm's predicted U_s, U_v (t in epochs; absent before issue 14)
 }
 
@@ -191,7 +215,6 @@ export interface CrossSummary {
   theory: CrossTheory | { error: string };
   wallSeconds: number;
 }
-
 
 /** A cross directory's summary.json, checked for what every reader needs (arms with their final test accuracy). */
 export function readCrossSummary(dir: string): CrossSummary {

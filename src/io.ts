@@ -1,5 +1,20 @@
 // Atomic file and directory writes: readers see the old content or the new, never half of either.
-import { mkdirSync, renameSync, rmSync, writeFileSync, existsSync, readFileSync, openSync, fsyncSync, closeSync, linkSync, readdirSync, statSync, accessSync, constants } from 'node:fs';
+import {
+  mkdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  existsSync,
+  readFileSync,
+  openSync,
+  fsyncSync,
+  closeSync,
+  linkSync,
+  readdirSync,
+  statSync,
+  accessSync,
+  constants,
+} from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 
 function tempName(path: string): string {
@@ -7,8 +22,14 @@ function tempName(path: string): string {
 }
 
 const FS_ERRORS: Record<string, string> = {
-  ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded', EROFS: 'read-only file system', EACCES: 'permission denied',
-  EPERM: 'operation not permitted', ENOTDIR: 'a part of the path is a file, not a directory', EISDIR: 'it is a directory', ENOENT: 'no such file or directory',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EISDIR: 'it is a directory',
+  ENOENT: 'no such file or directory',
 };
 
 /** What went wrong writing `path`, in words with the error code; a read-only file system is named as such, not as ENOENT. */
@@ -98,7 +119,9 @@ export function recoverDirAtomic(path: string): string | undefined {
   const newestFirst = (names: string[]) => names.sort((a, b) => statSync(join(parent, b)).mtimeMs - statSync(join(parent, a)).mtimeMs);
   let restored: string | undefined;
   if (!existsSync(path)) {
-    restored = newestFirst(ours.filter((name) => !name.endsWith('.partial') && !name.endsWith('.old')))[0] ?? newestFirst(ours.filter((name) => name.endsWith('.old')))[0];
+    restored =
+      newestFirst(ours.filter((name) => !name.endsWith('.partial') && !name.endsWith('.old')))[0] ??
+      newestFirst(ours.filter((name) => name.endsWith('.old')))[0];
     if (restored) renameSync(join(parent, restored), path);
   }
   for (const name of leftovers) if (name !== restored) rmSync(join(parent, name), { recursive: true, force: true });
@@ -110,7 +133,6 @@ export function appendJsonlAtomic(path: string, record: unknown): void {
   const before = existsSync(path) ? readFileSync(path, 'utf8') : '';
   writeFileAtomic(path, before + JSON.stringify(record) + '\n');
 }
-
 
 function processAlive(pid: number): boolean {
   try {
@@ -155,7 +177,8 @@ function removeStaleLock(path: string, staleContent: string): void {
   const guard = `${path}.takeover`;
   if (!createExclusive(guard, `${process.pid}\n`)) {
     const taker = Number(readIfExists(guard)?.trim());
-    if (Number.isInteger(taker) && taker > 0 && !processAlive(taker)) rmSync(guard, { force: true }); // a taker killed mid-takeover
+    if (Number.isInteger(taker) && taker > 0 && !processAlive(taker))
+      rmSync(guard, { force: true }); // a taker killed mid-takeover
     else Atomics.wait(pause, 0, 0, 5); // another process is taking over: look again shortly
     return;
   }
@@ -175,7 +198,10 @@ export function lockDir(dir: string, flag: string): () => void {
   const path = join(dir, '.lock');
   const mine = `${process.pid}\n`;
   for (let attempt = 0; attempt < 200; attempt++) {
-    if (createExclusive(path, mine)) return () => { if (readIfExists(path) === mine) rmSync(path, { force: true }); };
+    if (createExclusive(path, mine))
+      return () => {
+        if (readIfExists(path) === mine) rmSync(path, { force: true });
+      };
     const content = readIfExists(path);
     if (content === undefined) continue; // released in between: try again
     const holder = Number(content.trim());

@@ -2,7 +2,9 @@
 // bit-for-bit (the loop, the model); mulberry32 and hashSeed, with which an arith problem depends only on (seed, index)
 // (the data generator, whose problems are defined by this stream), and the theory's noise for synthetic fits.
 
-export interface RngState { s: [number, number, number, number] }
+export interface RngState {
+  s: [number, number, number, number];
+}
 
 export class Rng {
   private s: Uint32Array;

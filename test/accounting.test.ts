@@ -36,7 +36,8 @@ describe('pass@k', () => {
 
   it('matches enumeration of all k-subsets for every c and k up to n = 10', () => {
     for (let n = 1; n <= 10; n++)
-      for (let c = 0; c <= n; c++) for (let k = 1; k <= n; k++) expect(passAtK(n, c, k), `n=${n} c=${c} k=${k}`).toBeCloseTo(passAtKByCounting(n, c, k), 13);
+      for (let c = 0; c <= n; c++)
+        for (let k = 1; k <= n; k++) expect(passAtK(n, c, k), `n=${n} c=${c} k=${k}`).toBeCloseTo(passAtKByCounting(n, c, k), 13);
   });
 
   it('pass@1 is the share correct, and it stays exact where binomials overflow', () => {
@@ -65,7 +66,10 @@ describe('answer diversity', () => {
     expect(answerGroups(group([null, null, '7', null]))).toHaveLength(1);
     expect(answerGroups(group([null, null]))).toHaveLength(0);
     const counted = answerGroups(group(['3', '4', '3', null, '4', '3']));
-    expect(counted.map((g) => [g.answer, g.count, g.correct])).toEqual([['3', 3, true], ['4', 2, false]]);
+    expect(counted.map((g) => [g.answer, g.count, g.correct])).toEqual([
+      ['3', 3, true],
+      ['4', 2, false],
+    ]);
   });
 });
 
@@ -76,14 +80,21 @@ describe('per-token uncertainty', () => {
 
   it('is Σ NLL / Σ tokens of the scorer, checked against log-softmax of the logits written out in plain JS', () => {
     const model = initModel(MICRO, 3);
-    const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9], [2, 2]];
+    const prompts = [
+      [1, 2, 3],
+      [4, 5],
+      [6, 7, 8, 9],
+      [2, 2],
+    ];
     const responses = [[5, 6, 12], [7], [3, 4, 5, 6, 7, 12], [9, 9]]; // hand-made candidates of lengths 3, 1, 6, 2
     const scored = responseUncertainty(model, prompts, responses, { padId: 0, batchSize: 3 }); // batched, padded
     let nll = 0;
     let tokens = 0;
     prompts.forEach((prompt, i) => {
       const sequence = [...prompt, ...responses[i]];
-      const logits = tf.tidy(() => forward(model, tf.tensor2d([sequence.slice(0, -1)], undefined, 'int32')).logits.arraySync() as number[][][])[0];
+      const logits = tf.tidy(
+        () => forward(model, tf.tensor2d([sequence.slice(0, -1)], undefined, 'int32')).logits.arraySync() as number[][][],
+      )[0];
       let own = 0;
       for (let j = prompt.length - 1; j < sequence.length - 1; j++) {
         const row = logits[j];
@@ -126,14 +137,37 @@ describe('the new fields of metrics.jsonl', () => {
     const micro = join(root, 'micro');
     saveCheckpoint(micro, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
     const out = join(root, 'run');
-    await runTraining(trainOptionsFrom({
-      model: micro, out, backend: 'cpu', rounds: 1, poolSize: 4, samples: 4, maxNewTokens: 6, evalSize: 3, testSize: 2, testSamples: 3,
-      batchSize: 2, sampleBatch: 8, verifier: 'majority', report: false, loraRank: 2, loraAlpha: 4,
-    }));
-    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+    await runTraining(
+      trainOptionsFrom({
+        model: micro,
+        out,
+        backend: 'cpu',
+        rounds: 1,
+        poolSize: 4,
+        samples: 4,
+        maxNewTokens: 6,
+        evalSize: 3,
+        testSize: 2,
+        testSamples: 3,
+        batchSize: 2,
+        sampleBatch: 8,
+        verifier: 'majority',
+        report: false,
+        loraRank: 2,
+        loraAlpha: 4,
+      }),
+    );
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, number>);
     expect(lines).toHaveLength(3);
     for (const m of lines) {
-      expect(Object.keys(m).filter((k) => k.startsWith('passAt')).sort()).toEqual(['passAt1', 'passAt2', 'passAt4', 'passAtN']);
+      expect(
+        Object.keys(m)
+          .filter((k) => k.startsWith('passAt'))
+          .sort(),
+      ).toEqual(['passAt1', 'passAt2', 'passAt4', 'passAtN']);
       expect(m.passAt1).toBeCloseTo(m.solverAccuracy, 12); // every question has N samples: mean of c/N is the share correct
       expect(m.passAt4).toBeCloseTo(m.passAtN, 12);
       expect(m.passAt1).toBeLessThanOrEqual(m.passAt2);
@@ -149,7 +183,10 @@ describe('the new fields of metrics.jsonl', () => {
       expect(m.testSampledAccuracy).toBeGreaterThanOrEqual(0);
       expect(m.testSampledAccuracy).toBeLessThanOrEqual(1);
     }
-    const perToken = readTrajectoryFile(join(out, 'metrics.jsonl'), { solverCol: 'solverUncertaintyPerToken', verifierCol: 'verifierUncertaintyPerToken' });
+    const perToken = readTrajectoryFile(join(out, 'metrics.jsonl'), {
+      solverCol: 'solverUncertaintyPerToken',
+      verifierCol: 'verifierUncertaintyPerToken',
+    });
     expect(perToken.panels.default.solver).toEqual(lines.map((m) => m.solverUncertaintyPerToken));
     const lengths = readTrajectoryFile(join(out, 'metrics.jsonl'), { solverCol: 'meanResponseLength', verifierCol: 'meanPickLength' });
     expect(lengths.panels.default.verifier).toEqual(lines.map((m) => m.meanPickLength));

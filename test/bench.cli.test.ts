@@ -26,7 +26,15 @@ describe('npm run bench', () => {
     if (!withTensorflow) expect(report.skipped.map((s) => s.backend)).toContain('tensorflow');
     const r = report.results.find((x) => x.backend === 'cpu')!;
     expect(r.threads).toBe(1);
-    for (const key of ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond', 'roundSeconds', 'peakRssBytes'] as const) {
+    for (const key of [
+      'trainTokensPerSecond',
+      'trainLoraTokensPerSecond',
+      'sampleTokensPerSecond',
+      'scoreTokensPerSecond',
+      'verifyTokensPerSecond',
+      'roundSeconds',
+      'peakRssBytes',
+    ] as const) {
       expect(r[key], key).toBeGreaterThan(0);
     }
     expect(Object.keys(r.stageShare).sort()).toEqual(['eval', 'sample', 'score', 'train', 'verify']);

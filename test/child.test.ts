@@ -14,7 +14,7 @@ describe('runInChild', () => {
     expect(lines).toEqual(['heard hello']);
   });
 
-  it('rejects with the child\'s error, or with its exit and last stderr line when it dies without an answer', async () => {
+  it("rejects with the child's error, or with its exit and last stderr line when it dies without an answer", async () => {
     await expect(runInChild(CHILD, { fail: 'no such model' })).rejects.toThrow(/^no such model$/);
     await expect(runInChild(CHILD, { crash: 3 })).rejects.toThrow(/its process exited \(code 3\): about to crash/);
   });

@@ -8,9 +8,24 @@ import { loadTokenizer } from '../src/tokenizer/index.js';
 import { type FlatOptions, trainOptionsFrom } from '../src/loop/options.js';
 import type { MetricsRecord } from '../src/formats.js';
 import {
-  type CrossOptions, type CrossSummary, type FinishedRun, armOptions, crossTheory, defaultBudget, formatCrossTable, parseArms, runCross, summarizeCross,
+  type CrossOptions,
+  type CrossSummary,
+  type FinishedRun,
+  armOptions,
+  crossTheory,
+  defaultBudget,
+  formatCrossTable,
+  parseArms,
+  runCross,
+  summarizeCross,
 } from '../src/loop/cross.js';
-import { allocationFractions, closedForm, compareAllocations, identifiableFromPhysical, simulateCrossImprovement } from '../src/theory/index.js';
+import {
+  allocationFractions,
+  closedForm,
+  compareAllocations,
+  identifiableFromPhysical,
+  simulateCrossImprovement,
+} from '../src/theory/index.js';
 import { readCross } from '../src/report/data.js';
 import { crossData } from '../src/report/prepare.js';
 import { MICRO } from './helpers.js';
@@ -24,27 +39,61 @@ beforeAll(async () => {
   saveCheckpoint(microDir, initModel({ ...MICRO, vocab_size: tokenizer.vocabSize, max_position_embeddings: 160, num_hidden_layers: 1 }, 3));
 });
 
-function microCross(out: string, extra: FlatOptions & Partial<Pick<CrossOptions, 'budget' | 'arms' | 'seeds' | 'jobs'>> = {}): CrossOptions {
+function microCross(
+  out: string,
+  extra: FlatOptions & Partial<Pick<CrossOptions, 'budget' | 'arms' | 'seeds' | 'jobs'>> = {},
+): CrossOptions {
   const { budget = 3, arms = ['none,early,uniform,late'], seeds = 1, jobs, ...flat } = extra;
   const train = trainOptionsFrom({
-    model: microDir, out, backend: 'cpu', rounds: 3, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
-    batchSize: 2, sampleBatch: 8, verifier: 'tf', report: false, loraRank: 2, loraAlpha: 4, evalsPerEpoch: 1, ...flat,
+    model: microDir,
+    out,
+    backend: 'cpu',
+    rounds: 3,
+    poolSize: 4,
+    samples: 3,
+    maxNewTokens: 6,
+    evalSize: 2,
+    testSize: 2,
+    batchSize: 2,
+    sampleBatch: 8,
+    verifier: 'tf',
+    report: false,
+    loraRank: 2,
+    loraAlpha: 4,
+    evalsPerEpoch: 1,
+    ...flat,
   });
   return { ...train, budget, arms, seeds, ...(jobs === undefined ? {} : { jobs }) };
 }
 
-const readMetrics = (dir: string) => readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as MetricsRecord);
+const readMetrics = (dir: string) =>
+  readFileSync(join(dir, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as MetricsRecord);
 const strip = (m: MetricsRecord) => ({ ...m, timing: undefined, tokensPerSecond: undefined });
-const externalPerRoundFromSamples = (dir: string, rounds: number) => Array.from({ length: rounds }, (_, k) =>
-  readFileSync(join(dir, 'samples', `round-${k + 1}.jsonl`), 'utf8').trim().split('\n').filter((l) => JSON.parse(l).external).length);
+const externalPerRoundFromSamples = (dir: string, rounds: number) =>
+  Array.from(
+    { length: rounds },
+    (_, k) =>
+      readFileSync(join(dir, 'samples', `round-${k + 1}.jsonl`), 'utf8')
+        .trim()
+        .split('\n')
+        .filter((l) => JSON.parse(l).external).length,
+  );
 
 describe('arms and budget', () => {
-  it('default budget is 10 % of one round\'s pool; arms spend exactly the budget per round', () => {
+  it("default budget is 10 % of one round's pool; arms spend exactly the budget per round", () => {
     expect(defaultBudget(256)).toBe(26);
     expect(defaultBudget(4)).toBe(1);
     const arms = parseArms(['none,early,uniform,late'], 6, 26);
     expect(arms.map((a) => a.name)).toEqual(['none', 'early', 'uniform', 'late']);
-    expect(arms.map((a) => a.perRound)).toEqual([[0, 0, 0, 0, 0, 0], [13, 13, 0, 0, 0, 0], [5, 5, 4, 4, 4, 4], [0, 0, 0, 0, 13, 13]]);
+    expect(arms.map((a) => a.perRound)).toEqual([
+      [0, 0, 0, 0, 0, 0],
+      [13, 13, 0, 0, 0, 0],
+      [5, 5, 4, 4, 4, 4],
+      [0, 0, 0, 0, 13, 13],
+    ]);
     expect(arms[0].allocation).toBeNull();
     const custom = parseArms(['none', 'front=R1:0.7,R2:0.3', 'uniform'], 3, 10);
     expect(custom.map((a) => a.name)).toEqual(['none', 'front', 'uniform']);
@@ -52,7 +101,13 @@ describe('arms and budget', () => {
     expect(custom[2].perRound).toEqual([4, 3, 3]);
     // an arm's run carries the budget and allocation; none carries no external verification
     const run = armOptions(microCross('/x'), custom[1], 5, '/x/front');
-    expect([run.external.verifier, run.external.budget, run.external.allocation, run.seed, run.runtime.out]).toEqual(['oracle', 10, 'R1:0.7,R2:0.3', 5, '/x/front']);
+    expect([run.external.verifier, run.external.budget, run.external.allocation, run.seed, run.runtime.out]).toEqual([
+      'oracle',
+      10,
+      'R1:0.7,R2:0.3',
+      5,
+      '/x/front',
+    ]);
     expect(run).not.toHaveProperty('arms');
     const none = armOptions(microCross('/x'), custom[0], 5, '/x/none');
     expect(none.external).toEqual({});
@@ -67,7 +122,9 @@ describe('arms and budget', () => {
     expect(() => parseArms(['front=R4:1'], 3, 3)).toThrow(/--arms front: --allocation: round 4 is outside 1..3/);
     expect(() => parseArms([','], 3, 3)).toThrow(/no arms given/);
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-cross-bad-')), 'cross');
-    await expect(runCross(microCross(out, { budget: 9, arms: ['early'] }))).rejects.toThrow(/arm early would verify 9 questions externally in one round, more than --pool-size 4/);
+    await expect(runCross(microCross(out, { budget: 9, arms: ['early'] }))).rejects.toThrow(
+      /arm early would verify 9 questions externally in one round, more than --pool-size 4/,
+    );
     await expect(runCross(microCross(out, { budget: 0 }))).rejects.toThrow(/--budget: must be a positive integer/);
     await expect(runCross(microCross(out, { seeds: 0 }))).rejects.toThrow(/--seeds: must be a positive integer/);
     await expect(runCross(microCross(out, { externalBudget: 3 }))).rejects.toThrow(/--external-budget: cross sets the budget/);
@@ -84,19 +141,23 @@ const gammaPerQuery = 0.6 / budget;
 
 function syntheticRuns(noise = 0): Record<string, FinishedRun[]> {
   const q = identifiableFromPhysical(truth);
-  const row = (t: number, s: number, v: number) => ({ t, round: t, solverUncertainty: s, verifierUncertainty: v, gap: s - v }) as MetricsRecord;
+  const row = (t: number, s: number, v: number) =>
+    ({ t, round: t, solverUncertainty: s, verifierUncertainty: v, gap: s - v }) as MetricsRecord;
   const none = Array.from({ length: 2 * rounds + 1 }, (_, i) => closedForm(q, i / 2)).map((p, i) => row(i / 2, p.solver, p.verifier));
   const runs: Record<string, FinishedRun[]> = { none: [{ seed: 1, metrics: none }] };
   for (const name of ['early', 'uniform', 'late'] as const) {
     const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: allocationFractions(name, rounds) });
     // two seeds at ± noise: their mean is the noiseless trajectory
-    runs[name] = [1, -1].map((sign, k) => ({ seed: k + 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i] + sign * noise, sim.verifier[i] - sign * noise)) }));
+    runs[name] = [1, -1].map((sign, k) => ({
+      seed: k + 1,
+      metrics: sim.t.map((t, i) => row(t, sim.solver[i] + sign * noise, sim.verifier[i] - sign * noise)),
+    }));
   }
   return runs;
 }
 
 describe('theory over the arms', () => {
-  it('recovers γ per external query from noiseless synthetic arms and predicts each arm\'s final U_s', () => {
+  it("recovers γ per external query from noiseless synthetic arms and predicts each arm's final U_s", () => {
     const arms = parseArms(['none,early,uniform,late'], rounds, budget);
     const { gamma, predicted, theory } = crossTheory(syntheticRuns(0.01), arms, budget, rounds, 1);
     expect(gamma).toBeCloseTo(gammaPerQuery, 6);
@@ -120,7 +181,8 @@ describe('theory over the arms', () => {
     const arms = parseArms(['none,early', 'front=R1:0.7,R2:0.3'], rounds, budget);
     const front = arms.find((a) => a.name === 'front')!;
     const sim = simulateCrossImprovement({ ...truth, gamma: gammaPerQuery * budget, rounds, fractions: front.fractions });
-    const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
+    const row = (t: number, sv: number, v: number) =>
+      ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
     const runs = { ...syntheticRuns(), front: [{ seed: 1, metrics: sim.t.map((t, i) => row(t, sim.solver[i], sim.verifier[i])) }] };
     const { predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
     const written = theory.trajectories!.front!;
@@ -135,10 +197,17 @@ describe('theory over the arms', () => {
   it('predicts from the fitted start, so noise in the measured t = 0 point is not amplified by α/(α−β)', () => {
     const arms = parseArms(['none,early,uniform,late'], rounds, budget);
     const runs = syntheticRuns();
-    for (const armRuns of Object.values(runs)) for (const run of armRuns) run.metrics[0] = { ...run.metrics[0], verifierUncertainty: run.metrics[0].verifierUncertainty + 0.05 };
+    for (const armRuns of Object.values(runs))
+      for (const run of armRuns) run.metrics[0] = { ...run.metrics[0], verifierUncertainty: run.metrics[0].verifierUncertainty + 0.05 };
     const { predicted } = crossTheory(runs, arms, budget, rounds, 1);
     const finalNone = closedForm(identifiableFromPhysical(truth), rounds).solver;
-    const fromMeasured = simulateCrossImprovement({ ...truth, verifier0: truth.verifier0 + 0.05, gamma: 0, rounds, fractions: new Array<number>(rounds).fill(0) });
+    const fromMeasured = simulateCrossImprovement({
+      ...truth,
+      verifier0: truth.verifier0 + 0.05,
+      gamma: 0,
+      rounds,
+      fractions: new Array<number>(rounds).fill(0),
+    });
     expect(Math.abs(fromMeasured.solver[rounds] - finalNone)).toBeGreaterThan(0.03); // what starting at the measured point would do
     expect(Math.abs(predicted.none! - finalNone)).toBeLessThan(0.01);
   });
@@ -147,15 +216,19 @@ describe('theory over the arms', () => {
     const dir = mkdtempSync(join(tmpdir(), 'svgap-cross-paired-'));
     const arms = parseArms(['none,early,late'], rounds, budget);
     const runs = syntheticRuns(0.01);
-    const finals: Record<string, number[]> = { none: [0.30, 0.40, 0.20], early: [0.35, 0.46, 0.24], late: [0.20, 0.50, 0.25] };
+    const finals: Record<string, number[]> = { none: [0.3, 0.4, 0.2], early: [0.35, 0.46, 0.24], late: [0.2, 0.5, 0.25] };
     for (const arm of arms) {
       for (const seed of [1, 2, 3]) {
         const runDir = join(dir, `${arm.name}-seed${seed}`);
         mkdirSync(runDir, { recursive: true });
         const base = runs[arm.name][0].metrics;
-        const metrics = base.map((m, i) => ({ ...m, testAccuracy: i === base.length - 1 ? finals[arm.name][seed - 1] : 0.3,
+        const metrics = base.map((m, i) => ({
+          ...m,
+          testAccuracy: i === base.length - 1 ? finals[arm.name][seed - 1] : 0.3,
           verifierUncertainty: m.verifierUncertainty + (i === 0 ? 0.05 : 0), // a measured start off the curve
-          externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 1 } }));
+          externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0,
+          timing: { round: 1 },
+        }));
         writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
         writeFileSync(join(runDir, 'run.json'), JSON.stringify({ options: {}, finishedAt: '2025-01-01T00:00:00Z' }));
       }
@@ -176,16 +249,22 @@ describe('theory over the arms', () => {
     writeFileSync(join(dir, 'summary.json'), JSON.stringify(summary));
     const curves = crossData(readCross(dir)).curves;
     for (const arm of ['none', 'early', 'late']) {
-      expect(curves.filter((c) => c.arm === arm && c.source === 'theory').at(-1)!.value).toBeCloseTo(summary.arms[arm].predictedFinalSolverUncertainty, 4);
+      expect(curves.filter((c) => c.arm === arm && c.source === 'theory').at(-1)!.value).toBeCloseTo(
+        summary.arms[arm].predictedFinalSolverUncertainty,
+        4,
+      );
     }
   });
 
   it('recovers a negative γ (external picks that raise U_v and U_s) instead of clamping it to 0', () => {
     const arms = parseArms(['none,early,uniform,late'], rounds, budget);
     const q = identifiableFromPhysical(truth);
-    const row = (t: number, sv: number, v: number) => ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
+    const row = (t: number, sv: number, v: number) =>
+      ({ t, round: t, solverUncertainty: sv, verifierUncertainty: v, gap: sv - v }) as MetricsRecord;
     const runs: Record<string, FinishedRun[]> = {
-      none: [{ seed: 1, metrics: Array.from({ length: rounds + 1 }, (_, i) => closedForm(q, i)).map((p, i) => row(i, p.solver, p.verifier)) }],
+      none: [
+        { seed: 1, metrics: Array.from({ length: rounds + 1 }, (_, i) => closedForm(q, i)).map((p, i) => row(i, p.solver, p.verifier)) },
+      ],
     };
     for (const name of ['early', 'uniform', 'late'] as const) {
       const sim = simulateCrossImprovement({ ...truth, gamma: -0.5, rounds, fractions: allocationFractions(name, rounds) });
@@ -194,10 +273,13 @@ describe('theory over the arms', () => {
     const { gamma, predicted, theory } = crossTheory(runs, arms, budget, rounds, 1);
     expect(theory.gammaBudget).toBeCloseTo(-0.5, 4);
     expect(gamma).toBeCloseTo(-0.5 / budget, 6);
-    for (const name of ['early', 'uniform', 'late']) expect(predicted[name]).toBeCloseTo(runs[name][0].metrics.at(-1)!.solverUncertainty, 4);
+    for (const name of ['early', 'uniform', 'late'])
+      expect(predicted[name]).toBeCloseTo(runs[name][0].metrics.at(-1)!.solverUncertainty, 4);
     expect(predicted.late!).toBeGreaterThan(predicted.none!); // less certain than without external verification
     // the simulation refuses a γ that would make some 1 + γη_t ≤ 0
-    expect(() => simulateCrossImprovement({ ...truth, gamma: -2, rounds, fractions: allocationFractions('early', rounds) })).toThrow(/1 \+ γη in round 1 is 0/);
+    expect(() => simulateCrossImprovement({ ...truth, gamma: -2, rounds, fractions: allocationFractions('early', rounds) })).toThrow(
+      /1 \+ γη in round 1 is 0/,
+    );
   });
 
   it('without a usable arm besides the base, γ is not fitted (NaN) and says why', () => {
@@ -218,13 +300,18 @@ describe('theory over the arms', () => {
         mkdirSync(runDir, { recursive: true });
         const base = runs[arm.name][Math.min(seed, runs[arm.name].length) - 1].metrics;
         const metrics = base.map((m, i) => ({
-          ...m, testAccuracy: i === base.length - 1 ? accuracy[arm.name][seed - 1] ?? 0.9 : 0.4,
-          externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0, timing: { round: 2 },
+          ...m,
+          testAccuracy: i === base.length - 1 ? (accuracy[arm.name][seed - 1] ?? 0.9) : 0.4,
+          externalQueries: Number.isInteger(m.round) && m.round > 0 ? arm.perRound[m.round - 1] : 0,
+          timing: { round: 2 },
         }));
         writeFileSync(join(runDir, 'metrics.jsonl'), metrics.map((m) => JSON.stringify(m) + '\n').join(''));
         // none's second seed never finished: it must not count
         const finished = !(arm.name === 'none' && seed === 2);
-        writeFileSync(join(runDir, 'run.json'), JSON.stringify({ options: {}, ...(finished ? { finishedAt: '2025-01-01T00:00:00Z' } : {}) }));
+        writeFileSync(
+          join(runDir, 'run.json'),
+          JSON.stringify({ options: {}, ...(finished ? { finishedAt: '2025-01-01T00:00:00Z' } : {}) }),
+        );
       }
     }
     const summary: CrossSummary = summarizeCross(dir, arms, [1, 2], budget, { rounds, epochsPerRound: 1, externalVerifier: 'oracle' }, []);
@@ -282,8 +369,16 @@ describe('micro cross run', () => {
     const metrics: Record<string, MetricsRecord[]> = {};
     for (const [arm, perRound] of Object.entries(expected)) {
       const s = summary.arms[arm];
-      for (const key of ['initialTestAccuracy', 'finalTestAccuracy', 'finalTestAccuracySd', 'finalSolverUncertainty', 'finalVerifierUncertainty',
-        'externalQueries', 'predictedFinalSolverUncertainty']) expect(s, `${arm}.${key}`).toHaveProperty(key);
+      for (const key of [
+        'initialTestAccuracy',
+        'finalTestAccuracy',
+        'finalTestAccuracySd',
+        'finalSolverUncertainty',
+        'finalVerifierUncertainty',
+        'externalQueries',
+        'predictedFinalSolverUncertainty',
+      ])
+        expect(s, `${arm}.${key}`).toHaveProperty(key);
       metrics[arm] = readMetrics(join(full, arm));
       expect(externalPerRoundFromSamples(join(full, arm), 3), arm).toEqual(perRound); // never more than the budget, exactly as allocated
       expect(s.externalQueriesPerRound).toEqual(perRound);
@@ -299,7 +394,9 @@ describe('micro cross run', () => {
     // late spends nothing in rounds 1–2, so until then it is the none run, point for point
     const upTo2 = (ms: MetricsRecord[]) => ms.filter((m) => m.round <= 2).map(strip);
     expect(upTo2(metrics.late!)).toEqual(upTo2(metrics.none!));
-    expect(readFileSync(join(full, 'late', 'samples', 'round-2.jsonl'), 'utf8')).toBe(readFileSync(join(full, 'none', 'samples', 'round-2.jsonl'), 'utf8'));
+    expect(readFileSync(join(full, 'late', 'samples', 'round-2.jsonl'), 'utf8')).toBe(
+      readFileSync(join(full, 'none', 'samples', 'round-2.jsonl'), 'utf8'),
+    );
     const table = fullLines.join('\n');
     expect(table).toMatch(/budget M = 3 external queries per run \(oracle, random questions\), 3 rounds/);
     for (const arm of ['none', 'early', 'uniform', 'late']) expect(table).toMatch(new RegExp(`^${arm} +1 `, 'm'));
@@ -344,15 +441,17 @@ describe('micro cross run', () => {
 
     const controller = new AbortController();
     let lateRound3 = false;
-    await expect(runCross(options, {
-      signal: controller.signal,
-      log: (line) => {
-        if (line.startsWith('[late seed 1] t=2.00')) lateRound3 = true;
-      },
-      progress: (stage) => {
-        if (lateRound3 && stage === 'sample') controller.abort(); // killed in round 3 of late, after its sampling
-      },
-    })).rejects.toThrow(/aborted/);
+    await expect(
+      runCross(options, {
+        signal: controller.signal,
+        log: (line) => {
+          if (line.startsWith('[late seed 1] t=2.00')) lateRound3 = true;
+        },
+        progress: (stage) => {
+          if (lateRound3 && stage === 'sample') controller.abort(); // killed in round 3 of late, after its sampling
+        },
+      }),
+    ).rejects.toThrow(/aborted/);
     expect(readMetrics(join(out, 'late')).map((m) => m.t)).toEqual([0, 1, 2]);
     expect(JSON.parse(readFileSync(join(out, 'none', 'run.json'), 'utf8')).finishedAt).toBeDefined();
     expect(JSON.parse(readFileSync(join(out, 'late', 'run.json'), 'utf8')).finishedAt).toBeUndefined();
@@ -374,7 +473,9 @@ describe('micro cross run', () => {
     expect(lines.join('\n')).toMatch(/FAILED early \(seed 1/);
 
     // the same --out with other settings is refused before any work
-    await expect(runCross({ ...options, sft: { ...options.sft, lr: 1e-3 } })).rejects.toThrow(/none\/run\.json: this arm was run with other settings \(--lr: 0\.002 there, 0\.001 now\)/);
+    await expect(runCross({ ...options, sft: { ...options.sft, lr: 1e-3 } })).rejects.toThrow(
+      /none\/run\.json: this arm was run with other settings \(--lr: 0\.002 there, 0\.001 now\)/,
+    );
   });
 
   it('--jobs 2 runs the arms in child processes to the same metrics; a failing child is recorded and the others go on', async () => {
@@ -388,7 +489,10 @@ describe('micro cross run', () => {
     const { summary } = await runCross(options, { log: (l) => lines.push(l) });
     for (const arm of ['none', 'late']) {
       expect(readMetrics(join(out, arm)).map(strip), arm).toEqual(readMetrics(join(full, arm)).map(strip));
-      expect(lines.some((l) => l.startsWith(`[${arm} seed 1] t=3.00`)), `${arm} logs come back`).toBe(true);
+      expect(
+        lines.some((l) => l.startsWith(`[${arm} seed 1] t=3.00`)),
+        `${arm} logs come back`,
+      ).toBe(true);
     }
     expect(summary.failed).toHaveLength(1);
     expect(summary.failed[0]).toMatchObject({ arm: 'early', seed: 1, dir: join(out, 'early') });

@@ -3,7 +3,16 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import {
-  DEFAULT_DATA_DIR, answersEqual, extractAnswer, isCorrect, lastBoxed, lastNumber, loadGsm8k, loadMath, normalizeAnswer, parseNumber,
+  DEFAULT_DATA_DIR,
+  answersEqual,
+  extractAnswer,
+  isCorrect,
+  lastBoxed,
+  lastNumber,
+  loadGsm8k,
+  loadMath,
+  normalizeAnswer,
+  parseNumber,
 } from '../src/data/index.js';
 import { sharedData } from './helpers.js';
 
@@ -193,7 +202,10 @@ describe('grading long outputs (issue 18, defect 12)', () => {
         '#### ' + '1}'.repeat(n / 2) + '\\\\text{a', '#### ' + '1'.repeat(n) + 'x', '1,'.repeat(n / 2), '#### ' + '\\\\,'.repeat(n / 2), '#### x' + '='.repeat(n),
         '\\\\boxed{' + '{'.repeat(n) + '}', '#### ' + '1e'.repeat(n / 2), '#### ' + '1 '.repeat(n / 2) + 'x', '#### ' + '^{'.repeat(n / 2)];
       console.log(shapes.map((s) => isCorrect(s, '5')).join(','));`;
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     expect(run.error).toBeUndefined();
     expect(run.stderr).toBe('');
     expect(run.stdout.trim()).toBe(new Array(13).fill('false').join(','));
@@ -244,8 +256,33 @@ describe('answersEqual', () => {
     expect(isCorrect('I do not know', '5')).toBe(false);
   });
   it('reads each glued unit of the table as a unit, and a choice letter only when it is the whole answer', () => {
-    for (const unit of ['m', 'g', 'mm', 'cm', 'km', 'in', 'inch', 'inches', 'ft', 'feet', 'yd', 'mi', 'kg', 'mg', 'lb', 'lbs', 'oz', 'ml', 'sec',
-      'min', 'hr', 'hrs', 'mph', 'kph', 'cents'])
+    for (const unit of [
+      'm',
+      'g',
+      'mm',
+      'cm',
+      'km',
+      'in',
+      'inch',
+      'inches',
+      'ft',
+      'feet',
+      'yd',
+      'mi',
+      'kg',
+      'mg',
+      'lb',
+      'lbs',
+      'oz',
+      'ml',
+      'sec',
+      'min',
+      'hr',
+      'hrs',
+      'mph',
+      'kph',
+      'cents',
+    ])
       expect(answersEqual(`7${unit}`, '7'), unit).toBe(true);
     expect(normalizeAnswer('f(A)')).toBe('f(A)');
     expect(normalizeAnswer('(A)+1')).toBe('(A)+1');

@@ -1,9 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { ARITH_DEFAULTS, ARITH_LEVELS, answersEqual, corruptSolution, extractAnswer, generateArith, type Problem } from '../src/data/index.js';
+import {
+  ARITH_DEFAULTS,
+  ARITH_LEVELS,
+  answersEqual,
+  corruptSolution,
+  extractAnswer,
+  generateArith,
+  type Problem,
+} from '../src/data/index.js';
 
 const LINE = /^(\d+)([+\-*/])(\d+)=(\d+) ([a-z]+)\.$/;
 
-interface Step { a: number; op: string; b: number; c: number }
+interface Step {
+  a: number;
+  op: string;
+  b: number;
+  c: number;
+}
 
 /** Parse an arith worked solution into its steps and final answer (independent of the generator's code). */
 function parseSolution(solution: string): { steps: Step[]; final: number } {
@@ -129,7 +142,9 @@ describe('corruptSolution', () => {
 
   it('gives a wrong final answer on a GSM8K-style solution too', () => {
     const gsm: Problem = {
-      question: 'q', idx: 0, answer: '72',
+      question: 'q',
+      idx: 0,
+      answer: '72',
       solution: 'Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nNatalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72',
     };
     const wrong = corruptSolution(gsm, 3);

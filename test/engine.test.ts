@@ -13,7 +13,11 @@ describe('wasm backend', () => {
     expect(preferredEmbedMode()).toBe('onehot');
     const model = initModel(MICRO, 1, preferredEmbedMode());
     const rows = Array.from({ length: 8 }, (_, b) => Array.from({ length: 13 }, (_, t) => (b + 3 * t) % 12));
-    const batch: TrainBatch = { inputs: rows.map((r) => r.slice(0, 12)), targets: rows.map((r) => r.slice(1)), weights: rows.map(() => Array(12).fill(1)) };
+    const batch: TrainBatch = {
+      inputs: rows.map((r) => r.slice(0, 12)),
+      targets: rows.map((r) => r.slice(1)),
+      weights: rows.map(() => Array(12).fill(1)),
+    };
     const tokens = [[1, 2, 3, 4]];
     const wasmLogits = forward(model, tf.tensor2d(tokens, undefined, 'int32')).logits.arraySync();
     const state = initAdamW(model.params);

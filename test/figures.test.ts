@@ -38,7 +38,12 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function unescapeXml(s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+  return s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 }
 
 /** Text content of every <text> element, one entry per line (multi-line titles are <tspan>s). */
@@ -88,7 +93,11 @@ describe('Figure 4: uncertainty and the shared-rate fit', () => {
     const labels = texts(svg);
     expect(labels).toContain('training time t (epochs)');
     expect(labels).toContain('uncertainty (nats per response)');
-    for (const [name, r2] of [['solver', fit.r2.solver], ['verifier', fit.r2.verifier], ['gap', fit.r2.gap]] as const) {
+    for (const [name, r2] of [
+      ['solver', fit.r2.solver],
+      ['verifier', fit.r2.verifier],
+      ['gap', fit.r2.gap],
+    ] as const) {
       expect(labels.some((l) => l.includes(name) && l.includes(`R² = ${r2.toFixed(3)}`))).toBe(true);
     }
     const lines = markGroups(svg, 'mark-line role-mark');
@@ -146,8 +155,23 @@ describe('Figure 3: accuracy, pass@k, length, diversity and uncertainty over tra
     const svg = await renderSvg(accuracySpec(accuracyRows(run.metrics), { passAtK: passAtKRows(run.metrics) }));
     expectClean(svg);
     const labels = texts(svg);
-    for (const l of ['accuracy', 'uncertainty (nats per response)', 'solver (sampled)', 'verifier (picked)', 'test (held out)', 'test, sampled (held out)', 'G gap',
-      'pass@k (evaluation questions)', 'k (samples drawn)', 't = 0', 't = 6', 'mean length (tokens)', 'samples', 'picks', 'distinct answers per question']) {
+    for (const l of [
+      'accuracy',
+      'uncertainty (nats per response)',
+      'solver (sampled)',
+      'verifier (picked)',
+      'test (held out)',
+      'test, sampled (held out)',
+      'G gap',
+      'pass@k (evaluation questions)',
+      'k (samples drawn)',
+      't = 0',
+      't = 6',
+      'mean length (tokens)',
+      'samples',
+      'picks',
+      'distinct answers per question',
+    ]) {
       expect(labels).toContain(l);
     }
     expect(labels.some((l) => /^\d+%$/.test(l))).toBe(true);
@@ -157,8 +181,16 @@ describe('Figure 3: accuracy, pass@k, length, diversity and uncertainty over tra
   });
 
   it('a run without the new fields keeps the accuracy and uncertainty panels only', async () => {
-    const old = readRun(join(dir, 'run')).metrics.map((m) => ({ t: m.t, round: m.round, solverUncertainty: m.solverUncertainty, verifierUncertainty: m.verifierUncertainty,
-      gap: m.gap, solverAccuracy: m.solverAccuracy, verifierAccuracy: m.verifierAccuracy, testAccuracy: m.testAccuracy }));
+    const old = readRun(join(dir, 'run')).metrics.map((m) => ({
+      t: m.t,
+      round: m.round,
+      solverUncertainty: m.solverUncertainty,
+      verifierUncertainty: m.verifierUncertainty,
+      gap: m.gap,
+      solverAccuracy: m.solverAccuracy,
+      verifierAccuracy: m.verifierAccuracy,
+      testAccuracy: m.testAccuracy,
+    }));
     const svg = await renderSvg(accuracySpec(accuracyRows(old), { passAtK: passAtKRows(old) }));
     expectClean(svg);
     expect(texts(svg)).not.toContain('pass@k (evaluation questions)');
@@ -219,7 +251,8 @@ describe('Cross-improvement', () => {
 
 describe('PNG rendering', () => {
   it('draws text with the figure font', () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="4" y="22" font-family="sans-serif" font-size="18">Uₛ R² 0.99</text></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"><text x="4" y="22" font-family="sans-serif" font-size="18">Uₛ R² 0.99</text></svg>';
     const blank = '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="30"></svg>';
     const dark = (image: { pixels: Buffer }) => {
       const px = image.pixels; // the getter copies the buffer on every access
@@ -246,11 +279,19 @@ describe.runIf(sharedData(dataRoot, 'paper-fig4/phi4_figure4_digitized.csv'))('t
     const svg = await renderSvg(fig4.spec);
     expectClean(svg);
     const labels = texts(svg);
-    for (const title of ['Phi-4: MATH, QE verifier', 'Phi-4: GSM8K, QE verifier', 'Phi-4: MATH, TF verifier', 'Phi-4: GSM8K, TF verifier']) {
+    for (const title of [
+      'Phi-4: MATH, QE verifier',
+      'Phi-4: GSM8K, QE verifier',
+      'Phi-4: MATH, TF verifier',
+      'Phi-4: GSM8K, TF verifier',
+    ]) {
       expect(labels).toContain(title);
     }
     // 12 legend entries (3 per panel), each with an R² that a good exponential fit earns on the paper's curves
-    const r2 = labels.map((l) => /R² = ([\d.]+)/.exec(l)).filter((m) => m !== null).map((m) => Number(m[1]));
+    const r2 = labels
+      .map((l) => /R² = ([\d.]+)/.exec(l))
+      .filter((m) => m !== null)
+      .map((m) => Number(m[1]));
     expect(r2).toHaveLength(12);
     r2.forEach((v) => expect(v).toBeGreaterThan(0.9));
     expect(countPaths(markGroups(svg, 'mark-symbol role-mark').join(''))).toBe(4 * 3 * 20);
@@ -259,4 +300,3 @@ describe.runIf(sharedData(dataRoot, 'paper-fig4/phi4_figure4_digitized.csv'))('t
     await expectPng(svg);
   });
 });
-

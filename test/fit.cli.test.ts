@@ -52,7 +52,16 @@ describe('npm run fit', () => {
   });
 
   it('takes custom column names for a third-party CSV', () => {
-    const r = fit(fixture('pytorch_export.csv'), '--time-col', 'step', '--solver-col', 'solver_nll', '--verifier-col', 'verifier_nll', '--json');
+    const r = fit(
+      fixture('pytorch_export.csv'),
+      '--time-col',
+      'step',
+      '--solver-col',
+      'solver_nll',
+      '--verifier-col',
+      'verifier_nll',
+      '--json',
+    );
     expect(r.code).toBe(0);
     const p = JSON.parse(r.stdout).panels.default;
     expect(p.rate).toBeCloseTo(0.0015, 4);

@@ -20,7 +20,10 @@ function writeJsonl(name: string, rows: unknown[]): string {
 }
 
 function runGrade(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'grade.ts'), ...args], { cwd: ROOT, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', 'grade.ts'), ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -37,7 +40,10 @@ describe('gradePredictions', () => {
     const problems = loadGsm8k({ split: 'train', dataDir: FIXTURES });
     const report = gradePredictions(problems, PREDICTIONS);
     expect(report).toEqual({
-      accuracy: 0.5, correct: 2, wrong: 1, unparseable: 1,
+      accuracy: 0.5,
+      correct: 2,
+      wrong: 1,
+      unparseable: 1,
       items: [
         { idx: 0, extracted: '7', reference: '7', correct: true },
         { idx: 1, extracted: '10', reference: '10', correct: true },
@@ -76,8 +82,21 @@ describe('npm run grade', () => {
   });
 
   it('grades a custom jsonl dataset and fails cleanly on bad input', () => {
-    const preds = writeJsonl('custom-preds.jsonl', [{ idx: 1, prediction: 'it is 0.5' }, { idx: 3, prediction: '\\boxed{1+x}' }]);
-    const ok = runGrade(['--dataset', join(FIXTURES, 'custom.jsonl'), '--question-field', 'q', '--answer-field', 'a', '--predictions', preds, '--json']);
+    const preds = writeJsonl('custom-preds.jsonl', [
+      { idx: 1, prediction: 'it is 0.5' },
+      { idx: 3, prediction: '\\boxed{1+x}' },
+    ]);
+    const ok = runGrade([
+      '--dataset',
+      join(FIXTURES, 'custom.jsonl'),
+      '--question-field',
+      'q',
+      '--answer-field',
+      'a',
+      '--predictions',
+      preds,
+      '--json',
+    ]);
     expect(ok.status).toBe(0);
     const report = JSON.parse(ok.stdout) as GradeReport;
     expect(report.items.map((i) => i.correct)).toEqual([true, false]); // 0.5 = 1/2; "1+x" is not "x+1" textually
@@ -94,13 +113,22 @@ describe('npm run grade', () => {
 describe.skipIf(!HAVE_SHARED)('grading the real references against themselves', () => {
   it('scores 100% on GSM8K test and MATH test when the prediction is the reference solution', () => {
     const gsm = loadGsm8k({ split: 'test', dataDir: DEFAULT_DATA_DIR });
-    const gsmReport = gradePredictions(gsm, gsm.map((p) => ({ idx: p.idx, prediction: p.solution })));
+    const gsmReport = gradePredictions(
+      gsm,
+      gsm.map((p) => ({ idx: p.idx, prediction: p.solution })),
+    );
     expect(gsmReport.correct).toBe(1319);
     const math = loadMath({ dataDir: DEFAULT_DATA_DIR });
-    const mathReport = gradePredictions(math, math.map((p) => ({ idx: p.idx, prediction: p.solution })));
+    const mathReport = gradePredictions(
+      math,
+      math.map((p) => ({ idx: p.idx, prediction: p.solution })),
+    );
     expect(mathReport.correct).toBe(5000);
     // Shifted predictions (each graded against another problem) are mostly wrong.
-    const shifted = gradePredictions(gsm, gsm.map((p, i) => ({ idx: p.idx, prediction: gsm[(i + 1) % gsm.length].solution })));
+    const shifted = gradePredictions(
+      gsm,
+      gsm.map((p, i) => ({ idx: p.idx, prediction: gsm[(i + 1) % gsm.length].solution })),
+    );
     expect(shifted.accuracy).toBeLessThan(0.05);
   });
 });

@@ -7,9 +7,19 @@ import type { TrainBatch } from '../src/model/train.js';
 
 /** A micro Phi-3 config: GQA (4 heads over 2 KV heads), partial rotary 0.5, untied head; small enough for finite differences. */
 export const MICRO: ModelConfig = {
-  model_type: 'phi3', vocab_size: 13, hidden_size: 16, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 24, max_position_embeddings: 32, rope_theta: 10000, partial_rotary_factor: 0.5, rms_norm_eps: 1e-5,
-  tie_word_embeddings: false, initializer_range: 0.3,
+  model_type: 'phi3',
+  vocab_size: 13,
+  hidden_size: 16,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 24,
+  max_position_embeddings: 32,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.5,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
+  initializer_range: 0.3,
 };
 
 /** Seeded random next-token rows; the first two targets of each row are masked out, as prompt tokens are in SFT. */
@@ -44,11 +54,17 @@ export const BUILD_NATIVE = 'build it with `npm run build:native` (needs libtorc
 /** Whether the read-only datasets under dir hold these files (requireOrSkip's rules). */
 export function sharedData(dir: string, ...files: string[]): boolean {
   const missing = files.filter((f) => !existsSync(join(dir, f)));
-  return requireOrSkip(`${missing.join(', ')} under ${dir}`, missing.length === 0,
-    'put the read-only datasets at ../shared/datasets beside the repository, or set SVGAP_DATA=DIR');
+  return requireOrSkip(
+    `${missing.join(', ')} under ${dir}`,
+    missing.length === 0,
+    'put the read-only datasets at ../shared/datasets beside the repository, or set SVGAP_DATA=DIR',
+  );
 }
 
 /** Whether the optional @tensorflow/tfjs-node loads here (npm installs it, but its binding only where it can download libtensorflow). */
 export function tfjsNodeLoads(): boolean {
-  return spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' }).status === 0;
+  return (
+    spawnSync(process.execPath, ['-e', "require('@tensorflow/tfjs-node')"], { cwd: join(import.meta.dirname, '..'), stdio: 'ignore' })
+      .status === 0
+  );
 }

@@ -1,7 +1,18 @@
 // Hugging Face checkpoints: tiny random phi3 / llama / qwen2 directories written here (F32, BF16, F16, sharded,
 // tied and untied) load and give the logits of scripts/hf_reference.py, an independent PyTorch port of HF's forward.
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, ftruncateSync, existsSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+  existsSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -11,7 +22,14 @@ import { disposeCache, disposeModel, emptyCache, forward } from '../src/model/mo
 import { sample } from '../src/model/sample.js';
 import { INDEX_FILE, loadHFModel, writeSafetensorsShards } from '../src/model/hf.js';
 import { loadCheckpoint, saveCheckpoint } from '../src/model/checkpoint.js';
-import { type NamedArray, float32ToBf16, float32ToF16, readSafetensorsHeader, readTensorFloat32, withFile } from '../src/model/safetensors.js';
+import {
+  type NamedArray,
+  float32ToBf16,
+  float32ToF16,
+  readSafetensorsHeader,
+  readTensorFloat32,
+  withFile,
+} from '../src/model/safetensors.js';
 import { Rng } from '../src/model/rng.js';
 import { validateConfig } from '../src/model/config.js';
 import { rotaryCosSin, rotaryFrequencies } from '../src/model/rope.js';
@@ -21,8 +39,11 @@ const PYTHON = '/usr/bin/python3';
 const REFERENCE = resolve(__dirname, '..', 'scripts', 'hf_reference.py');
 
 /** PyTorch under /usr/bin/python3, or why not. Missing: a notice and a skip here, a failure under CI=true. */
-const HAVE_TORCH = requireOrSkip(`${PYTHON} with torch (the PyTorch port of HF's forward)`,
-  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0, 'apt-get install python3-torch');
+const HAVE_TORCH = requireOrSkip(
+  `${PYTHON} with torch (the PyTorch port of HF's forward)`,
+  spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }).status === 0,
+  'apt-get install python3-torch',
+);
 
 type Raw = Record<string, unknown>;
 type Dtype = 'F32' | 'BF16' | 'F16';
@@ -39,7 +60,10 @@ function hfTensors(config: Raw, seed: number, dtype: Dtype): Record<string, Name
   const out: Record<string, NamedArray> = {};
   const add = (name: string, shape: number[], std: number, mean = 0) => {
     const values = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => mean + rng.normal() * std);
-    out[name] = dtype === 'F32' ? { dtype, shape, data: values } : { dtype, shape, data: dtype === 'BF16' ? float32ToBf16(values) : float32ToF16(values) };
+    out[name] =
+      dtype === 'F32'
+        ? { dtype, shape, data: values }
+        : { dtype, shape, data: dtype === 'BF16' ? float32ToBf16(values) : float32ToF16(values) };
   };
   add('model.embed_tokens.weight', [vocab, d], 0.5);
   for (let i = 0; i < (config.num_hidden_layers as number); i++) {
@@ -50,7 +74,11 @@ function hfTensors(config: Raw, seed: number, dtype: Dtype): Record<string, Name
       add(`${p}.self_attn.qkv_proj.weight`, [(heads + 2 * kv) * hd, d], 0.3);
       add(`${p}.mlp.gate_up_proj.weight`, [2 * inter, d], 0.3);
     } else {
-      for (const [name, rows] of [['q_proj', heads * hd], ['k_proj', kv * hd], ['v_proj', kv * hd]] as const) {
+      for (const [name, rows] of [
+        ['q_proj', heads * hd],
+        ['k_proj', kv * hd],
+        ['v_proj', kv * hd],
+      ] as const) {
         add(`${p}.self_attn.${name}.weight`, [rows, d], 0.3);
         if (config.model_type === 'qwen2') add(`${p}.self_attn.${name}.bias`, [rows], 0.5);
       }
@@ -65,7 +93,12 @@ function hfTensors(config: Raw, seed: number, dtype: Dtype): Record<string, Name
   return out;
 }
 
-function writeCheckpoint(root: string, name: string, config: Raw, options: { dtype?: Dtype; shardBytes?: number; seed?: number } = {}): string {
+function writeCheckpoint(
+  root: string,
+  name: string,
+  config: Raw,
+  options: { dtype?: Dtype; shardBytes?: number; seed?: number } = {},
+): string {
   const dir = join(root, name);
   writeSafetensorsShards(dir, hfTensors(config, options.seed ?? 1, options.dtype ?? 'F32'), options.shardBytes);
   writeFileSync(join(dir, 'config.json'), JSON.stringify(config, null, 2));
@@ -108,28 +141,70 @@ const factors = (seed: number, n: number, low: number, high: number) => {
 
 // Phi-4-mini in miniature: GQA, partial rotary 0.75, longrope with original max 16 of 64, tied embeddings.
 const PHI4_LIKE: Raw = {
-  model_type: 'phi3', vocab_size: 61, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 48, max_position_embeddings: 64, original_max_position_embeddings: 16, rope_theta: 10000, partial_rotary_factor: 0.75,
-  rms_norm_eps: 1e-5, tie_word_embeddings: true, eos_token_id: 60, sliding_window: 262144,
+  model_type: 'phi3',
+  vocab_size: 61,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 48,
+  max_position_embeddings: 64,
+  original_max_position_embeddings: 16,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.75,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: true,
+  eos_token_id: 60,
+  sliding_window: 262144,
   rope_scaling: { type: 'longrope', short_factor: factors(5, 3, 1, 1.5), long_factor: factors(6, 3, 2, 8) },
 };
 // Phi-3-mini in miniature: MHA, no rope scaling, untied head, a sliding window shorter than the test sequences.
 const PHI3_LIKE: Raw = {
-  model_type: 'phi3', vocab_size: 53, hidden_size: 24, num_hidden_layers: 2, num_attention_heads: 3, num_key_value_heads: 3,
-  intermediate_size: 40, max_position_embeddings: 64, rope_theta: 10000, rms_norm_eps: 1e-5, tie_word_embeddings: false, sliding_window: 5,
+  model_type: 'phi3',
+  vocab_size: 53,
+  hidden_size: 24,
+  num_hidden_layers: 2,
+  num_attention_heads: 3,
+  num_key_value_heads: 3,
+  intermediate_size: 40,
+  max_position_embeddings: 64,
+  rope_theta: 10000,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
+  sliding_window: 5,
   eos_token_id: [50, 51],
 };
 // Llama 3.x in miniature: separate projections, explicit head_dim, rope_theta 5e5 with llama3 scaling whose bands all occur.
 const LLAMA3_LIKE: Raw = {
-  model_type: 'llama', vocab_size: 47, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, head_dim: 16,
-  intermediate_size: 40, max_position_embeddings: 256, rope_theta: 500000, rms_norm_eps: 1e-5, tie_word_embeddings: false,
+  model_type: 'llama',
+  vocab_size: 47,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  head_dim: 16,
+  intermediate_size: 40,
+  max_position_embeddings: 256,
+  rope_theta: 500000,
+  rms_norm_eps: 1e-5,
+  tie_word_embeddings: false,
   rope_scaling: { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 },
 };
 // Qwen2.5 in miniature: q/k/v biases, rope_theta 1e6, eps 1e-6 by default, tied, sliding window on layers ≥ 1.
 const QWEN2_LIKE: Raw = {
-  model_type: 'qwen2', vocab_size: 59, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-  intermediate_size: 44, max_position_embeddings: 128, rope_theta: 1000000, tie_word_embeddings: true,
-  use_sliding_window: true, sliding_window: 4, max_window_layers: 1,
+  model_type: 'qwen2',
+  vocab_size: 59,
+  hidden_size: 32,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  intermediate_size: 44,
+  max_position_embeddings: 128,
+  rope_theta: 1000000,
+  tie_word_embeddings: true,
+  use_sliding_window: true,
+  sliding_window: 4,
+  max_window_layers: 1,
 };
 
 let root: string;
@@ -165,7 +240,10 @@ describe.skipIf(!HAVE_TORCH)('HF checkpoints against the PyTorch port of HF forw
     const reference = referenceLogits(writeCheckpoint(root, 'teeth-longrope', PHI4_LIKE), tokens);
     const noFactor = writeCheckpoint(root, 'teeth-longrope-af1', { ...PHI4_LIKE, rope_scaling: { ...longrope, attention_factor: 1 } });
     expect(maxAbsDiff(ourLogits(noFactor, tokens), reference)).toBeGreaterThan(1e-2);
-    const shortOnly = writeCheckpoint(root, 'teeth-longrope-short', { ...PHI4_LIKE, rope_scaling: { ...longrope, long_factor: longrope.short_factor } });
+    const shortOnly = writeCheckpoint(root, 'teeth-longrope-short', {
+      ...PHI4_LIKE,
+      rope_scaling: { ...longrope, long_factor: longrope.short_factor },
+    });
     expect(maxAbsDiff(ourLogits(shortOnly, tokens), reference)).toBeGreaterThan(1e-2);
     const windowed = writeCheckpoint(root, 'teeth-window', PHI3_LIKE);
     const full = writeCheckpoint(root, 'teeth-nowindow', { ...PHI3_LIKE, sliding_window: null });
@@ -176,8 +254,17 @@ describe.skipIf(!HAVE_TORCH)('HF checkpoints against the PyTorch port of HF forw
 
 // Phi-4-mini's rotary setup: head 128, partial 0.75 (48 frequencies), original max 4096 of 131072, rope_theta 1e4.
 const PHI4_MINI_ROPE: Raw = {
-  model_type: 'phi3', vocab_size: 200064, hidden_size: 3072, num_hidden_layers: 32, num_attention_heads: 24, num_key_value_heads: 8,
-  intermediate_size: 8192, max_position_embeddings: 131072, original_max_position_embeddings: 4096, rope_theta: 10000, partial_rotary_factor: 0.75,
+  model_type: 'phi3',
+  vocab_size: 200064,
+  hidden_size: 3072,
+  num_hidden_layers: 32,
+  num_attention_heads: 24,
+  num_key_value_heads: 8,
+  intermediate_size: 8192,
+  max_position_embeddings: 131072,
+  original_max_position_embeddings: 4096,
+  rope_theta: 10000,
+  partial_rotary_factor: 0.75,
   rope_scaling: { type: 'longrope', short_factor: factors(7, 48, 1, 1.2), long_factor: factors(8, 48, 1, 60) },
 };
 
@@ -196,10 +283,17 @@ describe('rotary tables at Phi-4-mini scale', () => {
     const dir = join(root, 'rotary');
     mkdirSync(dir, { recursive: true });
     const config = validateConfig(PHI4_MINI_ROPE, 'phi4-mini');
-    for (const positions of [[0, 1, 17, 1000, 4095], [0, 4096, 50_000, 99_999, 131_071]]) {
+    for (const positions of [
+      [0, 1, 17, 1000, 4095],
+      [0, 4096, 50_000, 99_999, 131_071],
+    ]) {
       writeFileSync(join(dir, 'config.json'), JSON.stringify(PHI4_MINI_ROPE));
       writeFileSync(join(dir, 'positions.json'), JSON.stringify([positions]));
-      const run = spawnSync(PYTHON, [REFERENCE, '--rotary', join(dir, 'config.json'), join(dir, 'positions.json'), join(dir, 'rotary.bin')], { encoding: 'utf8' });
+      const run = spawnSync(
+        PYTHON,
+        [REFERENCE, '--rotary', join(dir, 'config.json'), join(dir, 'positions.json'), join(dir, 'rotary.bin')],
+        { encoding: 'utf8' },
+      );
       if (run.status !== 0) throw new Error(`hf_reference.py --rotary failed: ${run.stderr}`);
       const bytes = readFileSync(join(dir, 'rotary.bin'));
       const torchTables = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
@@ -280,7 +374,10 @@ describe('HF checkpoint loading', () => {
     disposeModel(phi3);
     const dir = join(root, 'tied-with-head');
     const tensors = hfTensors(QWEN2_LIKE, 1, 'F32');
-    writeSafetensorsShards(dir, { ...tensors, 'lm_head.weight': { ...tensors['model.embed_tokens.weight'], data: new Float32Array(59 * 32) } });
+    writeSafetensorsShards(dir, {
+      ...tensors,
+      'lm_head.weight': { ...tensors['model.embed_tokens.weight'], data: new Float32Array(59 * 32) },
+    });
     writeFileSync(join(dir, 'config.json'), JSON.stringify(QWEN2_LIKE));
     const tied = loadHFModel(dir);
     expect(tied.params['lm_head.weight']).toBeUndefined();
@@ -289,9 +386,15 @@ describe('HF checkpoint loading', () => {
 
   it('gives clear errors: unknown model_type, bad rope_scaling, missing shard, missing or unexpected tensor', () => {
     const bad = (name: string, config: Raw) => writeCheckpoint(root, name, config);
-    expect(() => loadHFModel(bad('gemma', { ...PHI3_LIKE, model_type: 'gemma2' }))).toThrow(/gemma\/config\.json: model_type 'gemma2' is not supported \(supported: phi3, llama, qwen2\)/);
-    expect(() => loadHFModel(bad('yarn', { ...LLAMA3_LIKE, rope_scaling: { rope_type: 'yarn', factor: 4 } }))).toThrow(/yarn\/config\.json: rope_scaling type 'yarn' is not supported/);
-    expect(() => loadHFModel(bad('short-factors', { ...PHI4_LIKE, rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } }))).toThrow(/rope_scaling\.short_factor must be a list of 3 numbers/);
+    expect(() => loadHFModel(bad('gemma', { ...PHI3_LIKE, model_type: 'gemma2' }))).toThrow(
+      /gemma\/config\.json: model_type 'gemma2' is not supported \(supported: phi3, llama, qwen2\)/,
+    );
+    expect(() => loadHFModel(bad('yarn', { ...LLAMA3_LIKE, rope_scaling: { rope_type: 'yarn', factor: 4 } }))).toThrow(
+      /yarn\/config\.json: rope_scaling type 'yarn' is not supported/,
+    );
+    expect(() =>
+      loadHFModel(bad('short-factors', { ...PHI4_LIKE, rope_scaling: { type: 'longrope', short_factor: [1], long_factor: [1] } })),
+    ).toThrow(/rope_scaling\.short_factor must be a list of 3 numbers/);
     const sharded = writeCheckpoint(root, 'lost-shard', PHI3_LIKE, { shardBytes: 3000 });
     const index = JSON.parse(readFileSync(join(sharded, INDEX_FILE), 'utf8')) as { weight_map: Record<string, string> };
     rmSync(join(sharded, index.weight_map['model.norm.weight']));
@@ -370,7 +473,21 @@ describe('safetensors past 2 GiB', () => {
   it('converts F16 specials exactly (subnormals, infinities, NaN, rounding to nearest even)', () => {
     const values = Float32Array.from([0, -0, 1, -2, 65504, 65520, 1e-8, 2 ** -24, 2 ** -14, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, NaN]);
     const halves = float32ToF16(values);
-    expect(Array.from(halves).map((h) => h.toString(16))).toEqual(['0', '8000', '3c00', 'c000', '7bff', '7c00', '0', '1', '400', '3c00', '3c02', '7c00', '7e00']);
+    expect(Array.from(halves).map((h) => h.toString(16))).toEqual([
+      '0',
+      '8000',
+      '3c00',
+      'c000',
+      '7bff',
+      '7c00',
+      '0',
+      '1',
+      '400',
+      '3c00',
+      '3c02',
+      '7c00',
+      '7e00',
+    ]);
     writeSafetensorsShards(root, { h: { dtype: 'F16', shape: [halves.length], data: halves } });
     const parsed = readSafetensorsHeader(join(root, 'model.safetensors'));
     const back = withFile(parsed.path, (fd) => readTensorFloat32(fd, parsed.path, parsed.tensors.h!));

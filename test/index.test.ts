@@ -14,14 +14,24 @@ describe('entry points', () => {
   it('the library exposes every module as a namespace', () => {
     expect(Object.keys(svgap).sort()).toEqual(['bench', 'data', 'engine', 'loop', 'model', 'report', 'theory', 'tokenizer', 'uncertainty']);
     expect(svgap.theory.closedForm).toBe(closedForm);
-    for (const fn of [svgap.engine.initBackend, svgap.model.initModel, svgap.tokenizer.loadTokenizer, svgap.data.generateArith,
-      svgap.uncertainty.solverUncertainty, svgap.loop.runTraining, svgap.loop.runCross, svgap.report.writeRunReport]) expect(typeof fn).toBe('function');
+    for (const fn of [
+      svgap.engine.initBackend,
+      svgap.model.initModel,
+      svgap.tokenizer.loadTokenizer,
+      svgap.data.generateArith,
+      svgap.uncertainty.solverUncertainty,
+      svgap.loop.runTraining,
+      svgap.loop.runCross,
+      svgap.report.writeRunReport,
+    ])
+      expect(typeof fn).toBe('function');
   });
 
   it('svgap <command> runs that command; no command prints the list, an unknown one is an error', () => {
     const usage = cli();
     expect(usage.status).toBe(1);
-    for (const command of ['train', 'pretrain', 'fit', 'figures', 'cross', 'grade', 'bench']) expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
+    for (const command of ['train', 'pretrain', 'fit', 'figures', 'cross', 'grade', 'bench'])
+      expect(usage.stdout).toMatch(new RegExp(`^  ${command} `, 'm'));
     const unknown = cli('trian');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toMatch(/unknown command 'trian'; one of train, pretrain/);

@@ -55,7 +55,7 @@ function hybridPick(candidates: WrittenCandidate[], sigma: number): number {
   return candidates.indexOf(pool.reduce((a, b) => (b.normalizedNll < a.normalizedNll ? b : a)));
 }
 
-describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a run wrote', () => {
+describe.skipIf(!HAVE_TORCH)("the loop's metrics, recomputed from the samples a run wrote", () => {
   let options: TrainOptions;
   let questions: WrittenQuestion[];
   let metrics: MetricsRow[];
@@ -67,8 +67,22 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-loop-metrics-')), 'run');
     // the eval set is the whole (fixed) pool, so round 1's samples are questions the metrics are taken on
     options = trainOptionsFrom({
-      model: 'tiny-arith', out, backend: 'torch', rounds: 1, poolSize: 8, evalSize: 8, testSize: 1, samples: 6, maxNewTokens: 40,
-      verifier: 'majority', sigma: 0.5, evalsPerEpoch: 1, batchSize: 8, sampleBatch: 48, report: false, seed: 3,
+      model: 'tiny-arith',
+      out,
+      backend: 'torch',
+      rounds: 1,
+      poolSize: 8,
+      evalSize: 8,
+      testSize: 1,
+      samples: 6,
+      maxNewTokens: 40,
+      verifier: 'majority',
+      sigma: 0.5,
+      evalsPerEpoch: 1,
+      batchSize: 8,
+      sampleBatch: 48,
+      report: false,
+      seed: 3,
     });
     await runTraining(options);
     questions = readSamples(out, 1);
@@ -78,10 +92,15 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     const { model } = resolveModel('tiny-arith', { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: 'gather' });
     const pool = loadLoopData({ ...options.data, seed: options.seed }).pool(0);
     const sampling = options.sampling;
-    evaluation = evaluate(model, tokenizer, pool, [], { ...sampling, verifier: selfVerifier(options.verify.verifier, model, tokenizer), sigma: options.verify.sigma, seed: options.seed });
+    evaluation = evaluate(model, tokenizer, pool, [], {
+      ...sampling,
+      verifier: selfVerifier(options.verify.verifier, model, tokenizer),
+      sigma: options.verify.sigma,
+      seed: options.seed,
+    });
   });
 
-  it('the run\'s answers are a mix of right and wrong, and majority and minority votes disagree', () => {
+  it("the run's answers are a mix of right and wrong, and majority and minority votes disagree", () => {
     const all = questions.flatMap((q) => q.candidates);
     expect(all).toHaveLength(options.data.poolSize * options.sampling.samples);
     const accuracy = share(all.map((c) => c.correct));
@@ -94,11 +113,18 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     for (const c of all) expect(c.nll).toBeCloseTo(c.normalizedNll * c.length, 4); // nll is the total over the response
   });
 
-  it('the picks are the hybrid best-of-N of the majority scores, and the pool\'s U_s and U_v are means of total NLL', () => {
+  it("the picks are the hybrid best-of-N of the majority scores, and the pool's U_s and U_v are means of total NLL", () => {
     for (const q of questions) {
       const groups = votes(q.candidates);
       // majority score: the share of the N candidates giving the same answer
-      q.candidates.forEach((c) => expect(c.score).toBeCloseTo(c.answer === null ? 0 : q.candidates.filter((o) => o.answer !== null && answersEqual(o.answer, c.answer)).length / q.candidates.length, 12));
+      q.candidates.forEach((c) =>
+        expect(c.score).toBeCloseTo(
+          c.answer === null
+            ? 0
+            : q.candidates.filter((o) => o.answer !== null && answersEqual(o.answer, c.answer)).length / q.candidates.length,
+          12,
+        ),
+      );
       expect(groups.reduce((s, g) => s + g.count, 0)).toBe(q.candidates.filter((c) => c.answer !== null).length);
       expect(q.pick).toBe(hybridPick(q.candidates, options.verify.sigma));
       expect(q.dropped).toBe(false); // no external verifier
@@ -123,8 +149,10 @@ describe.skipIf(!HAVE_TORCH)('the loop\'s metrics, recomputed from the samples a
     expect(evaluation.meanResponseLength).toBeCloseTo(mean(all.map((c) => c.length)), 12);
     expect(evaluation.evalFallbacks).toBe(questions.filter((q) => q.fallback).length);
     // every accuracy here is strictly between 0 and 1 or differs from the others, so none can pass by being 0 everywhere
-    console.log(`recomputed from round-1.jsonl: U_s ${us.toFixed(3)} U_v ${uv.toFixed(3)} solver ${evaluation.solverAccuracy.toFixed(3)} ` +
-      `verifier ${evaluation.verifierAccuracy.toFixed(3)} majority ${evaluation.majorityAccuracy.toFixed(3)} pass@N ${evaluation.passAtN.toFixed(3)}`);
+    console.log(
+      `recomputed from round-1.jsonl: U_s ${us.toFixed(3)} U_v ${uv.toFixed(3)} solver ${evaluation.solverAccuracy.toFixed(3)} ` +
+        `verifier ${evaluation.verifierAccuracy.toFixed(3)} majority ${evaluation.majorityAccuracy.toFixed(3)} pass@N ${evaluation.passAtN.toFixed(3)}`,
+    );
     expect(evaluation.passAtN).toBeGreaterThan(evaluation.solverAccuracy);
     expect(evaluation.majorityAccuracy).toBeGreaterThan(0);
   });

@@ -13,7 +13,6 @@ import { sample, score } from '../src/model/sample.js';
 import { saveCheckpoint, loadCheckpoint } from '../src/model/checkpoint.js';
 import { Rng } from '../src/model/rng.js';
 
-
 function weightsOf(model: Model): Record<string, number[][]> {
   const get = (name: string) => {
     const v = model.params[name];
@@ -83,8 +82,10 @@ function referenceLogits(config: ModelConfig, w: Record<string, number[][]>, tok
 /** The weights the reference runs on: the model's, with `values` replacing its trainable ones and LoRA merged (W + alpha/rank · B A). */
 function effectiveWeights(model: Model, values: Record<string, Float64Array>): Record<string, number[][]> {
   const w = weightsOf(model);
-  const matrix = (name: string, rows: number, cols: number) => Array.from({ length: rows }, (_, r) => Array.from(values[name].slice(r * cols, (r + 1) * cols)));
-  for (const [name, v] of Object.entries(model.params)) if (values[name]) w[name] = matrix(name, v.rank === 2 ? v.shape[0] : 1, v.shape[v.rank - 1]);
+  const matrix = (name: string, rows: number, cols: number) =>
+    Array.from({ length: rows }, (_, r) => Array.from(values[name].slice(r * cols, (r + 1) * cols)));
+  for (const [name, v] of Object.entries(model.params))
+    if (values[name]) w[name] = matrix(name, v.rank === 2 ? v.shape[0] : 1, v.shape[v.rank - 1]);
   const lora = model.lora;
   if (!lora) return w;
   const scale = lora.config.alpha / lora.config.rank;
@@ -94,7 +95,9 @@ function effectiveWeights(model: Model, values: Record<string, Float64Array>): R
     const outputs = lora.params[`${linear}.lora_B`].shape[0];
     const a = matrix(aName, rank, inputs);
     const b = matrix(`${linear}.lora_B`, outputs, rank);
-    w[`${linear}.weight`] = w[`${linear}.weight`].map((row, o) => row.map((x, i) => x + scale * b[o].reduce((s, bor, r) => s + bor * a[r][i], 0)));
+    w[`${linear}.weight`] = w[`${linear}.weight`].map((row, o) =>
+      row.map((x, i) => x + scale * b[o].reduce((s, bor, r) => s + bor * a[r][i], 0)),
+    );
   }
   return w;
 }
@@ -103,13 +106,15 @@ function effectiveWeights(model: Model, values: Record<string, Float64Array>): R
 function referenceLoss(config: ModelConfig, w: Record<string, number[][]>, batch: TrainBatch): number {
   let total = 0;
   let count = 0;
-  batch.inputs.forEach((row, b) => referenceLogits(config, w, row).forEach((z, t) => {
-    const weight = batch.weights[b][t];
-    const max = Math.max(...z);
-    const logSumExp = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
-    total += weight * (logSumExp - z[batch.targets[b][t]]);
-    count += weight;
-  }));
+  batch.inputs.forEach((row, b) =>
+    referenceLogits(config, w, row).forEach((z, t) => {
+      const weight = batch.weights[b][t];
+      const max = Math.max(...z);
+      const logSumExp = max + Math.log(z.reduce((s, v) => s + Math.exp(v - max), 0));
+      total += weight * (logSumExp - z[batch.targets[b][t]]);
+      count += weight;
+    }),
+  );
   return total / count;
 }
 
@@ -126,7 +131,8 @@ describe('model on the cpu backend', () => {
         const tokens = [3, 1, 4, 1, 5, 9, 2, 6];
         const expected = referenceLogits(config, weightsOf(model), tokens);
         const got = tf.tidy(() => forward(model, tf.tensor2d([tokens], undefined, 'int32')).logits.arraySync()[0]);
-        for (let t = 0; t < tokens.length; t++) for (let v = 0; v < config.vocab_size; v++) expect(got[t][v]).toBeCloseTo(expected[t][v], 4);
+        for (let t = 0; t < tokens.length; t++)
+          for (let v = 0; v < config.vocab_size; v++) expect(got[t][v]).toBeCloseTo(expected[t][v], 4);
       }
     }
   });
@@ -159,12 +165,17 @@ describe('model on the cpu backend', () => {
     const positions = [padded.map((_, s) => Math.max(0, s - pad))];
     const shifted = step(padded, positions, mask);
     disposeCache(cache);
-    for (let t = 0; t < tokens.length; t++) for (let v = 0; v < MICRO.vocab_size; v++) expect(shifted[t + pad][v]).toBeCloseTo(full[t][v], 4);
+    for (let t = 0; t < tokens.length; t++)
+      for (let v = 0; v < MICRO.vocab_size; v++) expect(shifted[t + pad][v]).toBeCloseTo(full[t][v], 4);
   });
 
   it('sampling is seeded, batched rows equal single rows, and the scorer reproduces the sampled log-probs', () => {
     const model = initModel(MICRO, 5);
-    const prompts = [[1, 2, 3], [4, 5], [6, 7, 8, 9]];
+    const prompts = [
+      [1, 2, 3],
+      [4, 5],
+      [6, 7, 8, 9],
+    ];
     const options = { temperature: 1, topP: 0.9, maxNewTokens: 12, eosId: 12, padId: 0 };
     const a = sample(model, prompts, { ...options, rng: new Rng(42) });
     const b = sample(model, prompts, { ...options, rng: new Rng(42) });
@@ -195,7 +206,14 @@ describe('model on the cpu backend', () => {
         addLora(model, { rank: 2, alpha: 4, targets: ['qkv_proj', 'o_proj', 'gate_up_proj', 'down_proj'] }, 1);
         // B starts at zero, which would make A's gradient zero: give B values so both are exercised
         const rng = new Rng(2);
-        for (const [name, v] of Object.entries(model.lora!.params)) if (name.endsWith('lora_B')) v.assign(tf.tensor(Array.from({ length: v.size }, () => rng.normal() * 0.3), v.shape));
+        for (const [name, v] of Object.entries(model.lora!.params))
+          if (name.endsWith('lora_B'))
+            v.assign(
+              tf.tensor(
+                Array.from({ length: v.size }, () => rng.normal() * 0.3),
+                v.shape,
+              ),
+            );
       }
       const params = trainableParams(model);
       const { grads } = tf.variableGrads(() => {
@@ -210,9 +228,16 @@ describe('model on the cpu backend', () => {
         const analytic = tf.tidy(() => tf.sum(tf.mul(grads[variable.name], tf.tensor(direction, variable.shape))).dataSync()[0]);
         // float64 central differences: truncation ~eps², rounding ~1e-16/eps, both far below float32's gradient error
         const eps = 1e-5;
-        const lossAt = (sign: number) => referenceLoss(config, effectiveWeights(model, { ...values, [name]: values[name].map((x, i) => x + sign * eps * direction[i]) }), batch);
+        const lossAt = (sign: number) =>
+          referenceLoss(
+            config,
+            effectiveWeights(model, { ...values, [name]: values[name].map((x, i) => x + sign * eps * direction[i]) }),
+            batch,
+          );
         const numeric = (lossAt(1) - lossAt(-1)) / (2 * eps);
-        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(1e-4 * Math.max(1e-2, Math.abs(analytic)));
+        expect(Math.abs(numeric - analytic), `${name}: numeric ${numeric} vs analytic ${analytic}`).toBeLessThan(
+          1e-4 * Math.max(1e-2, Math.abs(analytic)),
+        );
       }
       tf.dispose(Object.values(grads));
     }
@@ -221,7 +246,11 @@ describe('model on the cpu backend', () => {
   it('loss falls on a toy set; LoRA trains only the adapters and merging keeps the logits', () => {
     const model = initModel(MICRO, 1);
     const rows = Array.from({ length: 8 }, (_, b) => Array.from({ length: 13 }, (_, t) => (b + 3 * t) % 12));
-    const batch: TrainBatch = { inputs: rows.map((r) => r.slice(0, 12)), targets: rows.map((r) => r.slice(1)), weights: rows.map(() => Array(12).fill(1)) };
+    const batch: TrainBatch = {
+      inputs: rows.map((r) => r.slice(0, 12)),
+      targets: rows.map((r) => r.slice(1)),
+      weights: rows.map(() => Array(12).fill(1)),
+    };
     const state = initAdamW(trainableParams(model));
     const config = { ...DEFAULT_OPTIMIZER, lr: 1e-2, warmupSteps: 5, totalSteps: 60, minLr: 1e-3 };
     const first = trainStep(model, state, config, batch).loss;
@@ -251,7 +280,10 @@ describe('model on the cpu backend', () => {
     for (let i = 0; i < 3; i++) trainStep(model, state, config, randomBatch(i, 2, 6, MICRO.vocab_size));
     const rng = new Rng(99);
     rng.next();
-    saveCheckpoint(dir, model, { training: { optimizer: state, optimizerConfig: config, rng: rng.state(), extra: { round: 2 } }, info: { description: { note: 'test' } } });
+    saveCheckpoint(dir, model, {
+      training: { optimizer: state, optimizerConfig: config, rng: rng.state(), extra: { round: 2 } },
+      info: { description: { note: 'test' } },
+    });
     const next = randomBatch(10, 2, 6, MICRO.vocab_size);
     const expectedLoss = trainStep(model, state, config, next).loss;
     const byName = (m: Model) => Object.fromEntries(Object.entries(trainableParams(m)).map(([n, v]) => [n, Array.from(v.dataSync())]));
@@ -273,7 +305,9 @@ describe('model on the cpu backend', () => {
     expect(() => loadCheckpoint(join(root, 'nothing'))).toThrow(/no config.json/);
     const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, intermediate_size: 32 }));
-    expect(() => loadCheckpoint(dir)).toThrow(/model\.safetensors: tensor 'model\.layers\.0\.mlp\.gate_up_proj\.weight' has shape \[48,16\] but config\.json implies \[64,16\]/);
+    expect(() => loadCheckpoint(dir)).toThrow(
+      /model\.safetensors: tensor 'model\.layers\.0\.mlp\.gate_up_proj\.weight' has shape \[48,16\] but config\.json implies \[64,16\]/,
+    );
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, hidden_size: 'big' }));
     expect(() => loadCheckpoint(dir)).toThrow(/config\.json: 'hidden_size' must be a positive integer/);
     writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
@@ -284,9 +318,18 @@ describe('model on the cpu backend', () => {
   it('unknown or unavailable backends are clear errors', async () => {
     await expect(initBackend({ backend: 'gpu' as never })).rejects.toThrow(/--backend: unknown backend 'gpu'/);
     if (!tfjsNodeLoads()) await expect(initBackend({ backend: 'tensorflow' })).rejects.toThrow(/--backend tensorflow: not available here/);
-    else { // in another process: initialising it here would move this file's tests onto it
+    else {
+      // in another process: initialising it here would move this file's tests onto it
       const code = "const m = await import('./src/engine/index.ts'); console.log((await m.initBackend({ backend: 'tensorflow' })).name);";
-      expect(execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(import.meta.dirname, '..'), encoding: 'utf8' }).trim().split('\n').pop()).toBe('tensorflow');
+      expect(
+        execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+          cwd: join(import.meta.dirname, '..'),
+          encoding: 'utf8',
+        })
+          .trim()
+          .split('\n')
+          .pop(),
+      ).toBe('tensorflow');
     }
   });
 
@@ -311,7 +354,10 @@ describe('drawToken', () => {
     const { drawToken } = await import('../src/model/sample.js');
     const probs = [0.5, 0.3, 0.15, 0.05];
     const logProbs = Float64Array.from(probs, Math.log);
-    for (const [topP, expected] of [[1, probs], [0.8, [0.5 / 0.8, 0.3 / 0.8, 0, 0]]] as const) {
+    for (const [topP, expected] of [
+      [1, probs],
+      [0.8, [0.5 / 0.8, 0.3 / 0.8, 0, 0]],
+    ] as const) {
       const rng = new Rng(5);
       const counts = [0, 0, 0, 0];
       const draws = 20000;

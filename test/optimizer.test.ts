@@ -6,7 +6,17 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../src/engine/index.js';
 import { forward, initModel, trainableParams } from '../src/model/model.js';
-import { DEFAULT_OPTIMIZER, type OptimizerConfig, type TrainBatch, batchTensors, disposeAdamW, initAdamW, learningRate, maskedLoss, trainStep } from '../src/model/train.js';
+import {
+  DEFAULT_OPTIMIZER,
+  type OptimizerConfig,
+  type TrainBatch,
+  batchTensors,
+  disposeAdamW,
+  initAdamW,
+  learningRate,
+  maskedLoss,
+  trainStep,
+} from '../src/model/train.js';
 import { MICRO, randomBatch } from './helpers.js';
 
 /** Warm-up from lr/warmup to lr over the first warmupSteps steps (step counts from 0), then cosine to minLr at totalSteps, then minLr. */
@@ -34,8 +44,11 @@ interface PlainAdamW {
 function plainAdamW(params: Record<string, tf.Variable>): PlainAdamW {
   const copy = (f: (v: tf.Variable) => Float64Array) => Object.fromEntries(Object.entries(params).map(([n, v]) => [n, f(v)]));
   return {
-    params: copy((v) => Float64Array.from(v.dataSync())), rank: Object.fromEntries(Object.entries(params).map(([n, v]) => [n, v.rank])),
-    m: copy((v) => new Float64Array(v.size)), v: copy((v) => new Float64Array(v.size)), t: 0,
+    params: copy((v) => Float64Array.from(v.dataSync())),
+    rank: Object.fromEntries(Object.entries(params).map(([n, v]) => [n, v.rank])),
+    m: copy((v) => new Float64Array(v.size)),
+    v: copy((v) => new Float64Array(v.size)),
+    t: 0,
   };
 }
 
@@ -64,7 +77,10 @@ function plainStep(s: PlainAdamW, grads: Record<string, Float64Array>, c: Optimi
 /** The loss gradient at the model's current parameters, taken here (not by the optimizer under test). */
 function gradientsAt(params: Record<string, tf.Variable>, loss: () => tf.Scalar): Record<string, Float64Array> {
   const names = Object.keys(params);
-  const { value, grads } = tf.variableGrads(loss, names.map((n) => params[n]));
+  const { value, grads } = tf.variableGrads(
+    loss,
+    names.map((n) => params[n]),
+  );
   const out = Object.fromEntries(names.map((n) => [n, Float64Array.from(grads[params[n].name].dataSync())]));
   tf.dispose([value, ...Object.values(grads)]);
   return out;
@@ -72,7 +88,8 @@ function gradientsAt(params: Record<string, tf.Variable>, loss: () => tf.Scalar)
 
 function largestDifference(params: Record<string, tf.Variable>, reference: Record<string, Float64Array>): number {
   let worst = 0;
-  for (const [name, v] of Object.entries(params)) v.dataSync().forEach((x, i) => (worst = Math.max(worst, Math.abs(x - reference[name][i]))));
+  for (const [name, v] of Object.entries(params))
+    v.dataSync().forEach((x, i) => (worst = Math.max(worst, Math.abs(x - reference[name][i]))));
   return worst;
 }
 
@@ -101,7 +118,17 @@ describe('AdamW, clipping and the schedule against a plain-JS optimizer', () => 
     ['clipping inactive (clipNorm far above the gradient norm)', 1e3],
   ])('seven steps match the plain-JS AdamW: %s', (_name, clipNorm) => {
     // eps comparable to the clipped gradients, so clipping changes Adam's step already at t = 1 (not only through m/√v)
-    const c: OptimizerConfig = { lr: 1e-2, minLr: 1e-3, warmupSteps: 2, totalSteps: 5, beta1: 0.9, beta2: 0.95, eps: 1e-3, weightDecay: 0.2, clipNorm };
+    const c: OptimizerConfig = {
+      lr: 1e-2,
+      minLr: 1e-3,
+      warmupSteps: 2,
+      totalSteps: 5,
+      beta1: 0.9,
+      beta2: 0.95,
+      eps: 1e-3,
+      weightDecay: 0.2,
+      clipNorm,
+    };
     const config = { ...MICRO, num_hidden_layers: 1 };
     const model = initModel(config, 5);
     const params = trainableParams(model);
@@ -143,7 +170,9 @@ describe('AdamW, clipping and the schedule against a plain-JS optimizer', () => 
     trainStep(model, state, { ...DEFAULT_OPTIMIZER, warmupSteps: 0 }, batch);
     const norm = params['model.norm.weight'];
     tf.tidy(() => norm.assign(tf.fill(norm.shape, Number.NaN)));
-    expect(() => trainStep(model, state, DEFAULT_OPTIMIZER, batch)).toThrow(/training diverged at step 2: loss NaN, gradient norm NaN \(lower --lr or check the data\)/);
+    expect(() => trainStep(model, state, DEFAULT_OPTIMIZER, batch)).toThrow(
+      /training diverged at step 2: loss NaN, gradient norm NaN \(lower --lr or check the data\)/,
+    );
     disposeAdamW(state);
     expect(tf.memory().numTensors).toBe(before);
   });

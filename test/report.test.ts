@@ -51,7 +51,8 @@ describe('reading runs', () => {
 
   it('groups the seeds of each arm of a cross-improvement directory', () => {
     const cross = readCross(join(dir, 'cross'));
-    for (const arm of ['none', 'early', 'uniform', 'late']) expect(cross.runs[arm].map((r) => r.name)).toEqual([`${arm}-seed1`, `${arm}-seed2`]);
+    for (const arm of ['none', 'early', 'uniform', 'late'])
+      expect(cross.runs[arm].map((r) => r.name)).toEqual([`${arm}-seed1`, `${arm}-seed2`]);
   });
 });
 
@@ -96,7 +97,8 @@ describe('throughput rows', () => {
       // the fixture evaluates twice per round: t = round − 0.5 and t = round; the second one closes the round
       const closing = metrics.find((m) => Math.abs(m.t - round) < 1e-9)!;
       const get = (stage: string) => rows.find((r) => r.round === round && r.stage === stage)?.seconds ?? 0;
-      for (const stage of ['sample', 'score', 'verify', 'train', 'eval'] as const) expect(get(stage)).toBeCloseTo(closing.timing?.[stage] ?? 0, 12);
+      for (const stage of ['sample', 'score', 'verify', 'train', 'eval'] as const)
+        expect(get(stage)).toBeCloseTo(closing.timing?.[stage] ?? 0, 12);
       const staged = ['sample', 'score', 'verify', 'train', 'eval'].reduce((s, st) => s + get(st), 0);
       expect(staged + get('other')).toBeCloseTo(closing.timing!.round!, 9);
     }
@@ -172,7 +174,12 @@ describe('figuresOf', () => {
   it('accepts a CSV as `fit` reads it and draws Figures 4 and 2 from it', () => {
     const csv = join(dir, 'traj.csv');
     const metrics = readRun(join(dir, 'run')).metrics;
-    writeFileSync(csv, 'epoch,solverUncertainty,verifierUncertainty\n' + metrics.map((m) => `${m.t},${m.solverUncertainty},${m.verifierUncertainty}`).join('\n') + '\n');
+    writeFileSync(
+      csv,
+      'epoch,solverUncertainty,verifierUncertainty\n' +
+        metrics.map((m) => `${m.t},${m.solverUncertainty},${m.verifierUncertainty}`).join('\n') +
+        '\n',
+    );
     const { figures } = figuresOf({ inputs: [csv] });
     expect(figures.map((f) => f.name)).toEqual(['figure4-uncertainty', 'figure2-linearity']);
     expect(JSON.stringify(figures[0].spec)).toContain('traj.csv');
@@ -184,7 +191,8 @@ describe('figuresOf', () => {
 });
 
 describe('npm run figures', () => {
-  const cli = (args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/figures.ts'), ...args], { cwd: root, encoding: 'utf8' });
+  const cli = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src/cli/figures.ts'), ...args], { cwd: root, encoding: 'utf8' });
 
   it('renders runs into --out as PNG only', () => {
     const out = join(dir, 'cli-out');
@@ -208,7 +216,9 @@ describe('npm run figures', () => {
 describe('html', () => {
   it('prefixes SVG ids and their references so inlined figures do not clash', () => {
     const svg = '<svg><defs><clipPath id="clip1"/></defs><g clip-path="url(#clip1)"><use href="#clip1"/></g></svg>';
-    expect(scopeSvgIds(svg, 'fig')).toBe('<svg><defs><clipPath id="fig-clip1"/></defs><g clip-path="url(#fig-clip1)"><use href="#fig-clip1"/></g></svg>');
+    expect(scopeSvgIds(svg, 'fig')).toBe(
+      '<svg><defs><clipPath id="fig-clip1"/></defs><g clip-path="url(#fig-clip1)"><use href="#fig-clip1"/></g></svg>',
+    );
   });
 });
 

@@ -17,9 +17,16 @@ import { MICRO } from './helpers.js';
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'processes');
 
 /** Runs a fixture script under tsx; resolves with its exit code and output. */
-function runScript(script: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
+function runScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; output: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script), ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(FIXTURES, script), ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += String(chunk)));
     child.stderr.on('data', (chunk) => (output += String(chunk)));
@@ -58,7 +65,12 @@ beforeAll(async () => {
 /** One of the CLIs under tsx; resolves with its exit status and stderr. */
 function cli(script: string, args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', script), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], timeout: 90_000, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'cli', script), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 90_000,
+      killSignal: 'SIGKILL',
+    });
     let output = '';
     child.stdout.on('data', (chunk) => (output += String(chunk)));
     child.stderr.on('data', (chunk) => (output += String(chunk)));
@@ -68,8 +80,22 @@ function cli(script: string, args: string[]): Promise<{ code: number | null; out
 
 function microOptions(out: string, extra: FlatOptions = {}): TrainOptions {
   return trainOptionsFrom({
-    model: microDir, out, backend: 'cpu', rounds: 2, poolSize: 4, samples: 3, maxNewTokens: 6, evalSize: 2, testSize: 2,
-    batchSize: 2, sampleBatch: 8, verifier: 'majority', report: false, loraRank: 2, loraAlpha: 4, ...extra,
+    model: microDir,
+    out,
+    backend: 'cpu',
+    rounds: 2,
+    poolSize: 4,
+    samples: 3,
+    maxNewTokens: 6,
+    evalSize: 2,
+    testSize: 2,
+    batchSize: 2,
+    sampleBatch: 8,
+    verifier: 'majority',
+    report: false,
+    loraRank: 2,
+    loraAlpha: 4,
+    ...extra,
   });
 }
 
@@ -108,21 +134,27 @@ describe('the checkpoint swap (issue 18, defect 4)', () => {
 });
 
 describe('the run lock (issue 18, defect 3)', () => {
-  it('four processes racing for one directory: exactly one wins each round, on a fresh directory and on a dead holder\'s lock', async () => {
+  it("four processes racing for one directory: exactly one wins each round, on a fresh directory and on a dead holder's lock", async () => {
     const root = mkdtempSync(join(tmpdir(), 'svgap-lock-race-'));
     const contenders = 4;
     const rounds = 24;
     for (let round = 0; round < rounds; round++) {
       mkdirSync(join(root, `barrier-${round}`));
-      if (round % 2 === 1) { // odd rounds: a stale lock left by a killed run
+      if (round % 2 === 1) {
+        // odd rounds: a stale lock left by a killed run
         mkdirSync(join(root, `round-${round}`));
         writeFileSync(join(root, `round-${round}`, '.lock'), `${deadPid()}\n`);
       }
     }
-    const results = await Promise.all(Array.from({ length: contenders }, (_, id) => runScript('lock-race.ts', [root, String(id), String(contenders), String(rounds)])));
+    const results = await Promise.all(
+      Array.from({ length: contenders }, (_, id) => runScript('lock-race.ts', [root, String(id), String(contenders), String(rounds)])),
+    );
     for (const result of results) expect(result.output).toBe('');
     for (const result of results) expect(result.code).toBe(0);
-    const winners = Array.from({ length: rounds }, (_, round) => readdirSync(join(root, `barrier-${round}`)).filter((f) => f.startsWith('won-')).length);
+    const winners = Array.from(
+      { length: rounds },
+      (_, round) => readdirSync(join(root, `barrier-${round}`)).filter((f) => f.startsWith('won-')).length,
+    );
     expect(winners).toEqual(new Array(rounds).fill(1));
     for (let round = 0; round < rounds; round++) expect(existsSync(join(root, `round-${round}`, '.lock'))).toBe(false); // released
   });
@@ -130,11 +162,23 @@ describe('the run lock (issue 18, defect 3)', () => {
 
 describe('validation before the run directory exists (issue 18, defects 2, 5, 7, 8, 15)', () => {
   it.each([
-    ['--max-new-tokens at the context (defect 2)', { maxNewTokens: 160 }, /--max-new-tokens 160: --model .* has a context of 160 tokens; at most 144/],
-    ['a bad --allocation (defect 5)', { externalVerifier: 'oracle', externalBudget: 2, allocation: 'R9:1' }, /--allocation: round 9 is outside 1\.\.2/],
+    [
+      '--max-new-tokens at the context (defect 2)',
+      { maxNewTokens: 160 },
+      /--max-new-tokens 160: --model .* has a context of 160 tokens; at most 144/,
+    ],
+    [
+      'a bad --allocation (defect 5)',
+      { externalVerifier: 'oracle', externalBudget: 2, allocation: 'R9:1' },
+      /--allocation: round 9 is outside 1\.\.2/,
+    ],
     ['--lora-alpha nan (defect 5)', { loraAlpha: NaN }, /--lora-alpha: must be a finite positive number \(got NaN\)/],
     ['--lr Infinity (defect 5)', { lr: Infinity }, /--lr: must be a finite positive number \(got Infinity\)/],
-    ['--rounds 1e9 with an external verifier (defect 7)', { rounds: 1e9, externalVerifier: 'oracle', externalBudget: 2 }, /--rounds: at most 1000000 \(got 1000000000\)/],
+    [
+      '--rounds 1e9 with an external verifier (defect 7)',
+      { rounds: 1e9, externalVerifier: 'oracle', externalBudget: 2 },
+      /--rounds: at most 1000000 \(got 1000000000\)/,
+    ],
     ['--stop-at-convergence nan (defect 15)', { stopAtConvergence: NaN }, /--stop-at-convergence: must be a finite number ≥ 0 \(got NaN\)/],
     ['--fresh-pool maybe (defect 15)', { freshPool: 'maybe' as never }, /--fresh-pool: must be true or false \(got "maybe"\)/],
   ] as [string, FlatOptions, RegExp][])('%s is refused and leaves no directory', async (_name, extra, message) => {
@@ -149,13 +193,17 @@ describe('validation before the run directory exists (issue 18, defects 2, 5, 7,
 
   it('--dataset DIR names the flag (defect 13)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'svgap-dsdir-'));
-    await expect(runTraining(microOptions(join(dir, 'run'), { dataset: dir }))).rejects.toThrow(new RegExp(`--dataset ${dir}: a directory`));
+    await expect(runTraining(microOptions(join(dir, 'run'), { dataset: dir }))).rejects.toThrow(
+      new RegExp(`--dataset ${dir}: a directory`),
+    );
     expect(() => loadJsonl({ path: dir, questionField: 'q', answerField: 'a' })).toThrow(new RegExp(`--dataset ${dir}: a directory`));
   });
 
-  it('a run that fails before its first checkpoint says nothing was saved and can be started again; a user\'s empty --out survives (defects 5, 10)', async () => {
+  it("a run that fails before its first checkpoint says nothing was saved and can be started again; a user's empty --out survives (defects 5, 10)", async () => {
     const out = mkdtempSync(join(tmpdir(), 'svgap-nan-')); // made by the user, empty
-    await expect(runTraining(microOptions(out, { model: nanDir, rounds: 1 }))).rejects.toThrow(/NaN\/Inf\): stopping; no round completed, so nothing is saved/);
+    await expect(runTraining(microOptions(out, { model: nanDir, rounds: 1 }))).rejects.toThrow(
+      /NaN\/Inf\): stopping; no round completed, so nothing is saved/,
+    );
     expect(existsSync(out)).toBe(true);
     await runTraining(microOptions(out, { rounds: 1 })); // the corrected command, same --out
     expect(existsSync(join(out, 'checkpoint', 'config.json'))).toBe(true);
@@ -186,8 +234,9 @@ describe('--resume with changed flags (issue 18, defect 6)', () => {
       process.argv = [argv[0], 'train.ts', '--out', out, '--rounds', '1', '--lr', '0.01'];
       await runTraining(microOptions(out, { rounds: 1, lr: 0.01 }));
       const started = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8'));
-      await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.02, samples: 4 }), { resume: true })))
-        .rejects.toThrow(/--resume .*changes --samples 4 \(the run has 3\), --lr 0\.02 \(the run has 0\.01\)/);
+      await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.02, samples: 4 }), { resume: true }))).rejects.toThrow(
+        /--resume .*changes --samples 4 \(the run has 3\), --lr 0\.02 \(the run has 0\.01\)/,
+      );
       await expect(runTraining(withOptions(microOptions(out, { rounds: 1, lr: 0.01 }), { resume: true }))).resolves.toBeDefined(); // the same flags
       // from the command line only typed flags count: --lr left at its default is no change
       process.argv = [argv[0], 'train.ts', '--out', out, '--resume'];
@@ -197,7 +246,10 @@ describe('--resume with changed flags (issue 18, defect 6)', () => {
       expect(resumed.options).not.toHaveProperty('explicitFlags');
       expect(resumed.command).toBe(started.command);
       expect(resumed.command).toContain('--lr 0.01');
-      expect(resumed.resumedBy.map((r: { command: string }) => r.command)).toEqual([`svgap train --out ${out} --rounds 1 --lr 0.01`, `svgap train --out ${out} --resume`]);
+      expect(resumed.resumedBy.map((r: { command: string }) => r.command)).toEqual([
+        `svgap train --out ${out} --rounds 1 --lr 0.01`,
+        `svgap train --out ${out} --resume`,
+      ]);
     } finally {
       process.argv = argv;
     }
@@ -209,7 +261,9 @@ describe('raw errors get a file or flag (issue 18, defect 13)', () => {
     const out = join(mkdtempSync(join(tmpdir(), 'svgap-trunc-')), 'run');
     mkdirSync(out);
     writeFileSync(join(out, 'run.json'), '{"options": {"mod');
-    await expect(runTraining(withOptions(microOptions(out), { resume: true }))).rejects.toThrow(new RegExp(`--resume: ${out}/run\\.json is not valid JSON`));
+    await expect(runTraining(withOptions(microOptions(out), { resume: true }))).rejects.toThrow(
+      new RegExp(`--resume: ${out}/run\\.json is not valid JSON`),
+    );
     const broken = join(mkdtempSync(join(tmpdir(), 'svgap-st-')), 'ckpt');
     const { cpSync } = await import('node:fs');
     cpSync(microDir, broken, { recursive: true });
@@ -218,9 +272,13 @@ describe('raw errors get a file or flag (issue 18, defect 13)', () => {
     bytes.writeBigUInt64LE(BigInt(header.length), 0);
     bytes.write(header, 8);
     writeFileSync(join(broken, 'model.safetensors'), bytes);
-    expect(() => loadCheckpoint(broken)).toThrow(/model\.safetensors: not a valid safetensors file: tensor 'model\.norm\.weight' has a malformed entry/);
+    expect(() => loadCheckpoint(broken)).toThrow(
+      /model\.safetensors: not a valid safetensors file: tensor 'model\.norm\.weight' has a malformed entry/,
+    );
     const file = join(broken, 'config.json'); // a file where the path needs a directory
-    await expect(runTraining(microOptions(join(file, 'run')))).rejects.toThrow(new RegExp(`^--out ${file}/run: cannot create the directory: a part of the path is a file, not a directory \\(ENOTDIR\\)`));
+    await expect(runTraining(microOptions(join(file, 'run')))).rejects.toThrow(
+      new RegExp(`^--out ${file}/run: cannot create the directory: a part of the path is a file, not a directory \\(ENOTDIR\\)`),
+    );
     let full: unknown;
     try {
       writeFileSync('/dev/full', 'x');
@@ -260,7 +318,7 @@ describe('resources (issue 18, defects 9 and 16)', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('loading tokenizers adds no process-wide error listeners (the suite\'s MaxListenersExceededWarning)', async () => {
+  it("loading tokenizers adds no process-wide error listeners (the suite's MaxListenersExceededWarning)", async () => {
     const before = [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
     for (let i = 0; i < 3; i++) await loadTokenizer();
     expect([process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')]).toEqual(before);

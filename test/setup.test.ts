@@ -23,11 +23,15 @@ function standIns(withAptGet: boolean): string {
 }
 
 function setup(env: NodeJS.ProcessEnv) {
-  return spawnSync('bash', ['scripts/setup.sh', '--dry-run'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, SVGAP_SETUP_PYTHONS: 'no-such-python', ...env } });
+  return spawnSync('bash', ['scripts/setup.sh', '--dry-run'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, SVGAP_SETUP_PYTHONS: 'no-such-python', ...env },
+  });
 }
 
 describe('npm run setup', () => {
-  it('as root with apt-get: installs libtorch-dev and OpenBLAS (and CI\'s extra packages), then npm ci and the native build', () => {
+  it("as root with apt-get: installs libtorch-dev and OpenBLAS (and CI's extra packages), then npm ci and the native build", () => {
     const bin = standIns(true);
     const run = setup({ PATH: `${bin}:${process.env.PATH}`, SVGAP_SETUP_EXTRA_PACKAGES: 'fonts-dejavu-core sentencepiece' });
     expect(run.status, run.stderr).toBe(0);
@@ -47,7 +51,9 @@ describe('npm run setup', () => {
     const run = setup({ PATH: `${bin}:${process.env.PATH}`, SVGAP_SETUP_PACKAGE_MANAGER: 'none' });
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).not.toMatch(/\+ .*apt-get/);
-    expect(run.stdout).toMatch(/setup: could not:\n {2}- install libtorch: no apt-get here.*LIBTORCH_DIR=\/path\/to\/libtorch npm run setup/);
+    expect(run.stdout).toMatch(
+      /setup: could not:\n {2}- install libtorch: no apt-get here.*LIBTORCH_DIR=\/path\/to\/libtorch npm run setup/,
+    );
     expect(run.stdout).toContain('+ npm ci --no-audit --no-fund');
   });
 
@@ -69,11 +75,20 @@ describe('npm run setup', () => {
 });
 
 describe('falling back to a slow backend', () => {
-  const info = (name: string, tried: BackendInfo['tried']): BackendInfo => ({ name, package: name, version: '1', threads: 1, device: 'cpu', tried });
+  const info = (name: string, tried: BackendInfo['tried']): BackendInfo => ({
+    name,
+    package: name,
+    version: '1',
+    threads: 1,
+    device: 'cpu',
+    tried,
+  });
   const missing = [{ name: 'torch (cpu)', reason: 'torch backend unavailable: addon not built' }];
 
-  it('says so with the slowdown from the README\'s bench rounds and the command that fixes it', () => {
-    expect(fallbackWarning(info('wasm', missing))).toMatch(/^warning: running on wasm, about 11x slower .*14 s vs 1\.3 s.*addon not built.*`npm run setup`/);
+  it("says so with the slowdown from the README's bench rounds and the command that fixes it", () => {
+    expect(fallbackWarning(info('wasm', missing))).toMatch(
+      /^warning: running on wasm, about 11x slower .*14 s vs 1\.3 s.*addon not built.*`npm run setup`/,
+    );
     expect(fallbackWarning(info('cpu', missing))).toMatch(/^warning: running on cpu, about 76x slower .*99 s vs 1\.3 s/);
   });
 

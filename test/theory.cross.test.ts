@@ -51,7 +51,15 @@ describe('simulateCrossImprovement', () => {
     // the stated limit is where a long continuation really ends
     const last = run.solver.length - 1;
     const limit = solverLimitFromState(base, run.solver[last], run.verifier[last]);
-    const cont = simulateCrossImprovement({ ...base, solver0: run.solver[last], verifier0: run.verifier[last], gamma: 0, rounds: 80, fractions: new Array(80).fill(1 / 80), dt: 0.01 });
+    const cont = simulateCrossImprovement({
+      ...base,
+      solver0: run.solver[last],
+      verifier0: run.verifier[last],
+      gamma: 0,
+      rounds: 80,
+      fractions: new Array(80).fill(1 / 80),
+      dt: 0.01,
+    });
     expect(cont.solver[80]).toBeCloseTo(limit, 9);
   });
 
@@ -104,11 +112,17 @@ describe('fitGamma', () => {
 
   it('brackets γ with its interval under noise, and validates round indices', () => {
     const rng = makeRng(2);
-    const noisy = { t: run.t, solver: run.solver.map((v) => v + 0.003 * rng.normal()), verifier: run.verifier.map((v) => v + 0.003 * rng.normal()) };
+    const noisy = {
+      t: run.t,
+      solver: run.solver.map((v) => v + 0.003 * rng.normal()),
+      verifier: run.verifier.map((v) => v + 0.003 * rng.normal()),
+    };
     const fit = fitGamma(noisy, fractions);
     expect(fit.gamma.lower).toBeLessThan(gamma);
     expect(fit.gamma.upper).toBeGreaterThan(gamma);
     expect(fit.r2.solver).toBeGreaterThan(0.99);
-    expect(() => fitGamma({ t: [0, 0.5, 1, 2], solver: [1, 1, 1, 1], verifier: [1, 1, 1, 1] }, fractions)).toThrow(/t\[1\] = 0.5 is not a round index/);
+    expect(() => fitGamma({ t: [0, 0.5, 1, 2], solver: [1, 1, 1, 1], verifier: [1, 1, 1, 1] }, fractions)).toThrow(
+      /t\[1\] = 0.5 is not a round index/,
+    );
   });
 });

@@ -119,7 +119,9 @@ describe('shared-rate fit', () => {
 
   it('rejects malformed trajectories with messages that name the problem', () => {
     expect(() => fitSharedRate({ t: [0, 1], solver: [1, 0.5], verifier: [0.5, 0.4] })).toThrow(/2 time points, need at least 3/);
-    expect(() => fitSharedRate({ t: [0, 2, 1, 3], solver: [1, 0.8, 0.7, 0.6], verifier: [0.5, 0.4, 0.3, 0.2] })).toThrow(/t\[2\] = 1 follows t\[1\] = 2/);
+    expect(() => fitSharedRate({ t: [0, 2, 1, 3], solver: [1, 0.8, 0.7, 0.6], verifier: [0.5, 0.4, 0.3, 0.2] })).toThrow(
+      /t\[2\] = 1 follows t\[1\] = 2/,
+    );
     expect(() => fitSharedRate({ t: [0, 1, 2, 3], solver: [1, NaN, 0.7, 0.6], verifier: [0.5, 0.4, 0.3, 0.2] })).toThrow(/solver\[1\]/);
     expect(() => fitSharedRate({ t: [0, 1, 2], solver: [1, 0.8], verifier: [0.5, 0.4, 0.3] })).toThrow(/same length/);
   });
@@ -136,7 +138,11 @@ describe('alternative laws', () => {
   const noise = (tr: Trajectory, seed: number) => withNoise(tr, 1e-3, makeRng(seed));
 
   it('each law recovers its own noiseless data exactly', () => {
-    const sep: Trajectory = { t, solver: t.map((x) => 0.9 * Math.exp(-0.5 * x) + 0.2), verifier: t.map((x) => 0.3 * Math.exp(-0.2 * x) + 0.1) };
+    const sep: Trajectory = {
+      t,
+      solver: t.map((x) => 0.9 * Math.exp(-0.5 * x) + 0.2),
+      verifier: t.map((x) => 0.3 * Math.exp(-0.2 * x) + 0.1),
+    };
     const fs = fitLaw(sep, 'separate');
     expect(fs.parameters.solverRate).toBeCloseTo(0.5, 7);
     expect(fs.parameters.verifierRate).toBeCloseTo(0.2, 7);
@@ -150,7 +156,11 @@ describe('alternative laws', () => {
     expect(ft.rss).toBeLessThan(1e-14);
     expect(ft.parameters.rate1).toBeCloseTo(0.2, 5);
     expect(ft.parameters.rate2).toBeCloseTo(1.5, 5);
-    const pow: Trajectory = { t, solver: t.map((x) => 0.8 * Math.pow(1 + x / 2, -0.7) + 0.1), verifier: t.map((x) => 0.3 * Math.pow(1 + x / 2, -0.7) + 0.05) };
+    const pow: Trajectory = {
+      t,
+      solver: t.map((x) => 0.8 * Math.pow(1 + x / 2, -0.7) + 0.1),
+      verifier: t.map((x) => 0.3 * Math.pow(1 + x / 2, -0.7) + 0.05),
+    };
     const fp = fitLaw(pow, 'power');
     expect(fp.rss).toBeLessThan(1e-14);
     expect(fp.parameters.exponent).toBeCloseTo(0.7, 5);
@@ -166,12 +176,22 @@ describe('alternative laws', () => {
     expect(fits.shared.aic).toBeLessThan(fits.power.aic);
     expect(cs.fits.reduce((s, f) => s + f.aicWeight, 0)).toBeCloseTo(1, 12);
 
-    const sep = noise({ t, solver: t.map((x) => 0.9 * Math.exp(-0.5 * x) + 0.2), verifier: t.map((x) => 0.3 * Math.exp(-0.2 * x) + 0.1) }, 11);
+    const sep = noise(
+      { t, solver: t.map((x) => 0.9 * Math.exp(-0.5 * x) + 0.2), verifier: t.map((x) => 0.3 * Math.exp(-0.2 * x) + 0.1) },
+      11,
+    );
     const c2 = compareLaws(sep, ['shared', 'separate']);
     expect(c2.bestByAic).toBe('separate');
     expect(c2.fits[1].deltaAic).toBeGreaterThan(10);
 
-    const pow = noise({ t, solver: t.map((x) => 0.8 * Math.pow(1 + x / 0.5, -0.6) + 0.1), verifier: t.map((x) => 0.3 * Math.pow(1 + x / 0.5, -0.6) + 0.05) }, 12);
+    const pow = noise(
+      {
+        t,
+        solver: t.map((x) => 0.8 * Math.pow(1 + x / 0.5, -0.6) + 0.1),
+        verifier: t.map((x) => 0.3 * Math.pow(1 + x / 0.5, -0.6) + 0.05),
+      },
+      12,
+    );
     expect(compareLaws(pow).bestByAic).toBe('power');
   });
 

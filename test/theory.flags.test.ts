@@ -3,7 +3,15 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { analyseTrajectory, fitSharedRate, formatAnalysis, formatFitFlags, readTrajectoryFile, type FitFlagCode, type Trajectory } from '../src/theory/index.js';
+import {
+  analyseTrajectory,
+  fitSharedRate,
+  formatAnalysis,
+  formatFitFlags,
+  readTrajectoryFile,
+  type FitFlagCode,
+  type Trajectory,
+} from '../src/theory/index.js';
 import { makeRng } from '../src/theory/numeric.js';
 
 const codes = (tr: Trajectory) => fitSharedRate(tr).flags.map((f) => f.code);
@@ -23,7 +31,11 @@ describe('fitFlags', () => {
 
   it('rate-at-edge: a step at the first point, which any faster rate fits as well', () => {
     const t = range(8, 1);
-    const fit = fitSharedRate({ t, solver: t.map((x) => (x === 0 ? 5 : 2 + 0.02 * x)), verifier: t.map((x) => (x === 0 ? 3 : 1 + 0.01 * x)) });
+    const fit = fitSharedRate({
+      t,
+      solver: t.map((x) => (x === 0 ? 5 : 2 + 0.02 * x)),
+      verifier: t.map((x) => (x === 0 ? 3 : 1 + 0.01 * x)),
+    });
     expect(fit.flags.map((f) => f.code)).toContain('rate-at-edge');
     expect(fit.atRateBound).toBe(true);
     expect(fit.warnings[0]).toMatch(/edge of its search range \[0\.0001429, 142\.9\]/);
@@ -72,8 +84,9 @@ describe('fitFlags', () => {
 
   it('too-few-points counts the residual degrees of freedom, and 5 points are enough', () => {
     const t4 = range(4, 2);
-    expect(fitSharedRate({ t: t4, solver: relax(t4, 0.6, 3, 2), verifier: relax(t4, 0.6, 2, 0.5) }).warnings[0])
-      .toMatch(/^only 4 time points for 5 parameters \(3 residual degrees of freedom\)/); // 2·4 − 5 = 3
+    expect(fitSharedRate({ t: t4, solver: relax(t4, 0.6, 3, 2), verifier: relax(t4, 0.6, 2, 0.5) }).warnings[0]).toMatch(
+      /^only 4 time points for 5 parameters \(3 residual degrees of freedom\)/,
+    ); // 2·4 − 5 = 3
     const t5 = range(5, 2);
     expect(codes({ t: t5, solver: relax(t5, 0.6, 3, 2), verifier: relax(t5, 0.6, 2, 0.5) })).not.toContain('too-few-points');
   });
@@ -102,12 +115,16 @@ describe('fitFlags', () => {
 
   it('singular and limits-not-identified say why', () => {
     const t = range(6, 1);
-    expect(fitSharedRate({ t, solver: t.map(() => 2), verifier: t.map(() => 1) }).warnings.join('\n')).toMatch(/Jacobian is rank deficient/);
+    expect(fitSharedRate({ t, solver: t.map(() => 2), verifier: t.map(() => 1) }).warnings.join('\n')).toMatch(
+      /Jacobian is rank deficient/,
+    );
     const t8 = range(8, 1);
     const rng = makeRng(12);
     const solver = relax(t8, 0.5, 1, 2).map((v) => v + 0.3 * rng.normal());
     const verifier = relax(t8, 0.5, 0.5, 1).map((v) => v + 0.3 * rng.normal());
-    expect(fitSharedRate({ t: t8, solver, verifier }).warnings[0]).toMatch(/^U_s∞'s interval \[-?[\d.]+, -?[\d.]+\] is wider than the change the fit sees/);
+    expect(fitSharedRate({ t: t8, solver, verifier }).warnings[0]).toMatch(
+      /^U_s∞'s interval \[-?[\d.]+, -?[\d.]+\] is wider than the change the fit sees/,
+    );
   });
 
   it('limits-not-identified compares the half-width of the interval with the change', () => {
@@ -126,7 +143,12 @@ describe('fitFlags', () => {
 
   it('formatFitFlags: nothing for no flags, one line joined by "; " otherwise', () => {
     expect(formatFitFlags([])).toBe('');
-    expect(formatFitFlags([{ code: 'singular', message: 'a' }, { code: 'too-few-points', message: 'b' }])).toBe('warning: a; b');
+    expect(
+      formatFitFlags([
+        { code: 'singular', message: 'a' },
+        { code: 'too-few-points', message: 'b' },
+      ]),
+    ).toBe('warning: a; b');
   });
 
   it('the flags reach the fit CLI text and JSON (analyseTrajectory / formatAnalysis)', () => {
@@ -152,7 +174,9 @@ describe('the flags where fits are printed', () => {
   it("the report's Figure 4 caption and fit table carry them beside the numbers", async () => {
     const { trajectoryFiguresOf } = await import('../src/report/index.js');
     const t = range(4, 2);
-    const [figure4] = trajectoryFiguresOf([{ title: 'short', trajectory: { t, solver: relax(t, 0.6, 3, 2), verifier: relax(t, 0.6, 2, 0.5) } }]);
+    const [figure4] = trajectoryFiguresOf([
+      { title: 'short', trajectory: { t, solver: relax(t, 0.6, 3, 2), verifier: relax(t, 0.6, 2, 0.5) } },
+    ]);
     expect(figure4.caption).toMatch(/U_s∞ = 2, .*\(warning: only 4 time points for 5 parameters/);
     const rows = figure4.tables[0].rows.filter((r) => String(r[0]).startsWith('warning'));
     expect(rows.map((r) => r[1])).toEqual([expect.stringMatching(/^only 4 time points/)]);
@@ -165,13 +189,40 @@ describe("cross's table", () => {
     const t = range(4, 1);
     const flags = fitSharedRate({ t, solver: relax(t, 0.6, 3, 2), verifier: relax(t, 0.6, 2, 0.5) }).flags;
     const summary = {
-      budget: 26, gamma: 0.001, externalVerifier: 'oracle', externalSelect: 'random', rounds: 3, seeds: [1], failed: [], wallSeconds: 10,
-      arms: { none: { seedsFinished: 1, initialTestAccuracy: 0.25, finalTestAccuracy: 0.24, finalTestAccuracySd: NaN, finalSolverUncertainty: 2,
-        predictedFinalSolverUncertainty: 2.1, finalVerifierUncertainty: 0.5, externalQueries: 0, wallSeconds: 10 } },
+      budget: 26,
+      gamma: 0.001,
+      externalVerifier: 'oracle',
+      externalSelect: 'random',
+      rounds: 3,
+      seeds: [1],
+      failed: [],
+      wallSeconds: 10,
+      arms: {
+        none: {
+          seedsFinished: 1,
+          initialTestAccuracy: 0.25,
+          finalTestAccuracy: 0.24,
+          finalTestAccuracySd: NaN,
+          finalSolverUncertainty: 2,
+          predictedFinalSolverUncertainty: 2.1,
+          finalVerifierUncertainty: 0.5,
+          externalQueries: 0,
+          wallSeconds: 10,
+        },
+      },
       comparison: { pairedDeltaVsNone: {}, beatsNone: {}, allocationSpread: NaN, meanSeedSd: NaN },
-      theory: { method: '', base: 'none', dynamics: { alpha: 1, beta: 0.5, k: 1, b: 0.1, rate: 0.5, r2: { solver: 1, verifier: 1, gap: 1 }, flags }, gammaBudget: 0.026,
-        outcomes: [], regime: { explanation: 'no arm with external verification' }, gammaPerArm: {} },
+      theory: {
+        method: '',
+        base: 'none',
+        dynamics: { alpha: 1, beta: 0.5, k: 1, b: 0.1, rate: 0.5, r2: { solver: 1, verifier: 1, gap: 1 }, flags },
+        gammaBudget: 0.026,
+        outcomes: [],
+        regime: { explanation: 'no arm with external verification' },
+        gammaPerArm: {},
+      },
     } as unknown as Parameters<typeof formatCrossTable>[0];
-    expect(formatCrossTable(summary)).toMatch(/dynamics from arm none: r = 0\.500 per round.*\n {2}warning: only 4 time points for 5 parameters/);
+    expect(formatCrossTable(summary)).toMatch(
+      /dynamics from arm none: r = 0\.500 per round.*\n {2}warning: only 4 time points for 5 parameters/,
+    );
   });
 });

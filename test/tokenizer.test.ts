@@ -32,7 +32,10 @@ describe('shipped tokenizer', () => {
     const pieces = readModelPieces(readFileSync(DEFAULT_TOKENIZER_PATH));
     // spm writes the "\n" piece raw, which splits its line: rejoin it before comparing.
     const vocab = readFileSync(DEFAULT_TOKENIZER_PATH.replace(/\.model$/, '.vocab'), 'utf8').replace('\n\n\t', '\n\\n\t');
-    const rows = vocab.trimEnd().split('\n').map((line) => line.split('\t'));
+    const rows = vocab
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('\t'));
     expect(rows).toHaveLength(pieces.length);
     rows.forEach(([piece, score], id) => {
       expect(piece).toBe(pieces[id].piece === '\n' ? '\\n' : pieces[id].piece);
@@ -43,8 +46,19 @@ describe('shipped tokenizer', () => {
 
   it('keeps newlines, repeated spaces, tabs, unicode and LaTeX exactly (lossless)', () => {
     const tricky = [
-      '', ' ', '\n', 'a\nb', '\n\nline\n\n', '  two  spaces  ', '\ttab\tand\r\nCRLF', ' leading', 'trailing ',
-      'Déjà vu — 30€, ½ cup, 😀', '$\\frac{3}{4}$ and \\boxed{\\{1, 2\\}}', '#### 1,000', 'x^{2}_{i} \\cdot \\sqrt[3]{8}',
+      '',
+      ' ',
+      '\n',
+      'a\nb',
+      '\n\nline\n\n',
+      '  two  spaces  ',
+      '\ttab\tand\r\nCRLF',
+      ' leading',
+      'trailing ',
+      'Déjà vu — 30€, ½ cup, 😀',
+      '$\\frac{3}{4}$ and \\boxed{\\{1, 2\\}}',
+      '#### 1,000',
+      'x^{2}_{i} \\cdot \\sqrt[3]{8}',
       '<sep> <s> </s> <pad> are plain text here',
     ];
     expect(roundTripFailures(tricky)).toEqual([]);

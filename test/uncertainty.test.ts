@@ -61,8 +61,13 @@ describe('the scorer against plain JS', () => {
       expect(scored.normalizedNll[i], `row ${i} normalised NLL`).toBeCloseTo(plain.nll / length, 4);
       expect(scored.entropy[i], `row ${i} entropy`).toBeCloseTo(plain.entropy, 4);
       expect(scored.selfCertainty[i], `row ${i} self-certainty`).toBeCloseTo(plain.selfCertainty, 4);
-      expect(uncertainty[i]).toEqual({ nll: expect.closeTo(plain.nll, 4), normalizedNll: expect.closeTo(plain.nll / length, 4), length,
-        entropy: expect.closeTo(plain.entropy, 4), selfCertainty: expect.closeTo(plain.selfCertainty, 4) });
+      expect(uncertainty[i]).toEqual({
+        nll: expect.closeTo(plain.nll, 4),
+        normalizedNll: expect.closeTo(plain.nll / length, 4),
+        length,
+        entropy: expect.closeTo(plain.entropy, 4),
+        selfCertainty: expect.closeTo(plain.selfCertainty, 4),
+      });
       reverseApart = Math.max(reverseApart, Math.abs(plain.reverseKl - plain.selfCertainty));
     });
     expect(reverseApart).toBeGreaterThan(0.1); // the data tells KL(U‖p) from KL(p‖U)
@@ -88,11 +93,17 @@ describe('the scorer against plain JS', () => {
 
 describe('U_s, U_v and G', () => {
   // total NLL and NLL per token rank these responses differently, so a length-normalised U gives other numbers
-  const response = (nll: number, length: number): ResponseUncertainty => ({ nll, normalizedNll: nll / length, length, entropy: 1, selfCertainty: 1 });
+  const response = (nll: number, length: number): ResponseUncertainty => ({
+    nll,
+    normalizedNll: nll / length,
+    length,
+    entropy: 1,
+    selfCertainty: 1,
+  });
   const sampled = [response(12, 6), response(3, 1), response(8, 2), response(1, 4)];
   const picks = [response(3, 1), response(1, 4)];
 
-  it('are means of the total sequence NLL (the paper\'s U), not of the NLL per token', () => {
+  it("are means of the total sequence NLL (the paper's U), not of the NLL per token", () => {
     expect(solverUncertainty(sampled)).toBeCloseTo((12 + 3 + 8 + 1) / 4, 12);
     expect(verifierUncertainty(picks)).toBeCloseTo((3 + 1) / 2, 12);
     expect(gap(sampled, picks)).toBeCloseTo(6 - 2, 12);

@@ -28,19 +28,24 @@ export async function loadTorchBackend(opts = {}) {
   },
 };
 
-esbuild.build({
-  entryPoints: ['pretrain', 'train'].map((name) => path.join(root, 'src', 'cli', `${name}.ts`)),
-  outdir: path.join(root, 'devbundle', 'cli'),
-  outExtension: { '.js': '.mjs' },
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node18',
-  logLevel: 'warning',
-  plugins: [staticTorch],
-  external: ['@resvg/resvg-js', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
-  logOverride: { 'ignored-bare-import': 'silent' },
-  // CommonJS packages inside an ESM bundle call require() for built-ins, and sentencepiece-js's emscripten code reads __filename
-  banner: { js: "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
-    "const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));" },
-}).then(() => console.log(`bundled into ${path.join(root, 'devbundle', 'cli')}`));
+esbuild
+  .build({
+    entryPoints: ['pretrain', 'train'].map((name) => path.join(root, 'src', 'cli', `${name}.ts`)),
+    outdir: path.join(root, 'devbundle', 'cli'),
+    outExtension: { '.js': '.mjs' },
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node18',
+    logLevel: 'warning',
+    plugins: [staticTorch],
+    external: ['@resvg/resvg-js', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu', '*.node'],
+    logOverride: { 'ignored-bare-import': 'silent' },
+    // CommonJS packages inside an ESM bundle call require() for built-ins, and sentencepiece-js's emscripten code reads __filename
+    banner: {
+      js:
+        "import { createRequire as __createRequire } from 'node:module'; import { fileURLToPath as __fileURLToPath } from 'node:url'; " +
+        "const require = __createRequire(import.meta.url); const __filename = __fileURLToPath(import.meta.url); const __dirname = __filename.slice(0, __filename.lastIndexOf('/'));",
+    },
+  })
+  .then(() => console.log(`bundled into ${path.join(root, 'devbundle', 'cli')}`));

@@ -4,8 +4,27 @@ import { type BackendChoice, type DeviceChoice, initBackend, preferredEmbedMode 
 import { loadLoopData } from '../loop/data.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
 import type { StageTimes } from '../loop/sampling.js';
-import { type AdamWState, type LoraConfig, type Model, type OptimizerConfig, type TrainBatch, DEFAULT_OPTIMIZER, LORA_TARGETS, MODELS_DIR, Rng, addLora,
-  disposeAdamW, disposeModel, initAdamW, initModel, loadCheckpoint, nextTokenLogProbs, sample, score, trainStep } from '../model/index.js';
+import {
+  type AdamWState,
+  type LoraConfig,
+  type Model,
+  type OptimizerConfig,
+  type TrainBatch,
+  DEFAULT_OPTIMIZER,
+  LORA_TARGETS,
+  MODELS_DIR,
+  Rng,
+  addLora,
+  disposeAdamW,
+  disposeModel,
+  initAdamW,
+  initModel,
+  loadCheckpoint,
+  nextTokenLogProbs,
+  sample,
+  score,
+  trainStep,
+} from '../model/index.js';
 import { type Tokenizer, loadTokenizer } from '../tokenizer/index.js';
 import { type Workload, forwardFlops, lastTokenWorkload, samplingWorkload, teacherForcedWorkload, trainFlops } from './flops.js';
 import { loadAverage } from './machine.js';
@@ -120,7 +139,14 @@ const OPTIMIZER: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: 1e-4, minLr: 1e-4
 
 function loopData(spec: WorkerSpec, poolSize: number) {
   const { sizes, seed } = spec;
-  return loadLoopData({ dataset: 'arith', poolSize, freshPool: false, evalSize: Math.min(sizes.evalSize, poolSize), testSize: sizes.testSize, seed });
+  return loadLoopData({
+    dataset: 'arith',
+    poolSize,
+    freshPool: false,
+    evalSize: Math.min(sizes.evalSize, poolSize),
+    testSize: sizes.testSize,
+    seed,
+  });
 }
 
 /** The round whose wall time is the median (the lower middle one of an even count). */
@@ -147,19 +173,24 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   const T = P + M - 1; // an SFT row of prompt + response, shifted by one
   const verifyLength = P + M + tokenizer.encode(VERIFIER_TEMPLATES.tf).length;
   if (verifyLength > config.max_position_embeddings) {
-    throw new Error(`--prompt-length ${P} + --new-tokens ${M} + the verifier template exceed max_position_embeddings ${config.max_position_embeddings}`);
+    throw new Error(
+      `--prompt-length ${P} + --new-tokens ${M} + the verifier template exceed max_position_embeddings ${config.max_position_embeddings}`,
+    );
   }
 
   const dispatch = await dispatchCost();
-  log(`${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel, ` +
-    `profiler adds ${(dispatch.profilerSeconds * 1e6).toFixed(1)})`);
+  log(
+    `${info.name}: ${(dispatch.perCallSeconds * 1e6).toFixed(1)} µs per kernel call (${(dispatch.insideKernelSeconds * 1e6).toFixed(1)} inside the kernel, ` +
+      `profiler adds ${(dispatch.profilerSeconds * 1e6).toFixed(1)})`,
+  );
 
   const prompts = randomRows(rng, S, P, vocab);
   const responses = randomRows(rng, S, M, vocab);
   const verifyPrompts = randomRows(rng, S, verifyLength, vocab);
   const trainRows = randomRows(rng, sizes.batch, T + 1, vocab);
   const trainBatch: TrainBatch = {
-    inputs: trainRows.map((r) => r.slice(0, -1)), targets: trainRows.map((r) => r.slice(1)),
+    inputs: trainRows.map((r) => r.slice(0, -1)),
+    targets: trainRows.map((r) => r.slice(1)),
     weights: trainRows.map(() => Array.from({ length: T }, (_, j) => (j >= P - 1 ? 1 : 0))), // SFT: loss on the response only
   };
   const lora = loraConfig(sizes);
@@ -178,14 +209,19 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     verify: forwardFlops(config, work.verify),
   };
   const tokensPerCall: Record<ThroughputStage, number> = {
-    train: sizes.batch * T, trainLora: sizes.batch * T, sample: S * M, score: S * (P + M), verify: S * verifyLength,
+    train: sizes.batch * T,
+    trainLora: sizes.batch * T,
+    sample: S * M,
+    score: S * (P + M),
+    verify: S * verifyLength,
   };
 
   let optimizer: AdamWState = initAdamW(model.params);
   const stages: Record<ThroughputStage, () => void> = {
     train: () => void trainStep(model, optimizer, OPTIMIZER, trainBatch),
     trainLora: () => void trainStep(model, optimizer, OPTIMIZER, trainBatch),
-    sample: () => void sample(model, prompts, { temperature: 1, topP: 1, maxNewTokens: M, eosId: -1, padId: tokenizer.padId, rng: new Rng(spec.seed) }),
+    sample: () =>
+      void sample(model, prompts, { temperature: 1, topP: 1, maxNewTokens: M, eosId: -1, padId: tokenizer.padId, rng: new Rng(spec.seed) }),
     score: () => void score(model, prompts, responses, { padId: tokenizer.padId, batchSize: S }),
     verify: () => void nextTokenLogProbs(model, verifyPrompts, { padId: tokenizer.padId, batchSize: S }),
   };
@@ -201,8 +237,10 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
     timings[stage] = measure(stages[stage], timing);
     const profiled = await profileKernels(stages[stage]);
     breakdowns[stage] = breakdown(profiled, timings[stage].medianSeconds, dispatch);
-    log(`${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
-      `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`);
+    log(
+      `${info.name}: ${stage} ${(tokensPerCall[stage] / timings[stage].medianSeconds).toFixed(0)} tokens/s ` +
+        `(median of ${timings[stage].reps}, ${breakdowns[stage].kernels} kernels, mostly ${breakdowns[stage].dominant})`,
+    );
   }
 
   // one round with the adapters attached, as `npm run train` runs by default (LoRA)
@@ -221,20 +259,45 @@ export async function benchBackend(spec: WorkerSpec, log: Log = () => {}): Promi
   log(`${info.name}: matmul peak ${(peak.flopsPerSecond / 1e9).toFixed(2)} GFLOP/s at n=${peak.size}`);
   const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
   const rate = (stage: ThroughputStage) => perSecond(tokensPerCall[stage], timings[stage].medianSeconds);
-  const mfu = Object.fromEntries(THROUGHPUT_STAGES.map((s) => [s, modelFlops[s] / timings[s].medianSeconds / peak.flopsPerSecond])) as Record<ThroughputStage, number>;
+  const mfu = Object.fromEntries(
+    THROUGHPUT_STAGES.map((s) => [s, modelFlops[s] / timings[s].medianSeconds / peak.flopsPerSecond]),
+  ) as Record<ThroughputStage, number>;
   const cpu = process.cpuUsage(cpuStart);
   const wallSeconds = (performance.now() - wallStart) / 1000;
   return {
-    backend: info.name, package: info.package, version: info.version, device: info.device, threads: info.threads,
-    trainTokensPerSecond: rate('train'), trainLoraTokensPerSecond: rate('trainLora'), sampleTokensPerSecond: rate('sample'),
-    scoreTokensPerSecond: rate('score'), verifyTokensPerSecond: rate('verify'),
-    roundSeconds: round.seconds, stageShare: stageShare(round), stageSeconds: round.stages,
-    roundTokensPerSecond: { sample: perSecond(round.tokens.sample, round.stages.sample), score: perSecond(round.tokens.score, round.stages.score), train: perSecond(round.tokens.train, round.stages.train) },
-    peakRssBytes, backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
-    mfu, matmulPeakFlopsPerSecond: peak.flopsPerSecond, matmulPeak: peak, dispatchMicroseconds: dispatch.perCallSeconds * 1e6, dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
+    backend: info.name,
+    package: info.package,
+    version: info.version,
+    device: info.device,
+    threads: info.threads,
+    trainTokensPerSecond: rate('train'),
+    trainLoraTokensPerSecond: rate('trainLora'),
+    sampleTokensPerSecond: rate('sample'),
+    scoreTokensPerSecond: rate('score'),
+    verifyTokensPerSecond: rate('verify'),
+    roundSeconds: round.seconds,
+    stageShare: stageShare(round),
+    stageSeconds: round.stages,
+    roundTokensPerSecond: {
+      sample: perSecond(round.tokens.sample, round.stages.sample),
+      score: perSecond(round.tokens.score, round.stages.score),
+      train: perSecond(round.tokens.train, round.stages.train),
+    },
+    peakRssBytes,
+    backendPeakBytes: Math.max(...THROUGHPUT_STAGES.map((s) => breakdowns[s].peakBytes)),
+    mfu,
+    matmulPeakFlopsPerSecond: peak.flopsPerSecond,
+    matmulPeak: peak,
+    dispatchMicroseconds: dispatch.perCallSeconds * 1e6,
+    dispatchInsideKernelMicroseconds: dispatch.insideKernelSeconds * 1e6,
     profilerMicroseconds: dispatch.profilerSeconds * 1e6,
-    breakdown: breakdowns, timings, modelFlops, round,
-    cpuUtilisation: (cpu.user + cpu.system) / 1e6 / wallSeconds, loadAverage: { start: loadStart, end: loadAverage() }, wallSeconds,
+    breakdown: breakdowns,
+    timings,
+    modelFlops,
+    round,
+    cpuUtilisation: (cpu.user + cpu.system) / 1e6 / wallSeconds,
+    loadAverage: { start: loadStart, end: loadAverage() },
+    wallSeconds,
   };
 }
 
@@ -252,15 +315,35 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
     const data = loopData(spec, point.poolSize);
     if (warmed !== point.model) {
       // a small untimed round first, so the first point of each model pays no first-call costs
-      benchRound(model, tokenizer, loopData(spec, 1), { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) }, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed);
+      benchRound(
+        model,
+        tokenizer,
+        loopData(spec, 1),
+        { ...sizes, samples: 1, evalsPerRound: 0, newTokens: Math.min(4, sizes.newTokens) },
+        { optimizer, optimizerConfig: OPTIMIZER },
+        spec.seed,
+      );
       warmed = point.model;
     }
-    const round = medianRound(Array.from({ length: spec.timing.roundReps }, (_, r) => benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r)));
+    const round = medianRound(
+      Array.from({ length: spec.timing.roundReps }, (_, r) =>
+        benchRound(model, tokenizer, data, sizes, { optimizer, optimizerConfig: OPTIMIZER }, spec.seed + r),
+      ),
+    );
     const parameters = Object.values(model.params).reduce((s, v) => s + v.size, 0);
     disposeAdamW(optimizer);
     disposeModel(model);
-    out.push({ backend: info.name, threads: info.threads, model: point.model, parameters, samples: point.samples, poolSize: point.poolSize,
-      roundSeconds: round.seconds, stageSeconds: round.stages, meanResponseLength: round.meanResponseLength });
+    out.push({
+      backend: info.name,
+      threads: info.threads,
+      model: point.model,
+      parameters,
+      samples: point.samples,
+      poolSize: point.poolSize,
+      roundSeconds: round.seconds,
+      stageSeconds: round.stages,
+      meanResponseLength: round.meanResponseLength,
+    });
     log(`${info.name}: sweep ${point.model} N=${point.samples} pool=${point.poolSize}: ${round.seconds.toFixed(2)} s`);
   }
   return out;

@@ -47,9 +47,11 @@ export function samplingWorkload(rows: number, promptLength: number, newTokens: 
 
 /** Forward FLOPs: 2·weights per token in the layers (+ adapters), 2·vocab·hidden per logit row, 4·hidden per (query, key) pair per layer (QKᵀ and AV). */
 export function forwardFlops(config: ModelConfig, work: Workload, loraWeightCount = 0): number {
-  return 2 * (layerMatmulWeights(config) + loraWeightCount) * work.tokens
-    + 2 * config.vocab_size * config.hidden_size * work.headTokens
-    + 4 * config.hidden_size * config.num_hidden_layers * work.attendedKeys;
+  return (
+    2 * (layerMatmulWeights(config) + loraWeightCount) * work.tokens +
+    2 * config.vocab_size * config.hidden_size * work.headTokens +
+    4 * config.hidden_size * config.num_hidden_layers * work.attendedKeys
+  );
 }
 
 /**

@@ -6,8 +6,15 @@ import { PRESET_NAMES, type ModelConfig, type PresetName, presetConfig, validate
 
 /** A model far below `tiny` for the seconds-long smoke run: one layer, hidden 32. */
 export function microConfig(vocabSize: number): ModelConfig {
-  return { ...presetConfig('tiny', vocabSize), hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1,
-    intermediate_size: 64, max_position_embeddings: 128 };
+  return {
+    ...presetConfig('tiny', vocabSize),
+    hidden_size: 32,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    num_key_value_heads: 1,
+    intermediate_size: 64,
+    max_position_embeddings: 128,
+  };
 }
 
 export const BENCH_PRESETS = ['micro', ...PRESET_NAMES] as const;
@@ -22,12 +29,15 @@ export interface BenchModel {
 /** `--model`: micro | tiny | small (random init), a shipped checkpoint name under modelsDir, or a checkpoint directory. */
 export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: string): BenchModel {
   if (spec === 'micro') return { spec, source: 'preset', config: microConfig(vocabSize) };
-  if ((PRESET_NAMES as readonly string[]).includes(spec)) return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
+  if ((PRESET_NAMES as readonly string[]).includes(spec))
+    return { spec, source: 'preset', config: presetConfig(spec as PresetName, vocabSize) };
   const shipped = join(modelsDir, spec);
   const dir = existsSync(join(shipped, 'config.json')) ? shipped : resolve(spec);
   const configPath = join(dir, 'config.json');
   if (!existsSync(configPath)) {
-    throw new Error(`--model ${spec}: not a preset (${BENCH_PRESETS.join(', ')}), a shipped model in ${modelsDir}, or a checkpoint directory with config.json`);
+    throw new Error(
+      `--model ${spec}: not a preset (${BENCH_PRESETS.join(', ')}), a shipped model in ${modelsDir}, or a checkpoint directory with config.json`,
+    );
   }
   let raw: unknown;
   try {
@@ -36,6 +46,7 @@ export function resolveBenchModel(spec: string, vocabSize: number, modelsDir: st
     throw new Error(`--model ${spec}: ${configPath} is not valid JSON (${(error as Error).message})`);
   }
   const config = validateConfig(raw, configPath);
-  if (config.vocab_size !== vocabSize) throw new Error(`--model ${spec}: vocab_size ${config.vocab_size} in ${configPath} does not match the tokenizer's ${vocabSize}`);
+  if (config.vocab_size !== vocabSize)
+    throw new Error(`--model ${spec}: vocab_size ${config.vocab_size} in ${configPath} does not match the tokenizer's ${vocabSize}`);
   return { spec, source: 'checkpoint', config, dir };
 }

@@ -87,7 +87,9 @@ export function breakdown(run: ProfiledRun, wallSeconds: number, dispatch: Dispa
       matmulFlops += matmulCallFlops(call.inputShapes, call.outputShapes[0] ?? []);
     } else {
       memory += work;
-      memoryBytes += 4 * (call.inputShapes.reduce((s, shape) => s + elements(shape), 0) + call.outputShapes.reduce((s, shape) => s + elements(shape), 0));
+      memoryBytes +=
+        4 *
+        (call.inputShapes.reduce((s, shape) => s + elements(shape), 0) + call.outputShapes.reduce((s, shape) => s + elements(shape), 0));
     }
     const entry = byName.get(call.name) ?? { calls: 0, seconds: 0 };
     entry.calls += 1;
@@ -97,18 +99,34 @@ export function breakdown(run: ProfiledRun, wallSeconds: number, dispatch: Dispa
   const n = run.calls.length;
   const outsideKernel = Math.max(0, dispatch.perCallSeconds - dispatch.insideKernelSeconds);
   const parts: Record<BreakdownPart, number> = {
-    matmul, memory, dispatch: n * dispatch.perCallSeconds,
+    matmul,
+    memory,
+    dispatch: n * dispatch.perCallSeconds,
     js: Math.max(0, run.wallSeconds - kernelSeconds - n * (outsideKernel + dispatch.profilerSeconds)),
   };
   const total = Object.values(parts).reduce((a, b) => a + b, 0) || 1;
   const share = Object.fromEntries(BREAKDOWN_PARTS.map((p) => [p, parts[p] / total])) as Record<BreakdownPart, number>;
   const dominant = BREAKDOWN_PARTS.reduce((best, p) => (parts[p] > parts[best] ? p : best), BREAKDOWN_PARTS[0]);
-  const topKernels = [...byName.entries()].map(([name, e]) => ({ name, ...e })).sort((a, b) => b.seconds - a.seconds).slice(0, 5);
+  const topKernels = [...byName.entries()]
+    .map(([name, e]) => ({ name, ...e }))
+    .sort((a, b) => b.seconds - a.seconds)
+    .slice(0, 5);
   return {
-    wallSeconds, profiledWallSeconds: run.wallSeconds, kernels: n,
-    matmulSeconds: share.matmul * wallSeconds, matmulFlops, matmulFlopsPerSecond: matmul > 0 ? matmulFlops / matmul : 0,
-    memorySeconds: share.memory * wallSeconds, memoryBytes, memoryBytesPerSecond: memory > 0 ? memoryBytes / memory : 0,
-    dispatchSeconds: share.dispatch * wallSeconds, jsSeconds: share.js * wallSeconds, share, dominant, peakBytes: run.peakBytes, topKernels,
+    wallSeconds,
+    profiledWallSeconds: run.wallSeconds,
+    kernels: n,
+    matmulSeconds: share.matmul * wallSeconds,
+    matmulFlops,
+    matmulFlopsPerSecond: matmul > 0 ? matmulFlops / matmul : 0,
+    memorySeconds: share.memory * wallSeconds,
+    memoryBytes,
+    memoryBytesPerSecond: memory > 0 ? memoryBytes / memory : 0,
+    dispatchSeconds: share.dispatch * wallSeconds,
+    jsSeconds: share.js * wallSeconds,
+    share,
+    dominant,
+    peakBytes: run.peakBytes,
+    topKernels,
   };
 }
 
@@ -137,11 +155,12 @@ export async function profileKernels(fn: () => void): Promise<ProfiledRun> {
  * profiler's own cost.
  */
 export async function dispatchCost(count = 500, reps = 5): Promise<DispatchCost> {
-  const chain = () => tf.tidy(() => {
-    let x: tf.Tensor = tf.ones([8]);
-    for (let i = 0; i < count; i++) x = tf.add(x, 1);
-    x.dataSync();
-  });
+  const chain = () =>
+    tf.tidy(() => {
+      let x: tf.Tensor = tf.ones([8]);
+      for (let i = 0; i < count; i++) x = tf.add(x, 1);
+      x.dataSync();
+    });
   chain(); // warm-up
   const seconds: number[] = [];
   for (let r = 0; r < reps; r++) {

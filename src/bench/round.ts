@@ -22,19 +22,37 @@ export const ROUND_VERIFIER = 'tf';
 export const ROUND_SIGMA = 0.5;
 
 /** Times runRound on round 0 of `data` (evaluating on data.eval / data.test at its evaluation points); `model` is trained in place. */
-export function benchRound(model: Model, tokenizer: Tokenizer, data: LoopData, sizes: RoundSizes, training: { optimizer: AdamWState; optimizerConfig: OptimizerConfig },
-  seed: number): RoundTiming {
+export function benchRound(
+  model: Model,
+  tokenizer: Tokenizer,
+  data: LoopData,
+  sizes: RoundSizes,
+  training: { optimizer: AdamWState; optimizerConfig: OptimizerConfig },
+  seed: number,
+): RoundTiming {
   const sampling = { samples: sizes.samples, temperature: 1, topP: 1, maxNewTokens: sizes.newTokens, sampleBatch: sizes.sampleBatch };
   const verifier = selfVerifier(ROUND_VERIFIER, model, tokenizer);
   const ctx = {
-    model, tokenizer, ...training, rng: new Rng(seed), sampling, verifier, sigma: ROUND_SIGMA,
+    model,
+    tokenizer,
+    ...training,
+    rng: new Rng(seed),
+    sampling,
+    verifier,
+    sigma: ROUND_SIGMA,
     sft: { epochsPerRound: 1, evalsPerEpoch: Math.max(1, sizes.evalsPerRound), batchSize: sizes.batch },
   };
   const evalOptions = { ...sampling, verifier, sigma: ROUND_SIGMA, seed: seed + 7919 };
   const outcome = runRound(ctx, { index: 0, pool: data.pool(0) }, (point) => {
     if (sizes.evalsPerRound > 0) timed(point.times, 'eval', () => evaluate(model, tokenizer, data.eval, data.test, evalOptions));
   });
-  return { seconds: outcome.seconds, stages: outcome.times, tokens: outcome.tokens, meanResponseLength: outcome.meanResponseLength, trainSteps: outcome.trainSteps };
+  return {
+    seconds: outcome.seconds,
+    stages: outcome.times,
+    tokens: outcome.tokens,
+    meanResponseLength: outcome.meanResponseLength,
+    trainSteps: outcome.trainSteps,
+  };
 }
 
 /** Each stage's share of the round's wall time (they partition it up to bookkeeping between stages). */

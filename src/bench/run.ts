@@ -10,7 +10,15 @@ import { countParameters, parameterShapes, LORA_TARGETS } from '../model/model.j
 import { MODELS_DIR } from '../model/index.js';
 import { loadTokenizer } from '../tokenizer/index.js';
 import { VERIFIER_TEMPLATES } from '../loop/prompts.js';
-import { type BackendResult, type BenchBackend, type BenchSizes, type BenchTiming, type SweepPoint, type SweepResult, type WorkerSpec } from './backend.js';
+import {
+  type BackendResult,
+  type BenchBackend,
+  type BenchSizes,
+  type BenchTiming,
+  type SweepPoint,
+  type SweepResult,
+  type WorkerSpec,
+} from './backend.js';
 import { loraWeights } from './flops.js';
 import { type MachineInfo, loadAverage, machineInfo } from './machine.js';
 import { resolveBenchModel } from './model.js';
@@ -35,13 +43,33 @@ export interface BenchOptions {
 // The round is `npm run train`'s default round scaled down: 16 of its 256 questions, eval and test questions in the
 // same proportion (64 and 200 per 256), N = 4 of 16, 32 of 64 new tokens; --sweep shows how it grows.
 export const BENCH_SIZES: BenchSizes = {
-  batch: 16, sampleBatch: 32, promptLength: 16, newTokens: 32, samples: 4, poolSize: 16, evalSize: 4, testSize: 12, evalsPerRound: 2, loraRank: 8, loraAlpha: 16,
+  batch: 16,
+  sampleBatch: 32,
+  promptLength: 16,
+  newTokens: 32,
+  samples: 4,
+  poolSize: 16,
+  evalSize: 4,
+  testSize: 12,
+  evalsPerRound: 2,
+  loraRank: 8,
+  loraAlpha: 16,
 };
 export const BENCH_TIMING: BenchTiming = { warmup: 1, reps: 5, maxSeconds: 20, roundReps: 1, matmulMaxSize: 2048 };
 
 /** `--smoke`: the micro model at micro sizes, one timed run of everything; seconds per backend. */
 export const SMOKE_SIZES: BenchSizes = {
-  batch: 2, sampleBatch: 4, promptLength: 8, newTokens: 4, samples: 2, poolSize: 2, evalSize: 1, testSize: 1, evalsPerRound: 1, loraRank: 2, loraAlpha: 4,
+  batch: 2,
+  sampleBatch: 4,
+  promptLength: 8,
+  newTokens: 4,
+  samples: 2,
+  poolSize: 2,
+  evalSize: 1,
+  testSize: 1,
+  evalsPerRound: 1,
+  loraRank: 2,
+  loraAlpha: 4,
 };
 export const SMOKE_TIMING: BenchTiming = { warmup: 1, reps: 1, maxSeconds: 1, roundReps: 1, matmulMaxSize: 128 };
 
@@ -58,9 +86,13 @@ export interface BenchReport {
 /** `--backend`: all, or a comma list of torch, wasm, cpu, tensorflow. */
 export function parseBackends(spec: string): BenchBackend[] {
   if (spec === 'all') return [...BENCH_BACKENDS];
-  const names = spec.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const name of names) {
-    if (!(BENCH_BACKENDS as readonly string[]).includes(name)) throw new Error(`--backend: unknown backend '${name}'; choose all or from ${BENCH_BACKENDS.join(', ')}`);
+    if (!(BENCH_BACKENDS as readonly string[]).includes(name))
+      throw new Error(`--backend: unknown backend '${name}'; choose all or from ${BENCH_BACKENDS.join(', ')}`);
   }
   if (names.length === 0) throw new Error('--backend: no backend named');
   return [...new Set(names)] as BenchBackend[];
@@ -104,8 +136,10 @@ type WorkerReply<T> = { ok: true; result: T } | { ok: false; error: string };
 /** Runs one worker process (src/bench/worker.ts through src/child.ts); its log lines go to `log`. */
 export function runWorker<T>(spec: WorkerSpec, log: (line: string) => void): Promise<WorkerReply<T>> {
   const env = { ...process.env, ...(spec.threads !== undefined ? { OMP_NUM_THREADS: String(spec.threads) } : {}) };
-  return runInChild<T>(entryBeside(import.meta.url, 'worker'), spec, { env, log: (line) => log(`  ${line}`) })
-    .then((result) => ({ ok: true as const, result }), (error: Error) => ({ ok: false as const, error: error.message }));
+  return runInChild<T>(entryBeside(import.meta.url, 'worker'), spec, { env, log: (line) => log(`  ${line}`) }).then(
+    (result) => ({ ok: true as const, result }),
+    (error: Error) => ({ ok: false as const, error: error.message }),
+  );
 }
 
 /** Why a backend cannot run here, when that is known without starting it (tfjs-node installs without its native binding when its download fails). */
@@ -130,13 +164,32 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
   const verifyLength = options.sizes.promptLength + options.sizes.newTokens + tokenizer.encode(VERIFIER_TEMPLATES.tf).length;
   const report: BenchReport = {
     machine,
-    model: { spec: model.spec, source: model.source, config: model.config, parameters: countParameters(parameterShapes(model.config)),
-      loraParameters: loraWeights(model.config, { rank: options.sizes.loraRank, targets: [...LORA_TARGETS] }) },
-    settings: { sizes: options.sizes, timing: options.timing, seed: options.seed, verifier: 'tf', trainSeqLength: options.sizes.promptLength + options.sizes.newTokens - 1, verifyLength },
+    model: {
+      spec: model.spec,
+      source: model.source,
+      config: model.config,
+      parameters: countParameters(parameterShapes(model.config)),
+      loraParameters: loraWeights(model.config, { rank: options.sizes.loraRank, targets: [...LORA_TARGETS] }),
+    },
+    settings: {
+      sizes: options.sizes,
+      timing: options.timing,
+      seed: options.seed,
+      verifier: 'tf',
+      trainSeqLength: options.sizes.promptLength + options.sizes.newTokens - 1,
+      verifyLength,
+    },
     results: [],
     skipped: [],
   };
-  const base = { threads: options.threads, device: options.device, model: options.model, seed: options.seed, sizes: options.sizes, timing: options.timing };
+  const base = {
+    threads: options.threads,
+    device: options.device,
+    model: options.model,
+    seed: options.seed,
+    sizes: options.sizes,
+    timing: options.timing,
+  };
   for (const backend of options.backends) {
     const reason = unavailableReason(backend);
     if (reason) {
@@ -174,11 +227,25 @@ async function compareTorch(report: BenchReport, options: BenchOptions, log: (li
   const threads = options.threads ?? report.results.find((r) => r.backend === 'torch')?.threads ?? report.machine.cores;
   log(`PyTorch reference (${threads} threads)`);
   try {
-    const reference = await runTorchReference({
-      preset: options.model, vocab: report.model.config.vocab_size, batch: s.batch, seq: report.settings.trainSeqLength, sampleBatch: s.sampleBatch,
-      prompt: s.promptLength, newTokens: s.newTokens, verifyLength: report.settings.verifyLength, loraRank: s.loraRank, loraAlpha: s.loraAlpha,
-      topP: 1, threads, steps: options.timing.reps, warmup: Math.max(1, options.timing.warmup),
-    }, { python: options.python });
+    const reference = await runTorchReference(
+      {
+        preset: options.model,
+        vocab: report.model.config.vocab_size,
+        batch: s.batch,
+        seq: report.settings.trainSeqLength,
+        sampleBatch: s.sampleBatch,
+        prompt: s.promptLength,
+        newTokens: s.newTokens,
+        verifyLength: report.settings.verifyLength,
+        loraRank: s.loraRank,
+        loraAlpha: s.loraAlpha,
+        topP: 1,
+        threads,
+        steps: options.timing.reps,
+        warmup: Math.max(1, options.timing.warmup),
+      },
+      { python: options.python },
+    );
     const comparison: TorchComparison = { reference, ratios: [] };
     for (const result of report.results) {
       const ours = Object.fromEntries(COMPARED_KEYS.map((k) => [k, result[k]]));

@@ -16,7 +16,6 @@ export interface Timing {
   reps: number;
 }
 
-
 /** Times fn after `warmup` untimed runs: `reps` timed runs, or fewer (at least one) once maxSeconds is spent. */
 export function measure(fn: () => void, options: TimingOptions): Timing {
   for (let i = 0; i < options.warmup; i++) fn();

@@ -9,7 +9,13 @@ import { PACKAGE_ROOT } from '../data/paths.js';
 export const TORCH_SCRIPT = join(PACKAGE_ROOT, 'scripts', 'bench_torch.py');
 export const DEFAULT_PYTHON = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-export const COMPARED_KEYS = ['trainTokensPerSecond', 'trainLoraTokensPerSecond', 'sampleTokensPerSecond', 'scoreTokensPerSecond', 'verifyTokensPerSecond'] as const;
+export const COMPARED_KEYS = [
+  'trainTokensPerSecond',
+  'trainLoraTokensPerSecond',
+  'sampleTokensPerSecond',
+  'scoreTokensPerSecond',
+  'verifyTokensPerSecond',
+] as const;
 export type ComparedKey = (typeof COMPARED_KEYS)[number];
 
 // the snake_case names bench_torch.py may print instead
@@ -61,7 +67,10 @@ export function referenceValues(row: Record<string, unknown>): Partial<Record<Co
 }
 
 /** ours / PyTorch for every key both sides measured (> 1: faster than PyTorch). */
-export function ratios(ours: Partial<Record<ComparedKey, number>>, reference: Partial<Record<ComparedKey, number>>): Partial<Record<ComparedKey, number>> {
+export function ratios(
+  ours: Partial<Record<ComparedKey, number>>,
+  reference: Partial<Record<ComparedKey, number>>,
+): Partial<Record<ComparedKey, number>> {
   const out: Partial<Record<ComparedKey, number>> = {};
   for (const key of COMPARED_KEYS) {
     const a = ours[key];
@@ -88,31 +97,50 @@ async function supportedFlags(python: string, script: string): Promise<Set<strin
   const help = await run(python, [script, '--help']);
   if (help.code !== 0) {
     const why = help.stderr.includes('No module named') ? `PyTorch is not importable by ${python}` : help.stderr.trim().split('\n').pop();
-    throw new Error(`${script} --help failed (${why}); install Debian's PyTorch with \`apt-get install -y python3-torch\` or pass --python PATH`);
+    throw new Error(
+      `${script} --help failed (${why}); install Debian's PyTorch with \`apt-get install -y python3-torch\` or pass --python PATH`,
+    );
   }
   return new Set(help.stdout.match(/--[a-z][a-z-]*/g) ?? []);
 }
 
 /** Runs the PyTorch reference for one preset and returns its figures. */
-export async function runTorchReference(request: TorchRequest, options: { python?: string; script?: string } = {}): Promise<TorchReference> {
+export async function runTorchReference(
+  request: TorchRequest,
+  options: { python?: string; script?: string } = {},
+): Promise<TorchReference> {
   const python = options.python ?? DEFAULT_PYTHON;
   const script = options.script ?? TORCH_SCRIPT;
   if (!existsSync(script)) throw new Error(`${script} is missing`);
-  if (!['tiny', 'small'].includes(request.preset)) throw new Error(`bench_torch.py mirrors the presets tiny and small only (got --model ${request.preset})`);
+  if (!['tiny', 'small'].includes(request.preset))
+    throw new Error(`bench_torch.py mirrors the presets tiny and small only (got --model ${request.preset})`);
   const flags = await supportedFlags(python, script);
   const dir = mkdtempSync(join(tmpdir(), 'svgap-bench-torch-'));
   const jsonPath = join(dir, 'torch.json');
   const wanted: [string, number | string][] = [
-    ['--preset', request.preset], ['--vocab', request.vocab], ['--batch', request.batch], ['--seq', request.seq], ['--sample-batch', request.sampleBatch],
-    ['--prompt', request.prompt], ['--new-tokens', request.newTokens], ['--verify-length', request.verifyLength], ['--lora-rank', request.loraRank],
-    ['--lora-alpha', request.loraAlpha], ['--top-p', request.topP], ['--threads', request.threads], ['--steps', request.steps], ['--sample-runs', request.steps], ['--warmup', request.warmup],
+    ['--preset', request.preset],
+    ['--vocab', request.vocab],
+    ['--batch', request.batch],
+    ['--seq', request.seq],
+    ['--sample-batch', request.sampleBatch],
+    ['--prompt', request.prompt],
+    ['--new-tokens', request.newTokens],
+    ['--verify-length', request.verifyLength],
+    ['--lora-rank', request.loraRank],
+    ['--lora-alpha', request.loraAlpha],
+    ['--top-p', request.topP],
+    ['--threads', request.threads],
+    ['--steps', request.steps],
+    ['--sample-runs', request.steps],
+    ['--warmup', request.warmup],
     ['--json', jsonPath],
   ];
   const args = [script, ...wanted.filter(([flag]) => flags.has(flag)).flatMap(([flag, value]) => [flag, String(value)])];
   const command = [python, ...args].join(' ');
   try {
     const result = await run(python, args);
-    if (result.code !== 0) throw new Error(`${command} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    if (result.code !== 0)
+      throw new Error(`${command} failed (exit ${result.code}): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
     if (!existsSync(jsonPath)) throw new Error(`${command} wrote no ${jsonPath}`);
     const parsed = JSON.parse(readFileSync(jsonPath, 'utf8')) as unknown;
     const rows = (Array.isArray(parsed) ? parsed : [parsed]) as Record<string, unknown>[];

@@ -18,7 +18,10 @@ export async function main(args: string[]): Promise<string> {
     .option('out', { type: 'string', describe: 'output directory (default: RUN_DIR/report for one run, else out/figures)' })
     .option('format', { type: 'string', default: 'svg,png', describe: 'comma-separated: svg, png (index.html always embeds SVG)' })
     .option('first', { type: 'number', describe: 'early prediction: fit the first k evaluation points and draw the forecast band' })
-    .option('paper-fig4', { type: 'string', describe: "the paper's digitized Figure 4 CSV (../shared/datasets/paper-fig4/phi4_figure4_digitized.csv)" })
+    .option('paper-fig4', {
+      type: 'string',
+      describe: "the paper's digitized Figure 4 CSV (../shared/datasets/paper-fig4/phi4_figure4_digitized.csv)",
+    })
     .option('time-col', { type: 'string', describe: 'trajectory files: time column (default: t, epoch, round or step)' })
     .option('solver-col', { type: 'string', describe: 'trajectory files: solver uncertainty column' })
     .option('verifier-col', { type: 'string', describe: 'trajectory files: verifier uncertainty column' })
@@ -31,16 +34,26 @@ export async function main(args: string[]): Promise<string> {
     .parseSync();
 
   const inputs = (argv.inputs ?? []).map(String);
-  const formats = argv.format.split(',').map((f) => f.trim()).filter(Boolean);
+  const formats = argv.format
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
   for (const f of formats) if (f !== 'svg' && f !== 'png') throw new Error(`--format: unknown format '${f}' (use svg, png or svg,png)`);
-  if (argv.first !== undefined && !(Number.isInteger(argv.first) && argv.first > 0)) throw new Error(`--first must be a positive integer, got ${argv.first}`);
-  if (inputs.length === 0 && !argv['paper-fig4']) throw new Error('give at least one run directory or trajectory file, or --paper-fig4 PATH (see --help)');
+  if (argv.first !== undefined && !(Number.isInteger(argv.first) && argv.first > 0))
+    throw new Error(`--first must be a positive integer, got ${argv.first}`);
+  if (inputs.length === 0 && !argv['paper-fig4'])
+    throw new Error('give at least one run directory or trajectory file, or --paper-fig4 PATH (see --help)');
 
   const { figures, settings, title } = figuresOf({
     inputs,
     paperFig4: argv['paper-fig4'],
     first: argv.first,
-    readOptions: { timeCol: argv['time-col'], solverCol: argv['solver-col'], verifierCol: argv['verifier-col'], valueCol: argv['value-col'] },
+    readOptions: {
+      timeCol: argv['time-col'],
+      solverCol: argv['solver-col'],
+      verifierCol: argv['verifier-col'],
+      valueCol: argv['value-col'],
+    },
   });
   const oneDir = inputs.length === 1 && !argv['paper-fig4'] && statSync(inputs[0]).isDirectory();
   const out = argv.out ?? (oneDir ? join(inputs[0], 'report') : join('out', 'figures'));

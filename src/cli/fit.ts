@@ -10,11 +10,17 @@ import { analyseTrajectory, formatAnalysis, LAW_NAMES, readTrajectoryFile, type 
 function main(): void {
   const argv = yargs(hideBin(process.argv))
     .scriptName('npm run fit --')
-    .usage('$0 FILE [options]\n\nFit the solver–verifier gap dynamics (Prop. 3.1) to uncertainty trajectories.\nFILE: metrics.jsonl of a run, a CSV/JSONL with time/solver/verifier columns, or the long format panel,series,epoch,value.')
+    .usage(
+      '$0 FILE [options]\n\nFit the solver–verifier gap dynamics (Prop. 3.1) to uncertainty trajectories.\nFILE: metrics.jsonl of a run, a CSV/JSONL with time/solver/verifier columns, or the long format panel,series,epoch,value.',
+    )
     .command('$0 <file>', false)
     .positional('file', { type: 'string', describe: 'trajectory file (.jsonl, .csv, .tsv)' })
     .option('first', { type: 'number', describe: 'early prediction: fit the first k points, forecast the rest' })
-    .option('law', { choices: [...LAW_NAMES, 'all'], default: 'shared', describe: 'laws to fit (the shared-rate fit is always reported; others are compared by AIC/BIC)' })
+    .option('law', {
+      choices: [...LAW_NAMES, 'all'],
+      default: 'shared',
+      describe: 'laws to fit (the shared-rate fit is always reported; others are compared by AIC/BIC)',
+    })
     .option('json', { type: 'boolean', default: false, describe: 'print one JSON object instead of tables' })
     .option('out', { type: 'string', describe: 'also write fit.json and fit.txt into this directory' })
     .option('time-col', { type: 'string', describe: 'time column (default: t, epoch, round or step)' })
@@ -36,11 +42,18 @@ function main(): void {
     .parseSync();
 
   const file = argv.file as string;
-  for (const [flag, value] of [['--first', argv.first], ['--bootstrap', argv.bootstrap], ['--seed', argv.seed], ['--epsilon', argv.epsilon]] as const) {
+  for (const [flag, value] of [
+    ['--first', argv.first],
+    ['--bootstrap', argv.bootstrap],
+    ['--seed', argv.seed],
+    ['--epsilon', argv.epsilon],
+  ] as const) {
     if (value !== undefined && !Number.isFinite(value)) throw new Error(`${flag} must be a number`);
   }
-  if (argv.first !== undefined && !(Number.isInteger(argv.first) && argv.first > 0)) throw new Error(`--first must be a positive integer, got ${argv.first}`);
-  if (!(Number.isInteger(argv.bootstrap) && argv.bootstrap >= 0)) throw new Error(`--bootstrap must be a non-negative integer, got ${argv.bootstrap}`);
+  if (argv.first !== undefined && !(Number.isInteger(argv.first) && argv.first > 0))
+    throw new Error(`--first must be a positive integer, got ${argv.first}`);
+  if (!(Number.isInteger(argv.bootstrap) && argv.bootstrap >= 0))
+    throw new Error(`--bootstrap must be a non-negative integer, got ${argv.bootstrap}`);
   if (argv.epsilon !== undefined && !(argv.epsilon > 0)) throw new Error(`--epsilon must be > 0, got ${argv.epsilon}`);
 
   const table = readTrajectoryFile(file, {
@@ -54,14 +67,21 @@ function main(): void {
   });
   let names = Object.keys(table.panels);
   if (argv.panel) {
-    for (const p of argv.panel) if (!names.includes(p)) throw new Error(`--panel ${p}: no such panel in ${file} (panels: ${names.join(', ')})`);
+    for (const p of argv.panel)
+      if (!names.includes(p)) throw new Error(`--panel ${p}: no such panel in ${file} (panels: ${names.join(', ')})`);
     names = argv.panel;
   }
   const laws: LawName[] = argv.law === 'all' ? LAW_NAMES : [argv.law as LawName];
   const panels: Record<string, PanelAnalysis> = {};
   for (const name of names) {
     try {
-      panels[name] = analyseTrajectory(table.panels[name], { laws, first: argv.first, bootstrap: argv.bootstrap, seed: argv.seed, epsilon: argv.epsilon });
+      panels[name] = analyseTrajectory(table.panels[name], {
+        laws,
+        first: argv.first,
+        bootstrap: argv.bootstrap,
+        seed: argv.seed,
+        epsilon: argv.epsilon,
+      });
     } catch (err) {
       throw new Error(`${file}: panel '${name}': ${(err as Error).message}`);
     }

@@ -5,7 +5,11 @@ import { hideBin } from 'yargs/helpers';
 import { checkFlags } from '../flags.js';
 import { gradePredictions, loadGsm8k, loadJsonl, loadMath, readPredictions, type Problem } from '../data/index.js';
 
-function loadDataset(dataset: string, split: string, args: { dataDir?: string; questionField: string; answerField: string; skipBadLines: boolean }): Problem[] {
+function loadDataset(
+  dataset: string,
+  split: string,
+  args: { dataDir?: string; questionField: string; answerField: string; skipBadLines: boolean },
+): Problem[] {
   if (dataset === 'gsm8k') {
     if (split !== 'train' && split !== 'test') throw new Error(`--split must be train or test, got ${split}`);
     return loadGsm8k({ split, dataDir: args.dataDir, skipBadLines: args.skipBadLines });
@@ -20,9 +24,11 @@ function loadDataset(dataset: string, split: string, args: { dataDir?: string; q
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName('npm run grade --')
-    .usage('$0 --dataset gsm8k|math|PATH --predictions preds.jsonl [options]\n\n' +
-      'preds.jsonl lines: {"idx": <0-based line index in the dataset file>, "prediction": "<model output>"}.\n' +
-      'The final answer is taken from "#### n", else the last \\boxed{}, else the last number.')
+    .usage(
+      '$0 --dataset gsm8k|math|PATH --predictions preds.jsonl [options]\n\n' +
+        'preds.jsonl lines: {"idx": <0-based line index in the dataset file>, "prediction": "<model output>"}.\n' +
+        'The final answer is taken from "#### n", else the last \\boxed{}, else the last number.',
+    )
     .option('dataset', { type: 'string', demandOption: true, describe: 'gsm8k, math, or a jsonl file' })
     .option('split', { type: 'string', default: 'test', describe: 'gsm8k: test or train; math: test' })
     .option('predictions', { type: 'string', demandOption: true, describe: 'jsonl of {idx, prediction}' })
@@ -40,7 +46,10 @@ async function main(): Promise<void> {
 
   checkFlags(argv as Record<string, unknown>, hideBin(process.argv), ['json', 'skip-bad-lines']);
   const problems = loadDataset(argv.dataset, argv.split, {
-    dataDir: argv['data-dir'], questionField: argv['question-field'], answerField: argv['answer-field'], skipBadLines: argv['skip-bad-lines'],
+    dataDir: argv['data-dir'],
+    questionField: argv['question-field'],
+    answerField: argv['answer-field'],
+    skipBadLines: argv['skip-bad-lines'],
   });
   const predictions = readPredictions(argv.predictions, argv['skip-bad-lines']);
   const report = gradePredictions(problems, predictions, argv.predictions);

@@ -6,8 +6,12 @@ import { OPTIONS, type OptionRow, type TrainOptions, trainOptionsFrom } from '..
 
 function addRows<T>(y: Argv<T>, rows: readonly OptionRow[]): Argv<T> {
   for (const row of rows) {
-    y.option(row.flag, { type: row.type, describe: row.describe, ...(row.choices ? { choices: row.choices } : {}),
-      ...(row.default !== undefined && row.cliDefault !== false ? { default: row.default } : {}) });
+    y.option(row.flag, {
+      type: row.type,
+      describe: row.describe,
+      ...(row.choices ? { choices: row.choices } : {}),
+      ...(row.default !== undefined && row.cliDefault !== false ? { default: row.default } : {}),
+    });
   }
   return y;
 }
@@ -16,7 +20,10 @@ const BACKEND_FLAGS = ['backend', 'threads', 'device'];
 
 /** --backend, --threads, --device. */
 export function backendOptions<T>(y: Argv<T>): Argv<T> {
-  return addRows(y, OPTIONS.filter((row) => BACKEND_FLAGS.includes(row.flag)));
+  return addRows(
+    y,
+    OPTIONS.filter((row) => BACKEND_FLAGS.includes(row.flag)),
+  );
 }
 
 /** Every option of a run. */
@@ -31,5 +38,9 @@ export function toTrainOptions(argv: Record<string, unknown>, args: string[] = h
   const given = OPTIONS.filter((row) => argv[row.flag] !== undefined); // the rest keep their defaults (--rounds has none on the command line)
   const flat = Object.fromEntries(given.map((row) => [row.flag.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase()), argv[row.flag]]));
   const typed = new Set(typedFlags(args));
-  return { ...trainOptionsFrom(flat), extendRounds: argv.rounds as number | undefined, explicitFlags: OPTIONS.map((row) => row.flag).filter((flag) => typed.has(flag)) };
+  return {
+    ...trainOptionsFrom(flat),
+    extendRounds: argv.rounds as number | undefined,
+    explicitFlags: OPTIONS.map((row) => row.flag).filter((flag) => typed.has(flag)),
+  };
 }

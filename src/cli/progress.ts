@@ -2,12 +2,21 @@
 import cliProgress from 'cli-progress';
 import type { Progress } from '../loop/sampling.js';
 
-export function makeProgress(stream: NodeJS.WriteStream = process.stderr): { progress: Progress; log: (line: string) => void; stop: () => void } {
+export function makeProgress(stream: NodeJS.WriteStream = process.stderr): {
+  progress: Progress;
+  log: (line: string) => void;
+  stop: () => void;
+} {
   if (stream.isTTY) {
-    const bar = new cliProgress.SingleBar({
-      stream, clearOnComplete: true, hideCursor: true,
-      format: '{stage} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}',
-    }, cliProgress.Presets.shades_classic);
+    const bar = new cliProgress.SingleBar(
+      {
+        stream,
+        clearOnComplete: true,
+        hideCursor: true,
+        format: '{stage} [{bar}] {value}/{total} | {rate}/s | ETA {eta_formatted}',
+      },
+      cliProgress.Presets.shades_classic,
+    );
     let stage = '';
     let started = 0;
     let active = false;

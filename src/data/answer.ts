@@ -22,7 +22,8 @@ export function lastBoxed(text: string): string | null {
 
 // A fraction a/b, a number with thousands separators (commas, or spaces as in "1 000"), or a plain/decimal number in
 // plain or scientific notation (1e6), optionally negative with '-' or a Unicode minus.
-const NUMBER_PATTERN = /[-\u2212]?\d+\/\d+|[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-\u2212]?\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?:\.\d+)?(?!\d)|[-\u2212]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[-\u2212]?\.\d+/g;
+const NUMBER_PATTERN =
+  /[-\u2212]?\d+\/\d+|[-\u2212]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[-\u2212]?\d{1,3}(?:[ \u00a0\u2009\u202f]\d{3})+(?:\.\d+)?(?!\d)|[-\u2212]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?|[-\u2212]?\.\d+/g;
 
 /** The last number-like token in free text, or null. */
 export function lastNumber(text: string): string | null {
@@ -34,7 +35,10 @@ export function lastNumber(text: string): string | null {
 export function extractAnswer(text: string): string | null {
   const hash = text.lastIndexOf('####');
   if (hash >= 0) {
-    const rest = text.slice(hash + 4).split('\n')[0].trim();
+    const rest = text
+      .slice(hash + 4)
+      .split('\n')[0]
+      .trim();
     if (rest !== '') return rest;
   }
   const boxed = lastBoxed(text);
@@ -44,8 +48,33 @@ export function extractAnswer(text: string): string | null {
 
 // Units glued to a value ("5m", "12cm") or after it ("5 meters" is caught by the words rule). Single letters other than
 // m and g are left alone: "5x" is an expression, not 5.
-const UNITS = new Set(['m', 'g', 'mm', 'cm', 'km', 'in', 'inch', 'inches', 'ft', 'feet', 'yd', 'mi', 'kg', 'mg', 'lb', 'lbs', 'oz', 'ml', 'sec', 'min',
-  'hr', 'hrs', 'mph', 'kph', 'cents']);
+const UNITS = new Set([
+  'm',
+  'g',
+  'mm',
+  'cm',
+  'km',
+  'in',
+  'inch',
+  'inches',
+  'ft',
+  'feet',
+  'yd',
+  'mi',
+  'kg',
+  'mg',
+  'lb',
+  'lbs',
+  'oz',
+  'ml',
+  'sec',
+  'min',
+  'hr',
+  'hrs',
+  'mph',
+  'kph',
+  'cents',
+]);
 
 /** `s` without its trailing full stops (a loop: /\.+$/ backtracks quadratically on a long run of dots). */
 function dropTrailingDots(s: string): string {
@@ -90,13 +119,19 @@ export function normalizeAnswer(answer: string): string {
   s = s.replace(/^\(([A-E])\)$/, '$1'); // a multiple-choice letter: "(B)", "\text{(B)}" -> "B"
   s = s.replace(/([\^_])\{([A-Za-z0-9])\}/g, '$1$2'); // x^{2} -> x^2, a_{1} -> a_1
   s = s.replace(/\\sqrt(\w)/g, '\\sqrt{$1}');
-  s = s.replace(/\\frac(\d)(\d)/g, '\\frac{$1}{$2}').replace(/\\frac(\d)\{/g, '\\frac{$1}{').replace(/\\frac\{([^{}]*)\}(\d)/g, '\\frac{$1}{$2}');
+  s = s
+    .replace(/\\frac(\d)(\d)/g, '\\frac{$1}{$2}')
+    .replace(/\\frac(\d)\{/g, '\\frac{$1}{')
+    .replace(/\\frac\{([^{}]*)\}(\d)/g, '\\frac{$1}{$2}');
   s = s.replace(/(^|[^\d])\.(\d)/g, (_m, before: string, digit: string) => `${before}0.${digit}`); // ".5" -> "0.5"
   return s;
 }
 
 /** An exact rational number: numerator / denominator, denominator > 0. */
-interface Rational { num: bigint; den: bigint }
+interface Rational {
+  num: bigint;
+  den: bigint;
+}
 
 const DECIMAL = '-?\\d+(?:\\.\\d+)?(?:e[-+]?\\d+)?';
 const PLAIN_NUMBER = new RegExp(`^${DECIMAL}$`, 'i');

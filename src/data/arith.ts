@@ -4,7 +4,14 @@
 import type { Problem } from './datasets.js';
 import { hashSeed, mulberry32, pick, randInt, shuffled } from '../rng.js';
 
-export interface ArithOptions { count: number; seed: number; minSteps?: number; maxSteps?: number; maxNumber?: number; offset?: number }
+export interface ArithOptions {
+  count: number;
+  seed: number;
+  minSteps?: number;
+  maxSteps?: number;
+  maxNumber?: number;
+  offset?: number;
+}
 
 /** Default difficulty: 1-4 steps, every number (operands, intermediate results, answer) at most 30. */
 export const ARITH_DEFAULTS = { minSteps: 1, maxSteps: 4, maxNumber: 30 } as const;
@@ -20,8 +27,16 @@ export const ARITH_LEVELS = {
 type Op = '+' | '-' | '*' | '/';
 
 const NAMES: readonly (readonly [string, string])[] = [
-  ['Tom', 'He'], ['Sam', 'He'], ['Ben', 'He'], ['Max', 'He'], ['Leo', 'He'],
-  ['Amy', 'She'], ['Mia', 'She'], ['Eva', 'She'], ['Lily', 'She'], ['Zoe', 'She'],
+  ['Tom', 'He'],
+  ['Sam', 'He'],
+  ['Ben', 'He'],
+  ['Max', 'He'],
+  ['Leo', 'He'],
+  ['Amy', 'She'],
+  ['Mia', 'She'],
+  ['Eva', 'She'],
+  ['Lily', 'She'],
+  ['Zoe', 'She'],
 ];
 const OBJECTS = ['apples', 'pens', 'cards', 'books', 'coins', 'eggs', 'stickers', 'marbles', 'dollars'] as const;
 
@@ -43,10 +58,14 @@ const MAX_FACTOR = 9; // multipliers and divisors stay single-digit
 
 export function applyOp(op: Op, a: number, b: number): number {
   switch (op) {
-    case '+': return a + b;
-    case '-': return a - b;
-    case '*': return a * b;
-    case '/': return a / b;
+    case '+':
+      return a + b;
+    case '-':
+      return a - b;
+    case '*':
+      return a * b;
+    case '/':
+      return a / b;
   }
 }
 
@@ -116,14 +135,27 @@ export function generateArith(opts: ArithOptions): Problem[] {
 // An equation "a op b = c" inside a worked solution (GSM8K also writes x for times and "= $c").
 const EQUATION = /(-?\d+(?:\.\d+)?)(\s*)([+\-*/x×])(\s*)(\d+(?:\.\d+)?)(\s*=\s*\$?)(-?\d+(?:\.\d+)?)/g;
 
-interface Equation { start: number; end: number; a: number; op: Op; b: number; c: number; spacing: [string, string, string, string] }
+interface Equation {
+  start: number;
+  end: number;
+  a: number;
+  op: Op;
+  b: number;
+  c: number;
+  spacing: [string, string, string, string];
+}
 
 function findEquations(text: string): Equation[] {
   const found: Equation[] = [];
   for (const m of text.matchAll(EQUATION)) {
     const op: Op = m[3] === 'x' || m[3] === '×' ? '*' : (m[3] as Op);
     found.push({
-      start: m.index, end: m.index + m[0].length, a: Number(m[1]), op, b: Number(m[5]), c: Number(m[7]),
+      start: m.index,
+      end: m.index + m[0].length,
+      a: Number(m[1]),
+      op,
+      b: Number(m[5]),
+      c: Number(m[7]),
       spacing: [m[2], m[3], m[4], m[6]],
     });
   }
@@ -147,7 +179,10 @@ export function corruptSolution(problem: Problem, seed: number): Problem {
   const original = Number(problem.answer.replace(/,/g, ''));
   const integral = equations.every((e) => Number.isInteger(e.a) && Number.isInteger(e.b) && Number.isInteger(e.c));
 
-  const stepOrder = shuffled(rand, equations.map((_, i) => i)); // which step to break, in a seeded order
+  const stepOrder = shuffled(
+    rand,
+    equations.map((_, i) => i),
+  ); // which step to break, in a seeded order
   const slipOrder = shuffled(rand, SLIPS);
   const lastGivesAnswer = equations.length > 0 && equations[equations.length - 1].c === original;
   for (const j of lastGivesAnswer ? stepOrder : []) {
@@ -161,7 +196,12 @@ export function corruptSolution(problem: Problem, seed: number): Problem {
   }
   // Fallback: no equation chain leads to the final answer; change the final answer only.
   if (!Number.isFinite(original)) throw new Error(`corruptSolution: problem ${problem.idx} has a non-numeric answer "${problem.answer}"`);
-  const wrong = original + pick(rand, SLIPS.filter((d) => original + d >= 0));
+  const wrong =
+    original +
+    pick(
+      rand,
+      SLIPS.filter((d) => original + d >= 0),
+    );
   const head = hash >= 0 ? text.slice(0, hash) : `${text}\n`;
   return { ...problem, solution: `${head}#### ${wrong}`, answer: String(wrong) };
 }
@@ -177,8 +217,8 @@ function propagate(equations: Equation[], j: number, slip: number, integral: boo
   if (values[j].c < 0) return null;
   for (let k = j + 1; k < values.length; k++) {
     const e = values[k];
-    const a = chain ? values[k - 1].c : altered.get(e.a) ?? e.a;
-    const b = chain ? e.b : altered.get(e.b) ?? e.b;
+    const a = chain ? values[k - 1].c : (altered.get(e.a) ?? e.a);
+    const b = chain ? e.b : (altered.get(e.b) ?? e.b);
     if (a === e.a && b === e.b) continue;
     const c = Math.round(applyOp(e.op, a, b) * 1e6) / 1e6; // GSM8K decimals: no 0.30000000000000004
     if (!Number.isFinite(c) || c < 0 || (integral && !Number.isInteger(c))) return null;

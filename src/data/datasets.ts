@@ -8,7 +8,12 @@ import { dataFile } from './paths.js';
  * One problem. solution: the worked solution (GSM8K style ending "#### <n>"; MATH: the solution text);
  * answer: the reference final answer; idx: 0-based line index in the source file (or generator index).
  */
-export interface Problem { question: string; solution: string; answer: string; idx: number }
+export interface Problem {
+  question: string;
+  solution: string;
+  answer: string;
+  idx: number;
+}
 
 const CALCULATOR_ANNOTATION = /<<[^<>]*>>/g;
 
@@ -18,19 +23,29 @@ export function stripCalculatorAnnotations(text: string): string {
 }
 
 /** GSM8K {question, answer} from DIR/gsm8k/{split}.jsonl; the final answer follows "#### ". */
-export function loadGsm8k(opts: { split: 'train' | 'test'; dataDir?: string; stripCalculator?: boolean; skipBadLines?: boolean }): Problem[] {
-  if (opts.split !== 'train' && opts.split !== 'test') throw new Error(`GSM8K split must be "train" or "test", got "${String(opts.split)}"`);
+export function loadGsm8k(opts: {
+  split: 'train' | 'test';
+  dataDir?: string;
+  stripCalculator?: boolean;
+  skipBadLines?: boolean;
+}): Problem[] {
+  if (opts.split !== 'train' && opts.split !== 'test')
+    throw new Error(`GSM8K split must be "train" or "test", got "${String(opts.split)}"`);
   const path = dataFile(`gsm8k/${opts.split}.jsonl`, opts.dataDir);
-  const { items, skipped } = readJsonl(path, (row, idx) => {
-    const question = stringField(row, 'question');
-    const raw = stringField(row, 'answer');
-    const hash = raw.lastIndexOf('#### ');
-    if (hash < 0) throw new BadLine('field "answer" has no "#### <final answer>"');
-    const answer = raw.slice(hash + 5).trim();
-    if (answer === '') throw new BadLine('empty final answer after "#### "');
-    const solution = opts.stripCalculator ? stripCalculatorAnnotations(raw) : raw;
-    return { question, solution, answer, idx };
-  }, opts.skipBadLines);
+  const { items, skipped } = readJsonl(
+    path,
+    (row, idx) => {
+      const question = stringField(row, 'question');
+      const raw = stringField(row, 'answer');
+      const hash = raw.lastIndexOf('#### ');
+      if (hash < 0) throw new BadLine('field "answer" has no "#### <final answer>"');
+      const answer = raw.slice(hash + 5).trim();
+      if (answer === '') throw new BadLine('empty final answer after "#### "');
+      const solution = opts.stripCalculator ? stripCalculatorAnnotations(raw) : raw;
+      return { question, solution, answer, idx };
+    },
+    opts.skipBadLines,
+  );
   reportSkipped(path, skipped);
   return items;
 }
@@ -38,11 +53,15 @@ export function loadGsm8k(opts: { split: 'train' | 'test'; dataDir?: string; str
 /** MATH {problem, solution} from DIR/math/test.jsonl; the answer is the last \boxed{...} ('' when there is none). */
 export function loadMath(opts: { dataDir?: string; skipBadLines?: boolean }): Problem[] {
   const path = dataFile('math/test.jsonl', opts.dataDir);
-  const { items, skipped } = readJsonl(path, (row, idx) => {
-    const question = stringField(row, 'problem');
-    const solution = stringField(row, 'solution');
-    return { question, solution, answer: lastBoxed(solution) ?? '', idx };
-  }, opts.skipBadLines);
+  const { items, skipped } = readJsonl(
+    path,
+    (row, idx) => {
+      const question = stringField(row, 'problem');
+      const solution = stringField(row, 'solution');
+      return { question, solution, answer: lastBoxed(solution) ?? '', idx };
+    },
+    opts.skipBadLines,
+  );
   reportSkipped(path, skipped);
   return items;
 }
@@ -54,14 +73,18 @@ export function loadMath(opts: { dataDir?: string; skipBadLines?: boolean }): Pr
 export function loadJsonl(opts: { path: string; questionField: string; answerField: string; skipBadLines?: boolean }): Problem[] {
   if (!existsSync(opts.path)) throw new Error(`--dataset ${opts.path}: file not found`);
   if (statSync(opts.path).isDirectory()) throw new Error(`--dataset ${opts.path}: a directory; give a .jsonl file`);
-  const { items, skipped } = readJsonl(opts.path, (row, idx) => {
-    const question = stringField(row, opts.questionField);
-    const solution = stringField(row, opts.answerField);
-    const worked = solution.includes('####') || solution.includes('\\boxed') || solution.includes('\\fbox');
-    const answer = worked ? extractAnswer(solution) : solution.trim();
-    if (answer === null || answer === '') throw new BadLine(`field "${opts.answerField}" has no final answer`);
-    return { question, solution, answer, idx };
-  }, opts.skipBadLines);
+  const { items, skipped } = readJsonl(
+    opts.path,
+    (row, idx) => {
+      const question = stringField(row, opts.questionField);
+      const solution = stringField(row, opts.answerField);
+      const worked = solution.includes('####') || solution.includes('\\boxed') || solution.includes('\\fbox');
+      const answer = worked ? extractAnswer(solution) : solution.trim();
+      if (answer === null || answer === '') throw new BadLine(`field "${opts.answerField}" has no final answer`);
+      return { question, solution, answer, idx };
+    },
+    opts.skipBadLines,
+  );
   reportSkipped(opts.path, skipped);
   return items;
 }

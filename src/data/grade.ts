@@ -5,22 +5,41 @@ import type { Problem } from './datasets.js';
 import { BadLine, readJsonl, reportSkipped } from './jsonl.js';
 
 /** One line of preds.jsonl: idx is the 0-based line index of the problem in the dataset file. */
-export interface Prediction { idx: number; prediction: string; line?: number }
-export interface GradeItem { idx: number; extracted: string | null; reference: string; correct: boolean }
-export interface GradeReport { accuracy: number; correct: number; wrong: number; unparseable: number; items: GradeItem[] }
+export interface Prediction {
+  idx: number;
+  prediction: string;
+  line?: number;
+}
+export interface GradeItem {
+  idx: number;
+  extracted: string | null;
+  reference: string;
+  correct: boolean;
+}
+export interface GradeReport {
+  accuracy: number;
+  correct: number;
+  wrong: number;
+  unparseable: number;
+  items: GradeItem[];
+}
 
 /** Read preds.jsonl lines {"idx": n, "prediction": "..."} with file:line errors. */
 export function readPredictions(path: string, skipBadLines = false): Prediction[] {
   if (!existsSync(path)) throw new Error(`predictions file not found: ${path}`);
-  const { items, skipped } = readJsonl(path, (row, lineIndex) => {
-    const idx = row.idx;
-    if (typeof idx !== 'number' || !Number.isInteger(idx) || idx < 0) {
-      throw new BadLine(`"idx" must be a non-negative integer, got ${JSON.stringify(idx)}`);
-    }
-    const prediction = row.prediction;
-    if (typeof prediction !== 'string') throw new BadLine(`"prediction" must be a string, got ${JSON.stringify(prediction)}`);
-    return { idx, prediction, line: lineIndex + 1 };
-  }, skipBadLines);
+  const { items, skipped } = readJsonl(
+    path,
+    (row, lineIndex) => {
+      const idx = row.idx;
+      if (typeof idx !== 'number' || !Number.isInteger(idx) || idx < 0) {
+        throw new BadLine(`"idx" must be a non-negative integer, got ${JSON.stringify(idx)}`);
+      }
+      const prediction = row.prediction;
+      if (typeof prediction !== 'string') throw new BadLine(`"prediction" must be a string, got ${JSON.stringify(prediction)}`);
+      return { idx, prediction, line: lineIndex + 1 };
+    },
+    skipBadLines,
+  );
   reportSkipped(path, skipped);
   return items;
 }

@@ -1,7 +1,10 @@
 // Line-by-line JSONL reading with file:line errors (or skipping bad lines with a reported count).
 import { readFileSync } from 'node:fs';
 
-export interface SkippedLine { line: number; reason: string }
+export interface SkippedLine {
+  line: number;
+  reason: string;
+}
 
 /** Thrown by a row parser to reject a line; readJsonl turns it into "file:line: reason". */
 export class BadLine extends Error {}

@@ -7,10 +7,12 @@ export { PACKAGE_ROOT } from '../root.js';
 export const DEFAULT_DATA_DIR: string = resolve(PACKAGE_ROOT, '..', 'shared', 'datasets');
 
 const HOW_TO_PROVIDE =
-  'pass --data-dir DIR or set SVGAP_DATA=DIR, where DIR holds gsm8k/{train,test}.jsonl and math/test.jsonl ' +
-  '(see datasets/README.md)';
+  'pass --data-dir DIR or set SVGAP_DATA=DIR, where DIR holds gsm8k/{train,test}.jsonl and math/test.jsonl ' + '(see datasets/README.md)';
 
-export interface DataDirChoice { dir: string; source: 'flag' | 'env' | 'default' }
+export interface DataDirChoice {
+  dir: string;
+  source: 'flag' | 'env' | 'default';
+}
 
 export function chooseDataDir(flag?: string): DataDirChoice {
   if (flag !== undefined && flag !== '') {
@@ -25,8 +27,10 @@ export function chooseDataDir(flag?: string): DataDirChoice {
     return { dir, source: 'env' };
   }
   if (isDirectory(DEFAULT_DATA_DIR)) return { dir: DEFAULT_DATA_DIR, source: 'default' };
-  throw new Error(`no data directory: neither --data-dir nor SVGAP_DATA is set and the default ${DEFAULT_DATA_DIR} ` +
-    `does not exist; ${HOW_TO_PROVIDE}`);
+  throw new Error(
+    `no data directory: neither --data-dir nor SVGAP_DATA is set and the default ${DEFAULT_DATA_DIR} ` +
+      `does not exist; ${HOW_TO_PROVIDE}`,
+  );
 }
 
 /** --data-dir value > env SVGAP_DATA > ../shared/datasets relative to the repo root (when it exists). */

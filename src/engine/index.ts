@@ -67,22 +67,38 @@ async function loadTensorflow(gpu: boolean): Promise<Omit<BackendInfo, 'tried'>>
   // binding; importing it then fails half-way and leaves duplicate kernel registrations behind, so look first
   const libDir = join(packageDir, 'lib');
   const hasBinding = existsSync(libDir) && readdirSync(libDir).some((d) => existsSync(join(libDir, d, 'tfjs_binding.node')));
-  if (!hasBinding) throw new BackendUnavailable(`${pkg} is installed without its native binding (its install script did not download libtensorflow)`);
+  if (!hasBinding)
+    throw new BackendUnavailable(`${pkg} is installed without its native binding (its install script did not download libtensorflow)`);
   try {
     await import(pkg);
   } catch (error) {
     throw new BackendUnavailable(`${pkg} is not installed or failed to load (${(error as Error).message.split('\n')[0]})`);
   }
   if (!(await tf.setBackend('tensorflow'))) throw new BackendUnavailable(`${pkg} loaded but backend 'tensorflow' did not initialise`);
-  return { name: 'tensorflow', package: pkg, version: packageVersion(pkg), threads: os.availableParallelism(), device: gpu ? 'gpu' : 'cpu' };
+  return {
+    name: 'tensorflow',
+    package: pkg,
+    version: packageVersion(pkg),
+    threads: os.availableParallelism(),
+    device: gpu ? 'gpu' : 'cpu',
+  };
 }
 
 async function loadTorch(threads: number, device: DeviceChoice): Promise<Omit<BackendInfo, 'tried'>> {
   const { loadTorchBackend } = await import('./torch.js');
   const torch = await loadTorchBackend({ device, threads });
-  if (!torch.available) throw new BackendUnavailable(`torch backend unavailable: ${torch.reason ?? 'addon not built'} (build it with \`npm run build:native\`)`);
+  if (!torch.available)
+    throw new BackendUnavailable(
+      `torch backend unavailable: ${torch.reason ?? 'addon not built'} (build it with \`npm run build:native\`)`,
+    );
   if (!(await tf.setBackend('torch'))) throw new BackendUnavailable("the torch addon loaded but backend 'torch' did not initialise");
-  return { name: 'torch', package: 'tfjs-backend-torch', version: torch.version ?? 'unknown', threads: torch.threads ?? threads, device: torch.device ?? 'cpu' };
+  return {
+    name: 'torch',
+    package: 'tfjs-backend-torch',
+    version: torch.version ?? 'unknown',
+    threads: torch.threads ?? threads,
+    device: torch.device ?? 'cpu',
+  };
 }
 
 async function loadWasm(threads: number): Promise<Omit<BackendInfo, 'tried'>> {
@@ -91,7 +107,13 @@ async function loadWasm(threads: number): Promise<Omit<BackendInfo, 'tried'>> {
   wasm.setWasmPaths(join(distDir, '/'));
   wasm.setThreadsCount(threads);
   if (!(await tf.setBackend('wasm'))) throw new BackendUnavailable('the wasm backend did not initialise');
-  return { name: 'wasm', package: '@tensorflow/tfjs-backend-wasm', version: packageVersion('@tensorflow/tfjs-backend-wasm'), threads: wasm.getThreadsCount(), device: 'cpu' };
+  return {
+    name: 'wasm',
+    package: '@tensorflow/tfjs-backend-wasm',
+    version: packageVersion('@tensorflow/tfjs-backend-wasm'),
+    threads: wasm.getThreadsCount(),
+    device: 'cpu',
+  };
 }
 
 async function loadCpu(): Promise<Omit<BackendInfo, 'tried'>> {
@@ -99,7 +121,13 @@ async function loadCpu(): Promise<Omit<BackendInfo, 'tried'>> {
   if (!(await tf.setBackend('cpu'))) throw new BackendUnavailable('the cpu backend did not initialise');
   // the cpu backend greets Node users with a banner about tfjs-node; our own start-up line already says which backend runs
   (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
-  return { name: 'cpu', package: '@tensorflow/tfjs-backend-cpu', version: packageVersion('@tensorflow/tfjs-backend-cpu'), threads: 1, device: 'cpu' };
+  return {
+    name: 'cpu',
+    package: '@tensorflow/tfjs-backend-cpu',
+    version: packageVersion('@tensorflow/tfjs-backend-cpu'),
+    threads: 1,
+    device: 'cpu',
+  };
 }
 
 // The order of `auto` (DEVELOPERS.md): tfjs-node-gpu > torch (CUDA) > tfjs-node > torch (CPU) > wasm > cpu.
@@ -140,10 +168,13 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
   }
   try {
     const loaded =
-      choice === 'tensorflow' ? await loadTensorflow(device !== 'cpu').catch(() => loadTensorflow(false))
-      : choice === 'torch' ? await loadTorch(threads, device)
-      : choice === 'wasm' ? await loadWasm(threads)
-      : await loadCpu();
+      choice === 'tensorflow'
+        ? await loadTensorflow(device !== 'cpu').catch(() => loadTensorflow(false))
+        : choice === 'torch'
+          ? await loadTorch(threads, device)
+          : choice === 'wasm'
+            ? await loadWasm(threads)
+            : await loadCpu();
     current = { ...loaded, tried };
     return current;
   } catch (error) {
@@ -162,9 +193,11 @@ export function fallbackWarning(info: BackendInfo): string | undefined {
   const seconds = BENCH_ROUND_SECONDS[info.name];
   if (info.tried.length === 0 || (info.name !== 'wasm' && info.name !== 'cpu') || seconds === undefined) return undefined;
   const torch = info.tried.find((t) => t.name.startsWith('torch'))?.reason ?? 'not built';
-  return `warning: running on ${info.name}, about ${Math.round(seconds / BENCH_ROUND_SECONDS.torch!)}x slower than the native torch backend ` +
+  return (
+    `warning: running on ${info.name}, about ${Math.round(seconds / BENCH_ROUND_SECONDS.torch!)}x slower than the native torch backend ` +
     `(one bench round: ${seconds} s vs ${BENCH_ROUND_SECONDS.torch} s), because ${torch}. Fix: \`npm run setup\` ` +
-    '(on Debian/Ubuntu it runs `apt-get install libtorch-dev libopenblas0-openmp` and `npm run build:native`)';
+    '(on Debian/Ubuntu it runs `apt-get install libtorch-dev libopenblas0-openmp` and `npm run build:native`)'
+  );
 }
 
 /** A one-line description for logs: "torch 0.1.0 (cpu, 2 threads)". */

@@ -10,9 +10,10 @@ export interface TorchLoadResult {
 }
 
 interface TorchPackage {
-  registerTorchBackend(opts: { device?: 'cpu' | 'cuda' | 'auto'; threads?: number }):
-    | { available: true; info: { device: string; version: string; threads: number } }
-    | { available: false; reason: string };
+  registerTorchBackend(opts: {
+    device?: 'cpu' | 'cuda' | 'auto';
+    threads?: number;
+  }): { available: true; info: { device: string; version: string; threads: number } } | { available: false; reason: string };
 }
 
 // Running from TypeScript sources (tsx, vitest), use the package's sources too, so a stale dist/ never shadows them;

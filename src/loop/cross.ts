@@ -3,13 +3,19 @@
 // the arms table (the paper's Table 2 layout), γ of the model U_v ← U_v/(1 + γMη_t) and the theory's prediction per arm.
 import { join, resolve } from 'node:path';
 import { entryBeside, runInChild } from '../child.js';
-import {
-  type AllocationRegime, type Trajectory,
-  compareAllocations, fitCrossGamma, fitGamma, formatFitFlags,
-} from '../theory/index.js';
+import { type AllocationRegime, type Trajectory, compareAllocations, fitCrossGamma, fitGamma, formatFitFlags } from '../theory/index.js';
 import { writeFileAtomic } from '../io.js';
 import { mean, sampleSd } from '../stats.js';
-import { type CrossArmSummary, type CrossSummary, type CrossTheory, type FinalTest, type MetricsRow, readFinalTest, readMetrics, readRunInfo } from '../formats.js';
+import {
+  type CrossArmSummary,
+  type CrossSummary,
+  type CrossTheory,
+  type FinalTest,
+  type MetricsRow,
+  readFinalTest,
+  readMetrics,
+  readRunInfo,
+} from '../formats.js';
 
 export type { CrossArmSummary, CrossSummary, CrossTheory } from '../formats.js';
 import { type RunHooks, runTraining } from './run.js';
@@ -43,7 +49,10 @@ export function defaultBudget(poolSize: number): number {
 /** `--arms` items: `none`, `early`, `uniform`, `late` (comma lists allowed) or `NAME=SPEC` with SPEC an --allocation. */
 export function parseArms(items: string[], rounds: number, budget: number): CrossArm[] {
   const arms: CrossArm[] = [];
-  const parts = items.flatMap((item) => (item.includes('=') ? [item] : item.split(','))).map((p) => p.trim()).filter((p) => p !== '');
+  const parts = items
+    .flatMap((item) => (item.includes('=') ? [item] : item.split(',')))
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (parts.length === 0) throw new Error('--arms: no arms given (e.g. --arms none,early,uniform,late)');
   for (const part of parts) {
     const eq = part.indexOf('=');
@@ -79,13 +88,17 @@ function armDirName(arm: string, seed: number, seeds: number): string {
 /** The options of one arm's run: the shared train options plus the arm's external verification. */
 export function armOptions(options: CrossOptions, arm: CrossArm, seed: number, dir: string): TrainOptions {
   const { budget: _budget, arms: _arms, seeds: _seeds, jobs: _jobs, ...train } = options; // cross-only options are not the run's
-  const external = arm.allocation === null ? {} : {
-    verifier: options.external.verifier ?? 'oracle', budget: arm.perRound.reduce((s, x) => s + x, 0), allocation: arm.allocation,
-    ...(options.external.select === 'doubt' ? { select: 'doubt' as const } : {}), // random (the default) stays unset, so runs made before the flag still match
-  };
+  const external =
+    arm.allocation === null
+      ? {}
+      : {
+          verifier: options.external.verifier ?? 'oracle',
+          budget: arm.perRound.reduce((s, x) => s + x, 0),
+          allocation: arm.allocation,
+          ...(options.external.select === 'doubt' ? { select: 'doubt' as const } : {}), // random (the default) stays unset, so runs made before the flag still match
+        };
   return { ...train, seed, runtime: { ...train.runtime, out: dir, resume: false }, external };
 }
-
 
 /** An arm directory's state: absent, finished (run.json has finishedAt) or partial (to resume); throws if it holds another experiment. */
 function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'partial' {
@@ -93,9 +106,16 @@ function armState(dir: string, wanted: TrainOptions): 'absent' | 'finished' | 'p
   const saved = readRunInfo(dir);
   if (!saved) return 'absent';
   // every option but where and how it runs (runtime: out, backend, threads, device, report, the final test that only reads the final model)
-  const differ = optionDifferences(savedOptions((saved.options ?? {}) as Record<string, unknown>), wanted, (row) => !row.path.startsWith('runtime.'));
+  const differ = optionDifferences(
+    savedOptions((saved.options ?? {}) as Record<string, unknown>),
+    wanted,
+    (row) => !row.path.startsWith('runtime.'),
+  );
   if (differ.length > 0) {
-    const show = differ.slice(0, 4).map((d) => `--${d.flag}: ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} now`).join('; ');
+    const show = differ
+      .slice(0, 4)
+      .map((d) => `--${d.flag}: ${JSON.stringify(d.a)} there, ${JSON.stringify(d.b)} now`)
+      .join('; ');
     throw new Error(`${runJson}: this arm was run with other settings (${show}); re-run with the same flags or choose another --out`);
   }
   return saved.finishedAt ? 'finished' : 'partial';
@@ -149,34 +169,56 @@ function meanTrajectory(runs: FinishedRun[], epochsPerRound: number, endOfRoundO
  * the end-of-round points as a check. Each arm's predicted trajectory goes to summary.json (t in epochs) for the report.
  */
 export function crossTheory(
-  armRuns: Record<string, FinishedRun[]>, arms: CrossArm[], budget: number, rounds: number, epochsPerRound: number,
+  armRuns: Record<string, FinishedRun[]>,
+  arms: CrossArm[],
+  budget: number,
+  rounds: number,
+  epochsPerRound: number,
 ): { gamma: number; predicted: Record<string, number>; theory: CrossTheory } {
   const present = arms.filter((a) => (armRuns[a.name] ?? []).length > 0);
   const queries = (a: CrossArm) => a.perRound.reduce((s, x) => s + x, 0);
-  const fit = fitCrossGamma(present.map((a) => ({ name: a.name, fractions: a.fractions, queries: queries(a), trajectory: meanTrajectory(armRuns[a.name], epochsPerRound) })), rounds);
+  const fit = fitCrossGamma(
+    present.map((a) => ({
+      name: a.name,
+      fractions: a.fractions,
+      queries: queries(a),
+      trajectory: meanTrajectory(armRuns[a.name], epochsPerRound),
+    })),
+    rounds,
+  );
   const { dynamics, start: fittedStart, gammaBudget, baseFit } = fit;
   const gamma = budget > 0 ? gammaBudget / budget : NaN;
   const predicted = Object.fromEntries(present.map((a) => [a.name, fit.predicted[a.name].solver[rounds] ?? NaN]));
-  const trajectories = Object.fromEntries(present.map((a) => {
-    const p = fit.predicted[a.name];
-    return [a.name, { t: p.t.map((t) => t * epochsPerRound), solver: p.solver, verifier: p.verifier }];
-  }));
+  const trajectories = Object.fromEntries(
+    present.map((a) => {
+      const p = fit.predicted[a.name];
+      return [a.name, { t: p.t.map((t) => t * epochsPerRound), solver: p.solver, verifier: p.verifier }];
+    }),
+  );
   const budgeted = present.filter((a) => queries(a) > 0);
-  const compared = budgeted.length > 0 && Number.isFinite(gamma)
-    ? compareAllocations({ ...dynamics, ...fittedStart, gamma, budget, rounds },
-      Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])))
-    : null;
+  const compared =
+    budgeted.length > 0 && Number.isFinite(gamma)
+      ? compareAllocations(
+          { ...dynamics, ...fittedStart, gamma, budget, rounds },
+          Object.fromEntries(budgeted.map((a) => [a.name, a.fractions])),
+        )
+      : null;
   return {
     gamma,
     predicted,
     theory: {
-      method: `γ by least squares of predicted vs measured final U_s relative to arm ${fit.base}, over the arms with budget; ` +
+      method:
+        `γ by least squares of predicted vs measured final U_s relative to arm ${fit.base}, over the arms with budget; ` +
         `dynamics from the shared-rate fit of arm ${fit.base} (mean over seeds, time in rounds); U_v ← U_v/(1 + γMη_t) at the start of each round`,
       base: fit.base,
       dynamics: { ...dynamics, rate: baseFit.rate.value, r2: baseFit.r2, flags: baseFit.flags },
       gammaBudget,
       outcomes: compared?.outcomes ?? [],
-      regime: compared?.regime ?? noRegime(budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)'),
+      regime:
+        compared?.regime ??
+        noRegime(
+          budgeted.length === 0 ? 'no arm with external verification' : 'γ could not be fitted (no arm with budget besides the base)',
+        ),
       gammaPerArm: gammaPerArm(armRuns, budgeted, epochsPerRound),
       trajectories,
     },
@@ -200,13 +242,35 @@ function gammaPerArm(armRuns: Record<string, FinishedRun[]>, budgeted: CrossArm[
 
 /** The regime when there is none to compare, saying why. */
 function noRegime(explanation: string): AllocationRegime {
-  return { finalSpread: NaN, limitSpread: NaN, selfImprovement: NaN, limitSpreadEstimate: NaN, lastRoundTransient: NaN, independent: false, tolerance: NaN, explanation };
+  return {
+    finalSpread: NaN,
+    limitSpread: NaN,
+    selfImprovement: NaN,
+    limitSpreadEstimate: NaN,
+    lastRoundTransient: NaN,
+    independent: false,
+    tolerance: NaN,
+    explanation,
+  };
 }
 
-type SummaryOptions = { rounds: number; epochsPerRound: number; externalVerifier: string; externalSelect?: ExternalSelect; finalTestSize?: number };
+type SummaryOptions = {
+  rounds: number;
+  epochsPerRound: number;
+  externalVerifier: string;
+  externalSelect?: ExternalSelect;
+  finalTestSize?: number;
+};
 
 /** Build the summary from the arm directories on disk (finished runs only), so skipped and resumed arms count alike. */
-export function summarizeCross(dir: string, arms: CrossArm[], seeds: number[], budget: number, options: SummaryOptions, failed: CrossSummary['failed']): CrossSummary {
+export function summarizeCross(
+  dir: string,
+  arms: CrossArm[],
+  seeds: number[],
+  budget: number,
+  options: SummaryOptions,
+  failed: CrossSummary['failed'],
+): CrossSummary {
   const armRuns = finishedRuns(dir, arms, seeds, options.finalTestSize);
   let gamma = NaN;
   let predicted: Record<string, number> = {};
@@ -218,10 +282,17 @@ export function summarizeCross(dir: string, arms: CrossArm[], seeds: number[], b
   }
   const summaryArms: Record<string, CrossArmSummary> = {};
   for (const arm of arms) {
-    if (armRuns[arm.name].length > 0) summaryArms[arm.name] = armSummary(arm, armRuns[arm.name], options.rounds, predicted[arm.name] ?? NaN);
+    if (armRuns[arm.name].length > 0)
+      summaryArms[arm.name] = armSummary(arm, armRuns[arm.name], options.rounds, predicted[arm.name] ?? NaN);
   }
   return {
-    budget, gamma, arms: summaryArms, failed, seeds, rounds: options.rounds, externalVerifier: options.externalVerifier,
+    budget,
+    gamma,
+    arms: summaryArms,
+    failed,
+    seeds,
+    rounds: options.rounds,
+    externalVerifier: options.externalVerifier,
     externalSelect: options.externalSelect ?? 'random',
     finalTestSize: options.finalTestSize ?? null,
     comparison: compareWithNone(summaryArms),
@@ -239,7 +310,11 @@ function finishedRuns(dir: string, arms: CrossArm[], seeds: number[], finalTestS
       const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
       if (!readRunInfo(runDir)?.finishedAt) continue;
       const finalTest = finalTestSize === undefined ? undefined : readFinalTest(runDir);
-      armRuns[arm.name].push({ seed, metrics: readMetrics(runDir), finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined });
+      armRuns[arm.name].push({
+        seed,
+        metrics: readMetrics(runDir),
+        finalTest: finalTest?.testSize === finalTestSize ? finalTest : undefined,
+      });
     }
   }
   return armRuns;
@@ -276,14 +351,16 @@ function compareWithNone(summaryArms: Record<string, CrossArmSummary>): CrossSum
   return {
     deltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none ? s.finalTestAccuracy - none.finalTestAccuracy : NaN])),
     beatsNone: Object.fromEntries(budgeted.map(([name, s]) => [name, none !== undefined && s.finalTestAccuracy > none.finalTestAccuracy])),
-    pairedDeltaVsNone: Object.fromEntries(budgeted.map(([name, s]) => {
-      const deltas = s.finishedSeeds.flatMap((seed, i) => {
-        const j = none?.finishedSeeds.indexOf(seed) ?? -1;
-        return j >= 0 ? [s.finalTestAccuracies[i] - none!.finalTestAccuracies[j]] : [];
-      });
-      const sd = sampleSd(deltas);
-      return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
-    })),
+    pairedDeltaVsNone: Object.fromEntries(
+      budgeted.map(([name, s]) => {
+        const deltas = s.finishedSeeds.flatMap((seed, i) => {
+          const j = none?.finishedSeeds.indexOf(seed) ?? -1;
+          return j >= 0 ? [s.finalTestAccuracies[i] - none!.finalTestAccuracies[j]] : [];
+        });
+        const sd = sampleSd(deltas);
+        return [name, { mean: mean(deltas), sd, se: sd / Math.sqrt(deltas.length), seeds: deltas.length }];
+      }),
+    ),
     allocationSpread: accuracies.length ? Math.max(...accuracies) - Math.min(...accuracies) : NaN,
     meanSeedSd: mean(budgeted.map(([, s]) => s.finalTestAccuracySd).filter(Number.isFinite)),
   };
@@ -301,13 +378,29 @@ const g3 = (x: number) => (Number.isFinite(x) ? x.toPrecision(3) : 'n/a');
 
 /** The arms table (the paper's Table 2 layout) with the theory's prediction and the Prop. 5.1 verdict. */
 export function formatCrossTable(summary: CrossSummary): string {
-  const header = ['arm', 'seeds', 'initial %', 'final % (mean ± sd)', 'Δ vs none (paired ± se)', 'final U_s', 'predicted U_s', 'final U_v', 'ext. queries', 'wall s'];
+  const header = [
+    'arm',
+    'seeds',
+    'initial %',
+    'final % (mean ± sd)',
+    'Δ vs none (paired ± se)',
+    'final U_s',
+    'predicted U_s',
+    'final U_v',
+    'ext. queries',
+    'wall s',
+  ];
   const rows = Object.entries(summary.arms).map(([name, s]) => [
-    name, String(s.seedsFinished), pct(s.initialTestAccuracy),
+    name,
+    String(s.seedsFinished),
+    pct(s.initialTestAccuracy),
     `${pct(s.finalTestAccuracy)} ± ${pct(s.finalTestAccuracySd)}`,
     name in summary.comparison.pairedDeltaVsNone ? signedDelta(summary.comparison.pairedDeltaVsNone[name]) : '—',
-    fixed(s.finalSolverUncertainty), fixed(s.predictedFinalSolverUncertainty), fixed(s.finalVerifierUncertainty),
-    fixed(s.externalQueries, 0), s.wallSeconds.toFixed(0),
+    fixed(s.finalSolverUncertainty),
+    fixed(s.predictedFinalSolverUncertainty),
+    fixed(s.finalVerifierUncertainty),
+    fixed(s.externalQueries, 0),
+    s.wallSeconds.toFixed(0),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -315,8 +408,11 @@ export function formatCrossTable(summary: CrossSummary): string {
   return [
     `Cross-improvement: budget M = ${summary.budget} external queries per run (${summary.externalVerifier}, ${summary.externalSelect} questions), ${summary.rounds} rounds, seeds ${summary.seeds.join(', ')}` +
       (summary.finalTestSize ? `; final test accuracy on ${summary.finalTestSize} test questions` : ''),
-    line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line),
-    ...comparisonLines(summary), ...theoryLines(summary),
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    ...comparisonLines(summary),
+    ...theoryLines(summary),
     ...summary.failed.map((f) => `FAILED ${f.arm} (seed ${f.seed}, ${f.dir}): ${f.error}`),
     `wall time of the finished runs: ${total.toFixed(0)} s (${(total / 3600).toFixed(2)} h)`,
   ].join('\n');
@@ -330,11 +426,17 @@ function comparisonLines(summary: CrossSummary): string[] {
   const out: string[] = [];
   if ('none' in summary.arms) {
     const losers = budgetedNames.filter((n) => !c.beatsNone[n]);
-    out.push(losers.length === 0 ? `every arm with budget beats none in final test accuracy` : `not above none in final test accuracy: ${losers.join(', ')}`);
+    out.push(
+      losers.length === 0
+        ? `every arm with budget beats none in final test accuracy`
+        : `not above none in final test accuracy: ${losers.join(', ')}`,
+    );
     const resolved = budgetedNames.filter((n) => Math.abs(c.pairedDeltaVsNone[n].mean) > 2 * c.pairedDeltaVsNone[n].se);
     out.push(`paired over seeds, Δ vs none is more than 2 standard errors from 0 for: ${resolved.length ? resolved.join(', ') : 'no arm'}`);
   }
-  out.push(`spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`);
+  out.push(
+    `spread of final test accuracy over ${budgetedNames.join(', ')}: ${pct(c.allocationSpread)} points (mean seed-to-seed sd ${pct(c.meanSeedSd)} points)`,
+  );
   return out;
 }
 
@@ -342,10 +444,14 @@ function comparisonLines(summary: CrossSummary): string[] {
 function theoryLines(summary: CrossSummary): string[] {
   if ('error' in summary.theory) return [`theory: no prediction (${summary.theory.error})`];
   const t = summary.theory;
-  const out = [`theory: γ = ${g3(summary.gamma)} per external query (γM = ${g3(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g3(t.dynamics.rate)} per round, ` +
-    `α/β = ${g3(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`];
+  const out = [
+    `theory: γ = ${g3(summary.gamma)} per external query (γM = ${g3(t.gammaBudget)}); dynamics from arm ${t.base}: r = ${g3(t.dynamics.rate)} per round, ` +
+      `α/β = ${g3(t.dynamics.alpha / t.dynamics.beta)}, R² solver ${fixed(t.dynamics.r2.solver)} verifier ${fixed(t.dynamics.r2.verifier)}`,
+  ];
   if (t.dynamics.flags?.length) out.push(`  ${formatFitFlags(t.dynamics.flags)}`);
-  const perArm = Object.entries(t.gammaPerArm).map(([name, f]) => ('error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g3(f.gamma)} [${g3(f.lower)}, ${g3(f.upper)}]`));
+  const perArm = Object.entries(t.gammaPerArm).map(([name, f]) =>
+    'error' in f ? `${name}: n/a (${f.error})` : `${name}: ${g3(f.gamma)} [${g3(f.lower)}, ${g3(f.upper)}]`,
+  );
   if (perArm.length) out.push(`  γ per query fitted per arm alone (fitGamma, end-of-round points): ${perArm.join('; ')}`);
   out.push(`  Prop. 5.1: ${t.regime.explanation}`);
   return out;
@@ -375,7 +481,9 @@ function crossPlan(options: CrossOptions): { dir: string; budget: number; jobs: 
   for (const arm of arms) {
     const worst = Math.max(...arm.perRound);
     if (worst > options.data.poolSize) {
-      throw new Error(`--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.data.poolSize}`);
+      throw new Error(
+        `--budget ${budget}: arm ${arm.name} would verify ${worst} questions externally in one round, more than --pool-size ${options.data.poolSize}`,
+      );
     }
   }
   return { dir: resolve(options.runtime.out), budget, jobs, arms };
@@ -383,11 +491,13 @@ function crossPlan(options: CrossOptions): { dir: string; budget: number; jobs: 
 
 /** The runs still to do: every arm × seed not finished (a finished one only for a missing final test), resumed when partial; and why others are not. */
 function runsToDo(options: CrossOptions, dir: string, arms: CrossArm[], seeds: number[]): { queue: PlannedRun[]; notes: string[] } {
-  const plan = seeds.flatMap((seed) => arms.map((arm) => {
-    const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
-    const run = armOptions(options, arm, seed, runDir);
-    return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
-  }));
+  const plan = seeds.flatMap((seed) =>
+    arms.map((arm) => {
+      const runDir = join(dir, armDirName(arm.name, seed, seeds.length));
+      const run = armOptions(options, arm, seed, runDir);
+      return { arm, seed, runDir, run, state: armState(runDir, run) }; // checks every directory before any work
+    }),
+  );
   const queue: PlannedRun[] = [];
   const notes: string[] = [];
   for (const item of plan) {
@@ -423,9 +533,11 @@ async function runQueue(queue: PlannedRun[], jobs: number, hooks: RunHooks, fail
     }
   };
   // `jobs` lanes take the next planned run as each finishes (one lane: in this process, in plan order); an abort kills the children
-  await Promise.all(Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+      for (let next = queue.shift(); next !== undefined && !hooks.signal?.aborted; next = queue.shift()) await runOne(next);
+    }),
+  );
   if (hooks.signal?.aborted) throw new Error('cross aborted');
 }
 
@@ -441,12 +553,30 @@ export async function runCross(options: CrossOptions, hooks: RunHooks = {}): Pro
   const seeds = Array.from({ length: options.seeds }, (_, k) => options.seed + k);
   const externalVerifier = options.external.verifier ?? 'oracle';
   const { queue, notes } = runsToDo(options, dir, arms, seeds);
-  log(`cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
-    arms.filter((a) => a.allocation !== null).map((a) => `${a.name} ${a.perRound.join(',')}`).join('; '));
+  log(
+    `cross: ${arms.length} arms × ${seeds.length} seeds in ${dir}; budget M = ${budget} (${externalVerifier}, ${options.external.select ?? 'random'} questions); external queries per round: ` +
+      arms
+        .filter((a) => a.allocation !== null)
+        .map((a) => `${a.name} ${a.perRound.join(',')}`)
+        .join('; '),
+  );
   notes.forEach(log);
   const failed: CrossSummary['failed'] = [];
   await runQueue(queue, jobs, hooks, failed);
-  const summary = summarizeCross(dir, arms, seeds, budget, { rounds: options.rounds, epochsPerRound: options.sft.epochsPerRound, externalVerifier, externalSelect: options.external.select, finalTestSize: options.runtime.finalTestSize }, failed);
+  const summary = summarizeCross(
+    dir,
+    arms,
+    seeds,
+    budget,
+    {
+      rounds: options.rounds,
+      epochsPerRound: options.sft.epochsPerRound,
+      externalVerifier,
+      externalSelect: options.external.select,
+      finalTestSize: options.runtime.finalTestSize,
+    },
+    failed,
+  );
   writeFileAtomic(join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const table = formatCrossTable(summary);
   for (const line of table.split('\n')) log(line);

@@ -44,7 +44,8 @@ export function loadLoopData(options: LoopDataOptions): LoopData {
   if (options.dataset === 'arith') {
     const fixedPool = generateArith({ count: Math.max(poolSize, evalSize), seed, offset: ARITH_POOL_OFFSET });
     return {
-      pool: (round) => (freshPool ? generateArith({ count: poolSize, seed, offset: ARITH_POOL_OFFSET + round * poolSize }) : fixedPool.slice(0, poolSize)),
+      pool: (round) =>
+        freshPool ? generateArith({ count: poolSize, seed, offset: ARITH_POOL_OFFSET + round * poolSize }) : fixedPool.slice(0, poolSize),
       eval: fixedPool.slice(0, evalSize),
       test: generateArith({ count: testSize, seed: ARITH_TEST_SEED, offset: ARITH_TEST_OFFSET }),
       notes: [],
@@ -55,12 +56,22 @@ export function loadLoopData(options: LoopDataOptions): LoopData {
   const notes: string[] = [];
   if (options.dataset === 'gsm8k') {
     train = loadGsm8k({ split: 'train', dataDir: options.dataDir, stripCalculator: true, skipBadLines: options.skipBadLines });
-    test = loadGsm8k({ split: 'test', dataDir: options.dataDir, stripCalculator: true, skipBadLines: options.skipBadLines }).slice(0, testSize);
+    test = loadGsm8k({ split: 'test', dataDir: options.dataDir, stripCalculator: true, skipBadLines: options.skipBadLines }).slice(
+      0,
+      testSize,
+    );
   } else {
-    const all = options.dataset === 'math'
-      ? loadMath({ dataDir: options.dataDir, skipBadLines: options.skipBadLines })
-      : loadJsonl({ path: options.dataset, questionField: options.questionField ?? 'question', answerField: options.answerField ?? 'answer', skipBadLines: options.skipBadLines });
-    if (all.length <= testSize) throw new Error(`--dataset ${options.dataset}: ${all.length} problems leave none for the pool after --test-size ${testSize}`);
+    const all =
+      options.dataset === 'math'
+        ? loadMath({ dataDir: options.dataDir, skipBadLines: options.skipBadLines })
+        : loadJsonl({
+            path: options.dataset,
+            questionField: options.questionField ?? 'question',
+            answerField: options.answerField ?? 'answer',
+            skipBadLines: options.skipBadLines,
+          });
+    if (all.length <= testSize)
+      throw new Error(`--dataset ${options.dataset}: ${all.length} problems leave none for the pool after --test-size ${testSize}`);
     notes.push(`${options.dataset} has no separate train split here: the last ${testSize} problems are the test split, the rest the pool`);
     test = all.slice(all.length - testSize);
     train = all.slice(0, all.length - testSize);

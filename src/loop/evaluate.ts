@@ -4,7 +4,15 @@ import type { Model } from '../model/model.js';
 import { Rng } from '../model/rng.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { perTokenUncertainty, solverUncertainty, verifierUncertainty } from '../uncertainty/index.js';
-import { type Progress, type SamplingOptions, generateCandidates, greedyAccuracy, sampledAccuracy, zeroTimes, zeroTokens } from './sampling.js';
+import {
+  type Progress,
+  type SamplingOptions,
+  generateCandidates,
+  greedyAccuracy,
+  sampledAccuracy,
+  zeroTimes,
+  zeroTokens,
+} from './sampling.js';
 import { verifyAndPick } from './round.js';
 import type { Candidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
@@ -71,7 +79,9 @@ export function passAtKValues(n: number): number[] {
 
 /** pass@k for k = 1, 2, 4, …, n over the questions (unbiased estimator), keyed passAt<k>. */
 function passAtEach(candidates: Candidate[][], n: number): Record<`passAt${number}`, number> {
-  return Object.fromEntries(passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]));
+  return Object.fromEntries(
+    passAtKValues(n).map((k) => [`passAt${k}`, mean(candidates.map((g) => passAtK(n, g.filter((c) => c.correct).length, k)))]),
+  );
 }
 
 /**
@@ -79,18 +89,42 @@ function passAtEach(candidates: Candidate[][], n: number): Record<`passAt${numbe
  * G = U_s − U_v, and the accuracies. Sampling uses the same seed at every point (common random numbers), so the
  * curves move with the model rather than with sampling noise.
  */
-export function evaluate(model: Model, tokenizer: Tokenizer, evalProblems: Problem[], testProblems: Problem[], options: SamplingOptions & {
-  verifier: Verifier; sigma: number; seed: number; testSamples?: number }, progress?: Progress): Evaluation {
-  const candidates = generateCandidates({ model, tokenizer, progress }, evalProblems, options, new Rng(options.seed), { times: zeroTimes(), tokens: zeroTokens() });
+export function evaluate(
+  model: Model,
+  tokenizer: Tokenizer,
+  evalProblems: Problem[],
+  testProblems: Problem[],
+  options: SamplingOptions & {
+    verifier: Verifier;
+    sigma: number;
+    seed: number;
+    testSamples?: number;
+  },
+  progress?: Progress,
+): Evaluation {
+  const candidates = generateCandidates({ model, tokenizer, progress }, evalProblems, options, new Rng(options.seed), {
+    times: zeroTimes(),
+    tokens: zeroTokens(),
+  });
   const { picks } = verifyAndPick(options.verifier, evalProblems, candidates, options.sigma);
   const all = candidates.flat();
   const picked = picks.map((p, q) => candidates[q][p.index]);
   const us = solverUncertainty(all);
   const uv = verifierUncertainty(picked);
   const testSamples = options.testSamples ?? 0;
-  const testSampled = testSamples > 0 && testProblems.length > 0
-    ? { testSampledAccuracy: sampledAccuracy(model, tokenizer, testProblems, { ...options, samples: testSamples }, new Rng(options.seed + 1), progress) }
-    : {};
+  const testSampled =
+    testSamples > 0 && testProblems.length > 0
+      ? {
+          testSampledAccuracy: sampledAccuracy(
+            model,
+            tokenizer,
+            testProblems,
+            { ...options, samples: testSamples },
+            new Rng(options.seed + 1),
+            progress,
+          ),
+        }
+      : {};
   return {
     solverUncertainty: us,
     verifierUncertainty: uv,

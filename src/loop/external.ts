@@ -16,7 +16,8 @@ export function parseAllocation(spec: string, rounds: number): number[] {
     const round = Number(match[1]);
     const share = Number(match[2]);
     if (round < 1 || round > rounds) throw new Error(`--allocation: round ${round} is outside 1..${rounds}`);
-    if (!(share >= 0) || !Number.isFinite(share)) throw new Error(`--allocation: share '${match[2]}' for round ${round} must be a non-negative number`);
+    if (!(share >= 0) || !Number.isFinite(share))
+      throw new Error(`--allocation: share '${match[2]}' for round ${round} must be a non-negative number`);
     shares[round - 1] += share;
   }
   const total = shares.reduce((s, x) => s + x, 0);
@@ -67,7 +68,10 @@ export function doubtfulQuestions(selfConfidence: number[], count: number, asked
   if (n <= 0) return [];
   const rank = new Map(seededQuestionOrder(selfConfidence.length, seed).map((q, i) => [q, i]));
   const byDoubt = (a: number, b: number) => selfConfidence[a] - selfConfidence[b] || rank.get(a)! - rank.get(b)!;
-  const fresh = selfConfidence.map((_, q) => q).filter((q) => !askedBefore.has(q)).sort(byDoubt);
+  const fresh = selfConfidence
+    .map((_, q) => q)
+    .filter((q) => !askedBefore.has(q))
+    .sort(byDoubt);
   const again = [...askedBefore].filter((q) => q < selfConfidence.length).sort(byDoubt);
   return [...fresh, ...again].slice(0, n).sort((a, b) => a - b);
 }

@@ -17,9 +17,11 @@ const MAX_ROUNDS = 1_000_000; // per-round arrays (external budget shares) are a
 const MIN_PROMPT_TOKENS = 16; // room the question keeps in the context next to --max-new-tokens
 
 type Check = (flag: string, value: never) => void;
-const finiteIn = (ok: (x: number) => boolean, range: string): Check => (flag, value: number) => {
-  if (!(Number.isFinite(value) && ok(value))) throw new Error(`--${flag}: must be ${range} (got ${value})`);
-};
+const finiteIn =
+  (ok: (x: number) => boolean, range: string): Check =>
+  (flag, value: number) => {
+    if (!(Number.isFinite(value) && ok(value))) throw new Error(`--${flag}: must be ${range} (got ${value})`);
+  };
 const positive = finiteIn((x) => x > 0, 'a finite positive number');
 const integer: Check = (flag, value: number) => {
   if (!Number.isInteger(value)) throw new Error(`--${flag}: must be an integer (got ${value})`);
@@ -29,7 +31,10 @@ const rounds: Check = (flag, value: number) => {
   if (value > MAX_ROUNDS) throw new Error(`--${flag}: at most ${MAX_ROUNDS} (got ${value})`);
 };
 const directoryName: Check = (flag, value: string) => {
-  if (value.trim() === '') throw new Error(`--${flag}: ${JSON.stringify(value)} is no directory name (an empty one would write the run into the current directory)`);
+  if (value.trim() === '')
+    throw new Error(
+      `--${flag}: ${JSON.stringify(value)} is no directory name (an empty one would write the run into the current directory)`,
+    );
 };
 const dataset: Check = (flag, value: string) => {
   if (['arith', 'gsm8k', 'math'].includes(value)) return;
@@ -37,7 +42,8 @@ const dataset: Check = (flag, value: string) => {
   if (statSync(value).isDirectory()) throw new Error(`--${flag} ${value}: a directory; give a .jsonl file (or arith, gsm8k, math)`);
 };
 const selfVerifierKind: Check = (flag, value: string) => {
-  if (value === 'oracle') throw new Error(`--${flag} oracle: the oracle knows the answers, so it is no self-verifier; use it as --external-verifier oracle`);
+  if (value === 'oracle')
+    throw new Error(`--${flag} oracle: the oracle knows the answers, so it is no self-verifier; use it as --external-verifier oracle`);
 };
 const externalVerifierSpec: Check = (flag, value: string) => {
   if (value !== 'oracle' && !existsSync(join(resolve(value), 'config.json'))) {
@@ -109,9 +115,21 @@ export const OPTIONS = [
 
 // ---- the TrainOptions type, derived from the rows: `group.key` → options.group.key, optional where a row has no default
 type Row = (typeof OPTIONS)[number];
-type Value<R> = R extends { choices: readonly (infer C)[] } ? C : R extends { type: 'number' } ? number : R extends { type: 'boolean' } ? boolean : string;
+type Value<R> = R extends { choices: readonly (infer C)[] }
+  ? C
+  : R extends { type: 'number' }
+    ? number
+    : R extends { type: 'boolean' }
+      ? boolean
+      : string;
 type Split<P> = P extends `${infer G}.${infer K}` ? [G, K] : ['', P];
-type KeyIn<R, G, Required> = R extends { path: infer P } ? Split<P>[0] extends G ? ((R extends { default: unknown } ? true : false) extends Required ? Split<P>[1] : never) : never : never;
+type KeyIn<R, G, Required> = R extends { path: infer P }
+  ? Split<P>[0] extends G
+    ? (R extends { default: unknown } ? true : false) extends Required
+      ? Split<P>[1]
+      : never
+    : never
+  : never;
 type Simplify<T> = { [K in keyof T]: T[K] } & {};
 type Group<G extends string> = Simplify<{ [R in Row as KeyIn<R, G, true>]: Value<R> } & { [R in Row as KeyIn<R, G, false>]?: Value<R> }>;
 type Camel<S> = S extends `${infer A}-${infer B}` ? `${A}${Capitalize<Camel<B>>}` : S;
@@ -133,7 +151,7 @@ export function getOption(o: object, path: string): unknown {
 }
 
 function setOption(o: Record<string, unknown>, path: string, value: unknown): void {
-  const [group, key] = path.includes('.') ? path.split('.') as [string, string] : [undefined, path];
+  const [group, key] = path.includes('.') ? (path.split('.') as [string, string]) : [undefined, path];
   const target = group === undefined ? o : ((o[group] ??= {}) as Record<string, unknown>);
   if (value === undefined) delete target[key];
   else target[key] = value;
@@ -141,7 +159,9 @@ function setOption(o: Record<string, unknown>, path: string, value: unknown): vo
 
 /** Options from flag values (camelCase keys; unset ones take the row's default); an unknown key is an error. */
 export function trainOptionsFrom(values: FlatOptions = {}): TrainOptions {
-  const o: Record<string, unknown> = Object.fromEntries(['data', 'sampling', 'verify', 'sft', 'eval', 'external', 'runtime'].map((g) => [g, {}]));
+  const o: Record<string, unknown> = Object.fromEntries(
+    ['data', 'sampling', 'verify', 'sft', 'eval', 'external', 'runtime'].map((g) => [g, {}]),
+  );
   for (const row of OPTIONS as readonly OptionRow[]) setOption(o, row.path, row.default);
   return withOptions(o as TrainOptions, values);
 }
@@ -170,8 +190,14 @@ export function savedOptions(saved: Record<string, unknown>): TrainOptions {
 }
 
 /** The flags whose values differ between a and b, as `--flag A vs B`, among the rows `include` keeps. */
-export function optionDifferences(a: TrainOptions, b: TrainOptions, include: (row: OptionRow) => boolean): { flag: string; a: unknown; b: unknown }[] {
-  return (OPTIONS as readonly OptionRow[]).filter(include).map((row) => ({ flag: row.flag, a: getOption(a, row.path), b: getOption(b, row.path) }))
+export function optionDifferences(
+  a: TrainOptions,
+  b: TrainOptions,
+  include: (row: OptionRow) => boolean,
+): { flag: string; a: unknown; b: unknown }[] {
+  return (OPTIONS as readonly OptionRow[])
+    .filter(include)
+    .map((row) => ({ flag: row.flag, a: getOption(a, row.path), b: getOption(b, row.path) }))
     .filter((d) => JSON.stringify(d.a) !== JSON.stringify(d.b));
 }
 
@@ -180,10 +206,14 @@ export function validateTrainOptions(o: TrainOptions): void {
   for (const row of OPTIONS as readonly OptionRow[]) {
     const value = getOption(o, row.path);
     if (value === undefined && row.default === undefined) continue;
-    if (row.type === 'boolean' && typeof value !== 'boolean') throw new Error(`--${row.flag}: must be true or false (got ${JSON.stringify(value)})`);
-    if (row.type === 'string' && typeof value !== 'string') throw new Error(`--${row.flag}: must be a string (got ${JSON.stringify(value)})`);
-    if (row.type === 'number' && typeof value !== 'number') throw new Error(`--${row.flag}: must be a number (got ${JSON.stringify(value)})`);
-    if (row.choices && !row.choices.includes(value as string)) throw new Error(`--${row.flag}: unknown '${String(value)}'; choose one of ${row.choices.join(', ')}`);
+    if (row.type === 'boolean' && typeof value !== 'boolean')
+      throw new Error(`--${row.flag}: must be true or false (got ${JSON.stringify(value)})`);
+    if (row.type === 'string' && typeof value !== 'string')
+      throw new Error(`--${row.flag}: must be a string (got ${JSON.stringify(value)})`);
+    if (row.type === 'number' && typeof value !== 'number')
+      throw new Error(`--${row.flag}: must be a number (got ${JSON.stringify(value)})`);
+    if (row.choices && !row.choices.includes(value as string))
+      throw new Error(`--${row.flag}: unknown '${String(value)}'; choose one of ${row.choices.join(', ')}`);
     row.check?.(row.flag, value as never);
   }
   validateCombinations(o);
@@ -201,17 +231,22 @@ function validateCombinations(o: TrainOptions): void {
   const { data } = o;
   const finalTestSize = o.runtime.finalTestSize;
   if (finalTestSize !== undefined && finalTestSize > data.testSize && !hasSeparateTestSplit(data.dataset)) {
-    throw new Error(`--final-test-size ${finalTestSize}: --dataset ${data.dataset} holds out only its last --test-size ${data.testSize} problems; ` +
-      'a larger final test would include questions of the pool (raise --test-size or lower --final-test-size)');
+    throw new Error(
+      `--final-test-size ${finalTestSize}: --dataset ${data.dataset} holds out only its last --test-size ${data.testSize} problems; ` +
+        'a larger final test would include questions of the pool (raise --test-size or lower --final-test-size)',
+    );
   }
   if (o.external.allocation !== undefined) parseAllocation(o.external.allocation, o.rounds);
   const context = modelContext(o.model);
   const maxNewTokens = o.sampling.maxNewTokens;
   if (context !== undefined && maxNewTokens > context - MIN_PROMPT_TOKENS) {
-    throw new Error(`--max-new-tokens ${maxNewTokens}: --model ${o.model} has a context of ${context} tokens; at most ${context - MIN_PROMPT_TOKENS} ` +
-      `leaves ${MIN_PROMPT_TOKENS} for the question (more would clip the prompt to nothing)`);
+    throw new Error(
+      `--max-new-tokens ${maxNewTokens}: --model ${o.model} has a context of ${context} tokens; at most ${context - MIN_PROMPT_TOKENS} ` +
+        `leaves ${MIN_PROMPT_TOKENS} for the question (more would clip the prompt to nothing)`,
+    );
   }
-  if (data.evalSize > data.poolSize && data.dataset === 'arith') throw new Error(`--eval-size ${data.evalSize}: must not exceed --pool-size ${data.poolSize} (it is a subset of the train questions)`);
+  if (data.evalSize > data.poolSize && data.dataset === 'arith')
+    throw new Error(`--eval-size ${data.evalSize}: must not exceed --pool-size ${data.poolSize} (it is a subset of the train questions)`);
   if (o.external.budget !== undefined && !o.external.verifier) throw new Error('--external-budget needs --external-verifier oracle|PATH');
 }
 
@@ -231,16 +266,29 @@ export function runOptions(given: TrainOptions, runDir: string, log: (line: stri
   }
   if (!existsSync(runJson)) throw new Error(`--resume: ${runJson} not found (nothing to resume)`);
   const saved = savedOptions((readJsonFile(runJson, '--resume') as { options: Record<string, unknown> }).options);
-  const typed = (row: OptionRow) => !mayChangeOnResume(row) && (given.explicitFlags === undefined || given.explicitFlags.includes(row.flag));
-  const changed = optionDifferences(given, saved, typed).map((d) => `--${d.flag} ${JSON.stringify(d.a) ?? '(unset)'} (the run has ${JSON.stringify(d.b) ?? '(unset)'})`);
+  const typed = (row: OptionRow) =>
+    !mayChangeOnResume(row) && (given.explicitFlags === undefined || given.explicitFlags.includes(row.flag));
+  const changed = optionDifferences(given, saved, typed).map(
+    (d) => `--${d.flag} ${JSON.stringify(d.a) ?? '(unset)'} (the run has ${JSON.stringify(d.b) ?? '(unset)'})`,
+  );
   if (changed.length > 0) {
-    throw new Error(`--resume ${runDir}: a resumed run keeps the flags it was started with, but this command changes ${changed.join(', ')}; ` +
-      'drop them, or start a new run with another --out (--rounds, --final-test-size, --report, --backend, --threads and --device may change)');
+    throw new Error(
+      `--resume ${runDir}: a resumed run keeps the flags it was started with, but this command changes ${changed.join(', ')}; ` +
+        'drop them, or start a new run with another --out (--rounds, --final-test-size, --report, --backend, --threads and --device may change)',
+    );
   }
   if (given.extendRounds !== undefined && given.extendRounds < saved.rounds) {
-    throw new Error(`--rounds ${given.extendRounds}: the run in ${runDir} was started with --rounds ${saved.rounds}; --resume can only extend it`);
+    throw new Error(
+      `--rounds ${given.extendRounds}: the run in ${runDir} was started with --rounds ${saved.rounds}; --resume can only extend it`,
+    );
   }
   const report = given.explicitFlags && !given.explicitFlags.includes('report') ? saved.runtime.report : given.runtime.report;
-  const runtime = { ...given.runtime, resume: true, out: runDir, finalTestSize: given.runtime.finalTestSize ?? saved.runtime.finalTestSize, report };
+  const runtime = {
+    ...given.runtime,
+    resume: true,
+    out: runDir,
+    finalTestSize: given.runtime.finalTestSize ?? saved.runtime.finalTestSize,
+    report,
+  };
   return { ...saved, rounds: Math.max(saved.rounds, given.extendRounds ?? 0), runtime };
 }

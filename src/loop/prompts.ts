@@ -25,7 +25,13 @@ export function responseIds(tokenizer: Tokenizer, solution: string): number[] {
 }
 
 /** BOS question SEP response template: the next token is the verdict (True/False) or the rating (1–5). */
-export function verificationPromptIds(tokenizer: Tokenizer, kind: keyof typeof VERIFIER_TEMPLATES, question: string, response: number[], maxLength = Infinity): number[] {
+export function verificationPromptIds(
+  tokenizer: Tokenizer,
+  kind: keyof typeof VERIFIER_TEMPLATES,
+  question: string,
+  response: number[],
+  maxLength = Infinity,
+): number[] {
   const body = response[response.length - 1] === tokenizer.eosId ? response.slice(0, -1) : response;
   return clipPrompt([...promptIds(tokenizer, question), ...body, ...tokenizer.encode(VERIFIER_TEMPLATES[kind])], maxLength);
 }
@@ -40,7 +46,8 @@ export interface VerdictIds {
 export function verdictIds(tokenizer: Tokenizer): VerdictIds {
   const single = (text: string) => {
     const ids = tokenizer.encode(text);
-    if (ids.length !== 1) throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
+    if (ids.length !== 1)
+      throw new Error(`tokenizer ${tokenizer.modelPath}: '${text}' must be a single piece for the verifier (got ${ids.length})`);
     return ids[0];
   };
   return { trueId: single('True'), falseId: single('False'), ratingIds: QE_RATINGS.map(single) };

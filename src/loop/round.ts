@@ -9,7 +9,16 @@ import { solverUncertainty, verifierUncertainty } from '../uncertainty/index.js'
 import { writeFileAtomic } from '../io.js';
 import type { SampleRecord } from '../formats.js';
 import { promptIds } from './prompts.js';
-import { type Progress, type SamplingOptions, type StageTimes, type TokenCounts, generateCandidates, timed, zeroTimes, zeroTokens } from './sampling.js';
+import {
+  type Progress,
+  type SamplingOptions,
+  type StageTimes,
+  type TokenCounts,
+  generateCandidates,
+  timed,
+  zeroTimes,
+  zeroTokens,
+} from './sampling.js';
 import { type Candidate, type Pick, pickCandidate } from './verify.js';
 import type { Verifier } from './verifiers.js';
 import type { QuestionSelection, SelectionState } from './external.js';
@@ -81,13 +90,22 @@ export interface ExternalVerification {
 }
 
 /** Scores every candidate (self-verifier, then the external one for the questions it chooses) and picks one per question. */
-export function verifyAndPick(verifier: Verifier, problems: Problem[], candidates: Candidate[][], sigma: number, external?: ExternalVerification): Verified {
+export function verifyAndPick(
+  verifier: Verifier,
+  problems: Problem[],
+  candidates: Candidate[][],
+  sigma: number,
+  external?: ExternalVerification,
+): Verified {
   const selfScores = verifier(problems, candidates);
   const selfConfidence = selfScores.map((group) => Math.max(...group));
   const outside = external ? [...new Set(external.choose(selfConfidence))].sort((a, b) => a - b) : [];
   const scores = [...selfScores]; // the external verifier's rows replace the self-verifier's
   if (external && outside.length > 0) {
-    const outsideScores = external.verifier(outside.map((q) => problems[q]), outside.map((q) => candidates[q]));
+    const outsideScores = external.verifier(
+      outside.map((q) => problems[q]),
+      outside.map((q) => candidates[q]),
+    );
     outside.forEach((q, i) => (scores[q] = outsideScores[i]));
   }
   const asked = new Set(outside);
@@ -108,24 +126,40 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
   checkAbort(ctx.signal);
   const candidates = generateCandidates(ctx, pool, ctx.sampling, ctx.rng, { times, tokens });
   checkAbort(ctx.signal);
-  const external = round.external && round.external.state.count > 0
-    ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) } : undefined;
+  const external =
+    round.external && round.external.state.count > 0
+      ? { verifier: round.external.verifier, choose: (confidence: number[]) => round.external!.select(confidence, round.external!.state) }
+      : undefined;
   const verified = timed(times, 'verify', () => verifyAndPick(ctx.verifier, pool, candidates, ctx.sigma, external));
   if (ctx.samplesDir) writeSamples(join(ctx.samplesDir, `round-${round.index + 1}.jsonl`), pool, candidates, verified);
   const kept = pool.map((_, q) => q).filter((q) => !verified.dropped[q]);
   const picked = kept.map((q) => candidates[q][verified.picks[q].index]);
   const poolOutcome: PoolOutcome = {
-    fallbacks: verified.picks.filter((p) => p.fallback).length, externalQueries: verified.external.length,
-    externalDropped: verified.dropped.filter(Boolean).length, poolSolverUncertainty: solverUncertainty(candidates.flat()), poolVerifierUncertainty: verifierUncertainty(picked),
+    fallbacks: verified.picks.filter((p) => p.fallback).length,
+    externalQueries: verified.external.length,
+    externalDropped: verified.dropped.filter(Boolean).length,
+    poolSolverUncertainty: solverUncertainty(candidates.flat()),
+    poolVerifierUncertainty: verifierUncertainty(picked),
   };
   // fine-tune on the picks (response tokens only; prompts clipped to leave room for --max-new-tokens)
   const context = ctx.model.config.max_position_embeddings - ctx.sampling.maxNewTokens;
-  const examples: SftExample[] = kept.map((q, i) => ({ prompt: promptIds(ctx.tokenizer, pool[q].question, context), response: picked[i].tokens }));
-  if (examples.length === 0) throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
-  const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) => onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }));
+  const examples: SftExample[] = kept.map((q, i) => ({
+    prompt: promptIds(ctx.tokenizer, pool[q].question, context),
+    response: picked[i].tokens,
+  }));
+  if (examples.length === 0)
+    throw new Error(`round ${round.index + 1}: the external verifier rejected every candidate of every question; nothing to fine-tune on`);
+  const trainSteps = fineTune(ctx, examples, { times, tokens }, (fraction, trainLoss) =>
+    onEval({ fraction, trainLoss, pool: poolOutcome, times, tokens, startedAt }),
+  );
   const lengths = candidates.flat().map((c) => c.tokens.length);
   return {
-    pool: poolOutcome, external: verified.external, trainSteps, times, tokens, seconds: (performance.now() - startedAt) / 1000,
+    pool: poolOutcome,
+    external: verified.external,
+    trainSteps,
+    times,
+    tokens,
+    seconds: (performance.now() - startedAt) / 1000,
     meanResponseLength: lengths.reduce((a, b) => a + b, 0) / Math.max(1, lengths.length),
   };
 }
@@ -133,11 +167,27 @@ export function runRound(ctx: RoundContext, round: Round, onEval: (point: EvalPo
 /** samples/round-R.jsonl: per pool question its candidates with scores and NLLs, the pick, and whether it was verified externally. */
 function writeSamples(path: string, pool: Problem[], candidates: Candidate[][], v: Verified): void {
   const external = new Set(v.external);
-  const lines = pool.map((problem, q) => JSON.stringify({
-    idx: problem.idx, question: problem.question, reference: problem.answer, external: external.has(q), selfConfidence: v.selfConfidence[q],
-    pick: v.picks[q].index, fallback: v.picks[q].fallback, dropped: v.dropped[q],
-    candidates: candidates[q].map((c, j) => ({ text: c.text, answer: c.answer, correct: c.correct, score: v.scores[q][j], nll: c.nll, normalizedNll: c.normalizedNll, length: c.length })),
-  } satisfies SampleRecord));
+  const lines = pool.map((problem, q) =>
+    JSON.stringify({
+      idx: problem.idx,
+      question: problem.question,
+      reference: problem.answer,
+      external: external.has(q),
+      selfConfidence: v.selfConfidence[q],
+      pick: v.picks[q].index,
+      fallback: v.picks[q].fallback,
+      dropped: v.dropped[q],
+      candidates: candidates[q].map((c, j) => ({
+        text: c.text,
+        answer: c.answer,
+        correct: c.correct,
+        score: v.scores[q][j],
+        nll: c.nll,
+        normalizedNll: c.normalizedNll,
+        length: c.length,
+      })),
+    } satisfies SampleRecord),
+  );
   writeFileAtomic(path, lines.join('\n') + '\n');
 }
 
@@ -149,7 +199,12 @@ export function sftSchedule(examples: number, sft: RoundContext['sft']): { steps
 }
 
 /** SFT on the examples in shuffled batches; at each evaluation point `atEval(fraction of the round, mean loss since the last)`. */
-function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: StageTimes; tokens: TokenCounts }, atEval: (fraction: number, loss: number) => void): number {
+function fineTune(
+  ctx: RoundContext,
+  examples: SftExample[],
+  meter: { times: StageTimes; tokens: TokenCounts },
+  atEval: (fraction: number, loss: number) => void,
+): number {
   const { steps, evalAt } = sftSchedule(examples.length, ctx.sft);
   const batchSize = ctx.sft.batchSize;
   let order: number[] = [];
@@ -158,7 +213,10 @@ function fineTune(ctx: RoundContext, examples: SftExample[], meter: { times: Sta
   for (let step = 1; step <= steps; step++) {
     checkAbort(ctx.signal);
     if (order.length < batchSize) order = [...order, ...ctx.rng.shuffle(examples.map((_, i) => i))];
-    const batch = sftBatch(order.splice(0, batchSize).map((i) => examples[i]), ctx.tokenizer.padId);
+    const batch = sftBatch(
+      order.splice(0, batchSize).map((i) => examples[i]),
+      ctx.tokenizer.padId,
+    );
     const { loss } = timed(meter.times, 'train', () => trainStep(ctx.model, ctx.optimizer, ctx.optimizerConfig, batch));
     meter.tokens.train += batch.weights.reduce((s, row) => s + row.length, 0);
     lossSum += loss;

@@ -5,8 +5,25 @@ import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../root.js';
 import { type BackendInfo, fallbackWarning, initBackend, packageVersion, preferredEmbedMode } from '../engine/index.js';
-import { type AdamWState, type LoadedCheckpoint, type Model, type OptimizerConfig, DEFAULT_OPTIMIZER, LORA_TARGETS, Rng, addLora, countParameters,
-  disposeAdamW, disposeModel, initAdamW, loadCheckpoint, parameterShapes, resolveModel, saveCheckpoint, trainableParams } from '../model/index.js';
+import {
+  type AdamWState,
+  type LoadedCheckpoint,
+  type Model,
+  type OptimizerConfig,
+  DEFAULT_OPTIMIZER,
+  LORA_TARGETS,
+  Rng,
+  addLora,
+  countParameters,
+  disposeAdamW,
+  disposeModel,
+  initAdamW,
+  loadCheckpoint,
+  parameterShapes,
+  resolveModel,
+  saveCheckpoint,
+  trainableParams,
+} from '../model/index.js';
 import { loadTokenizer, type Tokenizer } from '../tokenizer/index.js';
 import { type SharedRateFit, fitSharedRate, formatFitFlags } from '../theory/index.js';
 import { forecastFrom } from '../theory/forecast.js';
@@ -60,7 +77,11 @@ interface OpenRun {
 }
 
 function versions(): Record<string, string> {
-  return { svgap: (readJsonFile(join(PACKAGE_ROOT, 'package.json')) as { version: string }).version, node: process.version, tfjs: packageVersion('@tensorflow/tfjs-core') };
+  return {
+    svgap: (readJsonFile(join(PACKAGE_ROOT, 'package.json')) as { version: string }).version,
+    node: process.version,
+    tfjs: packageVersion('@tensorflow/tfjs-core'),
+  };
 }
 
 /** checkpoints/run-<time to the millisecond>-<random>: two runs started at once get different directories. */
@@ -106,7 +127,14 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
   for (const note of data.notes) log(`note: ${note}`);
   const { loaded, state } = loadModelState(runDir, options, tokenizer, log);
   const model = loaded.model;
-  const optimizerConfig: OptimizerConfig = { ...DEFAULT_OPTIMIZER, lr: options.sft.lr, minLr: options.sft.lr, warmupSteps: 10, totalSteps: 1, weightDecay: 0 };
+  const optimizerConfig: OptimizerConfig = {
+    ...DEFAULT_OPTIMIZER,
+    lr: options.sft.lr,
+    minLr: options.sft.lr,
+    warmupSteps: 10,
+    totalSteps: 1,
+    weightDecay: 0,
+  };
   const optimizer: AdamWState = loaded.training?.optimizer ?? initAdamW(trainableParams(model));
   mkdirSync(join(runDir, 'samples'), { recursive: true });
   const metrics = (readMetrics(runDir, true) as MetricsRecord[]).slice(0, state.metricsLines); // as this run wrote them
@@ -115,23 +143,45 @@ async function openRun(runDir: string, options: TrainOptions, hooks: RunHooks, d
   const sampling: SamplingOptions = options.sampling;
   const verifier = selfVerifier(options.verify.verifier, model, tokenizer);
   const ctx: RoundContext = {
-    model, tokenizer, optimizer, optimizerConfig, rng: new Rng(loaded.training?.rng ?? options.seed), sampling, verifier, sigma: options.verify.sigma,
+    model,
+    tokenizer,
+    optimizer,
+    optimizerConfig,
+    rng: new Rng(loaded.training?.rng ?? options.seed),
+    sampling,
+    verifier,
+    sigma: options.verify.sigma,
     sft: { epochsPerRound: options.sft.epochsPerRound, evalsPerEpoch: options.eval.evalsPerEpoch, batchSize: options.sft.batchSize },
-    samplesDir: join(runDir, 'samples'), progress: hooks.progress, signal: hooks.signal,
+    samplesDir: join(runDir, 'samples'),
+    progress: hooks.progress,
+    signal: hooks.signal,
   };
-  const evalOptions = { ...sampling, verifier, sigma: options.verify.sigma, seed: options.seed + 7919, testSamples: options.eval.testSamples };
+  const evalOptions = {
+    ...sampling,
+    verifier,
+    sigma: options.verify.sigma,
+    seed: options.seed + 7919,
+    testSamples: options.eval.testSamples,
+  };
   const external = openExternal(options, tokenizer);
   if (external) disposers.push(external.verifier.dispose); // a checkpoint verifier's weights, also when the run fails
   return { runDir, options, log, backend, data, ctx, state, metrics, runInfo, evalOptions, external };
 }
 
 /** The model and the run's state: from the run's checkpoint when resuming, else --model with fresh LoRA adapters. */
-function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokenizer, log: (line: string) => void): { loaded: LoadedCheckpoint; state: RunState } {
+function loadModelState(
+  runDir: string,
+  options: TrainOptions,
+  tokenizer: Tokenizer,
+  log: (line: string) => void,
+): { loaded: LoadedCheckpoint; state: RunState } {
   const checkpointDir = join(runDir, 'checkpoint');
   const resuming = options.runtime.resume === true && existsSync(join(checkpointDir, 'config.json'));
   if (options.runtime.resume && !resuming && readMetrics(runDir, true).some((m) => m.round >= 1)) {
-    throw new Error(`--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
-      'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)');
+    throw new Error(
+      `--resume: ${checkpointDir} is missing but ${join(runDir, 'metrics.jsonl')} records completed rounds; ` +
+        'starting again from t=0 would overwrite them (restore the checkpoint, or start a new run with another --out)',
+    );
   }
   if (resuming) {
     const loaded = loadCheckpoint(checkpointDir, preferredEmbedMode());
@@ -140,28 +190,54 @@ function loadModelState(runDir: string, options: TrainOptions, tokenizer: Tokeni
     return { loaded, state };
   }
   const loaded = resolveModel(options.model, { vocabSize: tokenizer.vocabSize, seed: options.seed, embedMode: preferredEmbedMode() });
-  if (!options.sft.fullFinetune) addLora(loaded.model, { rank: options.sft.loraRank, alpha: options.sft.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
+  if (!options.sft.fullFinetune)
+    addLora(loaded.model, { rank: options.sft.loraRank, alpha: options.sft.loraAlpha, targets: [...LORA_TARGETS] }, options.seed);
   return { loaded, state: { round: 0, metricsLines: 0, externalUsed: 0 } };
 }
 
 /** run.json at the start: the command (resumes appended), options, backend, versions, model, data and verifier. */
-function writeRunInfo(runDir: string, options: TrainOptions, with_: { backend: BackendInfo; model: Model; tokenizer: Tokenizer; data: LoopData }): RunInfo {
+function writeRunInfo(
+  runDir: string,
+  options: TrainOptions,
+  with_: { backend: BackendInfo; model: Model; tokenizer: Tokenizer; data: LoopData },
+): RunInfo {
   const { backend, model, tokenizer, data } = with_;
   const command = `svgap train ${process.argv.slice(2).join(' ')}`.trim();
-  const savedInfo = options.runtime.resume && existsSync(join(runDir, 'run.json'))
-    ? readJsonFile(join(runDir, 'run.json'), '--resume') as { command?: string; resumedBy?: { command: string; at: string }[] } : undefined;
+  const savedInfo =
+    options.runtime.resume && existsSync(join(runDir, 'run.json'))
+      ? (readJsonFile(join(runDir, 'run.json'), '--resume') as { command?: string; resumedBy?: { command: string; at: string }[] })
+      : undefined;
   const runInfo: RunInfo = {
     command: savedInfo?.command ?? command, // the command that started the run; resumes are listed in resumedBy
     ...(savedInfo ? { resumedBy: [...(savedInfo.resumedBy ?? []), { command, at: new Date().toISOString() }] } : {}),
-    options: { ...options, explicitFlags: undefined }, seed: options.seed, // which flags were typed belongs to one command, not to the run
+    options: { ...options, explicitFlags: undefined },
+    seed: options.seed, // which flags were typed belongs to one command, not to the run
     backend: { name: backend.name, version: backend.version, threads: backend.threads, device: backend.device, package: backend.package },
     versions: versions(),
-    model: { spec: options.model, config: model.config, parameters: countParameters(parameterShapes(model.config)),
-      trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0), lora: model.lora?.config ?? null },
+    model: {
+      spec: options.model,
+      config: model.config,
+      parameters: countParameters(parameterShapes(model.config)),
+      trainableParameters: Object.values(trainableParams(model)).reduce((s, v) => s + v.size, 0),
+      lora: model.lora?.config ?? null,
+    },
     tokenizer: tokenizer.modelPath,
-    dataset: { name: options.data.dataset, poolSize: options.data.poolSize, evalSize: data.eval.length, testSize: data.test.length, freshPool: options.data.freshPool },
+    dataset: {
+      name: options.data.dataset,
+      poolSize: options.data.poolSize,
+      evalSize: data.eval.length,
+      testSize: data.test.length,
+      freshPool: options.data.freshPool,
+    },
     verifier: { kind: options.verify.verifier, sigma: options.verify.sigma, templates: VERIFIER_TEMPLATES },
-    external: options.external.verifier ? { verifier: options.external.verifier, budget: options.external.budget ?? 0, allocation: options.external.allocation ?? 'uniform', select: options.external.select ?? 'random' } : null,
+    external: options.external.verifier
+      ? {
+          verifier: options.external.verifier,
+          budget: options.external.budget ?? 0,
+          allocation: options.external.allocation ?? 'uniform',
+          select: options.external.select ?? 'random',
+        }
+      : null,
     startedAt: new Date().toISOString(),
   };
   writeFileAtomic(join(runDir, 'run.json'), JSON.stringify(runInfo, null, 2) + '\n');
@@ -183,7 +259,7 @@ function openExternal(options: TrainOptions, tokenizer: Tokenizer): OpenRun['ext
 function roundOf(run: OpenRun, index: number): Round {
   const pool = run.data.pool(index);
   if (!run.external) return { index, pool };
-  const askedBefore = new Set(run.options.data.freshPool ? [] : run.state.externalAsked ?? []);
+  const askedBefore = new Set(run.options.data.freshPool ? [] : (run.state.externalAsked ?? []));
   const state = { count: run.external.perRound[index] ?? 0, usedSoFar: run.state.externalUsed, askedBefore };
   return { index, pool, external: { verifier: run.external.verifier, select: run.external.select, state } };
 }
@@ -194,21 +270,35 @@ function trainRounds(run: OpenRun): boolean {
   if (run.metrics.length === 0) {
     const times = zeroTimes();
     const evaluation = evaluateNow(run, times);
-    record(run, { t: 0, round: 0, ...evaluation, fallbacks: 0, externalQueries: 0, timing: { ...times, round: times.eval }, tokensPerSecond: { sample: 0, score: 0, train: 0 } });
+    record(run, {
+      t: 0,
+      round: 0,
+      ...evaluation,
+      fallbacks: 0,
+      externalQueries: 0,
+      timing: { ...times, round: times.eval },
+      tokensPerSecond: { sample: 0, score: 0, train: 0 },
+    });
     state.metricsLines = run.metrics.length;
   }
   for (let index = state.round; index < options.rounds; index++) {
     const outcome = runRound(run.ctx, roundOf(run, index), (point) => recordEvalPoint(run, index, point));
     state.externalUsed += outcome.external.length;
-    if (!options.data.freshPool) state.externalAsked = [...new Set([...(state.externalAsked ?? []), ...outcome.external])].sort((a, b) => a - b);
+    if (!options.data.freshPool)
+      state.externalAsked = [...new Set([...(state.externalAsked ?? []), ...outcome.external])].sort((a, b) => a - b);
     state.round = index + 1;
     state.metricsLines = run.metrics.length;
     const { model, optimizer, optimizerConfig, rng, tokenizer } = run.ctx;
-    saveCheckpoint(join(run.runDir, 'checkpoint'), model, { training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } }, info: { tokenizer: { path: tokenizer.modelPath } } });
+    saveCheckpoint(join(run.runDir, 'checkpoint'), model, {
+      training: { optimizer, optimizerConfig, rng: rng.state(), extra: { ...state } },
+      info: { tokenizer: { path: tokenizer.modelPath } },
+    });
     const forecast = run.metrics[run.metrics.length - 1].forecast;
     const stopAt = options.eval.stopAtConvergence;
     if (stopAt !== undefined && forecast && 'remainingSolverImprovement' in forecast && forecast.remainingSolverImprovement < stopAt) {
-      run.log(`stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${stopAt}`);
+      run.log(
+        `stopping after round ${index + 1}: the forecast remaining U_s improvement ${forecast.remainingSolverImprovement.toFixed(4)} < --stop-at-convergence ${stopAt}`,
+      );
       return true;
     }
   }
@@ -216,7 +306,9 @@ function trainRounds(run: OpenRun): boolean {
 }
 
 function evaluateNow(run: OpenRun, times: StageTimes) {
-  return timed(times, 'eval', () => evaluate(run.ctx.model, run.ctx.tokenizer, run.data.eval, run.data.test, run.evalOptions, run.ctx.progress));
+  return timed(times, 'eval', () =>
+    evaluate(run.ctx.model, run.ctx.tokenizer, run.data.eval, run.data.test, run.evalOptions, run.ctx.progress),
+  );
 }
 
 /** An evaluation point inside round `index`: evaluate, and record it with the round's pool metrics, loss, times and throughput. */
@@ -226,9 +318,17 @@ function recordEvalPoint(run: OpenRun, index: number, point: EvalPoint): void {
   const perSecond = (count: number, seconds: number) => (seconds > 0 ? count / seconds : 0);
   const { times, tokens } = point;
   record(run, {
-    t: index * epochs + point.fraction * epochs, round: index + point.fraction, ...evaluation, ...point.pool, trainLoss: point.trainLoss,
+    t: index * epochs + point.fraction * epochs,
+    round: index + point.fraction,
+    ...evaluation,
+    ...point.pool,
+    trainLoss: point.trainLoss,
     timing: { ...times, round: (performance.now() - point.startedAt) / 1000 },
-    tokensPerSecond: { sample: perSecond(tokens.sample, times.sample), score: perSecond(tokens.score, times.score), train: perSecond(tokens.train, times.train) },
+    tokensPerSecond: {
+      sample: perSecond(tokens.sample, times.sample),
+      score: perSecond(tokens.score, times.score),
+      train: perSecond(tokens.train, times.train),
+    },
   });
 }
 
@@ -236,17 +336,22 @@ function recordEvalPoint(run: OpenRun, index: number, point: EvalPoint): void {
 function record(run: OpenRun, point: Omit<MetricsRecord, 'forecast'>): void {
   for (const [key, value] of Object.entries(point)) {
     if (typeof value === 'number' && !Number.isFinite(value) && key !== 'testAccuracy') {
-      throw new Error(`metrics at t=${point.t}: ${key} is ${value} (NaN/Inf): stopping; ` + (run.state.round > 0
-        ? `the last completed round (${run.state.round}) is saved in ${join(run.runDir, 'checkpoint')}`
-        : 'no round completed, so nothing is saved; the same command starts the run again'));
+      throw new Error(
+        `metrics at t=${point.t}: ${key} is ${value} (NaN/Inf): stopping; ` +
+          (run.state.round > 0
+            ? `the last completed round (${run.state.round}) is saved in ${join(run.runDir, 'checkpoint')}`
+            : 'no round completed, so nothing is saved; the same command starts the run again'),
+      );
     }
   }
   const line: MetricsRecord = { ...point };
   run.metrics.push(line);
   if (run.metrics.length >= 4) line.forecast = forecastFrom(run.metrics);
   appendJsonlAtomic(join(run.runDir, 'metrics.jsonl'), line);
-  run.log(`t=${line.t.toFixed(2)} U_s=${line.solverUncertainty.toFixed(3)} U_v=${line.verifierUncertainty.toFixed(3)} G=${line.gap.toFixed(3)} ` +
-    `acc solver=${line.solverAccuracy.toFixed(3)} verifier=${line.verifierAccuracy.toFixed(3)} test=${line.testAccuracy.toFixed(3)}`);
+  run.log(
+    `t=${line.t.toFixed(2)} U_s=${line.solverUncertainty.toFixed(3)} U_v=${line.verifierUncertainty.toFixed(3)} G=${line.gap.toFixed(3)} ` +
+      `acc solver=${line.solverAccuracy.toFixed(3)} verifier=${line.verifierAccuracy.toFixed(3)} test=${line.testAccuracy.toFixed(3)}`,
+  );
 }
 
 /** fit.json (the shared-rate fit of the whole trajectory), final-test.json, run.json's end, the report; frees the model. */
@@ -254,7 +359,10 @@ async function finishRun(run: OpenRun, stoppedEarly: boolean): Promise<RunResult
   const { runDir, options, log, metrics } = run;
   const fit = fitRun(runDir, metrics, log);
   const finalTest = options.runtime.finalTestSize === undefined ? undefined : finalTestOf(run);
-  writeFileAtomic(join(runDir, 'run.json'), JSON.stringify({ ...run.runInfo, finishedAt: new Date().toISOString(), stoppedEarly }, null, 2) + '\n');
+  writeFileAtomic(
+    join(runDir, 'run.json'),
+    JSON.stringify({ ...run.runInfo, finishedAt: new Date().toISOString(), stoppedEarly }, null, 2) + '\n',
+  );
   if (options.runtime.report) {
     const { writeRunReport } = await import('../report/index.js');
     log(`report: ${await writeRunReport(runDir)}`);
@@ -266,10 +374,16 @@ async function finishRun(run: OpenRun, stoppedEarly: boolean): Promise<RunResult
 
 function fitRun(runDir: string, metrics: MetricsRecord[], log: (line: string) => void): SharedRateFit | undefined {
   try {
-    const fit = fitSharedRate({ t: metrics.map((m) => m.t), solver: metrics.map((m) => m.solverUncertainty), verifier: metrics.map((m) => m.verifierUncertainty) });
+    const fit = fitSharedRate({
+      t: metrics.map((m) => m.t),
+      solver: metrics.map((m) => m.solverUncertainty),
+      verifier: metrics.map((m) => m.verifierUncertainty),
+    });
     writeFileAtomic(join(runDir, 'fit.json'), JSON.stringify(fit, null, 2) + '\n');
-    log(`shared-rate fit: r=${fit.rate.value.toFixed(3)} U_s∞=${fit.limits.solver.value.toFixed(3)} U_v∞=${fit.limits.verifier.value.toFixed(3)} ` +
-      `R² solver=${fit.r2.solver.toFixed(3)} verifier=${fit.r2.verifier.toFixed(3)} gap=${fit.r2.gap.toFixed(3)}`);
+    log(
+      `shared-rate fit: r=${fit.rate.value.toFixed(3)} U_s∞=${fit.limits.solver.value.toFixed(3)} U_v∞=${fit.limits.verifier.value.toFixed(3)} ` +
+        `R² solver=${fit.r2.solver.toFixed(3)} verifier=${fit.r2.verifier.toFixed(3)} gap=${fit.r2.gap.toFixed(3)}`,
+    );
     if (fit.flags.length) log(`  ${formatFitFlags(fit.flags)}`);
     return fit;
   } catch (error) {
@@ -285,7 +399,11 @@ function finalTestOf(run: OpenRun): FinalTest {
   if (saved && saved.testSize === options.runtime.finalTestSize) return saved;
   const test = loadLoopData({ ...options.data, seed: options.seed, testSize: options.runtime.finalTestSize! }).test;
   const correct = greedyCorrect(run.ctx.model, run.ctx.tokenizer, test, run.ctx.sampling, run.ctx.progress);
-  const finalTest: FinalTest = { testSize: test.length, accuracy: correct.filter(Boolean).length / test.length, correct: correct.map((c) => (c ? '1' : '0')).join('') };
+  const finalTest: FinalTest = {
+    testSize: test.length,
+    accuracy: correct.filter(Boolean).length / test.length,
+    correct: correct.map((c) => (c ? '1' : '0')).join(''),
+  };
   writeFileAtomic(join(runDir, 'final-test.json'), JSON.stringify(finalTest) + '\n');
   run.log(`final test: ${(100 * finalTest.accuracy).toFixed(2)} % of ${finalTest.testSize} test questions (greedy)`);
   return finalTest;

@@ -33,19 +33,30 @@ export interface Question {
  * likelihood: 1 (all pass; the pick is pure min-NLL); majority: share of the N candidates with the same final answer;
  * oracle: 1 when the final answer is correct.
  */
-export function verifierScores(kind: VerifierKind, model: Model, tokenizer: Tokenizer, questions: Question[], candidates: Candidate[][], batchSize = 64): number[][] {
+export function verifierScores(
+  kind: VerifierKind,
+  model: Model,
+  tokenizer: Tokenizer,
+  questions: Question[],
+  candidates: Candidate[][],
+  batchSize = 64,
+): number[][] {
   switch (kind) {
     case 'likelihood':
       return candidates.map((group) => group.map(() => 1));
     case 'oracle':
       return candidates.map((group) => group.map((c) => (c.correct ? 1 : 0)));
     case 'majority':
-      return candidates.map((group) => group.map((c) => (c.answer === null ? 0 : group.filter((o) => answersEqual(o.answer, c.answer)).length / group.length)));
+      return candidates.map((group) =>
+        group.map((c) => (c.answer === null ? 0 : group.filter((o) => answersEqual(o.answer, c.answer)).length / group.length)),
+      );
     case 'tf':
     case 'qe': {
       const ids = verdictIds(tokenizer);
       const context = model.config.max_position_embeddings;
-      const prompts = questions.flatMap((q, i) => candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)));
+      const prompts = questions.flatMap((q, i) =>
+        candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, context)),
+      );
       const logProbs = nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize });
       const flat = logProbs.map((lp) => {
         if (kind === 'tf') {
@@ -79,7 +90,8 @@ export function pickCandidate(candidates: Candidate[], scores: number[], sigma: 
   if (best >= 0) return { index: best, fallback: false };
   let highest = 0;
   for (let i = 1; i < candidates.length; i++) {
-    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll)) highest = i;
+    if (scores[i] > scores[highest] || (scores[i] === scores[highest] && candidates[i].normalizedNll < candidates[highest].normalizedNll))
+      highest = i;
   }
   return { index: highest, fallback: true };
 }

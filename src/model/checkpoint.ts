@@ -27,22 +27,44 @@ export interface CheckpointInfo {
 }
 
 function toNamedArrays(variables: Record<string, tf.Variable>, prefix = ''): Record<string, NamedArray> {
-  return Object.fromEntries(Object.entries(variables).map(([name, v]) => [prefix + name, { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array }]));
+  return Object.fromEntries(
+    Object.entries(variables).map(([name, v]) => [
+      prefix + name,
+      { dtype: 'F32' as const, shape: v.shape, data: v.dataSync() as Float32Array },
+    ]),
+  );
 }
 
-export function saveCheckpoint(dir: string, model: Model, options: { training?: TrainingState; info?: Omit<CheckpointInfo, 'format'> } = {}): void {
+export function saveCheckpoint(
+  dir: string,
+  model: Model,
+  options: { training?: TrainingState; info?: Omit<CheckpointInfo, 'format'> } = {},
+): void {
   writeDirAtomic(dir, (temp) => {
     writeFileAtomic(join(temp, 'config.json'), JSON.stringify(model.config, null, 2) + '\n');
     writeFileAtomic(join(temp, 'svgap.json'), JSON.stringify({ format: CHECKPOINT_FORMAT, ...options.info }, null, 2) + '\n');
     writeFileAtomic(join(temp, 'model.safetensors'), encodeSafetensors(toNamedArrays(model.params)));
     if (model.lora) {
-      writeFileAtomic(join(temp, 'adapter_config.json'), JSON.stringify({ r: model.lora.config.rank, lora_alpha: model.lora.config.alpha, target_modules: model.lora.config.targets }, null, 2) + '\n');
+      writeFileAtomic(
+        join(temp, 'adapter_config.json'),
+        JSON.stringify(
+          { r: model.lora.config.rank, lora_alpha: model.lora.config.alpha, target_modules: model.lora.config.targets },
+          null,
+          2,
+        ) + '\n',
+      );
       writeFileAtomic(join(temp, 'adapter_model.safetensors'), encodeSafetensors(toNamedArrays(model.lora.params)));
     }
     if (options.training) {
       const { optimizer, optimizerConfig, rng, extra } = options.training;
-      writeFileAtomic(join(temp, 'optimizer.safetensors'), encodeSafetensors({ ...toNamedArrays(optimizer.m, 'm.'), ...toNamedArrays(optimizer.v, 'v.') }));
-      writeFileAtomic(join(temp, 'trainer_state.json'), JSON.stringify({ step: optimizer.step, optimizerConfig, rng, extra }, null, 2) + '\n');
+      writeFileAtomic(
+        join(temp, 'optimizer.safetensors'),
+        encodeSafetensors({ ...toNamedArrays(optimizer.m, 'm.'), ...toNamedArrays(optimizer.v, 'v.') }),
+      );
+      writeFileAtomic(
+        join(temp, 'trainer_state.json'),
+        JSON.stringify({ step: optimizer.step, optimizerConfig, rng, extra }, null, 2) + '\n',
+      );
     }
   });
 }
@@ -52,7 +74,8 @@ function checkShapes(path: string, tensors: Record<string, NamedArray>, expected
   for (const [name, shape] of Object.entries(expected)) {
     const found = tensors[name];
     if (!found) throw new Error(`${path}: tensor '${name}' is missing (checkpoint does not match config.json)`);
-    if (found.shape.join(',') !== shape.join(',')) throw new Error(`${path}: tensor '${name}' has shape [${found.shape}] but config.json implies [${shape}]`);
+    if (found.shape.join(',') !== shape.join(','))
+      throw new Error(`${path}: tensor '${name}' has shape [${found.shape}] but config.json implies [${shape}]`);
   }
   for (const name of Object.keys(tensors)) {
     if (!(name in expected)) throw new Error(`${path}: unexpected tensor '${name}' (checkpoint does not match config.json)`);
@@ -92,7 +115,12 @@ export function loadCheckpoint(dir: string, embedMode: Model['embedMode'] = 'gat
   let training: TrainingState | undefined;
   const statePath = join(dir, 'trainer_state.json');
   if (existsSync(statePath)) {
-    const state = readJsonFile(statePath) as { step: number; optimizerConfig: OptimizerConfig; rng?: RngState; extra?: Record<string, unknown> };
+    const state = readJsonFile(statePath) as {
+      step: number;
+      optimizerConfig: OptimizerConfig;
+      rng?: RngState;
+      extra?: Record<string, unknown>;
+    };
     const optimizerPath = join(dir, 'optimizer.safetensors');
     const moments = readSafetensors(optimizerPath).tensors;
     const trainable = model.lora ? model.lora.params : model.params;

@@ -6,7 +6,14 @@ export type ModelType = (typeof MODEL_TYPES)[number];
 
 /** `rope_scaling` as in config.json; absent means the default (unscaled) rotary embedding. */
 export type RopeScaling =
-  | { rope_type: 'longrope'; short_factor: number[]; long_factor: number[]; factor?: number; attention_factor?: number; original_max_position_embeddings?: number }
+  | {
+      rope_type: 'longrope';
+      short_factor: number[];
+      long_factor: number[];
+      factor?: number;
+      attention_factor?: number;
+      original_max_position_embeddings?: number;
+    }
   | { rope_type: 'llama3'; factor: number; low_freq_factor: number; high_freq_factor: number; original_max_position_embeddings: number };
 
 export interface ModelConfig {
@@ -55,11 +62,29 @@ const DEFAULT_MAX_WINDOW_LAYERS = 28; // Qwen2Config's default
 export function presetConfig(name: PresetName, vocabSize: number): ModelConfig {
   switch (name) {
     case 'tiny':
-      return { ...BASE, vocab_size: vocabSize, hidden_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2,
-        intermediate_size: 352, max_position_embeddings: 256, tie_word_embeddings: true };
+      return {
+        ...BASE,
+        vocab_size: vocabSize,
+        hidden_size: 128,
+        num_hidden_layers: 2,
+        num_attention_heads: 4,
+        num_key_value_heads: 2,
+        intermediate_size: 352,
+        max_position_embeddings: 256,
+        tie_word_embeddings: true,
+      };
     case 'small':
-      return { ...BASE, vocab_size: vocabSize, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 8, num_key_value_heads: 4,
-        intermediate_size: 704, max_position_embeddings: 512, tie_word_embeddings: true };
+      return {
+        ...BASE,
+        vocab_size: vocabSize,
+        hidden_size: 256,
+        num_hidden_layers: 4,
+        num_attention_heads: 8,
+        num_key_value_heads: 4,
+        intermediate_size: 704,
+        max_position_embeddings: 512,
+        tie_word_embeddings: true,
+      };
   }
 }
 
@@ -77,7 +102,9 @@ export function slidingWindow(config: ModelConfig, layer: number): number | unde
   if (config.sliding_window === undefined) return undefined;
   if (config.model_type === 'phi3') return config.sliding_window;
   if (config.model_type !== 'qwen2' || !config.use_sliding_window) return undefined;
-  const sliding = config.layer_types ? config.layer_types[layer] === 'sliding_attention' : layer >= (config.max_window_layers ?? DEFAULT_MAX_WINDOW_LAYERS);
+  const sliding = config.layer_types
+    ? config.layer_types[layer] === 'sliding_attention'
+    : layer >= (config.max_window_layers ?? DEFAULT_MAX_WINDOW_LAYERS);
   return sliding ? config.sliding_window : undefined;
 }
 
@@ -85,13 +112,17 @@ export function slidingWindow(config: ModelConfig, layer: number): number | unde
 export function biasedLinears(config: ModelConfig): ('qkv_proj' | 'o_proj' | 'gate_up_proj' | 'down_proj')[] {
   if (config.model_type === 'qwen2') return ['qkv_proj'];
   if (config.model_type !== 'llama') return [];
-  return [...(config.attention_bias ? (['qkv_proj', 'o_proj'] as const) : []), ...(config.mlp_bias ? (['gate_up_proj', 'down_proj'] as const) : [])];
+  return [
+    ...(config.attention_bias ? (['qkv_proj', 'o_proj'] as const) : []),
+    ...(config.mlp_bias ? (['gate_up_proj', 'down_proj'] as const) : []),
+  ];
 }
 
 type Raw = Record<string, unknown>;
 
 function positiveInt(c: Raw, key: string, source: string): number {
-  if (!Number.isInteger(c[key]) || (c[key] as number) <= 0) throw new Error(`${source}: '${key}' must be a positive integer (got ${JSON.stringify(c[key])})`);
+  if (!Number.isInteger(c[key]) || (c[key] as number) <= 0)
+    throw new Error(`${source}: '${key}' must be a positive integer (got ${JSON.stringify(c[key])})`);
   return c[key] as number;
 }
 
@@ -108,7 +139,8 @@ const isPositiveInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0;
 export function tokenIdList(value: unknown, key: string, source: string): number[] | undefined {
   if (value === undefined || value === null) return undefined;
   const list = Array.isArray(value) ? value : [value];
-  if (!list.every((id) => Number.isInteger(id) && id >= 0)) throw new Error(`${source}: '${key}' must be a token id or a list of them (got ${JSON.stringify(value)})`);
+  if (!list.every((id) => Number.isInteger(id) && id >= 0))
+    throw new Error(`${source}: '${key}' must be a token id or a list of them (got ${JSON.stringify(value)})`);
   return list as number[];
 }
 
@@ -123,7 +155,8 @@ function parseRopeScaling(c: Raw, rotaryHalf: number, source: string): RopeScali
       if (required) throw new Error(`${source}: rope_scaling '${type}' needs '${key}'`);
       return undefined;
     }
-    if (typeof value !== 'number' || !(value > 0)) throw new Error(`${source}: rope_scaling.${key} must be a positive number (got ${JSON.stringify(value)})`);
+    if (typeof value !== 'number' || !(value > 0))
+      throw new Error(`${source}: rope_scaling.${key} must be a positive number (got ${JSON.stringify(value)})`);
     return value;
   };
   if (type === 'default') return undefined;
@@ -133,13 +166,25 @@ function parseRopeScaling(c: Raw, rotaryHalf: number, source: string): RopeScali
         throw new Error(`${source}: rope_scaling.${key} must be a list of ${rotaryHalf} numbers (half the rotary dimension)`);
       }
     }
-    return { rope_type: 'longrope', short_factor: raw.short_factor as number[], long_factor: raw.long_factor as number[], factor: num('factor', false),
-      attention_factor: num('attention_factor', false), original_max_position_embeddings: num('original_max_position_embeddings', false) };
+    return {
+      rope_type: 'longrope',
+      short_factor: raw.short_factor as number[],
+      long_factor: raw.long_factor as number[],
+      factor: num('factor', false),
+      attention_factor: num('attention_factor', false),
+      original_max_position_embeddings: num('original_max_position_embeddings', false),
+    };
   }
   if (type === 'llama3') {
-    const scaling = { rope_type: 'llama3' as const, factor: num('factor', true)!, low_freq_factor: num('low_freq_factor', true)!,
-      high_freq_factor: num('high_freq_factor', true)!, original_max_position_embeddings: num('original_max_position_embeddings', true)! };
-    if (scaling.high_freq_factor <= scaling.low_freq_factor) throw new Error(`${source}: rope_scaling.high_freq_factor must exceed low_freq_factor`);
+    const scaling = {
+      rope_type: 'llama3' as const,
+      factor: num('factor', true)!,
+      low_freq_factor: num('low_freq_factor', true)!,
+      high_freq_factor: num('high_freq_factor', true)!,
+      original_max_position_embeddings: num('original_max_position_embeddings', true)!,
+    };
+    if (scaling.high_freq_factor <= scaling.low_freq_factor)
+      throw new Error(`${source}: rope_scaling.high_freq_factor must exceed low_freq_factor`);
     return scaling;
   }
   throw new Error(`${source}: rope_scaling type '${String(type)}' is not supported (supported: default, longrope, llama3)`);
@@ -161,10 +206,18 @@ export function validateConfig(raw: unknown, source: string): ModelConfig {
     hidden_size: positiveInt(c, 'hidden_size', source),
     num_hidden_layers: positiveInt(c, 'num_hidden_layers', source),
     num_attention_heads: positiveInt(c, 'num_attention_heads', source),
-    num_key_value_heads: c.num_key_value_heads === undefined || c.num_key_value_heads === null ? positiveInt(c, 'num_attention_heads', source) : positiveInt(c, 'num_key_value_heads', source),
+    num_key_value_heads:
+      c.num_key_value_heads === undefined || c.num_key_value_heads === null
+        ? positiveInt(c, 'num_attention_heads', source)
+        : positiveInt(c, 'num_key_value_heads', source),
     intermediate_size: positiveInt(c, 'intermediate_size', source),
     max_position_embeddings: positiveInt(c, 'max_position_embeddings', source),
-    rope_theta: typeof c.rope_theta === 'number' ? c.rope_theta : typeof ropeParameters.rope_theta === 'number' ? ropeParameters.rope_theta : BASE.rope_theta,
+    rope_theta:
+      typeof c.rope_theta === 'number'
+        ? c.rope_theta
+        : typeof ropeParameters.rope_theta === 'number'
+          ? ropeParameters.rope_theta
+          : BASE.rope_theta,
     partial_rotary_factor: typeof c.partial_rotary_factor === 'number' ? c.partial_rotary_factor : 1,
     rms_norm_eps: typeof c.rms_norm_eps === 'number' ? c.rms_norm_eps : DEFAULT_EPS[type],
     tie_word_embeddings: c.tie_word_embeddings === true,
@@ -172,18 +225,31 @@ export function validateConfig(raw: unknown, source: string): ModelConfig {
   };
   const head = optional<number>(c.head_dim, isPositiveInt, "'head_dim' must be a positive integer", source);
   if (head !== undefined && head !== config.hidden_size / config.num_attention_heads) config.head_dim = head;
-  else if (config.hidden_size % config.num_attention_heads !== 0) throw new Error(`${source}: hidden_size ${config.hidden_size} is not divisible by num_attention_heads ${config.num_attention_heads}`);
-  if (config.num_attention_heads % config.num_key_value_heads !== 0) throw new Error(`${source}: num_attention_heads ${config.num_attention_heads} is not divisible by num_key_value_heads ${config.num_key_value_heads}`);
-  if (!(config.partial_rotary_factor > 0 && config.partial_rotary_factor <= 1)) throw new Error(`${source}: partial_rotary_factor must be in (0, 1]`);
-  Object.assign(config, definedOnly({
-    rope_scaling: parseRopeScaling(c, rotaryDim(config) / 2, source),
-    original_max_position_embeddings: optional<number>(c.original_max_position_embeddings, isPositiveInt, "'original_max_position_embeddings' must be a positive integer", source),
-    ...windowFields(c, type, config.num_hidden_layers, source),
-    attention_bias: type === 'llama' && c.attention_bias === true ? true : undefined,
-    mlp_bias: type === 'llama' && c.mlp_bias === true ? true : undefined,
-    bos_token_id: tokenIdList(c.bos_token_id, 'bos_token_id', source)?.[0],
-    eos_token_id: tokenIdList(c.eos_token_id, 'eos_token_id', source),
-  }));
+  else if (config.hidden_size % config.num_attention_heads !== 0)
+    throw new Error(`${source}: hidden_size ${config.hidden_size} is not divisible by num_attention_heads ${config.num_attention_heads}`);
+  if (config.num_attention_heads % config.num_key_value_heads !== 0)
+    throw new Error(
+      `${source}: num_attention_heads ${config.num_attention_heads} is not divisible by num_key_value_heads ${config.num_key_value_heads}`,
+    );
+  if (!(config.partial_rotary_factor > 0 && config.partial_rotary_factor <= 1))
+    throw new Error(`${source}: partial_rotary_factor must be in (0, 1]`);
+  Object.assign(
+    config,
+    definedOnly({
+      rope_scaling: parseRopeScaling(c, rotaryDim(config) / 2, source),
+      original_max_position_embeddings: optional<number>(
+        c.original_max_position_embeddings,
+        isPositiveInt,
+        "'original_max_position_embeddings' must be a positive integer",
+        source,
+      ),
+      ...windowFields(c, type, config.num_hidden_layers, source),
+      attention_bias: type === 'llama' && c.attention_bias === true ? true : undefined,
+      mlp_bias: type === 'llama' && c.mlp_bias === true ? true : undefined,
+      bos_token_id: tokenIdList(c.bos_token_id, 'bos_token_id', source)?.[0],
+      eos_token_id: tokenIdList(c.eos_token_id, 'eos_token_id', source),
+    }),
+  );
   return config;
 }
 
@@ -193,10 +259,23 @@ function windowFields(c: Raw, type: ModelType, layers: number, source: string): 
   if (window === undefined || type === 'llama') return {};
   if (type === 'phi3') return { sliding_window: window };
   if (c.use_sliding_window !== true) return {};
-  const layerTypes = optional<ModelConfig['layer_types']>(c.layer_types, (v) => Array.isArray(v) && v.length === layers && v.every((t) => t === 'full_attention' || t === 'sliding_attention'),
-    `'layer_types' must list 'full_attention' or 'sliding_attention' for each of the ${layers} layers`, source);
-  const maxWindowLayers = optional<number>(c.max_window_layers, (v) => Number.isInteger(v) && (v as number) >= 0, "'max_window_layers' must be a non-negative integer", source);
-  return { sliding_window: window, use_sliding_window: true, ...definedOnly({ max_window_layers: maxWindowLayers, layer_types: layerTypes }) };
+  const layerTypes = optional<ModelConfig['layer_types']>(
+    c.layer_types,
+    (v) => Array.isArray(v) && v.length === layers && v.every((t) => t === 'full_attention' || t === 'sliding_attention'),
+    `'layer_types' must list 'full_attention' or 'sliding_attention' for each of the ${layers} layers`,
+    source,
+  );
+  const maxWindowLayers = optional<number>(
+    c.max_window_layers,
+    (v) => Number.isInteger(v) && (v as number) >= 0,
+    "'max_window_layers' must be a non-negative integer",
+    source,
+  );
+  return {
+    sliding_window: window,
+    use_sliding_window: true,
+    ...definedOnly({ max_window_layers: maxWindowLayers, layer_types: layerTypes }),
+  };
 }
 
 function definedOnly<T extends object>(fields: T): Partial<T> {

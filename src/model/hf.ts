@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { type ModelConfig, headDim, validateConfig } from './config.js';
 import { type Model, parameterShapes } from './model.js';
 import { readJsonFile, writeFileAtomic } from '../io.js';
-import { type NamedArray, type SafetensorsHeader, type TensorEntry, encodeSafetensors, readSafetensorsHeader, readTensorFloat32 } from './safetensors.js';
+import {
+  type NamedArray,
+  type SafetensorsHeader,
+  type TensorEntry,
+  encodeSafetensors,
+  readSafetensorsHeader,
+  readTensorFloat32,
+} from './safetensors.js';
 
 export const INDEX_FILE = 'model.safetensors.index.json';
 export const SINGLE_FILE = 'model.safetensors';
@@ -25,31 +32,54 @@ function weightFiles(dir: string): { files: string[]; source: string } {
   if (existsSync(indexPath)) {
     const index = readJsonFile(indexPath) as { weight_map?: Record<string, unknown> };
     const map = index.weight_map;
-    if (typeof map !== 'object' || map === null || !Object.values(map).every((f) => typeof f === 'string')) throw new Error(`${indexPath}: 'weight_map' must map tensor names to file names`);
+    if (typeof map !== 'object' || map === null || !Object.values(map).every((f) => typeof f === 'string'))
+      throw new Error(`${indexPath}: 'weight_map' must map tensor names to file names`);
     const files = [...new Set(Object.values(map) as string[])];
     for (const file of files) if (!existsSync(join(dir, file))) throw new Error(`${indexPath}: shard ${file} is missing from ${dir}`);
     return { files, source: indexPath };
   }
   if (existsSync(join(dir, SINGLE_FILE))) return { files: [SINGLE_FILE], source: join(dir, SINGLE_FILE) };
-  throw new Error(`${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}` + (existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert it to safetensors)' : ''));
+  throw new Error(
+    `${dir}: no ${SINGLE_FILE} or ${INDEX_FILE}` +
+      (existsSync(join(dir, 'pytorch_model.bin')) ? ' (pytorch_model.bin is not read: convert it to safetensors)' : ''),
+  );
 }
 
 /** The stored tensors a fused parameter is made of, in row order: itself, or HF's separate projections. */
 function sourcesOf(name: string, config: ModelConfig, shape: number[]): { name: string; rows: number }[][] {
   const hd = headDim(config);
-  const split = (parts: [string, number][]) => parts.map(([part, rows]) => ({ name: name.replace(/\w+_proj\.(weight|bias)$/, `${part}.$1`), rows }));
+  const split = (parts: [string, number][]) =>
+    parts.map(([part, rows]) => ({ name: name.replace(/\w+_proj\.(weight|bias)$/, `${part}.$1`), rows }));
   const whole = [{ name, rows: shape[0] }];
   if (/\.qkv_proj\.(weight|bias)$/.test(name)) {
-    return [whole, split([['q_proj', config.num_attention_heads * hd], ['k_proj', config.num_key_value_heads * hd], ['v_proj', config.num_key_value_heads * hd]])];
+    return [
+      whole,
+      split([
+        ['q_proj', config.num_attention_heads * hd],
+        ['k_proj', config.num_key_value_heads * hd],
+        ['v_proj', config.num_key_value_heads * hd],
+      ]),
+    ];
   }
-  if (/\.gate_up_proj\.(weight|bias)$/.test(name)) return [whole, split([['gate_proj', config.intermediate_size], ['up_proj', config.intermediate_size]])];
+  if (/\.gate_up_proj\.(weight|bias)$/.test(name))
+    return [
+      whole,
+      split([
+        ['gate_proj', config.intermediate_size],
+        ['up_proj', config.intermediate_size],
+      ]),
+    ];
   return [whole];
 }
 
 const IGNORED = /\.rotary_emb\.inv_freq$/; // older checkpoints store this buffer; it is recomputed from the config
 
 /** Where each parameter's pieces are, checked: a missing, misshapen or unexpected tensor names the file and tensor. */
-function planLoad(config: ModelConfig, headers: Map<string, SafetensorsHeader>, source: string): Map<string, { file: string; entry: TensorEntry }[]> {
+function planLoad(
+  config: ModelConfig,
+  headers: Map<string, SafetensorsHeader>,
+  source: string,
+): Map<string, { file: string; entry: TensorEntry }[]> {
   const located = new Map<string, { file: string; entry: TensorEntry }>();
   for (const [file, header] of headers) for (const [name, entry] of Object.entries(header.tensors)) located.set(name, { file, entry });
   const used = new Set<string>();
@@ -57,19 +87,27 @@ function planLoad(config: ModelConfig, headers: Map<string, SafetensorsHeader>, 
   for (const [name, shape] of Object.entries(parameterShapes(config))) {
     const options = sourcesOf(name, config, shape);
     const found = options.find((parts) => parts.every((p) => located.has(p.name)));
-    if (!found) throw new Error(`${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1].map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`);
+    if (!found)
+      throw new Error(
+        `${source}: tensor '${name}'${options.length > 1 ? ` (or ${options[1].map((p) => p.name.split('.').slice(-2).join('.')).join(' + ')})` : ''} is missing (checkpoint does not match config.json)`,
+      );
     const cols = shape.slice(1);
     for (const part of found) {
       const { file, entry } = located.get(part.name)!;
       const expected = [part.rows, ...cols];
-      if (entry.shape.join(',') !== expected.join(',')) throw new Error(`${file}: tensor '${part.name}' has shape [${entry.shape}] but config.json implies [${expected}]`);
+      if (entry.shape.join(',') !== expected.join(','))
+        throw new Error(`${file}: tensor '${part.name}' has shape [${entry.shape}] but config.json implies [${expected}]`);
       used.add(part.name);
     }
-    plan.set(name, found.map((part) => located.get(part.name)!));
+    plan.set(
+      name,
+      found.map((part) => located.get(part.name)!),
+    );
   }
   for (const [name, { file }] of located) {
     const tiedHead = name === 'lm_head.weight' && config.tie_word_embeddings; // HF ties it to the embedding and ignores the stored copy
-    if (!used.has(name) && !tiedHead && !IGNORED.test(name)) throw new Error(`${file}: unexpected tensor '${name}' (checkpoint does not match config.json)`);
+    if (!used.has(name) && !tiedHead && !IGNORED.test(name))
+      throw new Error(`${file}: unexpected tensor '${name}' (checkpoint does not match config.json)`);
   }
   return plan;
 }

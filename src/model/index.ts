@@ -30,16 +30,23 @@ export function modelDir(spec: string): string {
  */
 export function resolveModel(spec: string, options: { vocabSize: number; seed: number; embedMode: Model['embedMode'] }): LoadedCheckpoint {
   if ((PRESET_NAMES as readonly string[]).includes(spec)) {
-    return { model: initModel(presetConfig(spec as PresetName, options.vocabSize), options.seed, options.embedMode), info: { format: 'preset', description: { preset: spec } } };
+    return {
+      model: initModel(presetConfig(spec as PresetName, options.vocabSize), options.seed, options.embedMode),
+      info: { format: 'preset', description: { preset: spec } },
+    };
   }
   if (spec === 'phi-mini') {
-    throw new Error(`--model phi-mini: the Phi-4-mini weights are not present (${join(MODELS_DIR, 'phi-mini')} holds no Hugging Face checkpoint, ` +
-      `and their loader is a later issue). Use the embedded default, --model ${DEFAULT_MODEL}, or a checkpoint directory.`);
+    throw new Error(
+      `--model phi-mini: the Phi-4-mini weights are not present (${join(MODELS_DIR, 'phi-mini')} holds no Hugging Face checkpoint, ` +
+        `and their loader is a later issue). Use the embedded default, --model ${DEFAULT_MODEL}, or a checkpoint directory.`,
+    );
   }
   const dir = modelDir(spec);
   if (!existsSync(dir)) {
-    throw new Error(`--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
-      (spec === DEFAULT_MODEL ? '; make it with `npm run pretrain`' : ''));
+    throw new Error(
+      `--model ${spec}: no such preset (${PRESET_NAMES.join(', ')}), shipped model (${MODELS_DIR}) or checkpoint directory` +
+        (spec === DEFAULT_MODEL ? '; make it with `npm run pretrain`' : ''),
+    );
   }
   const loaded = loadCheckpoint(dir, options.embedMode);
   if (loaded.model.config.vocab_size !== options.vocabSize) {

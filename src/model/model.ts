@@ -121,7 +121,9 @@ export function mergeLora(model: Model): void {
   const scale = lora.config.alpha / lora.config.rank;
   for (const [linear] of loraLinears(model, lora.config.targets)) {
     const weight = model.params[`${linear}.weight`];
-    tf.tidy(() => weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))));
+    tf.tidy(() =>
+      weight.assign(tf.add(weight, tf.mul(tf.matMul(lora.params[`${linear}.lora_B`], lora.params[`${linear}.lora_A`]), scale))),
+    );
   }
   disposeLora(model);
 }
@@ -146,7 +148,7 @@ export function disposeCache(cache: KVCache | undefined): void {
 function linear(model: Model, name: string, x: tf.Tensor2D): tf.Tensor2D {
   const bias = model.params[`${name}.bias`];
   const projected = tf.matMul(x, model.params[`${name}.weight`], false, true) as tf.Tensor2D;
-  const y = bias ? tf.add(projected, bias) as tf.Tensor2D : projected;
+  const y = bias ? (tf.add(projected, bias) as tf.Tensor2D) : projected;
   const a = model.lora?.params[`${name}.lora_A`];
   if (!a) return y;
   const b = model.lora!.params[`${name}.lora_B`];
@@ -207,8 +209,16 @@ function embed(model: Model, tokens: tf.Tensor2D): tf.Tensor2D {
 }
 
 /** Grouped-query self-attention of one layer; x is [batch·time, hidden]. Returns the output and the layer's extended cache. */
-function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, time: number, rotary: [tf.Tensor4D, tf.Tensor4D],
-  mask: tf.Tensor, cache?: KVCache): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
+function attention(
+  model: Model,
+  layer: number,
+  x: tf.Tensor2D,
+  batch: number,
+  time: number,
+  rotary: [tf.Tensor4D, tf.Tensor4D],
+  mask: tf.Tensor,
+  cache?: KVCache,
+): { out: tf.Tensor2D; keys: tf.Tensor4D; values: tf.Tensor4D } {
   const config = model.config;
   const heads = config.num_attention_heads;
   const kvHeads = config.num_key_value_heads;
@@ -225,10 +235,21 @@ function attention(model: Model, layer: number, x: tf.Tensor2D, batch: number, t
   }
   const keys = k.shape[2];
   // query head h uses KV head floor(h / group) (HF repeat_kv): fold the group into the query axis instead of copying K and V
-  const qGrouped = tf.reshape(tf.transpose(tf.reshape(q, [batch, time, kvHeads, group, hd]), [0, 2, 3, 1, 4]), [batch, kvHeads, group * time, hd]);
-  const scores = tf.add(tf.reshape(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), [batch, kvHeads, group, time, keys]), mask);
+  const qGrouped = tf.reshape(tf.transpose(tf.reshape(q, [batch, time, kvHeads, group, hd]), [0, 2, 3, 1, 4]), [
+    batch,
+    kvHeads,
+    group * time,
+    hd,
+  ]);
+  const scores = tf.add(
+    tf.reshape(tf.mul(tf.matMul(qGrouped, k, false, true), 1 / Math.sqrt(hd)), [batch, kvHeads, group, time, keys]),
+    mask,
+  );
   const weights = tf.reshape(tf.softmax(scores), [batch, kvHeads, group * time, keys]);
-  const context = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [batch, kvHeads, group, time, hd]), [0, 3, 1, 2, 4]), [batch * time, heads * hd]);
+  const context = tf.reshape(tf.transpose(tf.reshape(tf.matMul(weights, v), [batch, kvHeads, group, time, hd]), [0, 3, 1, 2, 4]), [
+    batch * time,
+    heads * hd,
+  ]);
   return { out: linear(model, `model.layers.${layer}.self_attn.o_proj`, context as tf.Tensor2D), keys: k, values: v };
 }
 
@@ -276,7 +297,11 @@ export function forward(model: Model, tokens: tf.Tensor2D, options: ForwardOptio
   if (options.lastOnly) final = tf.slice(final, [0, time - 1, 0], [batch, 1, config.hidden_size]);
   const outTime = options.lastOnly ? 1 : time;
   const head = model.params[config.tie_word_embeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
-  const logits = tf.reshape(tf.matMul(tf.reshape(final, [batch * outTime, config.hidden_size]), head, false, true), [batch, outTime, config.vocab_size]) as tf.Tensor3D;
+  const logits = tf.reshape(tf.matMul(tf.reshape(final, [batch * outTime, config.hidden_size]), head, false, true), [
+    batch,
+    outTime,
+    config.vocab_size,
+  ]) as tf.Tensor3D;
   const cache = options.cache ? { keys: newKeys, values: newValues, length: past + time } : undefined;
   return { logits, cache };
 }

@@ -32,7 +32,12 @@ export function originalMaxPositions(config: ModelConfig): number {
  * Longrope: long factors once the sequence (max position + 1) exceeds the pretraining length, short ones otherwise;
  * cos and sin scaled by sqrt(1 + ln(factor) / ln(original)) at every length (factor = max / original unless given).
  */
-function longrope(config: ModelConfig, scaling: Extract<ModelConfig['rope_scaling'], { rope_type: 'longrope' }>, dim: number, seqLen: number): RotaryFrequencies {
+function longrope(
+  config: ModelConfig,
+  scaling: Extract<ModelConfig['rope_scaling'], { rope_type: 'longrope' }>,
+  dim: number,
+  seqLen: number,
+): RotaryFrequencies {
   const original = originalMaxPositions(config);
   const factor = scaling.factor ?? config.max_position_embeddings / original;
   const attentionFactor = scaling.attention_factor ?? (factor <= 1 ? 1 : Math.sqrt(1 + Math.log(factor) / Math.log(original)));
@@ -41,7 +46,11 @@ function longrope(config: ModelConfig, scaling: Extract<ModelConfig['rope_scalin
 }
 
 /** Llama 3.1: low frequencies divided by `factor`, high ones kept, the band between smoothly interpolated. */
-function llama3(config: ModelConfig, scaling: Extract<ModelConfig['rope_scaling'], { rope_type: 'llama3' }>, dim: number): RotaryFrequencies {
+function llama3(
+  config: ModelConfig,
+  scaling: Extract<ModelConfig['rope_scaling'], { rope_type: 'llama3' }>,
+  dim: number,
+): RotaryFrequencies {
   const invFreq = defaultInvFreq(config, dim);
   const { factor, low_freq_factor: low, high_freq_factor: high, original_max_position_embeddings: old } = scaling;
   const lowFreqWavelen = old / low;

@@ -85,7 +85,8 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     const lengthBytes = new Uint8Array(8);
     readExactly(fd, lengthBytes, 0, path);
     const headerLength = Number(Buffer.from(lengthBytes).readBigUInt64LE(0));
-    if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || 8 + headerLength > fileSize) fail(`header length ${headerLength} does not fit in ${fileSize} bytes`);
+    if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES || 8 + headerLength > fileSize)
+      fail(`header length ${headerLength} does not fit in ${fileSize} bytes`);
     const headerBytes = new Uint8Array(headerLength);
     readExactly(fd, headerBytes, 8, path);
     let header: Record<string, unknown>;
@@ -94,20 +95,25 @@ export function readSafetensorsHeader(path: string): SafetensorsHeader {
     } catch (error) {
       return fail(`header is not JSON (${(error as Error).message})`);
     }
-    if (typeof header !== 'object' || header === null || Array.isArray(header)) fail(`header is not a JSON object (${JSON.stringify(header)})`);
+    if (typeof header !== 'object' || header === null || Array.isArray(header))
+      fail(`header is not a JSON object (${JSON.stringify(header)})`);
     const dataStart = 8 + headerLength;
     const dataLength = fileSize - dataStart;
     const tensors: Record<string, TensorEntry> = {};
     for (const [name, entry] of Object.entries(header)) {
       if (name === '__metadata__') continue;
-      if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) fail(`tensor '${name}' has a malformed entry (${JSON.stringify(entry)})`);
+      if (typeof entry !== 'object' || entry === null || Array.isArray(entry))
+        fail(`tensor '${name}' has a malformed entry (${JSON.stringify(entry)})`);
       const { dtype, shape, data_offsets: offsets } = entry as { dtype: string; shape: number[]; data_offsets: [number, number] };
       if (!(dtype in DTYPE_BYTES)) fail(`tensor '${name}' has dtype ${dtype}; only ${Object.keys(DTYPE_BYTES).join(', ')} are supported`);
-      if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0) || !Array.isArray(offsets) || offsets.length !== 2) fail(`tensor '${name}' has a malformed entry`);
+      if (!Array.isArray(shape) || !shape.every((n) => Number.isInteger(n) && n >= 0) || !Array.isArray(offsets) || offsets.length !== 2)
+        fail(`tensor '${name}' has a malformed entry`);
       const bytes = shape.reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype as SafeDtype];
       const [begin, end] = offsets;
       if (!(begin >= 0) || end > dataLength || end - begin !== bytes) {
-        fail(`tensor '${name}' (${dtype}, shape [${shape}]) needs ${bytes} bytes at [${begin}, ${end}) but the data section has ${dataLength}`);
+        fail(
+          `tensor '${name}' (${dtype}, shape [${shape}]) needs ${bytes} bytes at [${begin}, ${end}) but the data section has ${dataLength}`,
+        );
       }
       tensors[name] = { dtype: dtype as SafeDtype, shape, begin: dataStart + begin, end: dataStart + end };
     }
@@ -125,7 +131,8 @@ function halfToFloatTable(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exponent = (h >> 10) & 0x1f;
     const mantissa = h & 0x3ff;
-    if (exponent === 0) halfTable[h] = sign * mantissa * 2 ** -24; // zero and subnormals
+    if (exponent === 0)
+      halfTable[h] = sign * mantissa * 2 ** -24; // zero and subnormals
     else if (exponent === 31) halfTable[h] = mantissa ? NaN : sign * Infinity;
     else halfTable[h] = sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
   }
@@ -176,9 +183,10 @@ export function readSafetensors(path: string): { tensors: Record<string, NamedAr
   withFile(path, (fd) => {
     for (const [name, entry] of Object.entries(header.tensors)) {
       const values = readTensorFloat32(fd, path, entry);
-      tensors[name] = entry.dtype === 'I32'
-        ? { dtype: 'I32', shape: entry.shape, data: Int32Array.from(values) }
-        : { dtype: 'F32', shape: entry.shape, data: values };
+      tensors[name] =
+        entry.dtype === 'I32'
+          ? { dtype: 'I32', shape: entry.shape, data: Int32Array.from(values) }
+          : { dtype: 'F32', shape: entry.shape, data: values };
     }
   });
   return { tensors, metadata: header.metadata };
@@ -208,12 +216,17 @@ export function float32ToF16(values: Float32Array): Uint16Array {
     const u = bits[i];
     const sign = (u >>> 16) & 0x8000;
     const abs = u & 0x7fffffff;
-    if (abs > 0x7f800000) out[i] = sign | 0x7e00; // NaN
-    else if (abs >= 0x477ff000) out[i] = sign | 0x7c00; // rounds past the largest half (65504)
-    else if (abs < 0x38800000) out[i] = sign | roundHalfEven(Math.abs(values[i]) * 2 ** 24); // subnormal: a multiple of 2^-24
+    if (abs > 0x7f800000)
+      out[i] = sign | 0x7e00; // NaN
+    else if (abs >= 0x477ff000)
+      out[i] = sign | 0x7c00; // rounds past the largest half (65504)
+    else if (abs < 0x38800000)
+      out[i] = sign | roundHalfEven(Math.abs(values[i]) * 2 ** 24); // subnormal: a multiple of 2^-24
     else {
       const mantissa = abs & 0x7fffff;
-      const half = ((((abs >>> 23) - 112) << 10) | (mantissa >>> 13)) + (((mantissa & 0x1fff) > 0x1000 || ((mantissa & 0x1fff) === 0x1000 && (mantissa >>> 13) & 1)) ? 1 : 0);
+      const half =
+        ((((abs >>> 23) - 112) << 10) | (mantissa >>> 13)) +
+        ((mantissa & 0x1fff) > 0x1000 || ((mantissa & 0x1fff) === 0x1000 && (mantissa >>> 13) & 1) ? 1 : 0);
       out[i] = sign | half;
     }
   }

@@ -77,7 +77,10 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
   const promptLength = Math.max(...prompts.map((p) => p.length));
   const vocab = model.config.vocab_size;
   const maxNew = Math.min(options.maxNewTokens, model.config.max_position_embeddings - promptLength);
-  if (maxNew <= 0) throw new Error(`prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`);
+  if (maxNew <= 0)
+    throw new Error(
+      `prompt of ${promptLength} tokens leaves no room under max_position_embeddings ${model.config.max_position_embeddings}`,
+    );
   const padding = prompts.map((p) => promptLength - p.length);
   const keyMask = prompts.map((p, b) => Array.from({ length: promptLength + maxNew }, (_, s) => (s < padding[b] ? 0 : 1)));
   const tokens: number[][] = prompts.map(() => []);
@@ -96,7 +99,11 @@ export function sample(model: Model, prompts: number[][], options: SampleOptions
     });
     disposeCache(previous);
     const layers = model.config.num_hidden_layers;
-    cache = { keys: layerCache.slice(0, layers) as tf.Tensor4D[], values: layerCache.slice(layers) as tf.Tensor4D[], length: previous.length + input[0].length };
+    cache = {
+      keys: layerCache.slice(0, layers) as tf.Tensor4D[],
+      values: layerCache.slice(layers) as tf.Tensor4D[],
+      length: previous.length + input[0].length,
+    };
     const values = logits.dataSync() as Float32Array;
     logits.dispose();
     for (let b = 0; b < batch; b++) {
@@ -125,7 +132,12 @@ export interface ScoreResult {
 }
 
 /** Teacher-forced scoring of (prompt, response) pairs, in batches; right padding is harmless under the causal mask. */
-export function score(model: Model, prompts: number[][], responses: number[][], options: { batchSize?: number; padId: number }): ScoreResult {
+export function score(
+  model: Model,
+  prompts: number[][],
+  responses: number[][],
+  options: { batchSize?: number; padId: number },
+): ScoreResult {
   const result: ScoreResult = { nll: [], length: [], normalizedNll: [], entropy: [], selfCertainty: [] };
   const batchSize = options.batchSize ?? 32;
   const vocab = model.config.vocab_size;
@@ -135,7 +147,9 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
     const inputs = rows.map((r) => padTo([...r.prompt, ...r.response].slice(0, -1), length, options.padId));
     const targets = rows.map((r) => padTo([...r.prompt, ...r.response].slice(1), length, options.padId));
     // target index j predicts sequence position j+1: the response starts at target prompt.length-1
-    const weights = rows.map((r) => Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)));
+    const weights = rows.map((r) =>
+      Array.from({ length }, (_, j) => (j >= r.prompt.length - 1 && j < r.prompt.length - 1 + r.response.length ? 1 : 0)),
+    );
     const [nll, entropy, selfCertainty] = tf.tidy(() => {
       const logits = forward(model, tf.tensor2d(inputs, undefined, 'int32')).logits;
       const logProbs = tf.logSoftmax(logits);
@@ -144,7 +158,11 @@ export function score(model: Model, prompts: number[][], responses: number[][], 
       const tokenEntropy = tf.neg(tf.sum(tf.mul(tf.exp(logProbs), logProbs), 2));
       // KL(U‖p) = −log V − mean_v log p_v
       const tokenSelfCertainty = tf.sub(tf.neg(tf.mean(logProbs, 2)), Math.log(vocab));
-      return [tf.neg(tf.sum(tf.mul(targetLogProbs, weight), 1)), tf.sum(tf.mul(tokenEntropy, weight), 1), tf.sum(tf.mul(tokenSelfCertainty, weight), 1)];
+      return [
+        tf.neg(tf.sum(tf.mul(targetLogProbs, weight), 1)),
+        tf.sum(tf.mul(tokenEntropy, weight), 1),
+        tf.sum(tf.mul(tokenSelfCertainty, weight), 1),
+      ];
     });
     const nllValues = nll.dataSync();
     const entropyValues = entropy.dataSync();

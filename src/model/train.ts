@@ -21,7 +21,15 @@ export interface OptimizerConfig {
 }
 
 export const DEFAULT_OPTIMIZER: OptimizerConfig = {
-  lr: 1e-3, minLr: 1e-4, warmupSteps: 20, totalSteps: 1000, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.01, clipNorm: 1.0,
+  lr: 1e-3,
+  minLr: 1e-4,
+  warmupSteps: 20,
+  totalSteps: 1000,
+  beta1: 0.9,
+  beta2: 0.95,
+  eps: 1e-8,
+  weightDecay: 0.01,
+  clipNorm: 1.0,
 };
 
 export interface AdamWState {
@@ -76,7 +84,12 @@ export function evaluateLoss(model: Model, batch: TrainBatch): number {
 }
 
 /** One AdamW step on the trainable parameters (the adapters under LoRA); returns the loss and the pre-clip gradient norm. */
-export function trainStep(model: Model, state: AdamWState, config: OptimizerConfig, batch: TrainBatch): { loss: number; gradNorm: number; lr: number } {
+export function trainStep(
+  model: Model,
+  state: AdamWState,
+  config: OptimizerConfig,
+  batch: TrainBatch,
+): { loss: number; gradNorm: number; lr: number } {
   const params = trainableParams(model);
   const names = Object.keys(params);
   const lr = learningRate(config, state.step);
@@ -84,7 +97,10 @@ export function trainStep(model: Model, state: AdamWState, config: OptimizerConf
   const t = state.step;
   const [lossValue, normValue] = tf.tidy(() => {
     const { inputs, targets, weights } = batchTensors(batch);
-    const { value, grads: byVariableName } = tf.variableGrads(() => maskedLoss(forward(model, inputs).logits, targets, weights), names.map((n) => params[n]));
+    const { value, grads: byVariableName } = tf.variableGrads(
+      () => maskedLoss(forward(model, inputs).logits, targets, weights),
+      names.map((n) => params[n]),
+    );
     const grads = Object.fromEntries(names.map((n) => [n, byVariableName[params[n].name]])); // tfjs keys by its own variable names
     const gradNorm = tf.sqrt(tf.addN(names.map((n) => tf.sum(tf.square(grads[n])))));
     const clipScale = tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)));

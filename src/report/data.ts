@@ -3,7 +3,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { type CrossSummary, type MetricsRow, type RunInfo, readCrossSummary, readMetrics, readRunInfo } from '../formats.js';
 
-
 export const STAGES = ['sample', 'score', 'verify', 'train', 'eval'] as const;
 export type Stage = (typeof STAGES)[number];
 
@@ -36,7 +35,10 @@ export function isCrossDir(dir: string): boolean {
 export function readCross(dir: string): CrossData {
   const summary = readCrossSummary(dir);
   const runs: Record<string, RunData[]> = {};
-  const entries = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const entries = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   for (const arm of Object.keys(summary.arms)) {
     const dirs = entries.filter((name) => name === arm || new RegExp(`^${escapeRegExp(arm)}-seed\\d+$`).test(name));
     runs[arm] = dirs.filter((name) => existsSync(join(dir, name, 'metrics.jsonl'))).map((name) => readRun(join(dir, name)));
@@ -52,4 +54,3 @@ function escapeRegExp(s: string): string {
 export function finite(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
-

@@ -183,7 +183,10 @@ export interface LinearityPanel {
 export function gapLinearitySpec(panels: LinearityPanel[], options: FigureOptions = {}): TopLevelSpec {
   if (panels.length === 0) throw new Error('gapLinearitySpec: no panels');
   const specs = panels.map((p) => {
-    const pts = keepFinite(p.points.map((q) => ({ ...q })), ['t', 'gap', 'gapRate']);
+    const pts = keepFinite(
+      p.points.map((q) => ({ ...q })),
+      ['t', 'gap', 'gapRate'],
+    );
     const gaps = pts.map((q) => q.gap);
     const lo = Math.min(...gaps);
     const hi = Math.max(...gaps);
@@ -256,8 +259,17 @@ export interface PassAtKRow {
 type SeriesDef = [keyof AccuracyRow, string, string];
 
 /** One time-series panel of Figure 3: a line with markers per series, its own legend. */
-function seriesPanel(rows: AccuracyRow[], defs: SeriesDef[], y: { title: string; format?: string; zero?: boolean }, width: number, xTitle: string | null) {
-  const values = keepFinite(defs.flatMap(([key, label]) => rows.map((r) => ({ t: r.t, value: r[key] as number, label }))), ['t', 'value']);
+function seriesPanel(
+  rows: AccuracyRow[],
+  defs: SeriesDef[],
+  y: { title: string; format?: string; zero?: boolean },
+  width: number,
+  xTitle: string | null,
+) {
+  const values = keepFinite(
+    defs.flatMap(([key, label]) => rows.map((r) => ({ t: r.t, value: r[key] as number, label }))),
+    ['t', 'value'],
+  );
   const present = defs.filter((d) => values.some((v) => v.label === d[1]));
   const color = {
     field: 'label',
@@ -267,7 +279,13 @@ function seriesPanel(rows: AccuracyRow[], defs: SeriesDef[], y: { title: string;
     legend: { orient: 'right', symbolOpacity: 1 },
   };
   const x = { field: 't', type: 'quantitative', title: xTitle };
-  const yEnc = { field: 'value', type: 'quantitative', title: y.title, scale: { zero: y.zero ?? false }, ...(y.format ? { axis: { format: y.format } } : {}) };
+  const yEnc = {
+    field: 'value',
+    type: 'quantitative',
+    title: y.title,
+    scale: { zero: y.zero ?? false },
+    ...(y.format ? { axis: { format: y.format } } : {}),
+  };
   return {
     width,
     height: 170,
@@ -303,12 +321,33 @@ export function accuracySpec(rows: AccuracyRow[], options: FigureOptions & { pas
   ];
   const has = (key: keyof AccuracyRow) => rows.some((r) => typeof r[key] === 'number' && Number.isFinite(r[key]));
   const small: Record<string, unknown>[] = [];
-  const passAtK = keepFinite((options.passAtK ?? []).map((r) => ({ ...r })), ['k', 'value']);
+  const passAtK = keepFinite(
+    (options.passAtK ?? []).map((r) => ({ ...r })),
+    ['k', 'value'],
+  );
   if (passAtK.length > 0) {
     const labels = [...new Set(passAtK.map((r) => r.label))];
-    const color = { field: 'label', type: 'nominal', title: null, scale: { domain: labels, range: ['#9ecae1', '#08519c'] }, legend: { orient: 'right', symbolOpacity: 1 } };
-    const x = { field: 'k', type: 'quantitative', title: 'k (samples drawn)', scale: { type: 'log', base: 2 }, axis: { values: [...new Set(passAtK.map((r) => r.k))], format: 'd' } };
-    const y = { field: 'value', type: 'quantitative', title: 'pass@k (evaluation questions)', scale: { domain: [0, 1] }, axis: { format: '.0%' } };
+    const color = {
+      field: 'label',
+      type: 'nominal',
+      title: null,
+      scale: { domain: labels, range: ['#9ecae1', '#08519c'] },
+      legend: { orient: 'right', symbolOpacity: 1 },
+    };
+    const x = {
+      field: 'k',
+      type: 'quantitative',
+      title: 'k (samples drawn)',
+      scale: { type: 'log', base: 2 },
+      axis: { values: [...new Set(passAtK.map((r) => r.k))], format: 'd' },
+    };
+    const y = {
+      field: 'value',
+      type: 'quantitative',
+      title: 'pass@k (evaluation questions)',
+      scale: { domain: [0, 1] },
+      axis: { format: '.0%' },
+    };
     small.push({
       width: PANEL_WIDTH,
       height: 170,
@@ -319,15 +358,28 @@ export function accuracySpec(rows: AccuracyRow[], options: FigureOptions & { pas
       ],
     });
   }
-  if (has('meanResponseLength') || has('meanPickLength')) small.push(seriesPanel(rows, length, { title: 'mean length (tokens)', zero: true }, PANEL_WIDTH, xTitle)); // from 0: a 1 % change looks like 1 %
+  if (has('meanResponseLength') || has('meanPickLength'))
+    small.push(seriesPanel(rows, length, { title: 'mean length (tokens)', zero: true }, PANEL_WIDTH, xTitle)); // from 0: a 1 % change looks like 1 %
   if (has('answerDiversity'))
-    small.push(seriesPanel(rows, [['answerDiversity', 'distinct answers', '#54a24b']], { title: 'distinct answers per question', zero: true }, PANEL_WIDTH, xTitle));
+    small.push(
+      seriesPanel(
+        rows,
+        [['answerDiversity', 'distinct answers', '#54a24b']],
+        { title: 'distinct answers per question', zero: true },
+        PANEL_WIDTH,
+        xTitle,
+      ),
+    );
   small.push(seriesPanel(rows, unc, { title: options.yTitle ?? UNCERTAINTY_TITLE }, PANEL_WIDTH, xTitle));
   const pairs: Record<string, unknown>[] = [];
   const independent = { scale: { color: 'independent' }, legend: { color: 'independent' } };
-  for (let i = 0; i < small.length; i += 2) pairs.push(small.length - i === 1 ? small[i] : { hconcat: small.slice(i, i + 2), spacing: 40, resolve: independent });
+  for (let i = 0; i < small.length; i += 2)
+    pairs.push(small.length - i === 1 ? small[i] : { hconcat: small.slice(i, i + 2), spacing: 40, resolve: independent });
   return topLevel({
-    title: titleOf(options.title ?? 'Accuracy, pass@k, length, diversity and uncertainty over self-improvement (Figure 3)', options.subtitle),
+    title: titleOf(
+      options.title ?? 'Accuracy, pass@k, length, diversity and uncertainty over self-improvement (Figure 3)',
+      options.subtitle,
+    ),
     vconcat: [seriesPanel(rows, acc, { title: 'accuracy', format: '.0%' }, 2 * PANEL_WIDTH + 40, xTitle), ...pairs],
     resolve: independent,
   });
@@ -342,7 +394,10 @@ export interface ThroughputRow {
 /** Throughput: stacked wall time per stage per round. */
 export function throughputSpec(rows: ThroughputRow[], options: FigureOptions = {}): TopLevelSpec {
   const stages = [...new Set(rows.map((r) => r.stage))];
-  const values = keepFinite(rows.map((r) => ({ ...r, order: stages.indexOf(r.stage) })), ['round', 'seconds']);
+  const values = keepFinite(
+    rows.map((r) => ({ ...r, order: stages.indexOf(r.stage) })),
+    ['round', 'seconds'],
+  );
   return topLevel({
     title: titleOf(options.title ?? 'Time per stage per round', options.subtitle),
     width: 2 * PANEL_WIDTH,
@@ -378,7 +433,11 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
   const arms = data.bars.map((b) => b.arm);
   const armColor = { field: 'arm', type: 'nominal', title: 'arm', scale: { domain: arms, range: TABLEAU }, legend: { symbolOpacity: 1 } };
   const bars = keepFinite(
-    data.bars.map((b) => ({ ...b, lo: b.accuracy - (Number.isFinite(b.sd) ? b.sd : 0), hi: b.accuracy + (Number.isFinite(b.sd) ? b.sd : 0) })),
+    data.bars.map((b) => ({
+      ...b,
+      lo: b.accuracy - (Number.isFinite(b.sd) ? b.sd : 0),
+      hi: b.accuracy + (Number.isFinite(b.sd) ? b.sd : 0),
+    })),
     ['accuracy', 'lo', 'hi'],
   );
   const initialValues = data.bars.map((b) => b.initial).filter(Number.isFinite);
@@ -417,7 +476,10 @@ export function crossSpec(data: CrossFigureData, options: FigureOptions = {}): T
       },
     ],
   };
-  const curves = keepFinite(data.curves.map((c) => ({ ...c })), ['t', 'value']);
+  const curves = keepFinite(
+    data.curves.map((c) => ({ ...c })),
+    ['t', 'value'],
+  );
   const x = { field: 't', type: 'quantitative', title: TIME_TITLE };
   const y = { field: 'value', type: 'quantitative', title: data.curveTitle ?? 'solver uncertainty Uₛ (nats)', scale: { zero: false } };
   const curvePanel = {

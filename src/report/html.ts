@@ -65,7 +65,9 @@ ${f.tables.map(tableHtml).join('\n')}
 </section>`,
     )
     .join('\n');
-  const settings = page.settings?.length ? `<section id="settings"><h2>Settings</h2>\n${page.settings.map(tableHtml).join('\n')}</section>` : '';
+  const settings = page.settings?.length
+    ? `<section id="settings"><h2>Settings</h2>\n${page.settings.map(tableHtml).join('\n')}</section>`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>${escapeHtml(page.title)}</title><style>${STYLE}</style></head>

@@ -14,12 +14,34 @@ import {
   type LinearityPanel,
 } from './figures.js';
 import { flattenSettings, formatNumber, reportHtml, type RenderedFigure, type Table } from './html.js';
-import { accountingRows, accuracyRows, crossData, fitPanel, forecastOf, linearityPanel, passAtKRows, throughputRows, trajectoryOf, whatMoved } from './prepare.js';
+import {
+  accountingRows,
+  accuracyRows,
+  crossData,
+  fitPanel,
+  forecastOf,
+  linearityPanel,
+  passAtKRows,
+  throughputRows,
+  trajectoryOf,
+  whatMoved,
+} from './prepare.js';
 import { renderPng, renderSvg, type TopLevelSpec } from './render.js';
 
 export { readCross, readRun, isCrossDir, type RunData, type CrossData } from './data.js';
 export { accuracySpec, crossSpec, gapLinearitySpec, throughputSpec, uncertaintyFitSpec } from './figures.js';
-export { accountingRows, accuracyRows, crossData, fitBand, fitPanel, linearityPanel, passAtKRows, throughputRows, trajectoryOf, whatMoved } from './prepare.js';
+export {
+  accountingRows,
+  accuracyRows,
+  crossData,
+  fitBand,
+  fitPanel,
+  linearityPanel,
+  passAtKRows,
+  throughputRows,
+  trajectoryOf,
+  whatMoved,
+} from './prepare.js';
 export { renderSvg, renderPng, rasterise, pngSize, hasFigureFont, FONT_FAMILY } from './render.js';
 export { parseTrueType, textWidth, loadFontMetrics, type FontMetrics } from './textwidth.js';
 export { reportHtml, tableHtml, flattenSettings, formatNumber, scopeSvgIds, escapeHtml, type Table, type RenderedFigure } from './html.js';
@@ -63,7 +85,12 @@ export function fitTable(caption: string, fit: SharedRateFit): Table {
       iv('α′ (solver amplitude)', fit.amplitudes.solver, 'nats'),
       iv('β′ (verifier amplitude)', fit.amplitudes.verifier, 'nats'),
       ['α/β = α′/β′', fit.alphaOverBeta, '', ''],
-      ['R² solver / verifier / gap', `${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`, '', ''],
+      [
+        'R² solver / verifier / gap',
+        `${formatNumber(fit.r2.solver)} / ${formatNumber(fit.r2.verifier)} / ${formatNumber(fit.r2.gap)}`,
+        '',
+        '',
+      ],
       ['points n, AIC, BIC', `${fit.n}, ${formatNumber(fit.aic)}, ${formatNumber(fit.bic)}`, '', ''],
       ['t with |G − G∞| < 1 % of δ (Cor. 3.2)', fit.roundsToConverge(epsilon), '', 'epochs'],
       ...fit.warnings.map((w) => ['warning: cannot be trusted', w, '', '']),
@@ -98,8 +125,15 @@ function trajectoryFigures(
     } catch (e) {
       // Too few points or a degenerate run: still show the measurements, say why there is no fit.
       const tr = item.trajectory;
-      panels.push({ title: item.title, t: tr.t, solver: tr.solver, verifier: tr.verifier, gap: tr.solver.map((s, i) => s - tr.verifier[i]),
-        curve: { t: [], solver: [], verifier: [], gap: [] }, r2: { solver: NaN, verifier: NaN, gap: NaN } });
+      panels.push({
+        title: item.title,
+        t: tr.t,
+        solver: tr.solver,
+        verifier: tr.verifier,
+        gap: tr.solver.map((s, i) => s - tr.verifier[i]),
+        curve: { t: [], solver: [], verifier: [], gap: [] },
+        r2: { solver: NaN, verifier: NaN, gap: NaN },
+      });
       fits.push(null);
       tables.push({ caption: `shared-rate fit: ${item.title}`, header: ['problem'], rows: [[(e as Error).message]] });
     }
@@ -121,7 +155,9 @@ function trajectoryFigures(
     caption:
       `Markers: solver uncertainty U_s (mean NLL of sampled responses), verifier uncertainty U_v (mean NLL of the picks) and the gap G = U_s − U_v per evaluation point (${options.source}). ` +
       `Lines: joint least-squares fit with one shared rate r (Prop. 3.1); R² per series in the legend.` +
-      (options.first ? ` Dashed lines and bands: the forecast from the first ${options.first} points with its 95 % pointwise confidence band.` : '') +
+      (options.first
+        ? ` Dashed lines and bands: the forecast from the first ${options.first} points with its 95 % pointwise confidence band.`
+        : '') +
       ` ${describe.join('. ')}.`,
     spec: uncertaintyFitSpec(panels, {
       xTitle: options.xTitle,
@@ -131,13 +167,25 @@ function trajectoryFigures(
     tables,
   });
   const linearity: LinearityPanel[] = [];
-  const linTable: Table = { caption: 'regression of −dG/dt on G', header: ['panel', 'slope (≈ r)', 'intercept', 'R²', 'G where −dG/dt = 0', 'fitted r', 'fitted G∞'], rows: [] };
+  const linTable: Table = {
+    caption: 'regression of −dG/dt on G',
+    header: ['panel', 'slope (≈ r)', 'intercept', 'R²', 'G where −dG/dt = 0', 'fitted r', 'fitted G∞'],
+    rows: [],
+  };
   items.forEach((item, i) => {
     try {
       const panel = linearityPanel(item.title, item.trajectory);
       linearity.push(panel);
       const fit = fits[i];
-      linTable.rows.push([item.title, panel.slope, panel.intercept, panel.r2, -panel.intercept / panel.slope, fit?.rate.value ?? NaN, fit?.limits.gap.value ?? NaN]);
+      linTable.rows.push([
+        item.title,
+        panel.slope,
+        panel.intercept,
+        panel.r2,
+        -panel.intercept / panel.slope,
+        fit?.rate.value ?? NaN,
+        fit?.limits.gap.value ?? NaN,
+      ]);
     } catch (e) {
       linTable.rows.push([item.title, (e as Error).message, '', '', '', '', '']);
     }
@@ -192,8 +240,12 @@ function runOnlyFigures(run: RunData, suffix: string): Figure[] {
         header: ['quantity', `t = ${formatNumber(first.t)}`, `t = ${formatNumber(last.t)}`, 'change'],
         rows: accountingRows(m).map((r) => {
           const show = (v: number) => (r.kind === 'share' ? pct(v) : formatNumber(v));
-          const change = r.kind === 'share' ? `${r.last >= r.first ? '+' : '−'}${(100 * Math.abs(r.last - r.first)).toFixed(1)} points`
-            : r.first !== 0 ? `${r.last >= r.first ? '+' : '−'}${((100 * Math.abs(r.last - r.first)) / Math.abs(r.first)).toFixed(1)} %` : '';
+          const change =
+            r.kind === 'share'
+              ? `${r.last >= r.first ? '+' : '−'}${(100 * Math.abs(r.last - r.first)).toFixed(1)} points`
+              : r.first !== 0
+                ? `${r.last >= r.first ? '+' : '−'}${((100 * Math.abs(r.last - r.first)) / Math.abs(r.first)).toFixed(1)} %`
+                : '';
           return [r.label, show(r.first), show(r.last), change];
         }),
       },
@@ -218,8 +270,13 @@ function runOnlyFigures(run: RunData, suffix: string): Figure[] {
     const total = (stage: string) => rows.filter((r) => r.stage === stage).reduce((s, r) => s + r.seconds, 0);
     const all = stages.reduce((s, st) => s + total(st), 0);
     const tps = (['sample', 'score', 'train'] as const).map((stage) => {
-      const values = m.map((row) => row.tokensPerSecond?.[stage]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
-      return [`${stage} tokens/s (mean over evaluation points)`, values.length ? values.reduce((s, v) => s + v, 0) / values.length : NaN] as (string | number)[];
+      const values = m
+        .map((row) => row.tokensPerSecond?.[stage])
+        .filter((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0);
+      return [
+        `${stage} tokens/s (mean over evaluation points)`,
+        values.length ? values.reduce((s, v) => s + v, 0) / values.length : NaN,
+      ] as (string | number)[];
     });
     figures.push({
       name: `throughput${suffix}`,
@@ -282,7 +339,13 @@ export function paperFig4Figures(csvPath: string, options: FigureInputOptions = 
   const table = readTrajectoryFile(csvPath, { timeCol: 'epoch', valueCol: 'affine_uncertainty' });
   const figures = trajectoryFigures(
     Object.entries(table.panels).map(([panel, trajectory]) => ({ title: `Phi-4: ${PAPER_PANEL_TITLES[panel] ?? panel}`, trajectory })),
-    { ...options, source: 'digitized from the paper, in the digitization’s rescaled units', yTitle: 'uncertainty (digitized, rescaled units)', unit: 'rescaled units', titlePrefix: 'The paper, Phi-4 (digitized)' },
+    {
+      ...options,
+      source: 'digitized from the paper, in the digitization’s rescaled units',
+      yTitle: 'uncertainty (digitized, rescaled units)',
+      unit: 'rescaled units',
+      titlePrefix: 'The paper, Phi-4 (digitized)',
+    },
   );
   for (const f of figures) {
     f.name = `paper-${f.name}`;
@@ -309,7 +372,17 @@ export function crossFigures(cross: CrossData): Figure[] {
       tables: [
         {
           caption: `summary.json (budget M = ${cross.summary.budget}, γ = ${formatNumber(cross.summary.gamma)})`,
-          header: ['arm', 'seeds', 'initial test acc.', 'final test acc.', 'sd', 'final U_s', 'predicted final U_s', 'final U_v', 'external queries'],
+          header: [
+            'arm',
+            'seeds',
+            'initial test acc.',
+            'final test acc.',
+            'sd',
+            'final U_s',
+            'predicted final U_s',
+            'final U_v',
+            'external queries',
+          ],
           rows: arms.map(([arm, s]) => [
             arm,
             cross.runs[arm]?.length ?? 0,
@@ -380,7 +453,14 @@ export async function writeRunReport(runDir: string, options: { formats?: Figure
     const armRuns = Object.values(cross.runs).flat();
     return writeFigures(crossFigures(cross), outDir, {
       title: `Cross-improvement report: ${runDir}`,
-      settings: [{ caption: 'summary.json', header: ['setting', 'value'], rows: flattenSettings({ budget: cross.summary.budget, gamma: cross.summary.gamma }) }, ...settingsTables(armRuns.slice(0, 1))],
+      settings: [
+        {
+          caption: 'summary.json',
+          header: ['setting', 'value'],
+          rows: flattenSettings({ budget: cross.summary.budget, gamma: cross.summary.gamma }),
+        },
+        ...settingsTables(armRuns.slice(0, 1)),
+      ],
       formats: options.formats,
     });
   }
@@ -430,7 +510,8 @@ export function figuresOf(sources: FigureSources): { figures: Figure[]; settings
     figures.push(...own);
   }
   crosses.forEach((cross, i) => {
-    for (const f of crossFigures(cross)) figures.push(crosses.length > 1 ? { ...f, name: `${f.name}-${i + 1}`, title: `${f.title} (${cross.dir})` } : f);
+    for (const f of crossFigures(cross))
+      figures.push(crosses.length > 1 ? { ...f, name: `${f.name}-${i + 1}`, title: `${f.title} (${cross.dir})` } : f);
   });
   if (sources.paperFig4) figures.push(...paperFig4Figures(sources.paperFig4, { first: sources.first }));
   if (figures.length === 0) throw new Error('nothing to draw: give run directories, trajectory files or --paper-fig4 PATH');

@@ -65,7 +65,11 @@ function emptyBand(): Band {
  * Figure 4 panel of one trajectory: the shared-rate fit of all points (lines) and, with `first`, the early
  * prediction from the first `first` points (dashed, with its band) over the whole range.
  */
-export function fitPanel(title: string, trajectory: Trajectory, options: { fit?: SharedRateFit; first?: number } = {}): { panel: FitPanel; fit: SharedRateFit } {
+export function fitPanel(
+  title: string,
+  trajectory: Trajectory,
+  options: { fit?: SharedRateFit; first?: number } = {},
+): { panel: FitPanel; fit: SharedRateFit } {
   const fit = options.fit ?? fitSharedRate(trajectory);
   const grid = denseGrid(trajectory.t);
   const curve = { t: grid, solver: [] as number[], verifier: [] as number[], gap: [] as number[] };
@@ -97,7 +101,6 @@ export function forecastOf(trajectory: Trajectory, first: number, grid: number[]
   if (!early.shared) throw new Error('early prediction returned no shared-rate fit');
   return { first, tFirst: trajectory.t[first - 1], t: grid, ...fitBand(early.shared, grid) };
 }
-
 
 /** Figure 2 panel: finite-difference −dG/dt against G and its regression line. */
 export function linearityPanel(title: string, trajectory: Trajectory): LinearityPanel {
@@ -138,7 +141,9 @@ export function passAtKRows(metrics: MetricsRow[]): PassAtKRow[] {
 }
 
 /** What issue 19 accounts for, at the first and the last evaluation point: [label, first, last, kind]; absent fields are left out. */
-export function accountingRows(metrics: MetricsRow[]): { label: string; first: number; last: number; kind: 'share' | 'nats' | 'tokens' | 'count' }[] {
+export function accountingRows(
+  metrics: MetricsRow[],
+): { label: string; first: number; last: number; kind: 'share' | 'nats' | 'tokens' | 'count' }[] {
   const first = metrics[0];
   const last = metrics[metrics.length - 1];
   const rows: { label: string; first: number; last: number; kind: 'share' | 'nats' | 'tokens' | 'count' }[] = [];
@@ -158,7 +163,8 @@ export function accountingRows(metrics: MetricsRow[]): { label: string; first: n
   add('solver accuracy, sampled (training questions)', 'solverAccuracy', 'share');
   add('verifier accuracy, picked (training questions)', 'verifierAccuracy', 'share');
   const lastPass = new Map(passAtKOf(last).map((p) => [p.k, p.value]));
-  for (const { k, value } of passAtKOf(first)) if (lastPass.has(k)) rows.push({ label: `pass@${k}`, first: value, last: lastPass.get(k)!, kind: 'share' });
+  for (const { k, value } of passAtKOf(first))
+    if (lastPass.has(k)) rows.push({ label: `pass@${k}`, first: value, last: lastPass.get(k)!, kind: 'share' });
   add('distinct answers per question', 'answerDiversity', 'count');
   return rows;
 }
@@ -187,16 +193,28 @@ export function whatMoved(metrics: MetricsRow[]): string {
   const parts: string[] = [];
   const us = relative('U_s (nats per response)');
   const length = relative('mean length of samples (tokens)');
-  if (us) parts.push(`U_s ${us}${length ? ` while the mean sample length ${length}` : ''}${relative('U_s per token') ? `, so U_s per token ${relative('U_s per token')}` : ''}`);
+  if (us)
+    parts.push(
+      `U_s ${us}${length ? ` while the mean sample length ${length}` : ''}${relative('U_s per token') ? `, so U_s per token ${relative('U_s per token')}` : ''}`,
+    );
   const uv = relative('U_v (nats per response)');
-  if (uv) parts.push(`U_v ${uv}${relative('mean length of picks (tokens)') ? ` (pick length ${relative('mean length of picks (tokens)')})` : ''}`);
+  if (uv)
+    parts.push(
+      `U_v ${uv}${relative('mean length of picks (tokens)') ? ` (pick length ${relative('mean length of picks (tokens)')})` : ''}`,
+    );
   const accuracy = [
     points('test accuracy, sampled (held out)') && `held-out sampled accuracy ${points('test accuracy, sampled (held out)')}`,
     points('test accuracy, greedy (held out)') && `greedy ${points('test accuracy, greedy (held out)')}`,
   ].filter(Boolean);
   if (accuracy.length) parts.push(accuracy.join(', '));
   const ks = accountingRows(metrics).filter((r) => r.label.startsWith('pass@'));
-  if (ks.length) parts.push(ks.filter((r, i) => i === 0 || i === ks.length - 1).map((r) => `${r.label} ${points(r.label)}`).join(', '));
+  if (ks.length)
+    parts.push(
+      ks
+        .filter((r, i) => i === 0 || i === ks.length - 1)
+        .map((r) => `${r.label} ${points(r.label)}`)
+        .join(', '),
+    );
   const diversity = rows.get('distinct answers per question');
   if (diversity) parts.push(`distinct answers per question ${formatNumber(diversity.first)} → ${formatNumber(diversity.last)}`);
   return `From t = ${formatNumber(first.t)} to t = ${formatNumber(last.t)}: ${parts.join('; ')}.`;
@@ -257,15 +275,25 @@ export function crossData(cross: CrossData): CrossFigureData {
   const arms = Object.keys(cross.summary.arms);
   const bars = arms.map((arm) => {
     const s = cross.summary.arms[arm];
-    return { arm, accuracy: s.finalTestAccuracy, sd: finite(s.finalTestAccuracySd) ? s.finalTestAccuracySd : 0, initial: s.initialTestAccuracy };
+    return {
+      arm,
+      accuracy: s.finalTestAccuracy,
+      sd: finite(s.finalTestAccuracySd) ? s.finalTestAccuracySd : 0,
+      initial: s.initialTestAccuracy,
+    };
   });
   const curves: CrossFigureData['curves'] = [];
   for (const arm of arms.filter((a) => (cross.runs[a] ?? []).length > 0)) {
     const rows = cross.runs[arm].flatMap((run) => run.metrics);
-    for (const p of meanBy(rows, (m) => m.t, (m) => m.solverUncertainty)) curves.push({ arm, t: p.key, value: p.value, source: 'measured' });
+    for (const p of meanBy(
+      rows,
+      (m) => m.t,
+      (m) => m.solverUncertainty,
+    ))
+      curves.push({ arm, t: p.key, value: p.value, source: 'measured' });
   }
   const theory = cross.summary.theory;
-  const predicted = theory && !('error' in theory) ? theory.trajectories ?? {} : {}; // summaries before issue 14 have none
+  const predicted = theory && !('error' in theory) ? (theory.trajectories ?? {}) : {}; // summaries before issue 14 have none
   for (const [arm, p] of Object.entries(predicted)) p.t.forEach((t, i) => curves.push({ arm, t, value: p.solver[i], source: 'theory' }));
   return { bars, curves, budget: cross.summary.budget, gamma: cross.summary.gamma };
 }

@@ -9,10 +9,7 @@ export type { TopLevelSpec } from 'vega-lite';
 
 // The font every spec asks for; resvg draws no text at all when no font matches, so we load it explicitly.
 export const FONT_FAMILY = 'DejaVu Sans';
-const FONT_FILES = [
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf',
-  '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf',
-];
+const FONT_FILES = ['/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf', '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'];
 
 interface TextItem {
   fontSize?: number;

@@ -39,7 +39,8 @@ export function allocationFractions(allocation: Allocation, rounds: number): num
   if (allocation === 'uniform') return new Array<number>(rounds).fill(1 / rounds);
   if (allocation === 'early') return Array.from({ length: rounds }, (_, i) => (i < third ? 1 / third : 0));
   if (allocation === 'late') return Array.from({ length: rounds }, (_, i) => (i >= rounds - third ? 1 / third : 0));
-  if (!Array.isArray(allocation)) throw new Error(`allocation: unknown schedule '${String(allocation)}' (use early, uniform, late or an array)`);
+  if (!Array.isArray(allocation))
+    throw new Error(`allocation: unknown schedule '${String(allocation)}' (use early, uniform, late or an array)`);
   if (allocation.length !== rounds) throw new Error(`allocation: ${allocation.length} fractions given for ${rounds} rounds`);
   allocation.forEach((eta, i) => {
     if (!(Number.isFinite(eta) && eta >= 0)) throw new Error(`allocation: fraction ${i} must be a non-negative number, got ${eta}`);
@@ -60,12 +61,16 @@ export function simulateCrossImprovement(params: CrossParams & { fractions: numb
   gap: number[];
 } {
   const { alpha, beta, k, b, gamma, rounds, fractions } = params;
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`simulateCrossImprovement: rounds must be a positive integer, got ${rounds}`);
+  if (!Number.isInteger(rounds) || rounds < 1)
+    throw new Error(`simulateCrossImprovement: rounds must be a positive integer, got ${rounds}`);
   if (fractions.length !== rounds) throw new Error(`simulateCrossImprovement: ${fractions.length} fractions for ${rounds} rounds`);
   // γ < 0 (external picks less certain than the model's own) is allowed while every factor 1 + γη_t stays positive
   if (!Number.isFinite(gamma)) throw new Error(`simulateCrossImprovement: gamma must be finite, got ${gamma}`);
   fractions.forEach((eta, i) => {
-    if (!(1 + gamma * eta > 0)) throw new Error(`simulateCrossImprovement: 1 + γη in round ${i + 1} is ${1 + gamma * eta} (γ = ${gamma}, η = ${eta}); it must be positive`);
+    if (!(1 + gamma * eta > 0))
+      throw new Error(
+        `simulateCrossImprovement: 1 + γη in round ${i + 1} is ${1 + gamma * eta} (γ = ${gamma}, η = ${eta}); it must be positive`,
+      );
   });
   const dt = params.dt ?? 0.01;
   const potential = linearPotential(k, b);
@@ -185,7 +190,18 @@ export function fitGamma(trajectory: Trajectory, fractions: number[], options: {
   const n = t.length;
   const residuals = (p: number[]) => {
     const [alphaK, betaK, bOverK, s0, v0, gamma] = p;
-    const run = simulateCrossImprovement({ alpha: alphaK, beta: betaK, k: 1, b: bOverK, solver0: s0, verifier0: v0, gamma, rounds, fractions, dt });
+    const run = simulateCrossImprovement({
+      alpha: alphaK,
+      beta: betaK,
+      k: 1,
+      b: bOverK,
+      solver0: s0,
+      verifier0: v0,
+      gamma,
+      rounds,
+      fractions,
+      dt,
+    });
     const out = new Array<number>(2 * n);
     for (let i = 0; i < n; i++) {
       out[i] = run.solver[t[i]] - solver[i];
@@ -224,8 +240,14 @@ export function fitGamma(trajectory: Trajectory, fractions: number[], options: {
     verifier0,
     rss: fit.rss,
     r2: {
-      solver: rSquared(solver, solver.map((y, i) => y + r[i])),
-      verifier: rSquared(verifier, verifier.map((y, i) => y + r[n + i])),
+      solver: rSquared(
+        solver,
+        solver.map((y, i) => y + r[i]),
+      ),
+      verifier: rSquared(
+        verifier,
+        verifier.map((y, i) => y + r[n + i]),
+      ),
     },
   };
 }
@@ -265,16 +287,25 @@ export function fitCrossGamma(arms: CrossArmTrajectory[], rounds: number): Cross
   }
   const dynamics = { alpha: p.alpha, beta: p.beta, k: p.k, b: p.b };
   const start = { solver0: p.solver0, verifier0: p.verifier0 };
-  const simulate = (arm: CrossArmTrajectory, gammaBudget: number) => simulateCrossImprovement({ ...dynamics, ...start, gamma: gammaBudget, rounds, fractions: arm.fractions });
+  const simulate = (arm: CrossArmTrajectory, gammaBudget: number) =>
+    simulateCrossImprovement({ ...dynamics, ...start, gamma: gammaBudget, rounds, fractions: arm.fractions });
   const others = arms.filter((a) => a !== base && a.queries > 0);
-  const gammaBudget = others.length > 0 ? fitGammaBudget(others, (a, g) => simulate(a, g).solver[rounds] - simulate(base, g).solver[rounds],
-    (a) => a.trajectory.solver.at(-1)! - base.trajectory.solver.at(-1)!) : NaN;
-  const predicted = Object.fromEntries(arms.map((a) => {
-    const g = a.queries === 0 ? 0 : gammaBudget;
-    if (!Number.isFinite(g)) return [a.name, { t: [], solver: [], verifier: [] }];
-    const sim = simulate(a, g);
-    return [a.name, { t: sim.t, solver: sim.solver, verifier: sim.verifier }];
-  }));
+  const gammaBudget =
+    others.length > 0
+      ? fitGammaBudget(
+          others,
+          (a, g) => simulate(a, g).solver[rounds] - simulate(base, g).solver[rounds],
+          (a) => a.trajectory.solver.at(-1)! - base.trajectory.solver.at(-1)!,
+        )
+      : NaN;
+  const predicted = Object.fromEntries(
+    arms.map((a) => {
+      const g = a.queries === 0 ? 0 : gammaBudget;
+      if (!Number.isFinite(g)) return [a.name, { t: [], solver: [], verifier: [] }];
+      const sim = simulate(a, g);
+      return [a.name, { t: sim.t, solver: sim.solver, verifier: sim.verifier }];
+    }),
+  );
   return { base: base.name, baseFit, dynamics, start, gammaBudget, predicted };
 }
 
@@ -282,12 +313,24 @@ export function fitCrossGamma(arms: CrossArmTrajectory[], rounds: number): Cross
  * The γM minimising Σ_a (predicted(a, γM) − measured(a))²: a signed log grid (γ < 0 down to where some 1 + γMη_t
  * would reach 0), then golden-section search between the best grid point's neighbours.
  */
-function fitGammaBudget(arms: CrossArmTrajectory[], predicted: (a: CrossArmTrajectory, g: number) => number, measured: (a: CrossArmTrajectory) => number): number {
+function fitGammaBudget(
+  arms: CrossArmTrajectory[],
+  predicted: (a: CrossArmTrajectory, g: number) => number,
+  measured: (a: CrossArmTrajectory) => number,
+): number {
   const objective = (g: number) => arms.reduce((s, a) => s + (predicted(a, g) - measured(a)) ** 2, 0);
   const maxEta = Math.max(...arms.map((a) => Math.max(...a.fractions)));
   const floor = -(1 - 1e-3) / maxEta;
   const magnitudes = Array.from({ length: 57 }, (_, i) => 10 ** (-4 + i / 8));
-  const grid = [floor, ...magnitudes.filter((m) => -m > floor).map((m) => -m).reverse(), 0, ...magnitudes];
+  const grid = [
+    floor,
+    ...magnitudes
+      .filter((m) => -m > floor)
+      .map((m) => -m)
+      .reverse(),
+    0,
+    ...magnitudes,
+  ];
   const values = grid.map(objective);
   const best = values.indexOf(Math.min(...values));
   const candidate = goldenSection(objective, grid[Math.max(0, best - 1)], grid[Math.min(grid.length - 1, best + 1)]);

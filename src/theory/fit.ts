@@ -81,16 +81,20 @@ export function validateTrajectory(trajectory: Trajectory, minPoints: number, wh
     throw new Error(`${what}: t, solver and verifier must have the same length (got ${t.length}, ${solver.length}, ${verifier.length})`);
   if (trajectory.gap && trajectory.gap.length !== t.length)
     throw new Error(`${what}: gap has ${trajectory.gap.length} values, t has ${t.length}`);
-  if (t.length < minPoints)
-    throw new Error(`${what}: ${t.length} time points, need at least ${minPoints} for this law`);
-  const series: [string, number[]][] = [['t', t], ['solver', solver], ['verifier', verifier]];
+  if (t.length < minPoints) throw new Error(`${what}: ${t.length} time points, need at least ${minPoints} for this law`);
+  const series: [string, number[]][] = [
+    ['t', t],
+    ['solver', solver],
+    ['verifier', verifier],
+  ];
   if (trajectory.gap) series.push(['gap', trajectory.gap]);
   for (const [name, values] of series)
     values.forEach((v, i) => {
       if (!Number.isFinite(v)) throw new Error(`${what}: ${name}[${i}] is not a finite number (${v})`);
     });
   for (let i = 1; i < t.length; i++)
-    if (!(t[i] > t[i - 1])) throw new Error(`${what}: time must increase strictly, but t[${i}] = ${t[i]} follows t[${i - 1}] = ${t[i - 1]}`);
+    if (!(t[i] > t[i - 1]))
+      throw new Error(`${what}: time must increase strictly, but t[${i}] = ${t[i]} follows t[${i - 1}] = ${t[i - 1]}`);
 }
 
 /** Time normalised to [0, 1] for conditioning: τ = (t − t0)/span. */
@@ -139,7 +143,11 @@ export function profileFit1D(
   // at the edge, or no better than it (a profile flat out to the edge, e.g. a step: any faster rate fits as well)
   const scale = seriesList.reduce((s, y) => s + y.reduce((u, v) => u + v * v, 0), 0);
   const asGood = (rss: number) => rss <= final.rss * (1 + 1e-9) + 1e-24 * scale;
-  const atBound = Math.abs(Math.log(best.rho) - logLo) < 1e-6 || Math.abs(Math.log(best.rho) - logHi) < 1e-6 || asGood(values[0]) || asGood(values[gridSize - 1]);
+  const atBound =
+    Math.abs(Math.log(best.rho) - logLo) < 1e-6 ||
+    Math.abs(Math.log(best.rho) - logHi) < 1e-6 ||
+    asGood(values[0]) ||
+    asGood(values[gridSize - 1]);
   return { rho: best.rho, coefficients: final.coefficients, rss: final.rss, atBound };
 }
 
@@ -201,7 +209,10 @@ export function gapR2(trajectory: Trajectory, fittedGap: number[]): number {
   if (!trajectory.gap) return rSquared(dataGap, fittedGap);
   const measured = trajectory.gap;
   const offset = dataGap.reduce((s, g, i) => s + g - measured[i], 0) / dataGap.length;
-  return rSquared(measured.map((g) => g + offset), fittedGap);
+  return rSquared(
+    measured.map((g) => g + offset),
+    fittedGap,
+  );
 }
 
 /** The fitted curves' identifiable parameters (Prop. 3.1: rate, amplitudes and limits), for the closed-form helpers; their t = 0 is fit.origin. */
@@ -233,7 +244,7 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   const dof = 2 * n - 5;
   const sigma2 = core.rss / dof;
   const covPhi = inverseFromR(core.jacobianR).map((row) => row.map((c) => c * sigma2));
-  const covariance = covPhi.map((row, i) => row.map((c, j) => (c * (i === 0 ? 1 / span : 1) * (j === 0 ? 1 / span : 1)))); // r = ρ/span
+  const covariance = covPhi.map((row, i) => row.map((c, j) => c * (i === 0 ? 1 / span : 1) * (j === 0 ? 1 / span : 1))); // r = ρ/span
   const tq = studentTQuantile(0.5 + confidence / 2, dof);
 
   let intervals = {
@@ -254,7 +265,18 @@ export function fitSharedRate(trajectory: Trajectory, options: FitOptions = {}):
   let intervalMethod: 'wald' | 'bootstrap' = 'wald';
   const bootstrap = options.bootstrap ?? 0;
   if (bootstrap > 0) {
-    intervals = bootstrapIntervals(trajectory, tau, span, fittedSolver, fittedVerifier, theta, bootstrap, options.seed ?? 1, confidence, gridSize);
+    intervals = bootstrapIntervals(
+      trajectory,
+      tau,
+      span,
+      fittedSolver,
+      fittedVerifier,
+      theta,
+      bootstrap,
+      options.seed ?? 1,
+      confidence,
+      gridSize,
+    );
     intervalMethod = 'bootstrap';
   }
 

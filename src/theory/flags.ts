@@ -2,7 +2,8 @@
 // exponential with a tiny rate and a limit far away), so every place that prints a fit prints these flags beside it.
 import type { SharedRateFit, Trajectory } from './fit.js';
 
-export type FitFlagCode = 'too-few-points' | 'rate-at-edge' | 'negative-limit' | 'limits-extrapolated' | 'limits-not-identified' | 'singular';
+export type FitFlagCode =
+  'too-few-points' | 'rate-at-edge' | 'negative-limit' | 'limits-extrapolated' | 'limits-not-identified' | 'singular';
 
 export interface FitFlag {
   code: FitFlagCode;
@@ -23,7 +24,10 @@ export function fitFlags(fit: SharedRateFit, trajectory: Trajectory): FitFlag[] 
   const { t } = trajectory;
   const n = t.length;
   if (n < MIN_POINTS_FOR_LIMITS)
-    flags.push({ code: 'too-few-points', message: `only ${n} time points for 5 parameters (${2 * n - 5} residual degrees of freedom): the limits are not identified by the data` });
+    flags.push({
+      code: 'too-few-points',
+      message: `only ${n} time points for 5 parameters (${2 * n - 5} residual degrees of freedom): the limits are not identified by the data`,
+    });
   if (fit.atRateBound)
     flags.push({
       code: 'rate-at-edge',
@@ -36,7 +40,10 @@ export function fitFlags(fit: SharedRateFit, trajectory: Trajectory): FitFlag[] 
   const nonNegativeData = [...trajectory.solver, ...trajectory.verifier].every((v) => v >= 0);
   for (const [name, limit] of series)
     if (nonNegativeData && limit.value < 0)
-      flags.push({ code: 'negative-limit', message: `${name} = ${show(limit.value)} is negative, but an uncertainty (a mean NLL) cannot be: the fit extrapolates a trend, not a relaxation` });
+      flags.push({
+        code: 'negative-limit',
+        message: `${name} = ${show(limit.value)} is negative, but an uncertainty (a mean NLL) cannot be: the fit extrapolates a trend, not a relaxation`,
+      });
   const seen = 1 - Math.exp(-fit.rate.value * (t[n - 1] - t[0])); // share of the relaxation inside the data (Prop. 3.1)
   if (!(seen >= MIN_RELAXATION_SEEN))
     flags.push({

@@ -81,8 +81,7 @@ function parseCsv(text: string, source: string): { columns: string[]; rows: Row[
   for (let i = headerIndex + 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const fields = splitCsvLine(lines[i], delimiter);
-    if (fields.length !== columns.length)
-      throw new Error(`${source}:${i + 1}: ${fields.length} fields, the header has ${columns.length}`);
+    if (fields.length !== columns.length) throw new Error(`${source}:${i + 1}: ${fields.length} fields, the header has ${columns.length}`);
     const cells: Record<string, Cell> = {};
     columns.forEach((c, j) => (cells[c] = fields[j]));
     rows.push({ line: i + 1, cells });
@@ -125,8 +124,7 @@ function toLabel(row: Row, column: string, source: string): string {
 }
 
 function requireColumn(columns: string[], name: string, what: string, flag: string, source: string): void {
-  if (!columns.includes(name))
-    throw new Error(`${source}: no ${what} column '${name}' (pass ${flag}); columns are: ${columns.join(', ')}`);
+  if (!columns.includes(name)) throw new Error(`${source}: no ${what} column '${name}' (pass ${flag}); columns are: ${columns.join(', ')}`);
 }
 
 /** Parse trajectories from file text. `source` names the file in error messages; JSONL if it ends in .jsonl/.ndjson or the text starts with '{'. */
@@ -139,7 +137,10 @@ export function parseTrajectoryText(text: string, source: string, options: ReadO
   if (timeCol !== undefined) requireColumn(columns, timeCol, 'time', '--time-col', source);
   else {
     timeCol = DEFAULT_COLUMNS.time.find((c) => columns.includes(c));
-    if (!timeCol) throw new Error(`${source}: no time column (looked for ${DEFAULT_COLUMNS.time.join(', ')}; pass --time-col); columns are: ${columns.join(', ')}`);
+    if (!timeCol)
+      throw new Error(
+        `${source}: no time column (looked for ${DEFAULT_COLUMNS.time.join(', ')}; pass --time-col); columns are: ${columns.join(', ')}`,
+      );
   }
   const panelCol = options.panelCol ?? DEFAULT_COLUMNS.panel;
   if (options.panelCol !== undefined) requireColumn(columns, panelCol, 'panel', '--panel-col', source);
@@ -148,7 +149,9 @@ export function parseTrajectoryText(text: string, source: string, options: ReadO
   if (options.seriesCol !== undefined) requireColumn(columns, seriesCol, 'series', '--series-col', source);
   const long = columns.includes(seriesCol);
   if (options.valueCol !== undefined && !long)
-    throw new Error(`${source}: --value-col is for the long format, which needs a '${seriesCol}' column; columns are: ${columns.join(', ')}`);
+    throw new Error(
+      `${source}: --value-col is for the long format, which needs a '${seriesCol}' column; columns are: ${columns.join(', ')}`,
+    );
 
   // collect (t, value, line) per panel and series, in file order
   type Points = { t: number[]; y: number[]; lines: number[] };
@@ -160,7 +163,9 @@ export function parseTrajectoryText(text: string, source: string, options: ReadO
     const p = bySeries.get(series)!;
     const prev = p.t[p.t.length - 1];
     if (prev !== undefined && !(t > prev))
-      throw new Error(`${source}:${line}: time ${t} in column '${timeCol}' does not increase (previous ${prev} on line ${p.lines[p.lines.length - 1]}) for panel '${panel}' series '${series}'`);
+      throw new Error(
+        `${source}:${line}: time ${t} in column '${timeCol}' does not increase (previous ${prev} on line ${p.lines[p.lines.length - 1]}) for panel '${panel}' series '${series}'`,
+      );
     p.t.push(t);
     p.y.push(y);
     p.lines.push(line);
@@ -199,7 +204,9 @@ export function parseTrajectoryText(text: string, source: string, options: ReadO
     if (!solver || !verifier) throw new Error(`${source}: panel '${panel}' needs both a solver and a verifier series`);
     const sameTimes = (a: Points, name: string) => {
       if (a.t.length !== solver.t.length || a.t.some((t, i) => t !== solver.t[i]))
-        throw new Error(`${source}: panel '${panel}': the ${name} series has times ${a.t.join(',')} but the solver series has ${solver.t.join(',')}`);
+        throw new Error(
+          `${source}: panel '${panel}': the ${name} series has times ${a.t.join(',')} but the solver series has ${solver.t.join(',')}`,
+        );
     };
     sameTimes(verifier, 'verifier');
     const gap = bySeries.get('gap');

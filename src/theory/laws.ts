@@ -11,7 +11,18 @@
 // All are fitted by variable projection (linear coefficients solved exactly for given non-linear
 // parameters). AIC = N ln(RSS/N) + 2k and BIC = N ln(RSS/N) + k ln N over the N = 2n observations.
 
-import { exponentialColumn, fitSharedRate, normaliseTime, predictShared, profileFit1D, RATE_RANGE, validateTrajectory, gapR2, type SharedRateFit, type Trajectory } from './fit.js';
+import {
+  exponentialColumn,
+  fitSharedRate,
+  normaliseTime,
+  predictShared,
+  profileFit1D,
+  RATE_RANGE,
+  validateTrajectory,
+  gapR2,
+  type SharedRateFit,
+  type Trajectory,
+} from './fit.js';
 import { affineLeastSquares, columnLeastSquares, nelderMead, rSquared } from './numeric.js';
 
 export type LawName = 'shared' | 'separate' | 'twoexp' | 'power';
@@ -39,7 +50,6 @@ export interface LawComparison {
   bestByBic: LawName;
   skipped: { law: LawName; reason: string }[];
 }
-
 
 /** Minimum number of time points for a law: at least one residual degree of freedom over 2n observations. */
 export function minPointsForLaw(law: LawName): number {
@@ -69,7 +79,10 @@ function finishFit(
     r2: {
       solver: rSquared(trajectory.solver, fs),
       verifier: rSquared(trajectory.verifier, fv),
-      gap: gapR2(trajectory, fs.map((s, i) => s - fv[i])),
+      gap: gapR2(
+        trajectory,
+        fs.map((s, i) => s - fv[i]),
+      ),
     },
     rss,
     n,
@@ -212,7 +225,10 @@ function fitTwoExp(trajectory: Trajectory): LawFit {
   const modes = (t: number) => [Math.exp(-r1 * (t - t0)), Math.exp(-r2 * (t - t0))];
   return finishFit('twoexp', trajectory, p, { solver: p.solverLimit, verifier: p.verifierLimit }, (t) => {
     const [e1, e2] = modes(t);
-    return [p.solverAmplitude1 * e1 + p.solverAmplitude2 * e2 + p.solverLimit, p.verifierAmplitude1 * e1 + p.verifierAmplitude2 * e2 + p.verifierLimit];
+    return [
+      p.solverAmplitude1 * e1 + p.solverAmplitude2 * e2 + p.solverLimit,
+      p.verifierAmplitude1 * e1 + p.verifierAmplitude2 * e2 + p.verifierLimit,
+    ];
   });
 }
 
@@ -274,7 +290,8 @@ export function compareLaws(trajectory: Trajectory, laws: LawName[] = LAW_NAMES)
     }
     fitted.push(fitLaw(trajectory, law));
   }
-  if (fitted.length === 0) throw new Error(`compareLaws: no law could be fitted (${skipped.map((s) => `${s.law}: ${s.reason}`).join('; ')})`);
+  if (fitted.length === 0)
+    throw new Error(`compareLaws: no law could be fitted (${skipped.map((s) => `${s.law}: ${s.reason}`).join('; ')})`);
   const minAic = Math.min(...fitted.map((f) => f.aic));
   const minBic = Math.min(...fitted.map((f) => f.bic));
   const weights = fitted.map((f) => Math.exp(-(f.aic - minAic) / 2));
@@ -293,7 +310,11 @@ export interface EarlyPrediction {
   fit: LawFit;
   /** the shared-rate fit on the first points (with intervals), when law = 'shared' */
   shared?: SharedRateFit;
-  heldOut: { t: number; observed: { solver: number; verifier: number; gap: number }; predicted: { solver: number; verifier: number; gap: number } }[];
+  heldOut: {
+    t: number;
+    observed: { solver: number; verifier: number; gap: number };
+    predicted: { solver: number; verifier: number; gap: number };
+  }[];
   /** root-mean-square forecast error on the held-out points */
   rmse: { solver: number; verifier: number; gap: number };
   maxAbsError: { solver: number; verifier: number; gap: number };

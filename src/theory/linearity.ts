@@ -63,8 +63,14 @@ export function linearityCheck(trajectory: Trajectory): LinearityCheck {
     });
   }
   const gaps = points.map((p) => p.gap);
-  const gapLine = linearRegression(gaps, points.map((p) => p.gapRate));
-  const solverLine = linearRegression(gaps, points.map((p) => p.solverRate));
+  const gapLine = linearRegression(
+    gaps,
+    points.map((p) => p.gapRate),
+  );
+  const solverLine = linearRegression(
+    gaps,
+    points.map((p) => p.solverRate),
+  );
   return {
     points,
     slope: gapLine.slope,

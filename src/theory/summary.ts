@@ -38,7 +38,15 @@ export interface PanelAnalysis {
   bic: number;
   identifiable: IdentifiableCombos;
   roundsToConverge: { epsilon: number; t: number };
-  linearity?: { slope: number; intercept: number; r2: number; gapAtZeroRate: number; solverSlope: number; solverIntercept: number; solverR2: number };
+  linearity?: {
+    slope: number;
+    intercept: number;
+    r2: number;
+    gapAtZeroRate: number;
+    solverSlope: number;
+    solverIntercept: number;
+    solverR2: number;
+  };
   laws?: {
     law: LawName;
     numParameters: number;
@@ -128,7 +136,10 @@ export function analyseTrajectory(trajectory: Trajectory, options: AnalysisOptio
   }
   const laws = options.laws ?? ['shared'];
   if (laws.some((l) => l !== 'shared')) {
-    const comparison = compareLaws(trajectory, LAW_NAMES.filter((l) => l === 'shared' || laws.includes(l)));
+    const comparison = compareLaws(
+      trajectory,
+      LAW_NAMES.filter((l) => l === 'shared' || laws.includes(l)),
+    );
     analysis.laws = comparison.fits.map((f) => ({
       law: f.law,
       numParameters: f.numParameters,
@@ -171,7 +182,12 @@ function fmt(x: number, digits = 4): string {
 
 function table(rows: string[][]): string[] {
   const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => (r[j] ?? '').length)));
-  return rows.map((r) => r.map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((c, j) => (j === 0 ? c.padEnd(widths[j]) : c.padStart(widths[j])))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** A readable multi-line table of one panel's analysis. */
@@ -184,12 +200,26 @@ export function formatAnalysis(name: string, a: PanelAnalysis): string {
     ...table([
       ['', 'value', 'lower', 'upper', 'stderr'],
       ['rate r = k(α−β)', fmt(a.rate), fmt(a.intervals.rate[0]), fmt(a.intervals.rate[1]), fmt(a.stderr.rate)],
-      ['solver limit U_s∞', fmt(a.limits.solver), fmt(a.intervals.solverLimit[0]), fmt(a.intervals.solverLimit[1]), fmt(a.stderr.solverLimit)],
-      ['verifier limit U_v∞', fmt(a.limits.verifier), fmt(a.intervals.verifierLimit[0]), fmt(a.intervals.verifierLimit[1]), fmt(a.stderr.verifierLimit)],
+      [
+        'solver limit U_s∞',
+        fmt(a.limits.solver),
+        fmt(a.intervals.solverLimit[0]),
+        fmt(a.intervals.solverLimit[1]),
+        fmt(a.stderr.solverLimit),
+      ],
+      [
+        'verifier limit U_v∞',
+        fmt(a.limits.verifier),
+        fmt(a.intervals.verifierLimit[0]),
+        fmt(a.intervals.verifierLimit[1]),
+        fmt(a.stderr.verifierLimit),
+      ],
       ['gap limit G∞ = b/k', fmt(a.limits.gap), fmt(a.intervals.gapLimit[0]), fmt(a.intervals.gapLimit[1]), fmt(a.stderr.gapLimit)],
     ]).map((l) => '    ' + l),
   );
-  out.push(`  amplitudes at t=${fmt(a.origin, 3)} (the first point): α′ ${fmt(a.amplitudes.solver)}, β′ ${fmt(a.amplitudes.verifier)}, δ ${fmt(a.amplitudes.gap)}; α/β = ${fmt(a.alphaOverBeta, 3)}; kα ${fmt(a.identifiable.alphaK)}, kβ ${fmt(a.identifiable.betaK)}`);
+  out.push(
+    `  amplitudes at t=${fmt(a.origin, 3)} (the first point): α′ ${fmt(a.amplitudes.solver)}, β′ ${fmt(a.amplitudes.verifier)}, δ ${fmt(a.amplitudes.gap)}; α/β = ${fmt(a.alphaOverBeta, 3)}; kα ${fmt(a.identifiable.alphaK)}, kβ ${fmt(a.identifiable.betaK)}`,
+  );
   out.push(`  R²: solver ${a.r2.solver.toFixed(3)}  verifier ${a.r2.verifier.toFixed(3)}  gap ${a.r2.gap.toFixed(3)}`);
   out.push(`  Cor. 3.2: |G − G∞| < ε = ${fmt(a.roundsToConverge.epsilon)} once t > ${fmt(a.roundsToConverge.t, 3)}`);
   if (a.linearity)
@@ -220,9 +250,15 @@ export function formatAnalysis(name: string, a: PanelAnalysis): string {
   if (a.early) {
     const e = a.early;
     out.push(`  early prediction from the first ${e.first} points (${e.heldOut.length} held out): r ${fmt(e.rate)}`);
-    out.push(`    forecast U_s∞ ${fmt(e.limits.solver)} [${fmt(e.limitIntervals.solver[0])}, ${fmt(e.limitIntervals.solver[1])}]  (all points: ${fmt(a.limits.solver)})`);
-    out.push(`    forecast U_v∞ ${fmt(e.limits.verifier)} [${fmt(e.limitIntervals.verifier[0])}, ${fmt(e.limitIntervals.verifier[1])}]  (all points: ${fmt(a.limits.verifier)})`);
-    out.push(`    held-out RMSE: solver ${fmt(e.rmse.solver)}, verifier ${fmt(e.rmse.verifier)}, gap ${fmt(e.rmse.gap)}; max |error| solver ${fmt(e.maxAbsError.solver)}`);
+    out.push(
+      `    forecast U_s∞ ${fmt(e.limits.solver)} [${fmt(e.limitIntervals.solver[0])}, ${fmt(e.limitIntervals.solver[1])}]  (all points: ${fmt(a.limits.solver)})`,
+    );
+    out.push(
+      `    forecast U_v∞ ${fmt(e.limits.verifier)} [${fmt(e.limitIntervals.verifier[0])}, ${fmt(e.limitIntervals.verifier[1])}]  (all points: ${fmt(a.limits.verifier)})`,
+    );
+    out.push(
+      `    held-out RMSE: solver ${fmt(e.rmse.solver)}, verifier ${fmt(e.rmse.verifier)}, gap ${fmt(e.rmse.gap)}; max |error| solver ${fmt(e.maxAbsError.solver)}`,
+    );
   }
   for (const w of a.warnings) out.push(`  warning: ${w}`);
   return out.join('\n');

@@ -32,7 +32,8 @@ const readJson = (path: string) => readJsonFile(path) as Record<string, unknown>
 /** A special-token entry of tokenizer_config.json: a string, or an AddedToken object with `content`. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string') return (value as { content: string }).content;
+  if (typeof value === 'object' && value !== null && typeof (value as { content?: unknown }).content === 'string')
+    return (value as { content: string }).content;
   return undefined;
 }
 
@@ -65,7 +66,8 @@ function missing(dir: string, what: string): never {
 export function loadHFTokenizer(modelDir: string): HFTokenizer {
   const dir = resolve(modelDir);
   const tokenizerPath = join(dir, 'tokenizer.json');
-  if (!existsSync(tokenizerPath)) throw new Error(`${dir}: no tokenizer.json (a Hugging Face tokenizer directory needs tokenizer.json and tokenizer_config.json)`);
+  if (!existsSync(tokenizerPath))
+    throw new Error(`${dir}: no tokenizer.json (a Hugging Face tokenizer directory needs tokenizer.json and tokenizer_config.json)`);
   const configPath = join(dir, 'tokenizer_config.json');
   const config = existsSync(configPath) ? readJson(configPath) : {};
   const tokenizerJson = readJson(tokenizerPath);
@@ -92,7 +94,9 @@ export function loadHFTokenizer(modelDir: string): HFTokenizer {
   const addBos = typeof config.add_bos_token === 'boolean' ? config.add_bos_token : bos !== undefined && probe[0] === bos;
   const chatTemplate = chatTemplateOf(config, configPath);
   const template = chatTemplate === undefined ? undefined : new Template(chatTemplate);
-  const specialTokens = Object.fromEntries(['bos_token', 'eos_token', 'pad_token', 'unk_token'].map((key) => [key, tokenText(config[key]) ?? '']));
+  const specialTokens = Object.fromEntries(
+    ['bos_token', 'eos_token', 'pad_token', 'unk_token'].map((key) => [key, tokenText(config[key]) ?? '']),
+  );
   const checkId = (id: number, what: string) => {
     if (!Number.isInteger(id) || id < 0 || id >= vocabSize) throw new Error(`${what}: token id ${id} outside [0, ${vocabSize})`);
   };
@@ -102,16 +106,32 @@ export function loadHFTokenizer(modelDir: string): HFTokenizer {
     return template.render({ messages, add_generation_prompt: options.addGenerationPrompt ?? false, ...specialTokens });
   };
   const tokenizer: HFTokenizer = {
-    kind: 'hf', vocabSize, modelPath: tokenizerPath, addBos, stopIds: stopIdsOf(dir, eos), specialIds, chatTemplate,
-    get bosId() { return bos ?? missing(dir, 'BOS'); },
-    get eosId() { return eos ?? missing(dir, 'EOS'); },
-    get padId() { return pad ?? missing(dir, 'pad or EOS'); },
-    get sepId(): number { throw new Error(`${dir}: Hugging Face tokenizers have no prompt/response separator; prompts use the chat template`); },
+    kind: 'hf',
+    vocabSize,
+    modelPath: tokenizerPath,
+    addBos,
+    stopIds: stopIdsOf(dir, eos),
+    specialIds,
+    chatTemplate,
+    get bosId() {
+      return bos ?? missing(dir, 'BOS');
+    },
+    get eosId() {
+      return eos ?? missing(dir, 'EOS');
+    },
+    get padId() {
+      return pad ?? missing(dir, 'pad or EOS');
+    },
+    get sepId(): number {
+      throw new Error(`${dir}: Hugging Face tokenizers have no prompt/response separator; prompts use the chat template`);
+    },
     encode: (text: string) => core.encode(text, { add_special_tokens: false }).ids,
     decode: (ids: number[], options: { skipSpecial?: boolean } = {}) => {
       for (const id of ids) checkId(id, 'decode');
       // no clean_up_tokenization_spaces (Llama 3's config asks for it): it turns " .75" into ".75" and loses the round trip
-      return ids.length === 0 ? '' : core.decode(ids, { skip_special_tokens: options.skipSpecial ?? true, clean_up_tokenization_spaces: false });
+      return ids.length === 0
+        ? ''
+        : core.decode(ids, { skip_special_tokens: options.skipSpecial ?? true, clean_up_tokenization_spaces: false });
     },
     idToPiece: (id: number) => {
       checkId(id, 'idToPiece');

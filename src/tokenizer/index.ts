@@ -8,10 +8,15 @@ import { SentencePieceProcessor } from 'sentencepiece-js';
 import { readModelPieces, type ModelPiece } from './model-proto.js';
 
 export interface Tokenizer {
-  vocabSize: number; padId: number; bosId: number; eosId: number; sepId: number; // sepId: prompt/response separator
+  vocabSize: number;
+  padId: number;
+  bosId: number;
+  eosId: number;
+  sepId: number; // sepId: prompt/response separator
   encode(text: string): number[]; // no BOS/EOS added
   decode(ids: number[]): string; // skips pad/bos/eos/sep
-  idToPiece(id: number): string; pieceToId(piece: string): number;
+  idToPiece(id: number): string;
+  pieceToId(piece: string): number;
   modelPath: string; // for the run metadata / checkpoint tokenizer reference
 }
 
@@ -29,13 +34,18 @@ export const SPECIAL_PIECES = { pad: '<pad>', bos: '<s>', eos: '</s>', sep: '<se
  */
 async function loadProcessor(path: string): Promise<SentencePieceProcessor> {
   const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const listeners = (event: (typeof events)[number]) => process.listeners(event as 'uncaughtException') as NodeJS.UncaughtExceptionListener[];
+  const listeners = (event: (typeof events)[number]) =>
+    process.listeners(event as 'uncaughtException') as NodeJS.UncaughtExceptionListener[];
   const before = events.map((event) => new Set(listeners(event)));
   const spp = new SentencePieceProcessor();
   try {
     await spp.load(path);
   } finally {
-    events.forEach((event, i) => listeners(event).filter((l) => !before[i].has(l)).forEach((l) => process.removeListener(event as 'uncaughtException', l)));
+    events.forEach((event, i) =>
+      listeners(event)
+        .filter((l) => !before[i].has(l))
+        .forEach((l) => process.removeListener(event as 'uncaughtException', l)),
+    );
   }
   return spp;
 }
@@ -43,8 +53,10 @@ async function loadProcessor(path: string): Promise<SentencePieceProcessor> {
 export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH): Promise<Tokenizer> {
   const path = resolve(modelPath);
   if (!existsSync(path)) {
-    throw new Error(`tokenizer model not found: ${path} (the default is ${DEFAULT_TOKENIZER_PATH}; ` +
-      'rebuild it with `npx tsx scripts/train_tokenizer.ts`)');
+    throw new Error(
+      `tokenizer model not found: ${path} (the default is ${DEFAULT_TOKENIZER_PATH}; ` +
+        'rebuild it with `npx tsx scripts/train_tokenizer.ts`)',
+    );
   }
   let pieces: ModelPiece[];
   try {
@@ -80,7 +92,12 @@ export async function loadTokenizer(modelPath: string = DEFAULT_TOKENIZER_PATH):
   const skipped = new Set([padId, bosId, eosId, sepId]);
   const vocabSize = pieces.length;
   return {
-    vocabSize, padId, bosId, eosId, sepId, modelPath: path,
+    vocabSize,
+    padId,
+    bosId,
+    eosId,
+    sepId,
+    modelPath: path,
     encode: (text: string) => spp.encodeIds(text),
     decode: (tokenIds: number[]) => {
       for (const id of tokenIds) {

@@ -2,13 +2,20 @@
 // exposes no IdToPiece / GetPieceSize. Only field 1 (repeated SentencePiece {piece=1, score=2, type=3}) is read.
 
 export type PieceType = 'normal' | 'unknown' | 'control' | 'user_defined' | 'unused' | 'byte';
-export interface ModelPiece { piece: string; score: number; type: PieceType }
+export interface ModelPiece {
+  piece: string;
+  score: number;
+  type: PieceType;
+}
 
 const PIECE_TYPES: Record<number, PieceType> = { 1: 'normal', 2: 'unknown', 3: 'control', 4: 'user_defined', 5: 'unused', 6: 'byte' };
 
 class Reader {
   pos = 0;
-  constructor(readonly bytes: Uint8Array, readonly end = bytes.length) {}
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly end = bytes.length,
+  ) {}
   varint(): number {
     let result = 0;
     let shift = 0;
@@ -27,8 +34,7 @@ class Reader {
     else if (wireType === 2) {
       const length = this.varint(); // read before adding: `pos += varint()` would use the stale pos
       this.pos += length;
-    }
-    else if (wireType === 5) this.pos += 4;
+    } else if (wireType === 5) this.pos += 4;
     else throw new Error(`unsupported protobuf wire type ${wireType}`);
     if (this.pos > this.end) throw new Error('truncated field');
   }

@@ -13,7 +13,12 @@ export interface ResponseUncertainty {
 }
 
 /** Scores every (prompt, response) pair under the model. */
-export function responseUncertainty(model: Model, prompts: number[][], responses: number[][], options: { padId: number; batchSize?: number }): ResponseUncertainty[] {
+export function responseUncertainty(
+  model: Model,
+  prompts: number[][],
+  responses: number[][],
+  options: { padId: number; batchSize?: number },
+): ResponseUncertainty[] {
   const scored = score(model, prompts, responses, options);
   return scored.nll.map((nll, i) => ({
     nll,

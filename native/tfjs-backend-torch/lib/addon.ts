@@ -59,7 +59,16 @@ export interface Addon {
   OneHot(indices: number, depth: number, on: number, off: number, dtype: number): number;
   Fill(shape: Ints, value: number, dtype: number): number;
   LinSpace(start: number, stop: number, num: number): number;
-  MatMul(a: number, b: number, transposeA: boolean, transposeB: boolean, bias: number, activation: number, prelu: number, alpha: number): number;
+  MatMul(
+    a: number,
+    b: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    bias: number,
+    activation: number,
+    prelu: number,
+    alpha: number,
+  ): number;
   Einsum(equation: string, ids: number[]): number;
   Softmax(x: number, dim: number, log: boolean): number;
   TopK(x: number, k: number): [number, number];

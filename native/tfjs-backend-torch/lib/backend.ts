@@ -82,10 +82,7 @@ export class TorchBackend extends KernelBackend {
 
   makeTensorInfo(shape: number[], dtype: DataType, values?: backend_util.BackendValues): TensorInfo {
     const dataId = {};
-    const id =
-      values === undefined
-        ? this.addon.Fill(shape, 0, dtypeCode(dtype))
-        : this.upload(values, shape, dtype);
+    const id = values === undefined ? this.addon.Fill(shape, 0, dtypeCode(dtype)) : this.upload(values, shape, dtype);
     this.data.set(dataId, { id, refCount: 1 });
     return { dataId, shape, dtype };
   }

@@ -5,7 +5,10 @@ import type { KernelConfig, KernelFunc, NamedAttrMap, NamedTensorInfoMap, Tensor
 import type { TorchBackend } from './backend.js';
 
 // Shared through globalThis: the package may be loaded twice (dist/ and, under tsx, lib/) in one process.
-const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('tfjs-backend-torch.fallbacks')] ??= new Map<string, number>()) as Map<string, number>;
+const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('tfjs-backend-torch.fallbacks')] ??= new Map<string, number>()) as Map<
+  string,
+  number
+>;
 const counts = shared;
 let cpu: MathBackendCPU | undefined;
 
@@ -28,7 +31,12 @@ function privateCpu(): MathBackendCPU {
 }
 
 /** Runs a cpu kernel on torch tensors: the result lives on torch again. */
-export function runOnCpu(config: KernelConfig, backend: TorchBackend, inputs: NamedTensorInfoMap | TensorInfo[], attrs: NamedAttrMap | undefined): TensorInfo | TensorInfo[] {
+export function runOnCpu(
+  config: KernelConfig,
+  backend: TorchBackend,
+  inputs: NamedTensorInfoMap | TensorInfo[],
+  attrs: NamedAttrMap | undefined,
+): TensorInfo | TensorInfo[] {
   const name = config.kernelName;
   const seen = counts.get(name);
   if (seen === undefined) {
@@ -43,12 +51,14 @@ export function runOnCpu(config: KernelConfig, backend: TorchBackend, inputs: Na
     copies.push(c);
     return c;
   };
-  const cpuInputs = Array.isArray(inputs)
-    ? inputs.map(copy)
-    : Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, copy(t)]));
+  const cpuInputs = Array.isArray(inputs) ? inputs.map(copy) : Object.fromEntries(Object.entries(inputs).map(([k, t]) => [k, copy(t)]));
   const result = (config.kernelFunc as KernelFunc)({ inputs: cpuInputs as NamedTensorInfoMap, backend: host, attrs });
   const outputs = Array.isArray(result) ? result : [result];
-  const uploaded = outputs.map((o) => ({ dataId: backend.write(host.readSync(o.dataId), o.shape, o.dtype), shape: o.shape, dtype: o.dtype }));
+  const uploaded = outputs.map((o) => ({
+    dataId: backend.write(host.readSync(o.dataId), o.shape, o.dtype),
+    shape: o.shape,
+    dtype: o.dtype,
+  }));
   for (const t of [...copies, ...outputs]) host.disposeData(t.dataId, true);
   return Array.isArray(result) ? uploaded : uploaded[0];
 }

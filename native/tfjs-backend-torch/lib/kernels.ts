@@ -58,7 +58,13 @@ function reduce(name: string, axisAttr = 'axis'): NativeKernel {
   return (b, { x }, attrs) => {
     const axes = axesOf(attrs[axisAttr], x.shape);
     const dtype: DataType =
-      name === 'Mean' ? 'float32' : name === 'All' || name === 'Any' ? 'bool' : (name === 'Sum' || name === 'Prod') && x.dtype === 'bool' ? 'int32' : x.dtype;
+      name === 'Mean'
+        ? 'float32'
+        : name === 'All' || name === 'Any'
+          ? 'bool'
+          : (name === 'Sum' || name === 'Prod') && x.dtype === 'bool'
+            ? 'int32'
+            : x.dtype;
     if (op < 0) op = codes(b).reduce.get(name)!;
     return b.out(b.addon.Reduce(op, b.handle(x), axes, bool(attrs.keepDims), dtypeCode(dtype)));
   };
@@ -87,15 +93,72 @@ function rangeValues(start: number, stop: number, step: number, dtype: 'float32'
 export const nativeKernels: Record<string, NativeKernel> = {
   // ------------------------------------------------------------------ elementwise
   ...Object.fromEntries(
-    ['Abs', 'Acos', 'Acosh', 'Asin', 'Asinh', 'Atan', 'Atanh', 'Ceil', 'Cos', 'Cosh', 'Elu', 'Erf', 'Exp', 'Expm1', 'Floor',
-      'IsFinite', 'IsInf', 'IsNan', 'Log', 'Log1p', 'LogicalNot', 'Neg', 'Reciprocal', 'Relu', 'Relu6', 'Round', 'Rsqrt',
-      'Selu', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Softplus', 'Sqrt', 'Square', 'Tan', 'Tanh', 'ZerosLike', 'OnesLike'].map((n) => [n, unary(n)]),
+    [
+      'Abs',
+      'Acos',
+      'Acosh',
+      'Asin',
+      'Asinh',
+      'Atan',
+      'Atanh',
+      'Ceil',
+      'Cos',
+      'Cosh',
+      'Elu',
+      'Erf',
+      'Exp',
+      'Expm1',
+      'Floor',
+      'IsFinite',
+      'IsInf',
+      'IsNan',
+      'Log',
+      'Log1p',
+      'LogicalNot',
+      'Neg',
+      'Reciprocal',
+      'Relu',
+      'Relu6',
+      'Round',
+      'Rsqrt',
+      'Selu',
+      'Sigmoid',
+      'Sign',
+      'Sin',
+      'Sinh',
+      'Softplus',
+      'Sqrt',
+      'Square',
+      'Tan',
+      'Tanh',
+      'ZerosLike',
+      'OnesLike',
+    ].map((n) => [n, unary(n)]),
   ),
   Step: unary('Step', (attrs) => num(attrs.alpha)),
   LeakyRelu: unary('LeakyRelu', (attrs) => num(attrs.alpha)),
   ...Object.fromEntries(
-    ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'Pow', 'SquaredDifference', 'Mod', 'Atan2', 'Equal', 'NotEqual',
-      'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'LogicalAnd', 'LogicalOr', 'BitwiseAnd'].map((n) => [n, binary(n)]),
+    [
+      'Add',
+      'Sub',
+      'Multiply',
+      'RealDiv',
+      'Maximum',
+      'Minimum',
+      'Pow',
+      'SquaredDifference',
+      'Mod',
+      'Atan2',
+      'Equal',
+      'NotEqual',
+      'Less',
+      'LessEqual',
+      'Greater',
+      'GreaterEqual',
+      'LogicalAnd',
+      'LogicalOr',
+      'BitwiseAnd',
+    ].map((n) => [n, binary(n)]),
   ),
   FloorDiv: binary('FloorDiv', 'int32'),
   Prelu: (b, { x, alpha }) => b.out(b.addon.Binary(codes(b).binary.get('Prelu')!, b.handle(x), b.handle(alpha), dtypeCode(x.dtype))),
@@ -122,8 +185,10 @@ export const nativeKernels: Record<string, NativeKernel> = {
   Any: reduce('Any'),
   ArgMax: (b, { x }, attrs) => b.out(b.addon.ArgReduce(true, b.handle(x), axesOf(attrs.axis, x.shape)[0])),
   ArgMin: (b, { x }, attrs) => b.out(b.addon.ArgReduce(false, b.handle(x), axesOf(attrs.axis, x.shape)[0])),
-  Cumsum: (b, { x }, attrs) => b.out(b.addon.Cumulative(false, b.handle(x), axesOf(attrs.axis, x.shape)[0], bool(attrs.exclusive), bool(attrs.reverse))),
-  Cumprod: (b, { x }, attrs) => b.out(b.addon.Cumulative(true, b.handle(x), axesOf(attrs.axis, x.shape)[0], bool(attrs.exclusive), bool(attrs.reverse))),
+  Cumsum: (b, { x }, attrs) =>
+    b.out(b.addon.Cumulative(false, b.handle(x), axesOf(attrs.axis, x.shape)[0], bool(attrs.exclusive), bool(attrs.reverse))),
+  Cumprod: (b, { x }, attrs) =>
+    b.out(b.addon.Cumulative(true, b.handle(x), axesOf(attrs.axis, x.shape)[0], bool(attrs.exclusive), bool(attrs.reverse))),
 
   // ------------------------------------------------------------------ shapes
   Reshape: (b, { x }, attrs) => reshapeTo(b, x, util.inferFromImplicitShape(nums(attrs.shape).slice(), util.sizeFromShape(x.shape))),
@@ -141,8 +206,17 @@ export const nativeKernels: Record<string, NativeKernel> = {
     return b.out(b.addon.Slice(b.handle(x), begin, size));
   },
   StridedSlice: (b, { x }, attrs) => {
-    const info = slice_util.sliceInfo(x.shape, nums(attrs.begin), nums(attrs.end), nums(attrs.strides), num(attrs.beginMask),
-      num(attrs.endMask), num(attrs.ellipsisMask), num(attrs.newAxisMask), num(attrs.shrinkAxisMask));
+    const info = slice_util.sliceInfo(
+      x.shape,
+      nums(attrs.begin),
+      nums(attrs.end),
+      nums(attrs.strides),
+      num(attrs.beginMask),
+      num(attrs.endMask),
+      num(attrs.ellipsisMask),
+      num(attrs.newAxisMask),
+      num(attrs.shrinkAxisMask),
+    );
     if (info.isIdentity) return reshapeTo(b, x, info.finalShape);
     const sizes = slice_util.computeOutShape(info.begin, info.end, info.strides);
     return b.out(b.addon.StridedSlice(b.handle(x), info.begin, info.strides, sizes, info.finalShape));
@@ -150,12 +224,23 @@ export const nativeKernels: Record<string, NativeKernel> = {
   Concat: (b, inputs, attrs) => {
     const list = listOf(inputs);
     const axis = util.parseAxisParam(num(attrs.axis), list[0].shape)[0];
-    backend_util.assertParamsConsistent(list.map((t) => t.shape), axis);
-    const outShape = backend_util.computeOutShape(list.map((t) => t.shape), axis);
+    backend_util.assertParamsConsistent(
+      list.map((t) => t.shape),
+      axis,
+    );
+    const outShape = backend_util.computeOutShape(
+      list.map((t) => t.shape),
+      axis,
+    );
     if (util.sizeFromShape(outShape) === 0) return b.out(b.addon.Fill(outShape, 0, dtypeCode(list[0].dtype)));
     const nonEmpty = list.filter((t) => util.sizeFromShape(t.shape) > 0);
     if (nonEmpty.length === 1) return b.identity(nonEmpty[0]);
-    return b.out(b.addon.Concat(nonEmpty.map((t) => b.handle(t)), axis));
+    return b.out(
+      b.addon.Concat(
+        nonEmpty.map((t) => b.handle(t)),
+        axis,
+      ),
+    );
   },
   Pack: (b, inputs, attrs) => {
     const list = listOf(inputs);
@@ -165,7 +250,12 @@ export const nativeKernels: Record<string, NativeKernel> = {
       shape.splice(axis < 0 ? shape.length + axis + 1 : axis, 0, 1);
       return reshapeTo(b, list[0], shape);
     }
-    return b.out(b.addon.Stack(list.map((t) => b.handle(t)), axis));
+    return b.out(
+      b.addon.Stack(
+        list.map((t) => b.handle(t)),
+        axis,
+      ),
+    );
   },
   Unpack: (b, { value }, attrs) => b.outs(b.addon.Unstack(b.handle(value), axesOf(attrs.axis, value.shape)[0])),
   SplitV: (b, { x }, attrs) => {
@@ -187,8 +277,17 @@ export const nativeKernels: Record<string, NativeKernel> = {
   GatherNd: (b, { params, indices }) => b.out(b.addon.GatherNd(b.handle(params), b.handle(indices))),
   UnsortedSegmentSum: (b, { x, segmentIds }, attrs) => b.out(b.addon.SegmentSum(b.handle(x), b.handle(segmentIds), num(attrs.numSegments))),
   OneHot: (b, { indices }, attrs) =>
-    b.out(b.addon.OneHot(b.handle(indices), num(attrs.depth), num(attrs.onValue), num(attrs.offValue), dtypeCode((attrs.dtype as DataType) ?? 'int32'))),
-  SearchSorted: (b, { sortedSequence, values }, attrs) => b.out(b.addon.SearchSorted(b.handle(sortedSequence), b.handle(values), attrs.side === 'right')),
+    b.out(
+      b.addon.OneHot(
+        b.handle(indices),
+        num(attrs.depth),
+        num(attrs.onValue),
+        num(attrs.offValue),
+        dtypeCode((attrs.dtype as DataType) ?? 'int32'),
+      ),
+    ),
+  SearchSorted: (b, { sortedSequence, values }, attrs) =>
+    b.out(b.addon.SearchSorted(b.handle(sortedSequence), b.handle(values), attrs.side === 'right')),
 
   // ------------------------------------------------------------------ creation
   Fill: (b, _inputs, attrs) => {
@@ -208,10 +307,26 @@ export const nativeKernels: Record<string, NativeKernel> = {
   _FusedMatMul: (b, { a, b: bt, bias, preluActivationWeights }, attrs) => {
     const activation = FUSED_ACTIVATIONS[(attrs.activation as string) ?? 'linear'];
     if (activation === undefined) throw new UseFallback();
-    return b.out(b.addon.MatMul(b.handle(a), b.handle(bt), bool(attrs.transposeA), bool(attrs.transposeB), bias ? b.handle(bias) : -1,
-      activation, preluActivationWeights ? b.handle(preluActivationWeights) : -1, num(attrs.leakyreluAlpha ?? 0.2)));
+    return b.out(
+      b.addon.MatMul(
+        b.handle(a),
+        b.handle(bt),
+        bool(attrs.transposeA),
+        bool(attrs.transposeB),
+        bias ? b.handle(bias) : -1,
+        activation,
+        preluActivationWeights ? b.handle(preluActivationWeights) : -1,
+        num(attrs.leakyreluAlpha ?? 0.2),
+      ),
+    );
   },
-  Einsum: (b, inputs, attrs) => b.out(b.addon.Einsum(attrs.equation as string, listOf(inputs).map((t) => b.handle(t)))),
+  Einsum: (b, inputs, attrs) =>
+    b.out(
+      b.addon.Einsum(
+        attrs.equation as string,
+        listOf(inputs).map((t) => b.handle(t)),
+      ),
+    ),
   Softmax: (b, { logits }, attrs) => b.out(b.addon.Softmax(b.handle(logits), num(attrs.dim), false)),
   LogSoftmax: (b, { logits }, attrs) => b.out(b.addon.Softmax(b.handle(logits), num(attrs.axis), true)),
   TopK: (b, { x }, attrs) => {

@@ -9,8 +9,7 @@ const path = require('node:path');
 const { execFileSync, spawnSync } = require('node:child_process');
 
 const pkgDir = path.resolve(__dirname, '..');
-const config = (flag) =>
-  execFileSync(process.execPath, [path.join(__dirname, 'torch-config.cjs'), flag], { encoding: 'utf8' }).trim();
+const config = (flag) => execFileSync(process.execPath, [path.join(__dirname, 'torch-config.cjs'), flag], { encoding: 'utf8' }).trim();
 
 function nodeIncludeDir() {
   const candidates = [
@@ -52,13 +51,24 @@ function buildDirect() {
   fs.mkdirSync(out, { recursive: true });
   const defines = ['NAPI_VERSION=8', 'NAPI_CPP_EXCEPTIONS', 'BUILDING_NODE_EXTENSION', ...config('--defines').split(/\s+/)];
   const args = [
-    '-std=c++17', '-O2', '-fPIC', '-shared', '-fexceptions', '-frtti', '-Wno-deprecated-declarations',
+    '-std=c++17',
+    '-O2',
+    '-fPIC',
+    '-shared',
+    '-fexceptions',
+    '-frtti',
+    '-Wno-deprecated-declarations',
     ...defines.map((d) => `-D${d}`),
-    `-I${nodeInc}`, `-I${addonApiDir()}`,
-    ...config('--include').split(/\s+/).map((d) => `-I${d}`),
+    `-I${nodeInc}`,
+    `-I${addonApiDir()}`,
+    ...config('--include')
+      .split(/\s+/)
+      .map((d) => `-I${d}`),
     path.join(pkgDir, 'src', 'addon.cc'),
-    '-o', path.join(out, 'tfjs_backend_torch.node'),
-    ...config('--libs').split(/\s+/), ...config('--ldflags').split(/\s+/),
+    '-o',
+    path.join(out, 'tfjs_backend_torch.node'),
+    ...config('--libs').split(/\s+/),
+    ...config('--ldflags').split(/\s+/),
   ];
   run(process.env.CXX || 'g++', args);
 }

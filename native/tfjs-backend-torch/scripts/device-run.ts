@@ -39,7 +39,8 @@ async function conformance(): Promise<CaseResult[]> {
         if (!cmp.ok && result.ok) result = { ...result, ok: false, detail: `output ${i}: ${cmp.message}` };
       });
       const fell = Object.keys(fallbackCounts());
-      if (fell.length > 0 && !c.name.includes('falls back') && result.ok) result = { ...result, ok: false, detail: `fell back: ${fell.join(', ')}` };
+      if (fell.length > 0 && !c.name.includes('falls back') && result.ok)
+        result = { ...result, ok: false, detail: `fell back: ${fell.join(', ')}` };
       results.push(result);
     } catch (error) {
       results.push({ name: c.name, ok: false, detail: `threw: ${(error as Error).message}`, maxAbs: Infinity, maxRel: Infinity });
@@ -86,8 +87,19 @@ async function main(): Promise<void> {
 
   await tf.setBackend('torch');
   const args: BenchArgs = {
-    preset: process.env.BENCH_PRESETS ?? 'tiny,small', backends: 'torch', vocab: 512, batch: 16, seq: 64, steps: 20, warmup: 5, maxSeconds: 30,
-    sampleBatch: 8, prompt: 16, newTokens: 32, sampleRuns: 3, device,
+    preset: process.env.BENCH_PRESETS ?? 'tiny,small',
+    backends: 'torch',
+    vocab: 512,
+    batch: 16,
+    seq: 64,
+    steps: 20,
+    warmup: 5,
+    maxSeconds: 30,
+    sampleBatch: 8,
+    prompt: 16,
+    newTokens: 32,
+    sampleRuns: 3,
+    device,
   };
   const rows: BenchRow[] = [];
   const info = { name: 'torch', device: registration.info.device, threads: registration.info.threads, embedMode: 'gather' as const };

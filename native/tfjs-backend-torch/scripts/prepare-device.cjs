@@ -42,5 +42,7 @@ if (process.argv.includes('--with-node')) {
   execFileSync('sh', ['-c', `xz -T0 -6 -c "${process.execPath}" > "${path.join(out, 'node.xz')}"`], { stdio: 'inherit' });
 }
 const size = (p) => (fs.statSync(p).size / 1e6).toFixed(1) + ' MB';
-console.log(`prepared ${out}: device-run.mjs ${size(path.join(out, 'device-run.mjs'))}` +
-  (fs.existsSync(path.join(out, 'node.xz')) ? `, node.xz ${size(path.join(out, 'node.xz'))}` : ''));
+console.log(
+  `prepared ${out}: device-run.mjs ${size(path.join(out, 'device-run.mjs'))}` +
+    (fs.existsSync(path.join(out, 'node.xz')) ? `, node.xz ${size(path.join(out, 'node.xz'))}` : ''),
+);

@@ -35,11 +35,15 @@ function fromRoot(root, source) {
 
 function pythonTorchDir(python) {
   try {
-    const out = execFileSync(python, ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      timeout: 60_000,
-    });
+    const out = execFileSync(
+      python,
+      ['-c', 'import torch,os;print(os.path.dirname(torch.__file__));print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        timeout: 60_000,
+      },
+    );
     const [dir, abi] = out.trim().split('\n');
     return { dir, abi: abi === '1' || abi === '0' ? abi : undefined };
   } catch {
@@ -86,7 +90,9 @@ function findTorch() {
     };
   }
   tried.push('debian: /usr/include/torch/csrc/api/include or libtorch_cpu.so missing (apt-get install libtorch-dev)');
-  throw new Error(`torch-config: no libtorch found. Set LIBTORCH_DIR, install torch for python3, or apt-get install libtorch-dev.\n  ${tried.join('\n  ')}`);
+  throw new Error(
+    `torch-config: no libtorch found. Set LIBTORCH_DIR, install torch for python3, or apt-get install libtorch-dev.\n  ${tried.join('\n  ')}`,
+  );
 }
 
 // libtorch must be compiled against with the same libstdc++ ABI it was built with.
@@ -125,7 +131,13 @@ function main() {
       console.log(`-Wl,-rpath,${t.libDir}`);
       break;
     case '--describe':
-      console.log(JSON.stringify({ source: t.source, root: t.root, includeDirs: t.includeDirs, libDir: t.libDir, cxx11Abi: cxx11Abi(t), cuda }, null, 2));
+      console.log(
+        JSON.stringify(
+          { source: t.source, root: t.root, includeDirs: t.includeDirs, libDir: t.libDir, cxx11Abi: cxx11Abi(t), cuda },
+          null,
+          2,
+        ),
+      );
       break;
     default:
       throw new Error(`torch-config: unknown flag ${what} (use --include, --defines, --libs, --ldflags, --describe)`);

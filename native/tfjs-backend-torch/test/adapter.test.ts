@@ -11,13 +11,21 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '.
 const adapter = path.join(root, 'src', 'engine', 'torch.ts');
 
 /** Calls loadTorchBackend in a fresh process (registration is once per process) and returns its result. */
-function load(env: Record<string, string>, opts: string): { available: boolean; reason?: string; device?: string; threads?: number; version?: string } {
-  return runModule(`const m = await import(${JSON.stringify(adapter)}); console.log(JSON.stringify(await m.loadTorchBackend(${opts})));`, env);
+function load(
+  env: Record<string, string>,
+  opts: string,
+): { available: boolean; reason?: string; device?: string; threads?: number; version?: string } {
+  return runModule(
+    `const m = await import(${JSON.stringify(adapter)}); console.log(JSON.stringify(await m.loadTorchBackend(${opts})));`,
+    env,
+  );
 }
 
 function runModule<T>(code: string, env: Record<string, string> = {}): T {
   const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
-    cwd: root, env: { ...process.env, ...env }, encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').pop()!) as T;
 }
@@ -41,10 +49,12 @@ describe('loadTorchBackend', () => {
     // what this machine can do, asked of the addon itself on cpu (not through the adapter under test)
     const lib = JSON.stringify(path.join(root, 'native', 'tfjs-backend-torch', 'lib', 'index.ts'));
     const machine = runModule<{ builtWithCuda: boolean; cudaAvailable: boolean }>(
-      `const m = await import(${lib}); const r = m.registerTorchBackend({ device: 'cpu' }); console.log(JSON.stringify(r.info));`);
+      `const m = await import(${lib}); const r = m.registerTorchBackend({ device: 'cpu' }); console.log(JSON.stringify(r.info));`,
+    );
     const r = load({}, "{ device: 'cuda' }");
     if (machine.cudaAvailable) expect(r).toMatchObject({ available: true, device: 'cuda' });
-    else if (machine.builtWithCuda) expect(r).toMatchObject({ available: false, reason: expect.stringMatching(/no CUDA device is visible/) });
+    else if (machine.builtWithCuda)
+      expect(r).toMatchObject({ available: false, reason: expect.stringMatching(/no CUDA device is visible/) });
     else expect(r).toMatchObject({ available: false, reason: expect.stringMatching(/CPU-only libtorch/) });
   });
 });

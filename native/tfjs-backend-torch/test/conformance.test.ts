@@ -8,7 +8,11 @@ import { cases, compare, kernelsOf, runOn } from './cases.js';
 
 const device = (process.env.TORCH_DEVICE ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const registration = registerTorchBackend({ device });
-const available = requireOrSkip(`the native torch addon on ${device}`, registration.available, `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`);
+const available = requireOrSkip(
+  `the native torch addon on ${device}`,
+  registration.available,
+  `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`,
+);
 const suite = available ? describe : describe.skip;
 
 suite(`torch (${device}) kernels agree with cpu`, () => {
@@ -55,7 +59,10 @@ suite(`torch (${device}) kernels agree with cpu`, () => {
 
   it('moves tensors created on cpu to torch on first use', async () => {
     await tf.setBackend('cpu');
-    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const x = tf.tensor2d([
+      [1, 2],
+      [3, 4],
+    ]);
     await tf.setBackend('torch');
     const y = tf.mul(x, 2);
     expect(Array.from(await y.data())).toEqual([2, 4, 6, 8]);

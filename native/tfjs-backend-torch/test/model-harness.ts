@@ -2,7 +2,17 @@
 // and the uncertainty scorer. Shared by model.test.ts and scripts/device-run.ts (the GPU check).
 import * as tf from '@tensorflow/tfjs';
 import {
-  DEFAULT_OPTIMIZER, Rng, disposeAdamW, disposeModel, initAdamW, initModel, nextTokenLogProbs, presetConfig, sample, score, trainStep,
+  DEFAULT_OPTIMIZER,
+  Rng,
+  disposeAdamW,
+  disposeModel,
+  initAdamW,
+  initModel,
+  nextTokenLogProbs,
+  presetConfig,
+  sample,
+  score,
+  trainStep,
 } from '../../../src/model/index.js';
 import type { ModelConfig, TrainBatch } from '../../../src/model/index.js';
 
@@ -49,7 +59,11 @@ export async function runModel(backend: string): Promise<ModelRun> {
     profile.kernelNames.forEach((k) => kernels.add(k));
   }
   const params = Object.fromEntries(Object.entries(model.params).map(([name, v]) => [name, v.dataSync() as Float32Array]));
-  const prompts = [[1, 2, 3, 4, 5], [6, 7, 8], [9, 10, 11, 12, 13, 14, 15]];
+  const prompts = [
+    [1, 2, 3, 4, 5],
+    [6, 7, 8],
+    [9, 10, 11, 12, 13, 14, 15],
+  ];
   let sampled!: ReturnType<typeof sample>;
   const sampleProfile = await tf.profile(() => {
     sampled = sample(model, prompts, { temperature: 1, topP: 0.95, maxNewTokens: 10, eosId: 63, padId: 0, rng: new Rng(11) });
@@ -60,8 +74,15 @@ export async function runModel(backend: string): Promise<ModelRun> {
   disposeAdamW(state);
   disposeModel(model);
   return {
-    losses, gradNorms, params, tokens: sampled.tokens, sampleLogProbs: sampled.logProbs, nll: scored.nll, entropy: scored.entropy,
-    nextLogProbs: next.flatMap((row) => Array.from(row)), kernels: [...kernels].sort(),
+    losses,
+    gradNorms,
+    params,
+    tokens: sampled.tokens,
+    sampleLogProbs: sampled.logProbs,
+    nll: scored.nll,
+    entropy: scored.entropy,
+    nextLogProbs: next.flatMap((row) => Array.from(row)),
+    kernels: [...kernels].sort(),
   };
 }
 
@@ -77,7 +98,8 @@ function closeCheck(name: string, actual: number[], expected: number[], rel: num
   for (let i = 0; i < actual.length; i++) {
     const err = Math.abs(actual[i] - expected[i]);
     worst = Math.max(worst, err);
-    if (!(err <= abs + rel * Math.abs(expected[i]))) return { name, ok: false, detail: `[${i}]: ${actual[i]} vs cpu ${expected[i]} (bound ${abs} + ${rel}·|cpu|)` };
+    if (!(err <= abs + rel * Math.abs(expected[i])))
+      return { name, ok: false, detail: `[${i}]: ${actual[i]} vs cpu ${expected[i]} (bound ${abs} + ${rel}·|cpu|)` };
   }
   return { name, ok: true, detail: `max |diff| ${worst.toExponential(2)} (bound ${abs} + ${rel}·|cpu|)` };
 }
@@ -103,10 +125,24 @@ export function compareRuns(torch: ModelRun, cpu: ModelRun): Check[] {
       count++;
     }
   }
-  checks.push({ name: 'weights after training (max)', ok: maxDiff <= 2 * STEPS * LR, detail: `max |diff| ${maxDiff.toExponential(2)} (bound ${(2 * STEPS * LR).toPrecision(2)})` });
-  checks.push({ name: 'weights after training (mean)', ok: sumDiff / count < 1e-6, detail: `mean |diff| ${(sumDiff / count).toExponential(2)} (bound 1e-6)` });
+  checks.push({
+    name: 'weights after training (max)',
+    ok: maxDiff <= 2 * STEPS * LR,
+    detail: `max |diff| ${maxDiff.toExponential(2)} (bound ${(2 * STEPS * LR).toPrecision(2)})`,
+  });
+  checks.push({
+    name: 'weights after training (mean)',
+    ok: sumDiff / count < 1e-6,
+    detail: `mean |diff| ${(sumDiff / count).toExponential(2)} (bound 1e-6)`,
+  });
   const sameTokens = JSON.stringify(torch.tokens) === JSON.stringify(cpu.tokens);
-  checks.push({ name: 'sampled tokens identical', ok: sameTokens, detail: sameTokens ? `${torch.tokens.flat().length} tokens` : `torch ${JSON.stringify(torch.tokens)} vs cpu ${JSON.stringify(cpu.tokens)}` });
+  checks.push({
+    name: 'sampled tokens identical',
+    ok: sameTokens,
+    detail: sameTokens
+      ? `${torch.tokens.flat().length} tokens`
+      : `torch ${JSON.stringify(torch.tokens)} vs cpu ${JSON.stringify(cpu.tokens)}`,
+  });
   if (sameTokens) checks.push(closeCheck('sampled-token log-probs', torch.sampleLogProbs.flat(), cpu.sampleLogProbs.flat(), 1e-4, 1e-4));
   checks.push(closeCheck('scored NLL (U)', torch.nll, cpu.nll, 1e-4, 1e-4));
   checks.push(closeCheck('scored entropy', torch.entropy, cpu.entropy, 1e-4, 1e-4));

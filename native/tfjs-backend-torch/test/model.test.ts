@@ -10,7 +10,11 @@ import { HARNESS_CONFIG, compareRuns, randomBatch, runModel } from './model-harn
 
 const device = (process.env.TORCH_DEVICE ?? 'cpu') as 'cpu' | 'cuda' | 'auto';
 const registration = registerTorchBackend({ device });
-const available = requireOrSkip(`the native torch addon on ${device}`, registration.available, `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`);
+const available = requireOrSkip(
+  `the native torch addon on ${device}`,
+  registration.available,
+  `${BUILD_NATIVE} (${registration.available ? '' : registration.reason})`,
+);
 const suite = available ? describe : describe.skip;
 
 suite(`the model on torch (${device}) matches cpu`, () => {
@@ -25,7 +29,14 @@ suite(`the model on torch (${device}) matches cpu`, () => {
 
   it('keeps native memory flat over 200 training steps', async () => {
     await tf.setBackend('torch');
-    const config = { ...HARNESS_CONFIG, hidden_size: 32, num_attention_heads: 4, num_key_value_heads: 2, intermediate_size: 48, vocab_size: 32 };
+    const config = {
+      ...HARNESS_CONFIG,
+      hidden_size: 32,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      intermediate_size: 48,
+      vocab_size: 32,
+    };
     const model = initModel(config, 3, 'gather');
     const state = initAdamW(model.params);
     const batch = randomBatch(2, 2, 8, config.vocab_size);
