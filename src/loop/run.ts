@@ -44,7 +44,7 @@ import { appendJsonlAtomic, lockDir, readJsonFile, recoverDirAtomic, writeFileAt
 import { type FinalTest, type MetricsRecord, type RunInfo, readFinalTest, readMetrics } from '../formats.js';
 import { loadLoopData, type LoopData } from './data.js';
 import { loadRunTokenizer, promptTemplates } from './prompts.js';
-import { type Progress, type SamplingOptions, type StageTimes, greedyCorrect, timed, zeroTimes } from './sampling.js';
+import { type Progress, type StageTimes, greedyCorrect, timed, zeroTimes } from './sampling.js';
 import { evaluate } from './evaluate.js';
 import { type EvalPoint, type Round, type RoundContext, runRound } from './round.js';
 import { type OwnedVerifier, externalVerifier, selfVerifier } from './verifiers.js';
