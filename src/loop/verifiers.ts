@@ -17,7 +17,7 @@ export type OwnedVerifier = Verifier & { dispose: () => void };
 export function selfVerifier(kind: VerifierKind, sampler: Pick<Sampler, 'model' | 'engine'>, tokenizer: Tokenizer): Verifier {
   const read = (prompts: number[][], ids: number[]) => sampler.engine.tokenLogProbs(prompts, ids);
   return (questions, candidates) =>
-    judgeScores(kind, { read, context: sampler.model?.config.max_position_embeddings ?? 0 }, tokenizer, questions, candidates);
+    judgeScores(kind, { read, context: () => sampler.model.config.max_position_embeddings }, tokenizer, questions, candidates);
 }
 
 /** The oracle: 1 when the candidate's final answer is correct. */

@@ -43,13 +43,13 @@ export function verifierScores(
 ): number[][] {
   const read = (prompts: number[][], ids: number[]) =>
     nextTokenLogProbs(model, prompts, { padId: tokenizer.padId, batchSize }).map((lp) => ids.map((id) => lp[id]));
-  return judgeScores(kind, { read, context: model.config.max_position_embeddings }, tokenizer, questions, candidates);
+  return judgeScores(kind, { read, context: () => model.config.max_position_embeddings }, tokenizer, questions, candidates);
 }
 
-/** Reads log p(id | prompt) of given ids (an engine's tokenLogProbs) for prompts of at most `context` tokens. */
+/** Reads log p(id | prompt) of given ids (an engine's tokenLogProbs) for prompts of at most `context()` tokens (asked only by tf/qe). */
 export interface Judge {
   read: (prompts: number[][], ids: number[]) => number[][];
-  context: number;
+  context: () => number;
 }
 
 /** verifierScores with the verdict read by any engine. */
@@ -73,7 +73,7 @@ export function judgeScores(
     case 'qe': {
       const ids = verdictIds(tokenizer);
       const prompts = questions.flatMap((q, i) =>
-        candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context)),
+        candidates[i].map((c) => verificationPromptIds(tokenizer, kind, q.question, c.tokens, judge.context())),
       );
       const read = kind === 'tf' ? [ids.trueId, ids.falseId] : ids.ratingIds;
       const flat = judge.read(prompts, read).map((lp) => {
