@@ -209,6 +209,25 @@ describe('faults on the way to a server', () => {
   });
 });
 
+describe('a server restarted between calls', () => {
+  it('no longer knows the adapter: the client loads it again and answers as the adapted model', async () => {
+    const { server, url } = await startServer();
+    const lines: string[] = [];
+    const remote = client([url], { log: (line) => lines.push(line) });
+    await remote.useAdapter({ name: 'round-2', dir: '/adapters/round-2' });
+    server.closeAllConnections();
+    server.close();
+    await startServer(Number(new URL(url).port)); // a fresh server on the same port: base weights only
+    const prompts = requests(2).map((r) => r.prompt);
+    const got = await remote.tokenLogProbs(prompts, [2, 5]);
+    model.lora = adapter;
+    const want = await localEngine(model, { padId: PAD, batchSize: 4 }).tokenLogProbs(prompts, [2, 5]);
+    model.lora = undefined;
+    got.flat().forEach((x, i) => expect(Math.abs(x - want.flat()[i])).toBeLessThan(1e-5));
+    expect(lines.some((line) => /adapter round-2 unknown to a server \(restarted\?\): loading it again/.test(line))).toBe(true);
+  });
+});
+
 describe("the server's answers to bad requests", () => {
   const post = async (path: string, body: string) => {
     const reply = await fetch(`${urls[0]}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });

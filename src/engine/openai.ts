@@ -248,29 +248,43 @@ async function loadEverywhere(adapter: AdapterRef, options: OpenAIEngineOptions)
 /** The client of one or more OpenAI-compatible servers serving the same base model (the loop blocks on it: blocking.ts). */
 export function openaiClient(options: OpenAIEngineOptions): AsyncModelEngine {
   if (options.endpoints.length === 0) throw new Error('--endpoint: give at least one server URL');
-  let current = options.model;
+  let adapter: AdapterRef | undefined;
+  const current = () => adapter?.name ?? options.model;
+  // a server restarted since the adapter was loaded no longer knows it (404): load it again, then repeat the call once
+  const withAdapter = async <T>(call: () => Promise<T>): Promise<T> => {
+    try {
+      return await call();
+    } catch (error) {
+      if (!adapter || !/HTTP 404/.test((error as Error).message)) throw error;
+      options.log?.(`adapter ${adapter.name} unknown to a server (restarted?): loading it again`);
+      await loadEverywhere(adapter, options);
+      return call();
+    }
+  };
   return {
     name: `openai(${options.endpoints.join(',')})`,
-    sample: (requests, params) => sampleRemote(requests, params, current, options),
-    score: async (prompts, responses) => {
-      const scored = await scoreSequences(
-        prompts.map((p, i) => [...p, ...responses[i]]),
-        () => current,
-        options,
-      );
-      return scoreResult(scored, prompts, responses);
-    },
-    tokenLogProbs: async (prompts, ids) => {
-      const scored = await scoreSequences(
-        prompts.flatMap((p) => ids.map((id) => [...p, id])),
-        () => current,
-        options,
-      );
-      return prompts.map((_, p) => ids.map((_, k) => scored[p * ids.length + k].logProbs.at(-1)!));
-    },
-    useAdapter: async (adapter) => {
-      if (adapter) await loadEverywhere(adapter, options);
-      current = adapter?.name ?? options.model;
+    sample: (requests, params) => withAdapter(() => sampleRemote(requests, params, current(), options)),
+    score: (prompts, responses) =>
+      withAdapter(async () => {
+        const scored = await scoreSequences(
+          prompts.map((p, i) => [...p, ...responses[i]]),
+          current,
+          options,
+        );
+        return scoreResult(scored, prompts, responses);
+      }),
+    tokenLogProbs: (prompts, ids) =>
+      withAdapter(async () => {
+        const scored = await scoreSequences(
+          prompts.flatMap((p) => ids.map((id) => [...p, id])),
+          current,
+          options,
+        );
+        return prompts.map((_, p) => ids.map((_, k) => scored[p * ids.length + k].logProbs.at(-1)!));
+      }),
+    useAdapter: async (next) => {
+      if (next) await loadEverywhere(next, options);
+      adapter = next;
     },
     close: async () => undefined,
   };
