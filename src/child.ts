@@ -20,7 +20,7 @@ export function entryBeside(metaUrl: string, name: string): string {
   return fileURLToPath(new URL(`./${name}${extension}`, metaUrl));
 }
 
-const TSX_IMPORT = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
+export const TSX_IMPORT = ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href];
 
 /** Runs `input` through the child at `entry` (serveInChild there); resolves with its result, rejects with its error or its exit. */
 export function runInChild<T>(entry: string, input: unknown, options: ChildOptions = {}): Promise<T> {

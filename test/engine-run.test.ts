@@ -2,7 +2,7 @@
 // then two) writes the metrics and samples the in-process run writes (the same sampled text; numbers within 1e-5), with
 // the round's adapter loaded on every server before each round and evaluation.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ChildProcess, spawn } from 'node:child_process';
+import { startServeProcess } from '../src/engine/serve.js';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,26 +12,16 @@ import { BUILD_NATIVE, requireOrSkip } from './helpers.js';
 
 const torch = await loadTorchBackend({ device: 'cpu', threads: 1 });
 const HAVE_TORCH = requireOrSkip('the native torch backend', torch.available, `${BUILD_NATIVE} (${torch.reason})`);
-const ROOT = join(import.meta.dirname, '..');
-const servers: ChildProcess[] = [];
+const servers: { url: string; stop: () => void }[] = [];
 
-/** Starts `npm run serve` on a free port; resolves with its URL once it listens. */
-function serve(): Promise<string> {
-  const child = spawn(
-    'npx',
-    ['tsx', 'src/cli/serve.ts', '--model', 'tiny-arith', '--port', '0', '--backend', 'torch', '--device', 'cpu', '--threads', '1'],
-    { cwd: ROOT, env: { ...process.env, OMP_NUM_THREADS: '1' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
-  ); // its own group: npx's children go too
-  servers.push(child);
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const url = /at (http:\/\/\S+)\/v1/.exec(chunk.toString())?.[1];
-      if (url) resolve(url);
-    });
-    child.on('exit', (code) => reject(new Error(`npm run serve exited (${code}): ${stderr}`)));
+/** `npm run serve` of tiny-arith on torch, one thread. */
+async function serve(): Promise<string> {
+  const server = await startServeProcess(['--model', 'tiny-arith', '--backend', 'torch', '--device', 'cpu', '--threads', '1'], {
+    ...process.env,
+    OMP_NUM_THREADS: '1',
   });
+  servers.push(server);
+  return server.url;
 }
 
 /** Every difference between two run directories' recorded files, numbers to a relative 1e-5. */
@@ -48,7 +38,7 @@ describe.skipIf(!HAVE_TORCH)('a run on OpenAI-compatible servers', () => {
     local = join(mkdtempSync(join(tmpdir(), 'svgap-engine-')), 'local');
     runMicro('self-tf', local);
   }, 300_000);
-  afterAll(() => servers.forEach((child) => process.kill(-child.pid!, 'SIGTERM')));
+  afterAll(() => servers.forEach((server) => server.stop()));
 
   it("with one server: the in-process run's samples and metrics, adapters published before each round and evaluation", () => {
     const remote = join(mkdtempSync(join(tmpdir(), 'svgap-engine-')), 'remote');

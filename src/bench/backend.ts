@@ -2,13 +2,12 @@
 // per process cleanly, and a process of its own gives each backend its own peak RSS.
 import { type BackendChoice, type DeviceChoice, type PrecisionChoice, initBackend, preferredEmbedMode } from '../engine/index.js';
 import { torchDeviceMemory } from '../engine/torch.js';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from '../root.js';
 import { openaiEngine } from '../engine/blocking.js';
 import { OPENAI_DEFAULTS } from '../engine/openai.js';
+import { startServeProcess } from '../engine/serve.js';
 import { publishAdapter } from '../engine/model-engine.js';
 import type { LoopData } from '../loop/data.js';
 import { PRESET_NAMES } from '../model/config.js';
@@ -420,31 +419,6 @@ export async function benchSweep(spec: WorkerSpec, log: Log = () => {}): Promise
   return out;
 }
 
-/** Starts `npm run serve` of the bench's model (same preset and seed) on a free port; resolves with its URL and its process. */
-function startServer(spec: WorkerSpec): Promise<{ url: string; child: ChildProcess }> {
-  const args = [
-    'tsx',
-    'src/cli/serve.ts',
-    '--model',
-    spec.model,
-    '--seed',
-    String(spec.seed),
-    '--port',
-    '0',
-    '--backend',
-    spec.backend,
-    ...(spec.threads ? ['--threads', String(spec.threads)] : []),
-  ];
-  const child = spawn('npx', args, { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'ignore'], detached: true }); // a group of its own: npx's children are killed with it
-  return new Promise((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      const url = /at (http:\/\/\S+)\/v1/.exec(chunk.toString())?.[1];
-      if (url) resolve({ url, child });
-    });
-    child.on('exit', (code) => reject(new Error(`npm run serve exited (${code})`)));
-  });
-}
-
 /** One round with the engine path: sampling, scoring and verifying through HTTP to a server process, adapters published to it. */
 async function timeEngineRound(
   spec: WorkerSpec,
@@ -455,7 +429,16 @@ async function timeEngineRound(
     log(`${spec.backend}: engine path skipped (it runs on torch with a preset model, which npm run serve re-creates from the seed)`);
     return undefined;
   }
-  const { url, child } = await startServer(spec);
+  const threads = spec.threads ? ['--threads', String(spec.threads)] : [];
+  const { url, stop } = await startServeProcess([
+    '--model',
+    spec.model,
+    '--seed',
+    String(spec.seed),
+    '--backend',
+    spec.backend,
+    ...threads,
+  ]);
   const engine = openaiEngine({ ...OPENAI_DEFAULTS, endpoints: [url], model: spec.model });
   try {
     const publish = () => publishAdapter(engine, work.model, mkdtempSync(join(tmpdir(), 'svgap-bench-adapters-')), spec.model);
@@ -472,6 +455,6 @@ async function timeEngineRound(
     return round;
   } finally {
     engine.close();
-    process.kill(-child.pid!, 'SIGTERM');
+    stop();
   }
 }

@@ -3,6 +3,9 @@
 // the engine path is tested against a real server here and one loaded model can serve several runs.
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { TSX_IMPORT } from '../child.js';
 import { type Lora, type Model } from '../model/model.js';
 import { sequenceLogProbs } from '../model/sample.js';
 import { type Completion, sampleLocally } from './model-engine.js';
@@ -372,4 +375,20 @@ export async function listen(server: Server, port: number, host = '127.0.0.1'): 
   });
   const address = server.address() as AddressInfo;
   return `http://${host}:${address.port}`;
+}
+
+/** `npm run serve` (src/cli/serve.ts) with `flags` in a process of its own on a free port: its URL, and stop() to end it. */
+export function startServeProcess(flags: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ url: string; stop: () => void }> {
+  const entry = fileURLToPath(new URL(`../cli/serve${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url));
+  const args = [...(entry.endsWith('.ts') ? TSX_IMPORT : []), entry, '--port', '0', ...flags];
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      const url = /at (http:\/\/\S+)\/v1/.exec(chunk.toString())?.[1];
+      if (url) resolve({ url, stop: () => child.kill() });
+    });
+    child.on('exit', (code) => reject(new Error(`npm run serve exited (${code}): ${stderr.trim().split('\n').at(-1) ?? ''}`)));
+  });
 }
